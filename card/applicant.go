@@ -1,0 +1,285 @@
+// Package card owns the fertility service card as data: its types, the
+// application (applicant) record, validation, and the masking rules for
+// public answers (Art. 13).
+package card
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Type is the card type (Art. 2).
+type Type string
+
+const (
+	First   Type = "first"   // 一孩生育服务卡
+	Second  Type = "second"  // 二孩生育服务卡
+	Rebirth Type = "rebirth" // 再生育服务卡
+)
+
+// Types lists the card types in a stable order.
+var Types = []Type{First, Second, Rebirth}
+
+// Title is the card's printed title.
+func (t Type) Title() string {
+	switch t {
+	case First:
+		return "一孩生育服务卡"
+	case Second:
+		return "二孩生育服务卡"
+	case Rebirth:
+		return "再生育服务卡"
+	}
+	return ""
+}
+
+// Code is the one-byte code of the type in the QR token.
+func (t Type) Code() byte {
+	switch t {
+	case First:
+		return 1
+	case Second:
+		return 2
+	case Rebirth:
+		return 3
+	}
+	return 0
+}
+
+// TypeFromCode is the inverse of Code.
+func TypeFromCode(b byte) (Type, bool) {
+	for _, t := range Types {
+		if t.Code() == b {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// Valid reports whether t is a known card type.
+func (t Type) Valid() bool { return t.Code() != 0 }
+
+// Channel says who submitted the application (Art. 7b).
+type Channel string
+
+const (
+	ChannelSelf  Channel = "self"  // the couple themselves
+	ChannelProxy Channel = "proxy" // 委托代办
+	ChannelStaff Channel = "staff" // 上门服务, staff on the citizen's behalf
+)
+
+// Person is one spouse (or parent, Art. 5).
+type Person struct {
+	Name      string `json:"name"`
+	IDNumber  string `json:"id_number"`
+	Hukou     string `json:"hukou"`     // 户籍地
+	Residence string `json:"residence"` // 现居住地
+}
+
+// Marriage is the marriage registration (Art. 3).
+type Marriage struct {
+	Date       string `json:"date"` // YYYY-MM-DD
+	CertNumber string `json:"cert_number"`
+}
+
+// StatusCert is the marital/fertility status certificate (婚育情况证明),
+// required for unmarried parents (Art. 5) and re-birth (Art. 6).
+type StatusCert struct {
+	Number string `json:"number"`
+	Issuer string `json:"issuer"`
+}
+
+// Child is an existing child of the couple.
+type Child struct {
+	Name      string `json:"name"`
+	Sex       string `json:"sex"` // 男 / 女
+	BirthDate string `json:"birth_date"`
+}
+
+// Proxy is the person who applied on the couple's behalf (Art. 7b).
+type Proxy struct {
+	Name         string `json:"name"`
+	IDNumber     string `json:"id_number"`
+	Relationship string `json:"relationship"`
+}
+
+// Applicant is an application for a card.
+type Applicant struct {
+	Type             Type        `json:"type"`
+	Male             Person      `json:"male"`   // 男方
+	Female           Person      `json:"female"` // 女方
+	Marriage         *Marriage   `json:"marriage,omitempty"`
+	StatusCert       *StatusCert `json:"status_cert,omitempty"`
+	ChildOrder       int         `json:"child_order"`
+	Children         []Child     `json:"children,omitempty"`
+	Retroactive      bool        `json:"retroactive"`
+	BirthCertNumber  string      `json:"birth_cert_number,omitempty"` // 出生医学证明 (Art. 4)
+	Commitment       bool        `json:"commitment"`                  // 承诺 (Art. 10)
+	Channel          Channel     `json:"channel"`
+	Proxy            *Proxy      `json:"proxy,omitempty"`
+	Village          string      `json:"village"` // division code of the receiving village committee
+	OtherProvinceVer bool        `json:"other_province_verification,omitempty"`
+}
+
+// ErrInvalid wraps every validation failure of an application.
+var ErrInvalid = errors.New("invalid application")
+
+// FieldError names the field that failed validation.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldErr(field, format string, a ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+// ParseApplicant decodes and validates an application, rejecting unknown
+// fields and trailing data.
+func ParseApplicant(data []byte) (*Applicant, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var a Applicant
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+const maxText = 200
+
+// Validate checks the application's fields for shape and consistency.
+func (a *Applicant) Validate() error {
+	if !a.Type.Valid() {
+		return fieldErr("type", "must be first, second or rebirth")
+	}
+	for _, p := range []struct {
+		field string
+		p     Person
+	}{{"male", a.Male}, {"female", a.Female}} {
+		if err := validName(p.field+".name", p.p.Name); err != nil {
+			return err
+		}
+		if err := ValidateIDNumber(p.p.IDNumber); err != nil {
+			return fieldErr(p.field+".id_number", "%v", err)
+		}
+		for _, f := range []struct{ name, v string }{{"hukou", p.p.Hukou}, {"residence", p.p.Residence}} {
+			if strings.TrimSpace(f.v) == "" || utf8.RuneCountInString(f.v) > maxText {
+				return fieldErr(p.field+"."+f.name, "required, at most %d characters", maxText)
+			}
+		}
+	}
+	if a.Male.IDNumber == a.Female.IDNumber {
+		return fieldErr("female.id_number", "must differ from the male spouse's")
+	}
+	if a.Marriage == nil && a.StatusCert == nil {
+		return fieldErr("marriage", "a marriage certificate or a status certificate (Art. 5) is required")
+	}
+	if a.Marriage != nil {
+		if _, err := time.Parse("2006-01-02", a.Marriage.Date); err != nil {
+			return fieldErr("marriage.date", "must be YYYY-MM-DD")
+		}
+		if strings.TrimSpace(a.Marriage.CertNumber) == "" || len(a.Marriage.CertNumber) > 64 {
+			return fieldErr("marriage.cert_number", "required, at most 64 characters")
+		}
+	}
+	if a.StatusCert != nil && strings.TrimSpace(a.StatusCert.Number) == "" {
+		return fieldErr("status_cert.number", "required when a status certificate is given")
+	}
+	if a.Type == Rebirth && a.StatusCert == nil {
+		return fieldErr("status_cert", "a re-birth card needs a status certificate (Art. 6)")
+	}
+	if a.ChildOrder < 1 || a.ChildOrder > 9 {
+		return fieldErr("child_order", "must be between 1 and 9")
+	}
+	if len(a.Children) > 8 {
+		return fieldErr("children", "at most 8")
+	}
+	for i, c := range a.Children {
+		if err := validName(fmt.Sprintf("children[%d].name", i), c.Name); err != nil {
+			return err
+		}
+		if c.Sex != "男" && c.Sex != "女" {
+			return fieldErr(fmt.Sprintf("children[%d].sex", i), "must be 男 or 女")
+		}
+		if _, err := time.Parse("2006-01-02", c.BirthDate); err != nil {
+			return fieldErr(fmt.Sprintf("children[%d].birth_date", i), "must be YYYY-MM-DD")
+		}
+	}
+	if a.Retroactive && strings.TrimSpace(a.BirthCertNumber) == "" {
+		return fieldErr("birth_cert_number", "a retroactive card needs the child's birth medical certificate number (Art. 4)")
+	}
+	if len(a.BirthCertNumber) > 64 {
+		return fieldErr("birth_cert_number", "at most 64 characters")
+	}
+	switch a.Channel {
+	case ChannelSelf, ChannelStaff:
+	case ChannelProxy:
+		if a.Proxy == nil {
+			return fieldErr("proxy", "a proxy application names the proxy (Art. 7b)")
+		}
+		if err := validName("proxy.name", a.Proxy.Name); err != nil {
+			return err
+		}
+		if err := ValidateIDNumber(a.Proxy.IDNumber); err != nil {
+			return fieldErr("proxy.id_number", "%v", err)
+		}
+		if strings.TrimSpace(a.Proxy.Relationship) == "" {
+			return fieldErr("proxy.relationship", "required")
+		}
+	default:
+		return fieldErr("channel", "must be self, proxy or staff")
+	}
+	if len(a.Village) != 12 || strings.Trim(a.Village, "0123456789") != "" || strings.HasSuffix(a.Village, "000") {
+		return fieldErr("village", "must be a 12-digit village division code")
+	}
+	return nil
+}
+
+func validName(field, s string) error {
+	n := utf8.RuneCountInString(s)
+	if strings.TrimSpace(s) == "" || n > 30 {
+		return fieldErr(field, "required, at most 30 characters")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fieldErr(field, "contains a control character")
+		}
+	}
+	return nil
+}
+
+// ValidateIDNumber checks an 18-character resident ID number (GB 11643)
+// including its check digit.
+func ValidateIDNumber(id string) error {
+	if len(id) != 18 {
+		return errors.New("must be an 18-character resident ID number")
+	}
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		c := id[i]
+		if c < '0' || c > '9' {
+			return errors.New("the first 17 characters must be digits")
+		}
+		sum += int(c-'0') * weights[i]
+	}
+	check := "10X98765432"[sum%11]
+	if id[17] != check {
+		return errors.New("check digit does not match")
+	}
+	return nil
+}

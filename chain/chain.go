@@ -1,0 +1,150 @@
+// Package chain owns the seal-chain policies: which levels a document type
+// needs, in which order, and the jurisdiction rule that ties the seals of
+// one document together (Art. 15: village → township → county; Art. 17:
+// the re-birth approval form may be sealed by the county first).
+package chain
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jilin-health/cardseal/keys"
+)
+
+// Errors callers branch on. Every refusal wraps exactly one of them.
+var (
+	ErrOutOfOrder   = errors.New("seal out of order")
+	ErrRepeated     = errors.New("level already sealed")
+	ErrJurisdiction = errors.New("organisation outside the jurisdiction of the other seals")
+	ErrComplete     = errors.New("seal chain already complete")
+	ErrLevel        = errors.New("level not part of this document's chain")
+)
+
+// Seal is what the policy needs to know of one seal.
+type Seal struct {
+	Level keys.Level
+	Code  string // significant division code
+}
+
+// Policy is the seal chain a document type requires.
+type Policy struct {
+	Name   string
+	Levels []keys.Level // required levels, lowest first
+	// AnyOrder allows the levels in any order (Art. 17 补盖); the
+	// jurisdiction rule still applies.
+	AnyOrder bool
+}
+
+// Card is the policy of every card type: village → township → county.
+var Card = Policy{Name: "card", Levels: []keys.Level{keys.Village, keys.Township, keys.County}}
+
+// RebirthForm is the policy of the re-birth approval form (Art. 17): all
+// three levels, the county may seal first.
+var RebirthForm = Policy{Name: "rebirth-form", Levels: []keys.Level{keys.Village, keys.Township, keys.County}, AnyOrder: true}
+
+// Notice is the policy of a one-time or refusal notice: one seal by the
+// organisation that received the application, any level.
+var Notice = Policy{Name: "notice"}
+
+// ForName returns the named policy.
+func ForName(name string) (Policy, bool) {
+	for _, p := range []Policy{Card, RebirthForm, Notice} {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Policy{}, false
+}
+
+func (p Policy) index(l keys.Level) int {
+	for i, x := range p.Levels {
+		if x == l {
+			return i
+		}
+	}
+	return -1
+}
+
+// Check reports whether next may follow the seals already applied, in
+// the order given. It wraps ErrOutOfOrder, ErrRepeated, ErrJurisdiction,
+// ErrComplete or ErrLevel.
+func (p Policy) Check(prev []Seal, next Seal) error {
+	if len(p.Levels) == 0 { // notice: exactly one seal
+		if len(prev) > 0 {
+			return fmt.Errorf("%w: a %s takes one seal", ErrComplete, p.Name)
+		}
+		return nil
+	}
+	if p.Complete(prev) {
+		return fmt.Errorf("%w: %s already has every required seal", ErrComplete, p.Name)
+	}
+	ni := p.index(next.Level)
+	if ni < 0 {
+		return fmt.Errorf("%w: %s", ErrLevel, next.Level)
+	}
+	for _, s := range prev {
+		if s.Level == next.Level {
+			return fmt.Errorf("%w: %s", ErrRepeated, next.Level)
+		}
+	}
+	if !p.AnyOrder {
+		if want := p.Levels[len(prev)]; want != next.Level {
+			return fmt.Errorf("%w: the %s seal comes next, not the %s seal", ErrOutOfOrder, want, next.Level)
+		}
+	}
+	for _, s := range prev {
+		if !nested(s, next) {
+			return fmt.Errorf("%w: %s %s and %s %s", ErrJurisdiction, s.Level, s.Code, next.Level, next.Code)
+		}
+	}
+	return nil
+}
+
+// nested reports whether two seals of different levels belong to one
+// jurisdiction: the higher level's code is a prefix of the lower's.
+func nested(a, b Seal) bool {
+	lo, hi := a, b
+	if len(lo.Code) < len(hi.Code) {
+		lo, hi = hi, lo
+	}
+	return len(lo.Code) >= len(hi.Code) && lo.Code[:len(hi.Code)] == hi.Code
+}
+
+// Validate checks a whole sequence of seals in order, as a verifier sees
+// them. It returns nil for a valid prefix of the chain.
+func (p Policy) Validate(seals []Seal) error {
+	for i := range seals {
+		if err := p.Check(seals[:i], seals[i]); err != nil {
+			return fmt.Errorf("seal %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// Complete reports whether the seals satisfy every required level.
+func (p Policy) Complete(seals []Seal) bool {
+	if len(p.Levels) == 0 {
+		return len(seals) == 1
+	}
+	for _, l := range p.Levels {
+		found := false
+		for _, s := range seals {
+			if s.Level == l {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Next returns the level the policy expects next in strict order, or
+// false when complete or when the policy allows any order.
+func (p Policy) Next(prev []Seal) (keys.Level, bool) {
+	if p.AnyOrder || p.Complete(prev) || len(prev) >= len(p.Levels) {
+		return "", false
+	}
+	return p.Levels[len(prev)], true
+}

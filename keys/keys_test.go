@@ -1,0 +1,220 @@
+package keys
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+)
+
+func newCA(t *testing.T, province string) *CA {
+	t.Helper()
+	k, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := NewRoot(k, province, province+"卫生健康委员会", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func TestOrgJurisdiction(t *testing.T) {
+	county := Org{Code: "220102", Level: County, Name: "县"}
+	town := Org{Code: "220102001", Level: Township, Name: "乡"}
+	tests := []struct {
+		org  Org
+		code string
+		want bool
+	}{
+		{county, "220102001001", true},
+		{county, "220102", true},
+		{county, "220103001001", false},
+		{town, "220102001001", true},
+		{town, "220102002001", false},
+		{town, "220102", false},
+	}
+	for _, tc := range tests {
+		if got := tc.org.Contains(tc.code); got != tc.want {
+			t.Errorf("%s.Contains(%s) = %v, want %v", tc.org.Code, tc.code, got, tc.want)
+		}
+	}
+	for _, bad := range []Org{
+		{Code: "22010200100", Level: Village, Name: "x"},
+		{Code: "220102001000", Level: Village, Name: "x"},
+		{Code: "220102", Level: Township, Name: "x"},
+		{Code: "22010a", Level: County, Name: "x"},
+		{Code: "220102", Level: County, Name: " "},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted a bad organisation", bad)
+		}
+	}
+	for in, want := range map[string]string{"220102000000": "220102", "220102001000": "220102001", "220102001001": "220102001001"} {
+		got, _, err := NormalizeCode(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeCode(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}
+
+func TestCertificateProfileRoundTrip(t *testing.T) {
+	ca := newCA(t, "吉林省")
+	for _, o := range Demo.Orgs {
+		t.Run(o.Code, func(t *testing.T) {
+			k, _ := NewKey()
+			c, err := ca.IssueSeal(k.Public(), o, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Re-parse from DER: the binding must survive encoding.
+			c2, err := smx509.ParseCertificate(c.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Profile(c2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != o {
+				t.Fatalf("profile = %+v, want %+v", got, o)
+			}
+			if c2.SignatureAlgorithm != smx509.SM2WithSM3 || c2.IsCA || c2.NotAfter.Sub(c2.NotBefore) < 4*365*24*time.Hour {
+				t.Fatalf("bad profile fields: alg %v ca %v validity %v", c2.SignatureAlgorithm, c2.IsCA, c2.NotAfter.Sub(c2.NotBefore))
+			}
+			if _, err := NewTrustList(ca.Cert).Verify(c2, nil, time.Now()); err != nil {
+				t.Fatalf("own root does not verify: %v", err)
+			}
+		})
+	}
+	k, _ := NewKey()
+	p, err := ca.IssuePlatform(k.Public(), "平台", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsPlatform(p) {
+		t.Fatal("platform certificate not recognised")
+	}
+	if _, err := Profile(p); !errors.Is(err, ErrProfile) {
+		t.Fatalf("platform certificate accepted as a seal certificate: %v", err)
+	}
+}
+
+func TestTrustRejectsOtherCAAndExpired(t *testing.T) {
+	ours := newCA(t, "吉林省")
+	// A look-alike root with exactly our root's subject but another key.
+	k, _ := NewKey()
+	evil, err := NewRoot(k, "吉林省", "吉林省卫生健康委员会", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, _ := NewKey()
+	org := Demo.Orgs[0]
+	forged, err := evil.IssueSeal(ek.Public(), org, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTrustList(ours.Cert)
+	if _, err := tl.Verify(forged, []*smx509.Certificate{evil.Cert}, time.Now()); !errors.Is(err, ErrUntrusted) {
+		t.Fatalf("certificate of another CA: err = %v, want ErrUntrusted", err)
+	}
+	gk, _ := NewKey()
+	good, err := ours.IssueSeal(gk.Public(), org, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.Verify(good, nil, time.Now().Add(SealValidity+24*time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after expiry: err = %v, want ErrExpired", err)
+	}
+	if _, err := tl.Verify(good, nil, time.Now().Add(-48*time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("before validity: err = %v, want ErrExpired", err)
+	}
+	// Round trip through PEM.
+	tl2, err := ParseTrustList(tl.PEM())
+	if err != nil || len(tl2.Roots()) != 1 {
+		t.Fatalf("ParseTrustList: %v", err)
+	}
+	if _, err := ParseTrustList(certPEM(good)); err == nil {
+		t.Fatal("a non-CA certificate was accepted as a root")
+	}
+}
+
+func TestKeyEncryption(t *testing.T) {
+	k, _ := NewKey()
+	pemBytes, err := EncryptKey(k, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := kdfIterations(mustDER(t, pemBytes))
+	if err != nil || n < MinKDFIterations {
+		t.Fatalf("iterations = %d, %v", n, err)
+	}
+	got, err := DecryptKey(pemBytes, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(k) {
+		t.Fatal("decrypted key differs")
+	}
+	if _, err := DecryptKey(pemBytes, []byte("wrong horse")); !errors.Is(err, ErrPassphrase) {
+		t.Fatalf("wrong passphrase: err = %v, want ErrPassphrase", err)
+	}
+	if _, err := DecryptKey(pemBytes, nil); !errors.Is(err, ErrNoPassphrase) {
+		t.Fatalf("no passphrase: err = %v", err)
+	}
+	if _, err := DecryptKey([]byte("garbage"), []byte("x")); !errors.Is(err, ErrKeyFileFormat) {
+		t.Fatalf("garbage: err = %v", err)
+	}
+}
+
+func mustDER(t *testing.T, p []byte) []byte {
+	t.Helper()
+	b, _ := pemDecode(p)
+	return b
+}
+
+func TestInitDirAndOpen(t *testing.T) {
+	dir := t.TempDir()
+	pass := []byte("demo-pass")
+	if err := InitDir(dir, Demo, pass, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := InitDir(dir, Demo, pass, time.Now()); err == nil {
+		t.Fatal("InitDir overwrote an existing keystore")
+	}
+	st, err := OpenDir(dir, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Orgs()) != 5 {
+		t.Fatalf("orgs = %d", len(st.Orgs()))
+	}
+	id, err := st.SealIdentity("220102001001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := Profile(id.Cert); err != nil || o.Code != "220102001001" || o.Level != Village {
+		t.Fatalf("profile %+v %v", o, err)
+	}
+	if len(id.Chain) != 1 {
+		t.Fatal("seal identity lacks its root")
+	}
+	if _, err := st.PlatformIdentity(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SealIdentity("999999"); !errors.Is(err, ErrUnknownOrg) {
+		t.Fatalf("unknown org: %v", err)
+	}
+	bad, _ := OpenDir(dir, []byte("nope"))
+	if _, err := bad.SealIdentity("220102"); !errors.Is(err, ErrPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "keys", "orgs", "220102.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
+	}
+}

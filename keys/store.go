@@ -1,0 +1,300 @@
+package keys
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+)
+
+// Store gives the signing identities of a cardseal installation.
+type Store interface {
+	Orgs() []Org
+	Org(code string) (Org, error)
+	SealIdentity(code string) (*Identity, error)
+	PlatformIdentity() (*Identity, error)
+	TrustList() *TrustList
+}
+
+var _ Store = (*FileStore)(nil)
+
+// ErrUnknownOrg is returned for a division code with no organisation.
+var ErrUnknownOrg = errors.New("unknown organisation")
+
+// ErrNotInitialised is returned when a data directory has no keys.
+var ErrNotInitialised = errors.New("data directory is not initialised")
+
+// FileStore keeps keys and certificates in a data directory:
+//
+//	keys/trust.pem         trusted roots (this province's first)
+//	keys/root.crt          the province root certificate
+//	keys/root.key          the root key — demo installations only; a real
+//	                       province keeps it on an offline machine
+//	keys/platform.crt|key  QR-token and status-list signing
+//	keys/orgs.json         the organisations
+//	keys/orgs/CODE.crt|key seal certificate and key per organisation
+//	keys/orgs/CODE.png     optional uploaded seal picture
+//
+// Keys are encrypted PKCS#8 (EncryptKey); the passphrase comes from
+// outside the directory (Passphrase). Decrypted keys are cached per
+// process.
+type FileStore struct {
+	dir   string
+	pass  []byte
+	trust *TrustList
+	orgs  map[string]Org
+
+	mu    sync.Mutex
+	cache map[string]*Identity
+}
+
+func keyDir(dir string) string { return filepath.Join(dir, "keys") }
+
+// Initialised reports whether dir holds a cardseal keystore.
+func Initialised(dir string) bool {
+	_, err := os.Stat(filepath.Join(keyDir(dir), "trust.pem"))
+	return err == nil
+}
+
+// OpenDir opens the keystore of a data directory.
+func OpenDir(dir string, passphrase []byte) (*FileStore, error) {
+	kd := keyDir(dir)
+	bundle, err := os.ReadFile(filepath.Join(kd, "trust.pem"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (run cardseal init)", ErrNotInitialised, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	trust, err := ParseTrustList(bundle)
+	if err != nil {
+		return nil, err
+	}
+	s := &FileStore{dir: dir, pass: passphrase, trust: trust, orgs: map[string]Org{}, cache: map[string]*Identity{}}
+	b, err := os.ReadFile(filepath.Join(kd, "orgs.json"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if len(b) > 0 {
+		var list []Org
+		if err := json.Unmarshal(b, &list); err != nil {
+			return nil, fmt.Errorf("orgs.json: %w", err)
+		}
+		for _, o := range list {
+			if err := o.Validate(); err != nil {
+				return nil, fmt.Errorf("orgs.json: %w", err)
+			}
+			s.orgs[o.Code] = o
+		}
+	}
+	return s, nil
+}
+
+// Dir returns the data directory.
+func (s *FileStore) Dir() string { return s.dir }
+
+// TrustList returns the trusted roots.
+func (s *FileStore) TrustList() *TrustList { return s.trust }
+
+// Orgs returns the organisations sorted by division code.
+func (s *FileStore) Orgs() []Org {
+	out := make([]Org, 0, len(s.orgs))
+	for _, o := range s.orgs {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// Org returns the organisation with the division code.
+func (s *FileStore) Org(code string) (Org, error) {
+	o, ok := s.orgs[code]
+	if !ok {
+		return Org{}, fmt.Errorf("%w: %s", ErrUnknownOrg, code)
+	}
+	return o, nil
+}
+
+// SealIdentity returns an organisation's seal key and certificate.
+func (s *FileStore) SealIdentity(code string) (*Identity, error) {
+	if _, err := s.Org(code); err != nil {
+		return nil, err
+	}
+	return s.identity(filepath.Join("orgs", code))
+}
+
+// PlatformIdentity returns the QR-token signing key and certificate.
+func (s *FileStore) PlatformIdentity() (*Identity, error) { return s.identity("platform") }
+
+// RootCA returns the root CA when its key is present (demo only).
+func (s *FileStore) RootCA() (*CA, error) {
+	id, err := s.identity("root")
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Cert: id.Cert, Signer: id.Signer}, nil
+}
+
+// SealPicture returns an uploaded seal picture for the organisation, or
+// nil when it has none.
+func (s *FileStore) SealPicture(code string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(keyDir(s.dir), "orgs", code+".png"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (s *FileStore) identity(name string) (*Identity, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.cache[name]; ok {
+		return id, nil
+	}
+	base := filepath.Join(keyDir(s.dir), name)
+	cert, err := readCert(base + ".crt")
+	if err != nil {
+		return nil, err
+	}
+	kb, err := os.ReadFile(base + ".key")
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", name, err)
+	}
+	key, err := DecryptKey(kb, s.pass)
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", name, err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("load key %s: key does not match its certificate", name)
+	}
+	id := &Identity{Signer: key, Cert: cert}
+	if name != "root" {
+		id.Chain = s.chainFor(cert)
+	}
+	s.cache[name] = id
+	return id, nil
+}
+
+func (s *FileStore) chainFor(cert *smx509.Certificate) []*smx509.Certificate {
+	for _, r := range s.trust.Roots() {
+		if cert.CheckSignatureFrom(r) == nil {
+			return []*smx509.Certificate{r}
+		}
+	}
+	return nil
+}
+
+func readCert(path string) (*smx509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("load certificate %s: not a PEM certificate", path)
+	}
+	return smx509.ParseCertificate(blk.Bytes)
+}
+
+func certPEM(c *smx509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// ProvinceConfig is the configuration of a new installation.
+type ProvinceConfig struct {
+	Province string // 吉林省
+	RootName string // the root CA's organisation, e.g. 吉林省卫生健康委员会
+	Orgs     []Org
+}
+
+// Demo is the demo province of `cardseal init --demo`.
+var Demo = ProvinceConfig{
+	Province: "吉林省",
+	RootName: "吉林省卫生健康委员会(演示)",
+	Orgs: []Org{
+		{Code: "220102", Level: County, Name: "长春市南关区卫生健康局"},
+		{Code: "220102001", Level: Township, Name: "永吉街道办事处"},
+		{Code: "220102002", Level: Township, Name: "桃源街道办事处"},
+		{Code: "220102001001", Level: Village, Name: "永安社区居民委员会"},
+		{Code: "220102002001", Level: Village, Name: "桃源社区居民委员会"},
+	},
+}
+
+// InitDir creates a keystore in dir: a root CA (its key kept in the
+// directory — demo only), the platform key, and a seal key and
+// certificate for every organisation. It refuses to overwrite.
+func InitDir(dir string, cfg ProvinceConfig, passphrase []byte, now time.Time) error {
+	if len(passphrase) == 0 {
+		return ErrNoPassphrase
+	}
+	if Initialised(dir) {
+		return fmt.Errorf("%s already holds a keystore", dir)
+	}
+	kd := keyDir(dir)
+	if err := os.MkdirAll(filepath.Join(kd, "orgs"), 0o700); err != nil {
+		return err
+	}
+	rootKey, err := NewKey()
+	if err != nil {
+		return err
+	}
+	ca, err := NewRoot(rootKey, cfg.Province, cfg.RootName, now)
+	if err != nil {
+		return err
+	}
+	write := func(name string, cert *smx509.Certificate, key *sm2.PrivateKey) error {
+		base := filepath.Join(kd, name)
+		if err := os.WriteFile(base+".crt", certPEM(cert), 0o644); err != nil {
+			return err
+		}
+		pk, err := EncryptKey(key, passphrase)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(base+".key", pk, 0o600)
+	}
+	if err := write("root", ca.Cert, rootKey); err != nil {
+		return err
+	}
+	pkey, err := NewKey()
+	if err != nil {
+		return err
+	}
+	pcert, err := ca.IssuePlatform(pkey.Public(), cfg.Province+"生育服务卡平台", now)
+	if err != nil {
+		return err
+	}
+	if err := write("platform", pcert, pkey); err != nil {
+		return err
+	}
+	for _, o := range cfg.Orgs {
+		k, err := NewKey()
+		if err != nil {
+			return err
+		}
+		c, err := ca.IssueSeal(k.Public(), o, now)
+		if err != nil {
+			return err
+		}
+		if err := write(filepath.Join("orgs", o.Code), c, k); err != nil {
+			return err
+		}
+	}
+	ob, err := json.MarshalIndent(cfg.Orgs, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(kd, "orgs.json"), ob, 0o644); err != nil {
+		return err
+	}
+	// trust.pem last: its presence marks a complete keystore.
+	return os.WriteFile(filepath.Join(kd, "trust.pem"), certPEM(ca.Cert), 0o644)
+}
