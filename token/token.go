@@ -31,7 +31,7 @@ import (
 const Version = 1
 
 const (
-	bodyLen   = 45 // version … holder digests
+	bodyLen   = 48 // version … status index
 	sigLen    = 64 // SM2 r || s, 32 bytes each
 	tokenLen  = bodyLen + sigLen
 	saltLen   = 8
@@ -67,6 +67,9 @@ type Claims struct {
 	Male      [digestLen]byte // holder digest of the male spouse's ID number
 	Female    [digestLen]byte // holder digest of the female spouse's ID number
 	KeyHint   byte            // first byte of the platform certificate's key id
+	// StatusIndex is the card's position in the signed status list
+	// (docs/status-list.md), below 2^24.
+	StatusIndex int
 }
 
 // NewSalt returns a random salt for a new card's holder digests.
@@ -118,6 +121,9 @@ func (c *Claims) body() ([]byte, error) {
 	if days < 0 || days > 65535 {
 		return nil, fmt.Errorf("issue date %v out of range", c.IssueDate)
 	}
+	if c.StatusIndex < 0 || c.StatusIndex >= 1<<24 {
+		return nil, fmt.Errorf("status index %d out of range", c.StatusIndex)
+	}
 	b := make([]byte, bodyLen, tokenLen)
 	b[0] = Version
 	b[1] = c.KeyHint
@@ -129,6 +135,7 @@ func (c *Claims) body() ([]byte, error) {
 	copy(b[25:], c.Salt[:])
 	copy(b[33:], c.Male[:])
 	copy(b[39:], c.Female[:])
+	b[45], b[46], b[47] = byte(c.StatusIndex>>16), byte(c.StatusIndex>>8), byte(c.StatusIndex)
 	return b, nil
 }
 
@@ -184,6 +191,7 @@ func Decode(tok string) (*Claims, []byte, error) {
 	copy(c.Salt[:], b[25:])
 	copy(c.Male[:], b[33:])
 	copy(c.Female[:], b[39:])
+	c.StatusIndex = int(b[45])<<16 | int(b[46])<<8 | int(b[47])
 	return c, b, nil
 }
 

@@ -51,6 +51,8 @@ func sample() *Claims {
 		County:    "220102",
 		IssueDate: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC),
 		Salt:      [8]byte{1, 2, 3, 4, 5, 6, 7, 8},
+
+		StatusIndex: 0x0a0b0c,
 	}
 	c.BindHolders("220102199003071235", "220102199208152346")
 	return c
@@ -122,7 +124,7 @@ func TestTamperedTokensFail(t *testing.T) {
 	if _, _, err := Verify(tok, []*smx509.Certificate{other.Cert}); !errors.Is(err, ErrForged) {
 		t.Fatalf("other key: %v", err)
 	}
-	for _, bad := range []string{"", "ABC", strings.Repeat("A", 175), strings.Repeat("1", 175), tok + "A"} {
+	for _, bad := range []string{"", "ABC", strings.Repeat("A", 180), strings.Repeat("1", 180), tok + "A"} {
 		if _, _, err := Verify(bad, certs); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("%q: %v", bad, err)
 		}
@@ -155,7 +157,7 @@ func TestVector(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(vectorToken)
 	f.Add("")
-	f.Add(strings.Repeat("A", 175))
+	f.Add(strings.Repeat("A", 180))
 	id := platform(f, vectorKey)
 	certs := []*smx509.Certificate{id.Cert}
 	f.Fuzz(func(t *testing.T, s string) {
