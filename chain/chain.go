@@ -33,7 +33,15 @@ type Policy struct {
 	// AnyOrder allows the levels in any order (Art. 17 补盖); the
 	// jurisdiction rule still applies.
 	AnyOrder bool
+
+	unchecked bool // see Unchecked
 }
+
+// Unchecked accepts any sequence of seals. The signer uses it only when
+// told to: tests build forged chains with it (a village of another
+// township, two seals of one level) to prove the verifier refuses them.
+// The verifier never uses it.
+var Unchecked = Policy{Name: "unchecked", unchecked: true}
 
 // Card is the policy of every card type: village → township → county.
 var Card = Policy{Name: "card", Levels: []keys.Level{keys.Village, keys.Township, keys.County}}
@@ -69,6 +77,9 @@ func (p Policy) index(l keys.Level) int {
 // the order given. It wraps ErrOutOfOrder, ErrRepeated, ErrJurisdiction,
 // ErrComplete or ErrLevel.
 func (p Policy) Check(prev []Seal, next Seal) error {
+	if p.unchecked {
+		return nil
+	}
 	if len(p.Levels) == 0 { // notice: exactly one seal
 		if len(prev) > 0 {
 			return fmt.Errorf("%w: a %s takes one seal", ErrComplete, p.Name)
@@ -85,6 +96,9 @@ func (p Policy) Check(prev []Seal, next Seal) error {
 	for _, s := range prev {
 		if s.Level == next.Level {
 			return fmt.Errorf("%w: %s", ErrRepeated, next.Level)
+		}
+		if p.index(s.Level) < 0 {
+			return fmt.Errorf("%w: an earlier seal has level %s", ErrLevel, s.Level)
 		}
 	}
 	if !p.AnyOrder {

@@ -1,0 +1,76 @@
+package chain
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jilin-health/cardseal/keys"
+)
+
+var (
+	v1 = Seal{keys.Village, "220102001001"}
+	v2 = Seal{keys.Village, "220102002001"}
+	t1 = Seal{keys.Township, "220102001"}
+	t2 = Seal{keys.Township, "220102002"}
+	c1 = Seal{keys.County, "220102"}
+	c9 = Seal{keys.County, "220103"}
+)
+
+func TestCardPolicy(t *testing.T) {
+	tests := []struct {
+		name string
+		prev []Seal
+		next Seal
+		want error
+	}{
+		{"village first", nil, v1, nil},
+		{"township after village", []Seal{v1}, t1, nil},
+		{"county last", []Seal{v1, t1}, c1, nil},
+		{"township first", nil, t1, ErrOutOfOrder},
+		{"county before township", []Seal{v1}, c1, ErrOutOfOrder},
+		{"village twice", []Seal{v1}, v2, ErrRepeated},
+		{"village of another township", []Seal{v2}, t1, ErrJurisdiction},
+		{"county of another county", []Seal{v1, t1}, c9, ErrJurisdiction},
+		{"fourth seal", []Seal{v1, t1, c1}, v1, ErrComplete},
+		{"unknown earlier level", []Seal{{keys.Level("x"), "1"}}, t1, ErrLevel},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Card.Check(tc.prev, tc.next)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("Check = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if !Card.Complete([]Seal{v1, t1, c1}) || Card.Complete([]Seal{v1, t1}) {
+		t.Fatal("Complete is wrong")
+	}
+	if err := Card.Validate([]Seal{v1, t1, c1}); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := Card.Next([]Seal{v1}); !ok || l != keys.Township {
+		t.Fatalf("Next = %v %v", l, ok)
+	}
+}
+
+func TestRebirthFormAnyOrder(t *testing.T) {
+	// Art. 17: the county may seal first; village and township add theirs.
+	if err := RebirthForm.Validate([]Seal{c1, v1, t1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RebirthForm.Validate([]Seal{c1, t2, v1}); !errors.Is(err, ErrJurisdiction) {
+		t.Fatalf("mixed townships: %v", err)
+	}
+	if err := Card.Validate([]Seal{c1, v1, t1}); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("the card policy accepted county first: %v", err)
+	}
+}
+
+func TestNoticePolicy(t *testing.T) {
+	if err := Notice.Check(nil, t1); err != nil {
+		t.Fatal(err)
+	}
+	if err := Notice.Check([]Seal{t1}, t1); !errors.Is(err, ErrComplete) {
+		t.Fatal(err)
+	}
+}
