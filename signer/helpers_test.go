@@ -1,0 +1,227 @@
+package signer
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/internal/testtool"
+	"github.com/jilin-health/cardseal/keys"
+)
+
+// testOrg is a throwaway organisation with an SM2 seal certificate
+// issued by a throwaway province root (keys.NewRoot, keys.CA.IssueSeal).
+type testOrg struct {
+	org keys.Org
+	id  *keys.Identity
+}
+
+var (
+	caOnce sync.Once
+	ca     *keys.CA
+	orgs   = map[string]*testOrg{}
+	orgsMu sync.Mutex
+)
+
+// newOrg returns (and caches) a test organisation for a division code.
+func newOrg(t testing.TB, code string) *testOrg {
+	t.Helper()
+	caOnce.Do(func() {
+		k, err := keys.NewKey()
+		if err != nil {
+			panic(err)
+		}
+		if ca, err = keys.NewRoot(k, "吉林省", "测试吉林省卫生健康委员会", time.Now()); err != nil {
+			panic(err)
+		}
+	})
+	orgsMu.Lock()
+	defer orgsMu.Unlock()
+	if o, ok := orgs[code]; ok {
+		return o
+	}
+	_, level, err := keys.NormalizeCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := map[keys.Level]string{keys.Village: "测试村民委员会", keys.Township: "测试镇人民政府", keys.County: "测试县卫生健康局"}[level] + code
+	org := keys.Org{Code: code, Level: level, Name: name}
+	cert, err := ca.IssueSeal(k.Public(), org, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &testOrg{org: org, id: &keys.Identity{Signer: k, Cert: cert, Chain: []*smx509.Certificate{ca.Cert}}}
+	orgs[code] = o
+	return o
+}
+
+// sealImage is a red ring on a transparent background.
+func sealImage() image.Image {
+	const n = 160
+	img := image.NewNRGBA(image.Rect(0, 0, n, n))
+	for y := range n {
+		for x := range n {
+			dx, dy := float64(x-n/2), float64(y-n/2)
+			if r := dx*dx + dy*dy; r < 78*78 && r > 66*66 || (dx*dx+dy*dy < 20*20) {
+				img.SetNRGBA(x, y, color.NRGBA{R: 0xd0, G: 0x10, B: 0x10, A: 0xff})
+			}
+		}
+	}
+	return img
+}
+
+var (
+	apOnce sync.Once
+	ap     *Appearance
+)
+
+func appearance(t testing.TB) *Appearance {
+	apOnce.Do(func() {
+		var err error
+		if ap, err = NewAppearance(sealImage()); err != nil {
+			panic(err)
+		}
+	})
+	return ap
+}
+
+// buildPDF writes objects 1..n with a classic cross-reference table.
+func buildPDF(bodies ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(bodies))
+	for i, body := range bodies {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(bodies)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>] >>\nstartxref\n%d\n%%%%EOF\n", len(bodies)+1, len(bodies), x)
+	return b.Bytes()
+}
+
+func stream(s string) string {
+	return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(s), s)
+}
+
+// cardPDF is a card-like A5 page of about size bytes of drawing.
+// catalog and page let tests vary where /AcroForm and /Annots live;
+// extra objects follow the info dictionary's predecessors.
+func cardPDF(size int, catalog, page string, extra ...string) []byte {
+	var cs strings.Builder
+	cs.WriteString("0.2 0.2 0.6 RG 2 w 20 20 380 555 re S\n")
+	for i := 0; cs.Len() < size; i++ {
+		fmt.Fprintf(&cs, "BT /F1 9 Tf %d %d Td (Field %03d: applicant data line for the fertility service card) Tj ET\n", 30, 560-(i%50)*11, i)
+	}
+	bodies := []string{
+		"<< /Type /Catalog /Pages 2 0 R" + catalog + " >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 420 595] >>",
+		"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>" + page + " >>",
+		stream(cs.String()),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	bodies = append(bodies, extra...)
+	bodies = append(bodies, "<< /Producer (cardseal test) /Title <FEFF751F80B2670D52A15361> >>")
+	return buildPDF(bodies...)
+}
+
+func runTool(t testing.TB, name string, in []byte, args ...string) (string, error) {
+	t.Helper()
+	bin := testtool.Require(t, name)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "in.pdf")
+	if err := os.WriteFile(p, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var full []string
+	for _, a := range args {
+		full = append(full, strings.ReplaceAll(a, "$IN", p))
+	}
+	out, err := exec.Command(bin, full...).CombinedOutput()
+	return string(out), err
+}
+
+// qpdfConvert rewrites in with qpdf.
+func qpdfConvert(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	bin := testtool.Require(t, "qpdf")
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, append(args, src, dst)...).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf %v: %v\n%s", args, err, out)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func qpdfCheck(t testing.TB, in []byte) {
+	t.Helper()
+	out, err := runTool(t, "qpdf", in, "--check", "$IN")
+	if err != nil || !strings.Contains(out, "No syntax or stream encoding errors found") || strings.Contains(out, "WARNING") {
+		t.Fatalf("qpdf --check: %v\n%s", err, out)
+	}
+}
+
+// hybridPDF is a hybrid-reference file (§7.5.8.4): a classic table
+// whose trailer's /XRefStm lists object n+1 (the last of bodies'
+// successors), which lives in an object stream; the table marks it free.
+func hybridPDF(info string, bodies ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	n := len(bodies)
+	offs := make([]int, 0, n+2)
+	for i, body := range bodies {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	stm, infoNum, xs := n+1, n+2, n+3
+	hdr := fmt.Sprintf("%d 0 ", infoNum)
+	offs = append(offs, b.Len())
+	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /ObjStm /N 1 /First %d /Length %d >>\nstream\n%s%s\nendstream\nendobj\n", stm, len(hdr), len(hdr)+len(info), hdr, info)
+	xsOff := b.Len()
+	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 2 1] /Index [%d 1] /Length 4 >>\nstream\n\x02%c%c\x00\nendstream\nendobj\n", xs, xs+1, infoNum, byte(stm>>8), byte(stm))
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", xs+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "0000000000 65535 f\r\n%010d 00000 n\r\n", xsOff)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n", xs+1, infoNum, xsOff, x)
+	return b.Bytes()
+}
+
+// hybridCard is the card of cardPDF as a hybrid-reference file.
+func hybridCard() []byte {
+	var cs strings.Builder
+	for i := 0; cs.Len() < 3000; i++ {
+		fmt.Fprintf(&cs, "BT /F1 9 Tf 30 %d Td (Field %03d: applicant data line) Tj ET\n", 560-(i%50)*11, i)
+	}
+	return hybridPDF("<< /Producer (hybrid test) >>",
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 420 595] >>",
+		"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		stream(cs.String()),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+}
