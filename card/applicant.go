@@ -123,6 +123,9 @@ type Applicant struct {
 	Proxy            *Proxy      `json:"proxy,omitempty"`
 	Village          string      `json:"village"` // division code of the receiving village committee
 	OtherProvinceVer bool        `json:"other_province_verification,omitempty"`
+	// Materials records how each required material is satisfied
+	// (card/materials.go); absent means checked at the counter.
+	Materials map[Material]MaterialState `json:"materials,omitempty"`
 }
 
 // ErrInvalid wraps every validation failure of an application.
@@ -242,6 +245,9 @@ func (a *Applicant) Validate() error {
 		}
 	default:
 		return fieldErr("channel", "must be self, proxy or staff")
+	}
+	if err := a.checkMaterials(); err != nil {
+		return err
 	}
 	if len(a.Village) != 12 || strings.Trim(a.Village, "0123456789") != "" || strings.HasSuffix(a.Village, "000") {
 		return fieldErr("village", "must be a 12-digit village division code")

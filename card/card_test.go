@@ -1,0 +1,130 @@
+package card
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func example(t *testing.T) *Applicant {
+	t.Helper()
+	b, err := os.ReadFile("../examples/applicant.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseApplicant(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestExampleAndValidation(t *testing.T) {
+	a := example(t)
+	if a.Male.Name != "李四" || a.Female.Name != "王喆堃" || a.Type != First {
+		t.Fatalf("%+v", a)
+	}
+	tests := []struct {
+		name  string
+		edit  func(*Applicant)
+		field string
+	}{
+		{"bad check digit", func(a *Applicant) { a.Male.IDNumber = "220102199003071234" }, "male.id_number"},
+		{"same person twice", func(a *Applicant) { a.Female.IDNumber = a.Male.IDNumber }, "female.id_number"},
+		{"no marriage and no status certificate", func(a *Applicant) { a.Marriage = nil }, "marriage"},
+		{"retroactive without birth certificate (Art. 4)", func(a *Applicant) { a.Retroactive = true }, "birth_cert_number"},
+		{"rebirth without status certificate (Art. 6)", func(a *Applicant) { a.Type = Rebirth }, "status_cert"},
+		{"proxy without proxy (Art. 7b)", func(a *Applicant) { a.Channel = ChannelProxy }, "proxy"},
+		{"township code as village", func(a *Applicant) { a.Village = "220102001000" }, "village"},
+		{"unknown type", func(a *Applicant) { a.Type = "third" }, "type"},
+		{"control character in name", func(a *Applicant) { a.Male.Name = "李\x00四" }, "male.name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := example(t)
+			tc.edit(a)
+			err := a.Validate()
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want field %s", err, tc.field)
+			}
+		})
+	}
+	if _, err := ParseApplicant([]byte(`{"type":"first","fee":100}`)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown field (Art. 12: no fee fields) accepted: %v", err)
+	}
+}
+
+func TestMasking(t *testing.T) {
+	for in, want := range map[string]string{"李四": "李*", "王喆堃": "王*堃", "欧阳娜娜": "欧**娜", "张": "*"} {
+		if got := MaskName(in); got != want {
+			t.Errorf("MaskName(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if got := MaskID("220102199003071235"); got != "2201**********1235" {
+		t.Errorf("MaskID = %s", got)
+	}
+}
+
+// TestArt8MaterialsChecklist: the required materials per case come from
+// one list, and nothing beyond it may be demanded.
+func TestArt8MaterialsChecklist(t *testing.T) {
+	a := example(t)
+	if CaseOf(a) != CaseMarried {
+		t.Fatal(CaseOf(a))
+	}
+	want := []Material{MatIDCards, MatHukou, MatMarriage}
+	if got := RequiredMaterials(CaseMarried); len(got) != 3 || got[0] != want[0] || got[2] != want[2] {
+		t.Fatalf("married: %v", got)
+	}
+	a.Materials = map[Material]MaterialState{MatIDCards: Provided, MatHukou: PopulationDB, MatMarriage: Missing}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.MissingMaterials(); len(m) != 1 || m[0] != MatMarriage {
+		t.Fatalf("missing: %v", m)
+	}
+	a.Materials[MatBirthCert] = Provided // not required for this case
+	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "Art. 8") {
+		t.Fatalf("extra material accepted: %v", err)
+	}
+	delete(a.Materials, MatBirthCert)
+	a.Materials[MatMarriage] = Committed // Art. 10 needs the commitment
+	if err := a.Validate(); err == nil {
+		t.Fatal("commitment state without commitment accepted")
+	}
+	a.Commitment = true
+	if err := a.Validate(); err != nil || len(a.MissingMaterials()) != 0 {
+		t.Fatalf("Art. 10 commitment: %v %v", err, a.MissingMaterials())
+	}
+	// Art. 4 retroactive adds the birth certificate; Art. 5 unmarried
+	// needs only the applicant's ID and the status certificate.
+	r := example(t)
+	r.Retroactive, r.BirthCertNumber = true, "Q220100001"
+	if got := RequiredMaterials(CaseOf(r)); got[len(got)-1] != MatBirthCert {
+		t.Fatalf("retroactive: %v", got)
+	}
+	u := example(t)
+	u.Marriage, u.StatusCert = nil, &StatusCert{Number: "ZM-1", Issuer: "永安社区居民委员会"}
+	if got := RequiredMaterials(CaseOf(u)); len(got) != 2 || got[1] != MatStatusCert {
+		t.Fatalf("unmarried: %v", got)
+	}
+}
+
+func TestArt18GuidesFromTheChecklist(t *testing.T) {
+	gs := Guides()
+	if len(gs) != 3 {
+		t.Fatal(len(gs))
+	}
+	for _, g := range gs {
+		if g.Title == "" || len(g.Conditions) == 0 || len(g.Procedure) == 0 || g.TimeLimit == "" || len(g.Cases) == 0 {
+			t.Fatalf("incomplete guide %+v", g)
+		}
+		for _, c := range g.Cases {
+			if len(c.Materials) != len(RequiredMaterials(c.Case)) {
+				t.Fatalf("%s: guide lists %v", c.Case, c.Materials)
+			}
+		}
+	}
+}
