@@ -130,6 +130,14 @@ func TestTrustRejectsOtherCAAndExpired(t *testing.T) {
 	if _, err := tl.Verify(good, nil, time.Now().Add(SealValidity+24*time.Hour)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after expiry: err = %v, want ErrExpired", err)
 	}
+	// Once a path is verified it is cached; the validity is still
+	// judged at every call.
+	if _, err := tl.Verify(good, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.Verify(good, nil, time.Now().Add(SealValidity+24*time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("cached path after expiry: err = %v, want ErrExpired", err)
+	}
 	if _, err := tl.Verify(good, nil, time.Now().Add(-48*time.Hour)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("before validity: err = %v, want ErrExpired", err)
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/emmansun/gmsm/smx509"
 )
@@ -21,11 +24,21 @@ var (
 type TrustList struct {
 	roots []*smx509.Certificate
 	pool  *smx509.CertPool
+
+	// chains caches verified certificate paths by the SM3 of the
+	// certificates given: the same organisation certificates verify
+	// card after card, and a path's signatures do not change — only the
+	// validity check depends on the time, and it is redone every time.
+	mu     sync.Mutex
+	chains map[[32]byte][]*smx509.Certificate
 }
+
+// maxChains bounds the path cache.
+const maxChains = 4096
 
 // NewTrustList builds a trust list from root certificates.
 func NewTrustList(roots ...*smx509.Certificate) *TrustList {
-	t := &TrustList{pool: smx509.NewCertPool()}
+	t := &TrustList{pool: smx509.NewCertPool(), chains: map[[32]byte][]*smx509.Certificate{}}
 	for _, r := range roots {
 		t.roots = append(t.roots, r)
 		t.pool.AddCert(r)
@@ -81,6 +94,25 @@ func (t *TrustList) PEM() []byte {
 // The root is matched by key and signature, not by name: a look-alike
 // root that copies our root's subject does not verify.
 func (t *TrustList) Verify(cert *smx509.Certificate, intermediates []*smx509.Certificate, at time.Time) (*smx509.Certificate, error) {
+	h := sm3.New()
+	h.Write(cert.Raw)
+	for _, c := range intermediates {
+		h.Write(c.Raw)
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	t.mu.Lock()
+	chain, ok := t.chains[key]
+	t.mu.Unlock()
+	if ok {
+		for _, c := range chain {
+			if at.Before(c.NotBefore) || at.After(c.NotAfter) {
+				return nil, fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrExpired, c.Subject.CommonName,
+					c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), at.Format(time.RFC3339))
+			}
+		}
+		return chain[len(chain)-1], nil
+	}
 	inter := smx509.NewCertPool()
 	for _, c := range intermediates {
 		inter.AddCert(c)
@@ -98,5 +130,11 @@ func (t *TrustList) Verify(cert *smx509.Certificate, intermediates []*smx509.Cer
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
+	t.mu.Lock()
+	if len(t.chains) >= maxChains {
+		clear(t.chains)
+	}
+	t.chains[key] = chains[0]
+	t.mu.Unlock()
 	return chains[0][len(chains[0])-1], nil
 }

@@ -84,7 +84,7 @@ func (u *update) write() ([]byte, error) {
 		{Key: "Type", Value: pdf.Name("XObject")}, {Key: "Subtype", Value: pdf.Name("Image")},
 		{Key: "Width", Value: pdf.Integer(ap.width)}, {Key: "Height", Value: pdf.Integer(ap.height)},
 		{Key: "ColorSpace", Value: pdf.Name("DeviceRGB")}, {Key: "BitsPerComponent", Value: pdf.Integer(8)},
-		{Key: "Filter", Value: pdf.Name("FlateDecode")},
+		{Key: "Filter", Value: pdf.Name("FlateDecode")}, {Key: "DecodeParms", Value: pngUp(3, ap.width)},
 	}
 	if ap.alpha != nil {
 		maskRef := u.alloc()
