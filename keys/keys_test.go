@@ -226,3 +226,25 @@ func TestInitDirAndOpen(t *testing.T) {
 		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
 	}
 }
+
+func TestDataKey(t *testing.T) {
+	dir := t.TempDir()
+	pass := []byte("data-key-test")
+	if err := InitDir(dir, ProvinceConfig{Province: "吉林省", RootName: "测试"}, pass, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := OpenDir(dir, pass)
+	b, _ := OpenDir(dir, pass)
+	ka, err := a.DataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := b.DataKey()
+	if err != nil || len(ka) != 32 || string(ka) != string(kb) {
+		t.Fatalf("two openings disagree: %v", err)
+	}
+	wrong, _ := OpenDir(dir, []byte("other"))
+	if _, err := wrong.DataKey(); !errors.Is(err, ErrPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+}

@@ -22,6 +22,8 @@ type Store interface {
 	SealIdentity(code string) (*Identity, error)
 	PlatformIdentity() (*Identity, error)
 	TrustList() *TrustList
+	// DataKey is the 32-byte key that protects personal data at rest.
+	DataKey() ([]byte, error)
 }
 
 var _ Store = (*FileStore)(nil)
@@ -54,6 +56,8 @@ type FileStore struct {
 
 	mu    sync.Mutex
 	cache map[string]*Identity
+	// dataKey is the unwrapped data key (datakey.go), once loaded.
+	dataKey []byte
 }
 
 func keyDir(dir string) string { return filepath.Join(dir, "keys") }
@@ -297,4 +301,32 @@ func InitDir(dir string, cfg ProvinceConfig, passphrase []byte, now time.Time) e
 	}
 	// trust.pem last: its presence marks a complete keystore.
 	return os.WriteFile(filepath.Join(kd, "trust.pem"), certPEM(ca.Cert), 0o644)
+}
+
+// InitServerDir creates the keystore of a server that never holds the
+// root key: the trust list is the given PEM bundle (this province's root
+// first, as copied from the offline CA's trust.pem or root.crt), with no
+// root key, no platform key and no organisations yet. Keys come later
+// through certificate requests (NewSealRequest, Import). It refuses to
+// overwrite.
+func InitServerDir(dir string, bundle []byte) error {
+	if Initialised(dir) {
+		return fmt.Errorf("%s already holds a keystore", dir)
+	}
+	trust, err := ParseTrustList(bundle)
+	if err != nil {
+		return err
+	}
+	kd := keyDir(dir)
+	if err := os.MkdirAll(filepath.Join(kd, "orgs"), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(kd, "root.crt"), certPEM(trust.Roots()[0]), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(kd, "orgs.json"), []byte("[]\n"), 0o644); err != nil {
+		return err
+	}
+	// trust.pem last: its presence marks a complete keystore.
+	return os.WriteFile(filepath.Join(kd, "trust.pem"), trust.PEM(), 0o644)
 }

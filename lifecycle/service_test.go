@@ -1,0 +1,162 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/store/storetest"
+)
+
+func actor(t testing.TB, ks keys.Store, code string) Actor {
+	t.Helper()
+	o, err := ks.Org(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Actor{Username: code, Org: o, RemoteAddr: "127.0.0.1"}
+}
+
+func TestServiceLifecycle(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open func(testing.TB) (store.Store, string)) {
+		st, url := open(t)
+		ks := demoKeys(t)
+		s := NewService(st, ks, "http://127.0.0.1:8080")
+		ctx := context.Background()
+		if err := SyncOrgs(ctx, st, ks); err != nil {
+			t.Fatal(err)
+		}
+		village, town, county := actor(t, ks, "220102001001"), actor(t, ks, "220102001"), actor(t, ks, "220102")
+		otherVillage := actor(t, ks, "220102002001")
+
+		if _, err := s.Apply(ctx, otherVillage, example(t)); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("another village applied for this one: %v", err)
+		}
+		c, err := s.Apply(ctx, village, example(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Seal(ctx, town, c.ID); !errors.Is(err, chain.ErrOutOfOrder) {
+			t.Fatalf("township before village: %v", err)
+		}
+		if _, err := s.Seal(ctx, otherVillage, c.ID); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("other village sealed: %v", err)
+		}
+		for _, a := range []Actor{village, town, county} {
+			if c, err = s.Seal(ctx, a, c.ID); err != nil {
+				t.Fatalf("seal %s: %v", a.Username, err)
+			}
+		}
+		if c.Status != store.StatusIssued || c.Seq != 3 {
+			t.Fatalf("after three seals: %s seq %d", c.Status, c.Seq)
+		}
+		if _, err := s.Seal(ctx, county, c.ID); !errors.Is(err, ErrState) {
+			t.Fatalf("fourth seal: %v", err)
+		}
+
+		ch := NewChecker(s)
+		ans, err := ch.Check(ctx, c.QRToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ans.Status != PublicValid || len(ans.Seals) != 3 || ans.Holders[1].Name != "王*堃" || ans.Holders[0].IDNumber != "2201**********1235" {
+			t.Fatalf("answer %+v", ans)
+		}
+		if a2, _ := ch.CheckNumber(ctx, c.Number, "AAAA-AAAA"); a2.Status != PublicUnknown {
+			t.Fatalf("wrong code: %s", a2.Status)
+		}
+
+		// Only the issuing county may void; a reason class and note are required.
+		if _, err := s.SetStatus(ctx, town, c.ID, store.StatusVoided, "other", "x", ""); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("township voided: %v", err)
+		}
+		if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "nonsense", "x", ""); !errors.Is(err, ErrReason) {
+			t.Fatalf("bad reason: %v", err)
+		}
+		if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "other", "test void", ""); err != nil {
+			t.Fatal(err)
+		}
+		if ans, _ := ch.Check(ctx, c.QRToken); ans.Status != PublicVoided {
+			t.Fatalf("after void: %s", ans.Status)
+		}
+
+		// Personal data is encrypted at rest: no ID number or name in a
+		// raw dump of the database.
+		dump := rawDump(t, url)
+		for _, secret := range []string{"220102199003071235", "220102199208152346", "王喆堃"} {
+			if bytes.Contains(dump, []byte(secret)) {
+				t.Fatalf("the database holds %q in plaintext", secret)
+			}
+		}
+	})
+}
+
+// TestArt22VoidedRebirthBlocksNewRebirth: a voided re-birth card blocks a
+// new re-birth card for the same couple.
+func TestArt22VoidedRebirthBlocksNewRebirth(t *testing.T) {
+	st, _ := storetest.Open(t)
+	ks := demoKeys(t)
+	s := NewService(st, ks, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	if err := SyncOrgs(ctx, st, ks); err != nil {
+		t.Fatal(err)
+	}
+	a := example(t)
+	a.Type = card.Rebirth
+	a.ChildOrder = 2
+	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
+	village, town, county := actor(t, ks, "220102001001"), actor(t, ks, "220102001"), actor(t, ks, "220102")
+	c, err := s.Apply(ctx, village, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []Actor{village, town, county} {
+		if _, err := s.Seal(ctx, x, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "pregnancy_ended_without_certificate", "Art. 22", ""); err != nil {
+		t.Fatal(err)
+	}
+	// The same couple, spouses in either order.
+	a.Male.IDNumber, a.Female.IDNumber = a.Female.IDNumber, a.Male.IDNumber
+	if _, err := s.Apply(ctx, village, a); !errors.Is(err, ErrRebirthBlocked) {
+		t.Fatalf("new re-birth card after a void: %v", err)
+	}
+	// A first-child card for them is not blocked.
+	b := example(t)
+	if _, err := s.Apply(ctx, village, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawDump returns the raw bytes of the database: the SQLite file (with
+// its WAL), or a pg_dump of the test schema.
+func rawDump(t *testing.T, url string) []byte {
+	t.Helper()
+	if strings.HasPrefix(url, "postgres") {
+		out, err := exec.Command("pg_dump", "--data-only", strings.SplitN(url, "?", 2)[0]).Output()
+		if err != nil {
+			t.Skipf("pg_dump: %v", err)
+		}
+		return out
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite://"), "sqlite:")
+	var all []byte
+	for _, p := range []string{path, path + "-wal"} {
+		b, _ := os.ReadFile(p)
+		all = append(all, b...)
+	}
+	if len(all) == 0 {
+		t.Fatalf("no database file at %s", path)
+	}
+	return all
+}
