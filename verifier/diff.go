@@ -1,0 +1,440 @@
+package verifier
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/jilin-health/cardseal/pdf"
+)
+
+// The difference analysis. After the first seal, a revision may add only
+// what a seal adds: its signature dictionary, field and widget, the
+// widget's appearance (streams, images, soft masks, fonts it uses), the
+// page's /Annots entry for the widget, the AcroForm's /Fields entry and
+// /SigFlags, and the revision's own cross-reference and object streams.
+// Everything else a later revision defines must be byte-for-byte the same
+// object as before, or the verdict is invalid and the object is named.
+
+const maxAPDepth = 8
+
+// role is what an existing object is to the document structure.
+type role int
+
+const (
+	roleOther role = iota
+	roleCatalog
+	roleAcroForm
+	roleFields
+	rolePage
+	roleAnnots
+)
+
+func (v *run) diff() {
+	if len(v.seals) == 0 || v.seals[0].rev < 0 {
+		return
+	}
+	first := v.seals[0].rev
+	for r := first + 1; r < len(v.f.Revisions); r++ {
+		v.diffRevision(r)
+	}
+}
+
+func (v *run) change(r int, ref *pdf.Ref, format string, a ...any) {
+	c := Change{Revision: r, Reason: fmt.Sprintf(format, a...)}
+	if ref != nil {
+		c.Object = ref.String()
+	}
+	v.rep.Changes = append(v.rep.Changes, c)
+}
+
+func (v *run) diffRevision(r int) {
+	f := v.f
+	prevT, curT := f.Trailer(r-1), f.Trailer(r)
+	for _, k := range []pdf.Name{"Root", "Info", "Encrypt"} {
+		if o := curT.Get(k); o != nil && !equal(o, prevT.Get(k)) && !(k == "Root" && prevT.Get(k) == nil) {
+			v.change(r, nil, "the trailer's /%s was changed", k)
+		}
+	}
+	// What the seal of this revision (if any) may add.
+	allowed := map[int]bool{}
+	var newFields, newWidgets []pdf.Ref
+	for _, s := range v.seals {
+		if s.rev != r {
+			continue
+		}
+		newFields = append(newFields, s.field)
+		newWidgets = append(newWidgets, s.widget)
+		allowed[s.field.Num] = true
+		allowed[s.widget.Num] = true
+		allowed[s.sig.Num] = true
+		v.allowAppearance(r, s.widget, allowed)
+	}
+	roles, err := v.roles(r)
+	if err != nil {
+		v.change(r, nil, "document structure: %v", err)
+		return
+	}
+	prevRoles, err := v.roles(r - 1)
+	if err != nil {
+		v.change(r, nil, "document structure: %v", err)
+		return
+	}
+	// In object-number order, so that the report is the same every time.
+	nums := make([]int, 0, len(f.Revisions[r].Entries))
+	for num := range f.Revisions[r].Entries {
+		nums = append(nums, num)
+	}
+	slices.Sort(nums)
+	for _, num := range nums {
+		e := f.Revisions[r].Entries[num]
+		ref := pdf.Ref{Num: num, Gen: e.Gen}
+		if e.Type == pdf.Compressed {
+			ref.Gen = 0
+		}
+		oldE, _, existed := f.Lookup(r-1, num)
+		existed = existed && oldE.Type != pdf.Free
+		if e.Type == pdf.Free {
+			if existed {
+				v.change(r, &ref, "an object was deleted")
+			}
+			continue
+		}
+		cur, err := f.Object(r, ref)
+		if err != nil {
+			v.change(r, &ref, "cannot be read: %v", err)
+			continue
+		}
+		if !existed {
+			if allowed[num] || structural(cur) {
+				continue
+			}
+			if ro, ok := roles[num]; ok && ro != rolePage && ro != roleCatalog {
+				// A new AcroForm, /Fields or /Annots array: judged below
+				// against an empty predecessor.
+				v.checkRole(r, ref, ro, nil, cur, newFields, newWidgets)
+				continue
+			}
+			v.change(r, &ref, "a new %s that no seal accounts for", describe(cur))
+			continue
+		}
+		oldRef := pdf.Ref{Num: num, Gen: oldE.Gen}
+		if oldE.Type == pdf.Compressed {
+			oldRef.Gen = 0
+		}
+		if oldRef.Gen != ref.Gen {
+			// References written as "num oldGen R" now resolve to null:
+			// whatever they drew disappears, even if the body is the same.
+			v.change(r, &ref, "an object was redefined with generation %d (was %d)", ref.Gen, oldRef.Gen)
+			continue
+		}
+		old, err := f.Object(r-1, oldRef)
+		if err != nil {
+			v.change(r, &ref, "earlier version cannot be read: %v", err)
+			continue
+		}
+		if equal(old, cur) {
+			continue
+		}
+		ro, ok := roles[num]
+		if pro, pok := prevRoles[num]; !ok || !pok || pro != ro {
+			v.change(r, &ref, "a %s was changed after sealing", describe(old))
+			continue
+		}
+		v.checkRole(r, ref, ro, old, cur, newFields, newWidgets)
+	}
+}
+
+// checkRole judges a changed structural object.
+func (v *run) checkRole(r int, ref pdf.Ref, ro role, old, cur pdf.Object, newFields, newWidgets []pdf.Ref) {
+	od, _ := old.(pdf.Dict)
+	cd, _ := cur.(pdf.Dict)
+	switch ro {
+	case roleCatalog:
+		if cd == nil || !equalExcept(od, cd, "AcroForm", "DSS") {
+			v.change(r, &ref, "the catalog was changed beyond /AcroForm")
+			return
+		}
+		if oa, ca := od.Get("AcroForm"), cd.Get("AcroForm"); !equal(oa, ca) {
+			if _, isRef := ca.(pdf.Ref); isRef {
+				return // an indirect AcroForm is judged as its own object
+			}
+			if _, wasRef := oa.(pdf.Ref); wasRef && oa != nil {
+				v.change(r, &ref, "the AcroForm was replaced")
+				return
+			}
+			oad, _ := oa.(pdf.Dict)
+			cad, _ := ca.(pdf.Dict)
+			v.checkAcroForm(r, ref, oad, cad, newFields)
+		}
+	case roleAcroForm:
+		v.checkAcroForm(r, ref, od, cd, newFields)
+	case roleFields:
+		oa, _ := old.(pdf.Array)
+		ca, ok := cur.(pdf.Array)
+		if !ok || !extends(oa, ca, newFields) {
+			v.change(r, &ref, "the form's /Fields were changed beyond adding this revision's seal")
+		}
+	case rolePage:
+		if cd == nil || !equalExcept(od, cd, "Annots") {
+			v.change(r, &ref, "the page was changed beyond /Annots (content, resources or boxes)")
+			return
+		}
+		oa, oInline := od.Get("Annots").(pdf.Array)
+		ca, cInline := cd.Get("Annots").(pdf.Array)
+		if _, isRef := cd.Get("Annots").(pdf.Ref); isRef {
+			if od.Get("Annots") != nil && !equal(od.Get("Annots"), cd.Get("Annots")) {
+				v.change(r, &ref, "the page's /Annots was replaced")
+			}
+			return
+		}
+		if !cInline || (od.Get("Annots") != nil && !oInline) || !extends(oa, ca, newWidgets) {
+			v.change(r, &ref, "the page's annotations were changed beyond adding this revision's seal")
+		}
+	case roleAnnots:
+		oa, _ := old.(pdf.Array)
+		ca, ok := cur.(pdf.Array)
+		if !ok || !extends(oa, ca, newWidgets) {
+			v.change(r, &ref, "the page's annotations were changed beyond adding this revision's seal")
+		}
+	default:
+		v.change(r, &ref, "a %s was changed after sealing", describe(old))
+	}
+}
+
+func (v *run) checkAcroForm(r int, ref pdf.Ref, od, cd pdf.Dict, newFields []pdf.Ref) {
+	if cd == nil || !equalExcept(od, cd, "Fields", "SigFlags") {
+		v.change(r, &ref, "the AcroForm was changed beyond /Fields and /SigFlags")
+		return
+	}
+	of, oc := od.Get("Fields"), cd.Get("Fields")
+	if _, isRef := oc.(pdf.Ref); isRef {
+		if of != nil && !equal(of, oc) {
+			v.change(r, &ref, "the AcroForm's /Fields was replaced")
+		}
+		return
+	}
+	oa, _ := of.(pdf.Array)
+	ca, ok := oc.(pdf.Array)
+	if !ok || !extends(oa, ca, newFields) {
+		v.change(r, &ref, "the form's /Fields were changed beyond adding this revision's seal")
+	}
+}
+
+// roles maps object numbers to their structural role at revision r.
+func (v *run) roles(r int) (map[int]role, error) {
+	f := v.f
+	m := map[int]role{}
+	cat, root, err := f.Catalog(r)
+	if err != nil {
+		return nil, err
+	}
+	m[root.Num] = roleCatalog
+	if ref, ok := cat.Get("AcroForm").(pdf.Ref); ok {
+		m[ref.Num] = roleAcroForm
+	}
+	if af, err := f.ResolveDict(r, cat.Get("AcroForm")); err == nil && af != nil {
+		if ref, ok := af.Get("Fields").(pdf.Ref); ok {
+			m[ref.Num] = roleFields
+		}
+	}
+	n, err := f.NumPages(r)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		p, err := f.Page(r, i)
+		if err != nil || p == nil {
+			return nil, fmt.Errorf("page %d: %v", i+1, err)
+		}
+		m[p.Ref.Num] = rolePage
+		if ref, ok := p.Dict.Get("Annots").(pdf.Ref); ok {
+			m[ref.Num] = roleAnnots
+		}
+	}
+	return m, nil
+}
+
+// allowAppearance marks the objects reachable from a new widget's
+// appearance dictionary: they draw only inside the widget's rectangle.
+func (v *run) allowAppearance(r int, widget pdf.Ref, allowed map[int]bool) {
+	f := v.f
+	w, err := f.ResolveDict(r, widget)
+	if err != nil || w == nil {
+		return
+	}
+	var walk func(o pdf.Object, depth int)
+	walk = func(o pdf.Object, depth int) {
+		if depth > maxAPDepth {
+			return
+		}
+		if ref, ok := o.(pdf.Ref); ok {
+			// Only objects this revision introduces may be taken in.
+			if _, erev, ok := f.Lookup(r, ref.Num); !ok || erev != r {
+				return
+			}
+			if e, _, ok := f.Lookup(r-1, ref.Num); ok && e.Type != pdf.Free {
+				return
+			}
+			allowed[ref.Num] = true
+			o, err = f.Object(r, ref)
+			if err != nil {
+				return
+			}
+		}
+		switch t := o.(type) {
+		case pdf.Dict:
+			for _, e := range t {
+				if e.Key == "Parent" || e.Key == "P" {
+					continue
+				}
+				walk(e.Value, depth+1)
+			}
+		case *pdf.Stream:
+			walk(t.Dict, depth)
+		case pdf.Array:
+			for _, x := range t {
+				walk(x, depth+1)
+			}
+		}
+	}
+	walk(w.Get("AP"), 0)
+}
+
+func structural(o pdf.Object) bool {
+	s, ok := o.(*pdf.Stream)
+	if !ok {
+		return false
+	}
+	t, _ := s.Dict.Name("Type")
+	return t == "XRef" || t == "ObjStm"
+}
+
+func describe(o pdf.Object) string {
+	switch t := o.(type) {
+	case pdf.Dict:
+		if ty, ok := t.Name("Type"); ok {
+			if st, ok := t.Name("Subtype"); ok {
+				return fmt.Sprintf("/%s /%s object", ty, st)
+			}
+			return fmt.Sprintf("/%s object", ty)
+		}
+		if st, ok := t.Name("Subtype"); ok {
+			return fmt.Sprintf("/%s annotation or object", st)
+		}
+		return "dictionary"
+	case *pdf.Stream:
+		if st, ok := t.Dict.Name("Subtype"); ok {
+			return fmt.Sprintf("/%s stream", st)
+		}
+		return "stream (page content or data)"
+	case pdf.Array:
+		return "array"
+	}
+	return fmt.Sprintf("%T", o)
+}
+
+// extends reports whether cur is old followed only by refs from extra.
+func extends(old, cur pdf.Array, extra []pdf.Ref) bool {
+	if len(cur) < len(old) {
+		return false
+	}
+	for i := range old {
+		if !equal(old[i], cur[i]) {
+			return false
+		}
+	}
+	for _, o := range cur[len(old):] {
+		ref, ok := o.(pdf.Ref)
+		if !ok {
+			return false
+		}
+		found := false
+		for _, x := range extra {
+			if x == ref {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// equalExcept compares two dictionaries ignoring the given keys.
+func equalExcept(a, b pdf.Dict, except ...pdf.Name) bool {
+	skip := func(k pdf.Name) bool {
+		for _, e := range except {
+			if e == k {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, e := range a {
+		if skip(e.Key) {
+			continue
+		}
+		n++
+		if !equal(e.Value, b.Get(e.Key)) {
+			return false
+		}
+	}
+	m := 0
+	for _, e := range b {
+		if !skip(e.Key) {
+			m++
+		}
+	}
+	return n == m
+}
+
+// equal is deep equality of PDF objects (dictionary key order ignored).
+func equal(a, b pdf.Object) bool {
+	if a == nil || b == nil {
+		_, an := a.(pdf.Null)
+		_, bn := b.(pdf.Null)
+		return (a == nil || an) && (b == nil || bn)
+	}
+	switch x := a.(type) {
+	case pdf.Dict:
+		y, ok := b.(pdf.Dict)
+		return ok && len(x) == len(y) && equalExcept(x, y)
+	case pdf.Array:
+		y, ok := b.(pdf.Array)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case *pdf.Stream:
+		y, ok := b.(*pdf.Stream)
+		return ok && equal(x.Dict, y.Dict) && bytes.Equal(x.Raw, y.Raw)
+	case pdf.String:
+		y, ok := b.(pdf.String)
+		return ok && bytes.Equal(x.Bytes, y.Bytes)
+	case pdf.Integer:
+		switch y := b.(type) {
+		case pdf.Integer:
+			return x == y
+		case pdf.Real:
+			return float64(x) == float64(y)
+		}
+		return false
+	case pdf.Real:
+		switch y := b.(type) {
+		case pdf.Real:
+			return x == y
+		case pdf.Integer:
+			return float64(x) == float64(y)
+		}
+		return false
+	}
+	return a == b
+}

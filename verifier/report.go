@@ -1,0 +1,169 @@
+// Package verifier checks a PDF's seal chain and fails closed: every seal's
+// byte range, CMS signature and certificate; the chain policy (order,
+// levels, jurisdiction, the link to the previous seal); and a difference
+// analysis of every revision after the first seal, which may add only what
+// a later seal adds. The result is a Report whose verdict is valid,
+// incomplete or invalid; an error means the file could not be checked.
+package verifier
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Verdict is the outcome of a check.
+type Verdict string
+
+const (
+	// Valid: every seal is genuine, nothing was changed after sealing
+	// except by later seals, and the policy's chain is complete.
+	Valid Verdict = "valid"
+	// Incomplete: genuine so far, but the chain is not complete.
+	Incomplete Verdict = "incomplete"
+	// Invalid: something failed; the report says what.
+	Invalid Verdict = "invalid"
+)
+
+// Chinese returns the verdict as shown to people.
+func (v Verdict) Chinese() string {
+	switch v {
+	case Valid:
+		return "有效"
+	case Incomplete:
+		return "审批未完成"
+	}
+	return "无效"
+}
+
+// Check is one named check and its result.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Names of the checks, stable for clients and tests.
+const (
+	CheckByteRange   = "byte_range"
+	CheckContents    = "contents"
+	CheckCMS         = "cms_signature"
+	CheckCertificate = "certificate"
+	CheckProfile     = "certificate_profile"
+	CheckLink        = "chain_link"
+	CheckChain       = "chain_policy"
+	CheckAppearance  = "appearance"
+	CheckTime        = "signing_time"
+)
+
+// Seal is the report of one seal.
+type Seal struct {
+	Index        int       `json:"index"`    // 1-based, in revision order
+	Revision     int       `json:"revision"` // 0-based revision the seal ends
+	Field        string    `json:"field,omitempty"`
+	Level        string    `json:"level,omitempty"`
+	Organisation string    `json:"organisation,omitempty"`
+	DivisionCode string    `json:"division_code,omitempty"`
+	Province     string    `json:"province,omitempty"` // of the root the certificate chains to
+	DocID        string    `json:"doc_id,omitempty"`
+	CertSerial   string    `json:"cert_serial,omitempty"`
+	NotBefore    time.Time `json:"not_before,omitzero"`
+	NotAfter     time.Time `json:"not_after,omitzero"`
+	SigningTime  time.Time `json:"signing_time,omitzero"`
+	Reason       string    `json:"reason,omitempty"`
+	SigAlg       string    `json:"signature_algorithm,omitempty"`
+	// Coverage is "entire_file" when the seal's byte range ends at the
+	// end of the file, else "revision" (later revisions follow).
+	Coverage string  `json:"coverage"`
+	Checks   []Check `json:"checks"`
+	OK       bool    `json:"ok"`
+}
+
+// Change is one finding of the difference analysis: something a revision
+// after a seal changed that a seal may not change.
+type Change struct {
+	Revision int    `json:"revision"`
+	Object   string `json:"object,omitempty"` // "12 0 R" when an object is named
+	Reason   string `json:"reason"`
+}
+
+// Report is the result of verifying a document.
+type Report struct {
+	Verdict   Verdict   `json:"verdict"`
+	Policy    string    `json:"policy"`
+	DocID     string    `json:"doc_id,omitempty"`
+	Revisions int       `json:"revisions"`
+	Seals     []Seal    `json:"seals"`
+	Changes   []Change  `json:"changes,omitempty"`
+	Problems  []string  `json:"problems,omitempty"` // document-level failures
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+func (r *Report) problem(format string, a ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, a...))
+}
+
+// Reasons lists every failure in the report, for messages and tests.
+func (r *Report) Reasons() []string {
+	var out []string
+	out = append(out, r.Problems...)
+	for _, s := range r.Seals {
+		for _, c := range s.Checks {
+			if !c.OK {
+				out = append(out, fmt.Sprintf("seal %d: %s: %s", s.Index, c.Name, c.Reason))
+			}
+		}
+	}
+	for _, c := range r.Changes {
+		if c.Object != "" {
+			out = append(out, fmt.Sprintf("revision %d: object %s: %s", c.Revision, c.Object, c.Reason))
+		} else {
+			out = append(out, fmt.Sprintf("revision %d: %s", c.Revision, c.Reason))
+		}
+	}
+	return out
+}
+
+// WriteText writes the report for people (Chinese labels, English
+// reasons as the machine gave them).
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "结论 verdict: %s (%s)\n", r.Verdict.Chinese(), r.Verdict)
+	if r.DocID != "" {
+		fmt.Fprintf(w, "编号 document: %s\n", r.DocID)
+	}
+	fmt.Fprintf(w, "印章 seals: %d, 修订 revisions: %d, 策略 policy: %s\n", len(r.Seals), r.Revisions, r.Policy)
+	for _, s := range r.Seals {
+		mark := "✓"
+		if !s.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(w, "  %s %d. %s %s %s", mark, s.Index, s.Level, s.DivisionCode, s.Organisation)
+		if !s.SigningTime.IsZero() {
+			fmt.Fprintf(w, "  %s", s.SigningTime.Local().Format("2006-01-02 15:04:05"))
+		}
+		fmt.Fprintf(w, "  [%s]\n", s.Coverage)
+		if s.Province != "" || s.CertSerial != "" {
+			fmt.Fprintf(w, "       certificate %s, %s root, valid %s – %s\n", s.CertSerial, s.Province,
+				s.NotBefore.Format("2006-01-02"), s.NotAfter.Format("2006-01-02"))
+		}
+		for _, c := range s.Checks {
+			if !c.OK {
+				fmt.Fprintf(w, "       ✗ %s: %s\n", c.Name, c.Reason)
+			}
+		}
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "  ✗ 修订 %d 改动 %s: %s\n", c.Revision, c.Object, c.Reason)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  ✗ %s\n", p)
+	}
+	if r.Verdict == Incomplete {
+		var have []string
+		for _, s := range r.Seals {
+			have = append(have, s.Level)
+		}
+		fmt.Fprintf(w, "  the chain is not complete yet: sealed %s\n", strings.Join(have, " → "))
+	}
+}

@@ -1,0 +1,517 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/pdf"
+	"github.com/jilin-health/cardseal/seal"
+)
+
+// ErrNotPDF is returned for input that is not a PDF file at all: it
+// could not be checked (as opposed to a PDF that fails the checks).
+var ErrNotPDF = errors.New("not a PDF file")
+
+// ErrNoTrust is returned when Options has no trust list.
+var ErrNoTrust = errors.New("no trust list")
+
+// Options configure a verification.
+type Options struct {
+	Trust *keys.TrustList
+	// Policy is the document type's chain; the zero value means
+	// chain.Card.
+	Policy chain.Policy
+	// DocID, when set, must be the document number every seal binds.
+	DocID string
+	// SealBoxes, when set, are the rectangles (page 1) each level's seal
+	// must lie in: no seal may cover the rest of the document.
+	SealBoxes map[keys.Level][4]float64
+	// Now is the time of the check (default time.Now).
+	Now func() time.Time
+	// Limits bound the PDF reader (zero: pdf.DefaultLimits).
+	Limits pdf.Limits
+}
+
+// clockSkew is how far a signing time may lie in the future.
+const clockSkew = 5 * time.Minute
+
+// maxFields bounds the form fields walked.
+const maxFields = 1000
+
+// sigField is a signature field found in the final AcroForm.
+type sigField struct {
+	field  pdf.Ref
+	widget pdf.Ref // the widget annotation: the field itself or its kid
+	sig    pdf.Ref
+	name   string
+}
+
+// found is a seal under check.
+type found struct {
+	sigField
+	rev    int
+	signed *seal.Signed
+	report *Seal
+}
+
+// Verify checks every seal of a PDF. The error is non-nil only when the
+// input could not be checked at all (not a PDF, no trust list); every
+// other failure is a verdict in the report.
+func Verify(data []byte, opt Options) (*Report, error) {
+	if opt.Trust == nil {
+		return nil, ErrNoTrust
+	}
+	if len(opt.Policy.Levels) == 0 && opt.Policy.Name == "" {
+		opt.Policy = chain.Card
+	}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	rep := &Report{Policy: opt.Policy.Name, CheckedAt: now().UTC(), Seals: []Seal{}}
+	if !bytes.HasPrefix(data, []byte("%PDF-")) {
+		return nil, ErrNotPDF
+	}
+	f, err := pdf.ParseLimits(data, opt.Limits)
+	if err != nil {
+		rep.problem("malformed PDF: %v", err)
+		return rep.finish(), nil
+	}
+	rep.Revisions = len(f.Revisions)
+	if f.Encrypted() {
+		rep.problem("encrypted PDFs are not accepted")
+		return rep.finish(), nil
+	}
+	if len(f.Trailing) > 0 {
+		rep.problem("%d bytes after the last revision are not a well-formed revision", len(f.Trailing))
+	}
+	v := &run{f: f, data: data, opt: opt, rep: rep, now: now(), hash: prefixHasher{data: data, h: sm3.New()}}
+	v.check()
+	return rep.finish(), nil
+}
+
+type run struct {
+	f     *pdf.File
+	data  []byte
+	opt   Options
+	rep   *Report
+	now   time.Time
+	seals []*found
+	hash  prefixHasher
+}
+
+// finish fails closed: a report whose checks did not reach a verdict is
+// invalid.
+func (r *Report) finish() *Report {
+	if r.Verdict == "" || len(r.Problems) > 0 || len(r.Changes) > 0 {
+		r.Verdict = Invalid
+	}
+	return r
+}
+
+func (v *run) check() {
+	fields, err := v.fields()
+	if err != nil {
+		v.rep.problem("signature fields: %v", err)
+		return
+	}
+	if len(fields) == 0 {
+		v.rep.problem("the document carries no seal")
+		return
+	}
+	for _, fd := range fields {
+		s := &found{sigField: fd}
+		s.report = &Seal{Field: fd.name}
+		v.checkSeal(s)
+		v.seals = append(v.seals, s)
+	}
+	// Revision order; a seal whose range ends no revision (rev -1) goes
+	// last, so that it is not taken for the first link of the chain.
+	sort.SliceStable(v.seals, func(i, j int) bool { return uint(v.seals[i].rev) < uint(v.seals[j].rev) })
+	for i, s := range v.seals {
+		s.report.Index = i + 1
+		if i > 0 && s.rev >= 0 && s.rev == v.seals[i-1].rev {
+			fail(s.report, CheckByteRange, "two seals end at the same revision")
+		}
+	}
+	v.checkChain()
+	v.diff()
+	ok := len(v.rep.Problems) == 0 && len(v.rep.Changes) == 0
+	var cs []chain.Seal
+	for _, s := range v.seals {
+		s.report.OK = true
+		for _, c := range s.report.Checks {
+			if !c.OK {
+				s.report.OK = false
+				ok = false
+			}
+		}
+		v.rep.Seals = append(v.rep.Seals, *s.report)
+		cs = append(cs, chain.Seal{Level: keys.Level(s.report.Level), Code: s.report.DivisionCode})
+	}
+	switch {
+	case !ok:
+		v.rep.Verdict = Invalid
+	case v.opt.Policy.Complete(cs):
+		v.rep.Verdict = Valid
+	default:
+		v.rep.Verdict = Incomplete
+	}
+}
+
+func pass(s *Seal, name string) { s.Checks = append(s.Checks, Check{Name: name, OK: true}) }
+
+func fail(s *Seal, name, format string, a ...any) {
+	s.Checks = append(s.Checks, Check{Name: name, Reason: fmt.Sprintf(format, a...)})
+}
+
+// fields walks the final AcroForm for signature fields with a value.
+func (v *run) fields() ([]sigField, error) {
+	f := v.f
+	rev := f.Latest()
+	cat, _, err := f.Catalog(rev)
+	if err != nil {
+		return nil, err
+	}
+	af, err := f.ResolveDict(rev, cat.Get("AcroForm"))
+	if err != nil || af == nil {
+		return nil, err
+	}
+	arr, err := f.Resolve(rev, af.Get("Fields"))
+	if err != nil {
+		return nil, err
+	}
+	list, _ := arr.(pdf.Array)
+	var out []sigField
+	seen := map[pdf.Ref]bool{}
+	var walk func(o pdf.Object, depth int) error
+	walk = func(o pdf.Object, depth int) error {
+		ref, ok := o.(pdf.Ref)
+		if !ok {
+			return errors.New("a form field is not an indirect object")
+		}
+		if seen[ref] || len(seen) > maxFields || depth > 16 {
+			return fmt.Errorf("form field %v: loop or too many fields", ref)
+		}
+		seen[ref] = true
+		d, err := f.ResolveDict(rev, ref)
+		if err != nil || d == nil {
+			return fmt.Errorf("form field %v: %v", ref, err)
+		}
+		if kids, ok := d.Get("Kids").(pdf.Array); ok && d.Get("FT") == nil {
+			for _, k := range kids {
+				if err := walk(k, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if ft, _ := d.Name("FT"); ft != "Sig" {
+			return nil
+		}
+		sig, ok := d.Get("V").(pdf.Ref)
+		if !ok {
+			if d.Get("V") != nil {
+				return fmt.Errorf("signature field %v: /V is not an indirect object", ref)
+			}
+			return nil // an empty signature field; the difference analysis judges it
+		}
+		sf := sigField{field: ref, widget: ref, sig: sig}
+		if t, ok := d.Get("T").(pdf.String); ok {
+			sf.name = t.Text()
+		}
+		if kids, ok := d.Get("Kids").(pdf.Array); ok {
+			if len(kids) != 1 {
+				return fmt.Errorf("signature field %v has %d widgets", ref, len(kids))
+			}
+			w, ok := kids[0].(pdf.Ref)
+			if !ok {
+				return fmt.Errorf("signature field %v: widget is not indirect", ref)
+			}
+			sf.widget = w
+		}
+		out = append(out, sf)
+		return nil
+	}
+	for _, o := range list {
+		if err := walk(o, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkSeal runs the per-seal checks: byte range, contents, CMS,
+// certificate and profile.
+func (v *run) checkSeal(s *found) {
+	rep := s.report
+	rep.Coverage = "revision"
+	s.rev = -1
+	f := v.f
+	e, defRev, ok := f.Lookup(f.Latest(), s.sig.Num)
+	if !ok || e.Type != pdf.InUse {
+		fail(rep, CheckByteRange, "signature dictionary %v is not a plain object in the file", s.sig)
+		return
+	}
+	sd, err := f.ResolveDict(f.Latest(), s.sig)
+	if err != nil || sd == nil {
+		fail(rep, CheckByteRange, "signature dictionary %v: %v", s.sig, err)
+		return
+	}
+	if t, ok := sd.Name("Type"); ok && t != "Sig" {
+		fail(rep, CheckByteRange, "signature dictionary has /Type /%s", t)
+		return
+	}
+	if sf, _ := sd.Name("SubFilter"); sf != "adbe.pkcs7.detached" && sf != "ETSI.CAdES.detached" {
+		fail(rep, CheckContents, "/SubFilter /%s is not a detached CMS signature", sf)
+		return
+	}
+	if r, ok := sd.Get("Reason").(pdf.String); ok {
+		rep.Reason = r.Text()
+	}
+	// /ByteRange: exactly [0 a b c], the gap is this dictionary's
+	// /Contents hex string, and the second range ends a revision.
+	br, ok := sd.Get("ByteRange").(pdf.Array)
+	if !ok || len(br) != 4 {
+		fail(rep, CheckByteRange, "/ByteRange must be an array of four integers")
+		return
+	}
+	var n [4]int64
+	for i, o := range br {
+		x, ok := o.(pdf.Integer)
+		if !ok {
+			fail(rep, CheckByteRange, "/ByteRange element %d is not an integer", i)
+			return
+		}
+		n[i] = int64(x)
+	}
+	size := int64(len(v.data))
+	a, b, c := n[1], n[2], n[3]
+	switch {
+	case n[0] != 0:
+		fail(rep, CheckByteRange, "/ByteRange does not start at 0")
+		return
+	case a <= 0 || b <= a || c <= 0 || b+c > size || b+c < b:
+		fail(rep, CheckByteRange, "/ByteRange [0 %d %d %d] is out of bounds for a %d-byte file", a, b, c, size)
+		return
+	}
+	end := b + c
+	for i, rv := range f.Revisions {
+		if end == rv.End || end == rv.EOF+5 {
+			s.rev = i
+		}
+	}
+	if s.rev < 0 {
+		fail(rep, CheckByteRange, "the signed range ends at %d, which is not the end of a revision", end)
+		return
+	}
+	if s.rev != defRev {
+		// The dictionary must be the one written by the revision the
+		// signature covers; a later revision may not redefine it.
+		fail(rep, CheckByteRange, "signature dictionary %v is defined by revision %d but its range ends revision %d", s.sig, defRev, s.rev)
+		return
+	}
+	rv := f.Revisions[s.rev]
+	if e.Offset < rv.Start || e.Offset >= a {
+		fail(rep, CheckByteRange, "signature dictionary lies outside the signed part of its revision")
+		return
+	}
+	if !bytes.HasSuffix(bytes.TrimRight(v.data[e.Offset:a], " \t\r\n\f\x00"), []byte("/Contents")) {
+		fail(rep, CheckByteRange, "the gap in /ByteRange is not this dictionary's /Contents value")
+		return
+	}
+	if v.data[a] != '<' || v.data[b-1] != '>' {
+		fail(rep, CheckByteRange, "the gap in /ByteRange is not a hex string")
+		return
+	}
+	if !xrefPoints(v.data, rv) {
+		fail(rep, CheckByteRange, "the signed revision's startxref does not point at its cross-reference section")
+		return
+	}
+	pass(rep, CheckByteRange)
+	if end == size || end == int64(len(bytes.TrimRight(v.data, " \t\r\n"))) {
+		rep.Coverage = "entire_file"
+	}
+
+	// /Contents: one DER object plus zero padding, and equal to the
+	// value the parser read.
+	hexGap := v.data[a+1 : b-1]
+	raw := make([]byte, hex.DecodedLen(len(hexGap)))
+	if _, err := hex.Decode(raw, hexGap); err != nil || len(hexGap)%2 != 0 {
+		fail(rep, CheckContents, "/Contents is not a hex string")
+		return
+	}
+	cv, ok := sd.Get("Contents").(pdf.String)
+	if !ok || !bytes.Equal(cv.Bytes, raw) {
+		fail(rep, CheckContents, "/Contents differs from the bytes excluded by /ByteRange")
+		return
+	}
+	der, err := seal.TrimPadding(raw)
+	if err != nil {
+		fail(rep, CheckContents, "%v", err)
+		return
+	}
+	signed, err := seal.Parse(der)
+	if err != nil {
+		fail(rep, CheckContents, "%v", err)
+		return
+	}
+	pass(rep, CheckContents)
+	s.signed = signed
+	rep.SigningTime = signed.SigningTime
+	rep.SigAlg = signed.SigAlg
+
+	// The CMS signature over SM3 of the two ranges, streamed.
+	if err := signed.Verify(v.hash.digest(a, b, end)); err != nil {
+		fail(rep, CheckCMS, "%v", err)
+	} else {
+		pass(rep, CheckCMS)
+	}
+
+	cert := signed.Signer
+	rep.CertSerial = fmt.Sprintf("%X", cert.SerialNumber)
+	rep.NotBefore, rep.NotAfter = cert.NotBefore, cert.NotAfter
+	if root, err := v.opt.Trust.Verify(cert, signed.Certs, signed.SigningTime); err != nil {
+		fail(rep, CheckCertificate, "%v", err)
+	} else {
+		rep.Province = keys.Province(root)
+		pass(rep, CheckCertificate)
+	}
+	if signed.SigningTime.After(v.now.Add(clockSkew)) {
+		fail(rep, CheckTime, "signing time %s lies in the future", signed.SigningTime.Format(time.RFC3339))
+	}
+	org, err := keys.Profile(cert)
+	if err != nil {
+		fail(rep, CheckProfile, "%v", err)
+		return
+	}
+	pass(rep, CheckProfile)
+	rep.Level, rep.DivisionCode, rep.Organisation = string(org.Level), org.Code, org.Name
+	v.checkWidget(s, org.Level)
+}
+
+// xrefPoints checks that the startxref written just before the
+// revision's %%EOF names the revision's cross-reference section, so the
+// signed bytes alone lead a reader to the same objects.
+func xrefPoints(data []byte, rv *pdf.Revision) bool {
+	head := data[rv.Start:rv.EOF]
+	i := bytes.LastIndex(head, []byte("startxref"))
+	if i < 0 {
+		return false
+	}
+	num := bytes.TrimSpace(head[i+len("startxref"):])
+	off, err := strconv.ParseInt(string(num), 10, 64)
+	return err == nil && off == rv.XrefOffset
+}
+
+// checkWidget checks the seal's visible part: a printable widget on the
+// first page, inside the level's seal box when boxes are given.
+func (v *run) checkWidget(s *found, level keys.Level) {
+	f := v.f
+	w, err := f.ResolveDict(f.Latest(), s.widget)
+	if err != nil || w == nil {
+		fail(s.report, CheckAppearance, "widget %v: %v", s.widget, err)
+		return
+	}
+	rect, ok := numbers(w.Get("Rect"), 4)
+	if !ok {
+		fail(s.report, CheckAppearance, "widget has no /Rect")
+		return
+	}
+	flags, _ := w.Int("F")
+	if flags&4 == 0 || flags&(2|32) != 0 {
+		fail(s.report, CheckAppearance, "the seal is hidden or not printed (/F %d)", flags)
+		return
+	}
+	if box, ok := v.opt.SealBoxes[level]; ok {
+		llx, lly := min(rect[0], rect[2]), min(rect[1], rect[3])
+		urx, ury := max(rect[0], rect[2]), max(rect[1], rect[3])
+		const tol = 1.0
+		if llx < box[0]-tol || lly < box[1]-tol || urx > box[2]+tol || ury > box[3]+tol {
+			fail(s.report, CheckAppearance, "the seal lies outside the %s seal box", level)
+			return
+		}
+		if p, err := f.Page(f.Latest(), 0); err != nil || p == nil {
+			fail(s.report, CheckAppearance, "no first page")
+			return
+		} else if pr, ok := w.Get("P").(pdf.Ref); !ok || pr != p.Ref {
+			fail(s.report, CheckAppearance, "the seal is not on the first page")
+			return
+		}
+	}
+	pass(s.report, CheckAppearance)
+}
+
+func numbers(o pdf.Object, n int) ([]float64, bool) {
+	a, ok := o.(pdf.Array)
+	if !ok || len(a) != n {
+		return nil, false
+	}
+	out := make([]float64, n)
+	for i, x := range a {
+		switch t := x.(type) {
+		case pdf.Integer:
+			out[i] = float64(t)
+		case pdf.Real:
+			out[i] = float64(t)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// checkChain checks the links between seals and the policy.
+func (v *run) checkChain() {
+	var prev *found
+	var cs []chain.Seal
+	for _, s := range v.seals {
+		rep := s.report
+		if s.signed == nil || rep.Level == "" {
+			fail(rep, CheckLink, "not checked: the seal itself failed")
+			prev = s
+			continue
+		}
+		l := s.signed.Link
+		switch {
+		case l == nil:
+			fail(rep, CheckLink, "the seal carries no cardseal chain attribute")
+		case string(l.Level) != rep.Level || l.Code != rep.DivisionCode:
+			fail(rep, CheckLink, "the chain attribute names %s %s but the certificate %s %s", l.Level, l.Code, rep.Level, rep.DivisionCode)
+		case prev == nil && len(l.Prev) != 0:
+			fail(rep, CheckLink, "the first seal links to a previous seal")
+		case prev != nil && (prev.signed == nil || !bytes.Equal(l.Prev, seal.Digest(prev.signed.DER))):
+			fail(rep, CheckLink, "the seal does not link to the previous seal (transplanted or reordered)")
+		case v.opt.DocID != "" && l.DocID != v.opt.DocID:
+			fail(rep, CheckLink, "the seal binds document %q, not %q", l.DocID, v.opt.DocID)
+		case v.rep.DocID != "" && l.DocID != v.rep.DocID:
+			fail(rep, CheckLink, "the seal binds document %q but earlier seals %q", l.DocID, v.rep.DocID)
+		case prev != nil && prev.signed != nil && s.signed.SigningTime.Before(prev.signed.SigningTime):
+			fail(rep, CheckLink, "signed before the previous seal")
+		default:
+			pass(rep, CheckLink)
+			v.rep.DocID = l.DocID
+			rep.DocID = l.DocID
+		}
+		next := chain.Seal{Level: keys.Level(rep.Level), Code: rep.DivisionCode}
+		// Each seal is judged against the seals the policy accepted: a
+		// refused seal is already a failure, and chain.Policy.Check
+		// assumes a valid prefix (it indexes Levels by len(prev)).
+		if err := v.opt.Policy.Check(cs, next); err != nil {
+			fail(rep, CheckChain, "%v", err)
+		} else {
+			pass(rep, CheckChain)
+			cs = append(cs, next)
+		}
+		prev = s
+	}
+}
