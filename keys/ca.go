@@ -93,17 +93,25 @@ func keyID(pub crypto.PublicKey) ([]byte, error) {
 // organisation's level and division code go into the subject, the seal
 // usage into extended key usage.
 func (ca *CA) IssueSeal(pub crypto.PublicKey, o Org, now time.Time) (*smx509.Certificate, error) {
+	return ca.issueSeal(pub, o, now, SealValidity)
+}
+
+func (ca *CA) issueSeal(pub crypto.PublicKey, o Org, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return ca.issue(pub, orgSubject(o, Province(ca.Cert)), smx509.KeyUsageDigitalSignature|smx509.KeyUsageContentCommitment, now, SealValidity)
+	return ca.issue(pub, orgSubject(o, Province(ca.Cert)), smx509.KeyUsageDigitalSignature|smx509.KeyUsageContentCommitment, now, validity)
 }
 
 // IssuePlatform issues the card platform's QR-token and status-list
 // signing certificate.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, now time.Time) (*smx509.Certificate, error) {
+	return ca.issuePlatform(pub, name, now, PlatformValidity)
+}
+
+func (ca *CA) issuePlatform(pub crypto.PublicKey, name string, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
 	subj := pkix.Name{Country: []string{"CN"}, Province: ca.Cert.Subject.Province, Organization: ca.Cert.Subject.Organization, OrganizationalUnit: []string{platformOU}, CommonName: name}
-	return ca.issue(pub, subj, smx509.KeyUsageDigitalSignature, now, PlatformValidity)
+	return ca.issue(pub, subj, smx509.KeyUsageDigitalSignature, now, validity)
 }
 
 func (ca *CA) issue(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
