@@ -12,7 +12,7 @@ import (
 // ErrNoNumber is returned when a PDF is not a cardseal card.
 var ErrNoNumber = errors.New("no card number in the PDF (not a card rendered by cardseal)")
 
-var numberRE = regexp.MustCompile(`^[0-9]{16}$`)
+var numberRE = regexp.MustCompile(`^[0-9]{16}(-(N[0-9]+|F))?$`)
 
 // CardNumber reads the card number of a rendered or sealed card: from its
 // seals when it has any (they bind it), else from the document

@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/statuslist"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
@@ -86,6 +88,18 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 		if ans, _ := ch.Check(ctx, c.QRToken); ans.Status != PublicVoided {
 			t.Fatalf("after void: %s", ans.Status)
+		}
+		// The signed status list says so too, for offline checks.
+		doc, err := s.StatusList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, _, err := statuslist.Parse(doc, ks.TrustList(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list.Status(c.StatusIndex) != statuslist.Voided {
+			t.Fatalf("status list: index %d is %q", c.StatusIndex, list.Status(c.StatusIndex))
 		}
 
 		// Personal data is encrypted at rest: no ID number or name in a

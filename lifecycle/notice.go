@@ -1,0 +1,222 @@
+package lifecycle
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/signer"
+	"github.com/jilin-health/cardseal/templates"
+)
+
+// NoticeReason is the /Reason of the seal on a one-time or refusal
+// notice (Art. 19, 11).
+const NoticeReason = "受理单位出具书面告知"
+
+// SealDocument applies the seal of the organisation with the division
+// code to any cardseal document, in box (page 1, [llx lly urx ury] PDF
+// points), under the given chain policy and bound to docID. The seal's
+// reason is the level's (see Reason). Chain errors (order, repetition,
+// jurisdiction, a complete chain) come back from the signer before
+// anything is written.
+func (s *Sealer) SealDocument(pdf []byte, code, docID string, policy chain.Policy, box [4]float64, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, code, docID, policy, func(keys.Level) [4]float64 { return box }, Reason, at)
+}
+
+// SealNotice applies the receiving organisation's seal, of any level, to
+// a one-time notice or a refusal notice (templates.RenderNotice), in its
+// one seal box. A notice takes one seal: a second is refused with
+// chain.ErrComplete.
+func (s *Sealer) SealNotice(pdf []byte, code, number string, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, code, number, chain.Notice,
+		func(keys.Level) [4]float64 { return templates.NoticeSealBox() },
+		func(keys.Level) string { return NoticeReason }, at)
+}
+
+// SealRebirthForm applies a level's seal to a re-birth approval form
+// (templates.RenderRebirthForm), in that level's box, under the
+// chain.RebirthForm policy: the county may seal first from a
+// pre-reviewed list and the village and township add their seals
+// afterwards (补盖, Art. 17); each level once, all in one jurisdiction.
+func (s *Sealer) SealRebirthForm(pdf []byte, code, number string, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, code, number, chain.RebirthForm, templates.RebirthFormSealBox, Reason, at)
+}
+
+// sealIn is SealCard generalised over the policy, the box of each level
+// and the seal's reason.
+func (s *Sealer) sealIn(pdf []byte, code, docID string, policy chain.Policy, box func(keys.Level) [4]float64, reason func(keys.Level) string, at time.Time) ([]byte, error) {
+	o, err := s.Keys.Org(code)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.Keys.SealIdentity(code)
+	if err != nil {
+		return nil, err
+	}
+	app, err := s.appearance(o)
+	if err != nil {
+		return nil, err
+	}
+	return signer.Seal(pdf, &signer.Request{
+		Identity:   id,
+		Org:        o,
+		Policy:     policy,
+		Page:       0,
+		Rect:       signer.Rect(box(o.Level)),
+		Appearance: app,
+		Reason:     reason(o.Level),
+		Location:   o.Name,
+		DocID:      docID,
+		Time:       at,
+	})
+}
+
+// NoticeSealBoxes are the rectangles a notice's seal may lie in, for the
+// verifier (verifier.Options.SealBoxes): the one box, whatever the level
+// of the receiving organisation.
+func NoticeSealBoxes() map[keys.Level][4]float64 {
+	m := make(map[keys.Level][4]float64, len(keys.Levels))
+	for _, l := range keys.Levels {
+		m[l] = templates.NoticeSealBox()
+	}
+	return m
+}
+
+// RebirthFormSealBoxes are the rectangles of a re-birth approval form's
+// three seals, for the verifier.
+func RebirthFormSealBoxes() map[keys.Level][4]float64 {
+	m := make(map[keys.Level][4]float64, len(keys.Levels))
+	for _, l := range keys.Levels {
+		m[l] = templates.RebirthFormSealBox(l)
+	}
+	return m
+}
+
+// SealBoxes returns the seal boxes of the document type a chain policy
+// belongs to (card, rebirth-form, notice), for the verifier; nil for a
+// policy of no cardseal document.
+func SealBoxes(p chain.Policy) map[keys.Level][4]float64 {
+	switch p.Name {
+	case chain.Card.Name:
+		return CardSealBoxes()
+	case chain.RebirthForm.Name:
+		return RebirthFormSealBoxes()
+	case chain.Notice.Name:
+		return NoticeSealBoxes()
+	}
+	return nil
+}
+
+// ErrNothingMissing is returned when a one-time notice is asked for an
+// application that lacks nothing: Art. 19 wants it handled at once.
+var ErrNothingMissing = errors.New("the application lacks no material (Art. 19: handle it at once)")
+
+// NoticeNumber is the number of the n-th notice (n ≥ 1) of an
+// application or card number: base + "-N" + n.
+func NoticeNumber(base string, n int) string { return base + "-N" + strconv.Itoa(n) }
+
+// RebirthFormNumber is the number of a re-birth approval form: the
+// card or application number + "-F".
+func RebirthFormNumber(base string) string { return base + "-F" }
+
+// ApplicationDigest is a fingerprint of an application's content (hex
+// SM3 of its JSON form). Art. 19 allows one one-time notice per
+// application: a store keeps the digest with the notice and refuses a
+// second notice while the digest is unchanged.
+func ApplicationDigest(app *card.Applicant) (string, error) {
+	b, err := json.Marshal(app) // struct fields in order, map keys sorted
+	if err != nil {
+		return "", err
+	}
+	d := sm3.Sum(b)
+	return hex.EncodeToString(d[:]), nil
+}
+
+// receiving resolves the organisation that received an application and
+// checks that the application's village lies in its jurisdiction.
+func receiving(ks keys.Store, app *card.Applicant, orgCode string) (keys.Org, error) {
+	o, err := ks.Org(orgCode)
+	if err != nil {
+		return keys.Org{}, err
+	}
+	if !o.Contains(app.Village) {
+		return keys.Org{}, fmt.Errorf("%w: village %s lies outside %s", ErrForbidden, app.Village, o.Code)
+	}
+	return o, nil
+}
+
+// MissingNotice builds the one-time notice (一次性告知书, Art. 19) of an
+// incomplete application, from the organisation with orgCode that
+// received it: every required material that is neither provided, nor
+// verified from the population database (Art. 9), nor covered by the
+// couple's commitment (Art. 10) — all of them, in the checklist's order.
+// The time limit is 20 working days when another province must verify
+// (Applicant.OtherProvinceVer), else 10; due, when not zero, is printed
+// as the date the application will be decided by. An application that
+// lacks nothing is ErrNothingMissing.
+func MissingNotice(ks keys.Store, app *card.Applicant, orgCode, number string, date, due time.Time) (*templates.NoticeData, error) {
+	o, err := receiving(ks, app, orgCode)
+	if err != nil {
+		return nil, err
+	}
+	missing := app.MissingMaterials()
+	if len(missing) == 0 {
+		return nil, ErrNothingMissing
+	}
+	return &templates.NoticeData{
+		Kind: templates.NoticeMissing, Number: number,
+		Male: app.Male.Name, Female: app.Female.Name, CardType: app.Type,
+		Org: o, Date: date.In(China), Items: templates.MaterialNames(missing),
+		CrossProvince: app.OtherProvinceVer, DueDate: due,
+	}, nil
+}
+
+// RefusalNotice builds the written refusal (不予办理告知书, Art. 11) of an
+// application by the organisation with orgCode, with its reasons (at
+// least one, each non-empty).
+func RefusalNotice(ks keys.Store, app *card.Applicant, orgCode, number string, reasons []string, date time.Time) (*templates.NoticeData, error) {
+	o, err := receiving(ks, app, orgCode)
+	if err != nil {
+		return nil, err
+	}
+	if len(reasons) == 0 {
+		return nil, fmt.Errorf("%w: a refusal states its reasons (Art. 11)", ErrReason)
+	}
+	for _, r := range reasons {
+		if strings.TrimSpace(r) == "" {
+			return nil, fmt.Errorf("%w: an empty refusal reason", ErrReason)
+		}
+	}
+	return &templates.NoticeData{
+		Kind: templates.NoticeRefusal, Number: number,
+		Male: app.Male.Name, Female: app.Female.Name, CardType: app.Type,
+		Org: o, Date: date.In(China), Items: reasons,
+	}, nil
+}
+
+// NewRebirthForm builds the re-birth approval form (再生育审批表, Art. 6,
+// 17) of a re-birth application: the village, township and county come
+// from the application's village code. Opinions may be nil (each level
+// gets templates.DefaultOpinion).
+func NewRebirthForm(ks keys.Store, app *card.Applicant, number, reason, conditions string, opinions map[keys.Level]string, date time.Time) (*templates.RebirthFormData, error) {
+	if app.Type != card.Rebirth {
+		return nil, fmt.Errorf("%w: a re-birth approval form needs a re-birth application, not %q", templates.ErrNoticeData, app.Type)
+	}
+	v, t, c, err := Orgs(ks, app.Village)
+	if err != nil {
+		return nil, err
+	}
+	return &templates.RebirthFormData{
+		Number: number, Applicant: app, Village: v, Township: t, County: c,
+		Date: date.In(China), Reason: reason, Conditions: conditions, Opinions: opinions,
+	}, nil
+}
