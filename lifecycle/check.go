@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,7 +130,7 @@ func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
 		}
 		return nil, err
 	}
-	c, err := ch.Service.Store.GetCardByToken(ctx, token.FromURL(tok))
+	c, err := ch.Service.Store.GetCardByToken(ctx, strings.ToUpper(token.FromURL(tok)))
 	if errors.Is(err, store.ErrNotFound) {
 		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
@@ -139,7 +140,7 @@ func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
 	if c.Number != claims.Number {
 		return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
-	return ch.answer(ctx, &c, now)
+	return ch.Answer(ctx, &c)
 }
 
 // CheckNumber answers a manual check by card number and verification
@@ -157,10 +158,13 @@ func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answe
 	if want == "" || token.NormalizeCode(code) != want {
 		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
-	return ch.answer(ctx, &c, now)
+	return ch.Answer(ctx, &c)
 }
 
-func (ch *Checker) answer(ctx context.Context, c *store.Card, now time.Time) (*Answer, error) {
+// Answer is the public answer about a registry card: its status, masked
+// holders and the seal chain of its stored PDF, re-verified.
+func (ch *Checker) Answer(ctx context.Context, c *store.Card) (*Answer, error) {
+	now := ch.Service.Now().UTC()
 	app, err := ch.Service.Applicant(c)
 	if err != nil {
 		return nil, err
@@ -199,18 +203,23 @@ func (ch *Checker) answer(ctx context.Context, c *store.Card, now time.Time) (*A
 		if n, err := ch.Service.Store.GetCard(ctx, c.SupersededBy); err == nil {
 			a.SupersededBy = n.Number
 		}
-	case store.StatusIssued, store.StatusDraft:
-		// The stored PDF must verify: the registry flag alone is not
-		// trusted.
-		switch rep.Verdict {
-		case verifier.Valid:
-			a.Status = PublicValid
-		case verifier.Incomplete:
+	case store.StatusDraft:
+		// Being sealed: genuine so far if every seal applied verifies
+		// (a freshly rendered card has none yet).
+		switch {
+		case c.Seq == 0 && rep.Verdict == verifier.Invalid && len(rep.Seals) == 0:
+			a.Status = PublicIncomplete
+		case rep.Verdict == verifier.Incomplete:
 			a.Status = PublicIncomplete
 		default:
 			a.Status = PublicForged
 		}
-		if c.Status == store.StatusIssued && a.Status == PublicIncomplete {
+	case store.StatusIssued:
+		// The stored PDF must verify with its complete chain: the
+		// registry flag alone is not trusted.
+		if rep.Verdict == verifier.Valid {
+			a.Status = PublicValid
+		} else {
 			a.Status = PublicForged
 		}
 	default:

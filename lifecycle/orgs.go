@@ -10,21 +10,17 @@ import (
 )
 
 // SyncOrgs records in the store every organisation the keystore has a
-// seal key for and the store lacks (seal records refer to them), and
-// updates renamed ones. It never deletes: retired organisations keep
-// their records so old seals still resolve.
+// seal key for and the store lacks (seal records refer to them). The
+// registry owns names and retirement afterwards (cardseal org rename /
+// retire); it never deletes, so old seals still resolve.
 func SyncOrgs(ctx context.Context, st store.Store, ks keys.Store) error {
 	for _, o := range ks.Orgs() {
-		have, err := st.GetOrg(ctx, o.Code)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
+		_, err := st.GetOrg(ctx, o.Code)
+		if errors.Is(err, store.ErrNotFound) {
 			err = st.CreateOrg(ctx, store.Org{Code: o.Code, Level: o.Level, Name: o.Name})
 			if errors.Is(err, store.ErrDuplicate) {
 				err = nil // another instance got there first
 			}
-		case err == nil && have.Name != o.Name:
-			have.Name = o.Name
-			err = st.UpdateOrg(ctx, have)
 		}
 		if err != nil {
 			return fmt.Errorf("sync organisation %s: %w", o.Code, err)

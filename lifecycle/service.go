@@ -198,6 +198,9 @@ func (s *Service) Seal(ctx context.Context, a Actor, id string) (*store.Card, er
 	if c.Status != store.StatusDraft {
 		return nil, fmt.Errorf("%w: card is %s", ErrState, c.Status)
 	}
+	if err := CheckActive(ctx, s.Store, a.Org.Code); err != nil {
+		return nil, err
+	}
 	seals, err := s.Store.Seals(ctx, id)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,171 @@
+// Package api owns cardseal's HTTP interface (echo): the staff API under
+// /api/v1 (login, applications, queue, sealing, status changes), the public
+// verification page, JSON answers, PDF upload and the citizen download. It is
+// the only place where errors become HTTP statuses: handlers return errors,
+// and one error handler turns them into RFC 9457 problem details with
+// stable messages while the internal error is logged with the request id.
+//
+// Every route, with its permission, rate limit and body limit, is declared
+// in routes.go.
+package api
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+)
+
+// Deps are what the HTTP layer needs.
+type Deps struct {
+	Service *lifecycle.Service
+	Checker *lifecycle.Checker
+	Store   store.Store
+	Logger  *slog.Logger
+	Options Options
+}
+
+// Options tune the HTTP layer. Zero values mean the defaults.
+type Options struct {
+	// SessionTTL is how long a staff session lasts (default 8h).
+	SessionTTL time.Duration
+	// RequestTimeout bounds every request's context (default 15s).
+	RequestTimeout time.Duration
+	// MaxUpload bounds an uploaded PDF (default 10 MiB).
+	MaxUpload int64
+	// MaxJSON bounds a JSON request body (default 64 KiB).
+	MaxJSON int64
+	// PublicRate and PublicBurst are the token bucket of each client IP
+	// on the public endpoints (default 2/s, burst 30).
+	PublicRate  float64
+	PublicBurst int
+	// DownloadRate and DownloadBurst limit citizen download attempts per
+	// client IP (default one per 20 s, burst 5): each attempt tests an
+	// ID number against a card.
+	DownloadRate  float64
+	DownloadBurst int
+	// DownloadsPerCard bounds the download attempts on one card per hour
+	// from all clients together (default 10). The count lives in the
+	// store (store.Hit), so every instance shares it.
+	DownloadsPerCard int
+	// LoginRate and LoginBurst limit login attempts per client IP
+	// (default one per 6 s, burst 10), on top of the per-user lockout.
+	LoginRate  float64
+	LoginBurst int
+	// MaxFailedLogins consecutive failures lock a user for LockoutPeriod
+	// (defaults 5 and 15 min).
+	MaxFailedLogins int
+	LockoutPeriod   time.Duration
+	// TrustProxy takes the client IP from X-Forwarded-For (set it only
+	// behind a reverse proxy that overwrites the header).
+	TrustProxy bool
+	// Registry receives the metrics (default: a new registry with the Go
+	// and process collectors).
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) fill() {
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 8 * time.Hour
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 15 * time.Second
+	}
+	if o.MaxUpload <= 0 {
+		o.MaxUpload = 10 << 20
+	}
+	if o.MaxJSON <= 0 {
+		o.MaxJSON = 64 << 10
+	}
+	if o.PublicRate <= 0 {
+		o.PublicRate = 2
+	}
+	if o.PublicBurst <= 0 {
+		o.PublicBurst = 30
+	}
+	if o.DownloadRate <= 0 {
+		o.DownloadRate = 1.0 / 20
+	}
+	if o.DownloadBurst <= 0 {
+		o.DownloadBurst = 5
+	}
+	if o.DownloadsPerCard <= 0 {
+		o.DownloadsPerCard = 10
+	}
+	if o.LoginRate <= 0 {
+		o.LoginRate = 1.0 / 6
+	}
+	if o.LoginBurst <= 0 {
+		o.LoginBurst = 10
+	}
+	if o.MaxFailedLogins <= 0 {
+		o.MaxFailedLogins = 5
+	}
+	if o.LockoutPeriod <= 0 {
+		o.LockoutPeriod = 15 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// server holds the handlers' shared state.
+type server struct {
+	svc     *lifecycle.Service
+	checker *lifecycle.Checker
+	store   store.Store
+	log     *slog.Logger
+	opt     Options
+	metrics *metrics
+	pages   *pages
+
+	publicLimit   *limiter
+	downloadLimit *limiter
+	loginLimit    *limiter
+}
+
+// New returns the HTTP handler of cardseal with every route registered.
+func New(deps Deps) *echo.Echo {
+	opt := deps.Options
+	opt.fill()
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{
+		svc:           deps.Service,
+		checker:       deps.Checker,
+		store:         deps.Store,
+		log:           log,
+		opt:           opt,
+		metrics:       newMetrics(opt.Registry),
+		pages:         mustPages(),
+		publicLimit:   newLimiter(opt.PublicRate, opt.PublicBurst, opt.Now),
+		downloadLimit: newLimiter(opt.DownloadRate, opt.DownloadBurst, opt.Now),
+		loginLimit:    newLimiter(opt.LoginRate, opt.LoginBurst, opt.Now),
+	}
+	if s.store == nil && s.svc != nil {
+		s.store = s.svc.Store
+	}
+	if s.checker == nil && s.svc != nil {
+		s.checker = lifecycle.NewChecker(s.svc)
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	if opt.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	e.Use(s.requestID, s.observe, s.recoverPanic, s.securityHeaders, s.timeout)
+	s.routes(e)
+	return e
+}

@@ -1,0 +1,230 @@
+package api
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+)
+
+// The public pages: server-rendered, in Chinese, without script and
+// without anything from another origin, so that they work on any phone
+// and under the strict Content-Security-Policy.
+
+//go:embed web/*.html web/assets
+var webFS embed.FS
+
+type pages struct {
+	tmpl   *template.Template
+	assets fs.FS
+}
+
+func mustPages() *pages {
+	t := template.Must(template.New("").Funcs(template.FuncMap{
+		"icon": func(name string) template.HTML { return icons[name] },
+	}).ParseFS(webFS, "web/*.html"))
+	a, err := fs.Sub(webFS, "web/assets")
+	if err != nil {
+		panic(err)
+	}
+	return &pages{tmpl: t, assets: a}
+}
+
+func (p *pages) render(c echo.Context, status int, name string, data any) error {
+	var buf bytes.Buffer
+	if err := p.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// verdict is how a status is shown: one large word, an icon and a
+// colour, so that it reads in black and white and without colour vision.
+type verdict struct {
+	Class   string // ok | warn | bad | info
+	Icon    string
+	Word    string
+	Explain string
+	Next    string
+}
+
+var verdicts = map[string]verdict{
+	lifecycle.PublicValid: {"ok", "check", "有效",
+		"此服务卡由县级卫生健康部门核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
+		"请核对持卡人身份证件与下方显示的姓名、身份证号码（部分隐藏）是否一致。"},
+	lifecycle.PublicIncomplete: {"warn", "clock", "审批未完成",
+		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",
+		"请持卡人联系受理申请的村(居)委会或乡(镇、街道)了解审批进度，办结后重新下载打印。"},
+	lifecycle.PublicVoided: {"bad", "cross", "已作废",
+		"此服务卡已被发证的县级卫生健康部门作废（《规定》第二十二条）。",
+		"此卡不能再使用。如有疑问，请持卡人联系发证的县级卫生健康部门。"},
+	lifecycle.PublicRevoked: {"bad", "cross", "已取消",
+		"此服务卡已被发证的县级卫生健康部门取消（《规定》第二十条）。",
+		"此卡不能再使用。如有疑问，请持卡人联系发证的县级卫生健康部门。"},
+	lifecycle.PublicSuperseded: {"info", "swap", "已换发",
+		"此服务卡已换发新卡，本卡不再使用。",
+		"请以新卡为准：请持卡人出示新卡，并扫描新卡上的二维码核验。"},
+	lifecycle.PublicUnknown: {"bad", "question", "无法核验",
+		"无法确认此二维码对应的服务卡：平台中没有这张卡的记录。",
+		"请不要凭此卡办理业务。请持卡人联系发证机关，或用卡上的卡号和核验码人工核验。"},
+	lifecycle.PublicForged: {"bad", "question", "无法核验",
+		"无法确认此服务卡：二维码或印章未通过核验，可能不完整、被篡改，或不是本平台签发的。",
+		"请不要凭此卡办理业务。请持卡人联系发证机关，或用卡上的卡号和核验码人工核验。"},
+}
+
+// reasonLabels are the reason classes in words.
+var reasonLabels = map[string]string{
+	"pregnancy_ended_without_certificate": "终止妊娠未提供医学证明",
+	"infant_death_without_proof":          "婴儿死亡未提供证明",
+	"false_commitment":                    "承诺不实",
+	"false_materials":                     "提供虚假材料",
+	"formal_card_reissued":                "已换发正式证件",
+	"data_corrected":                      "信息更正后换发",
+	"other":                               "其他原因",
+}
+
+type step struct {
+	Label string
+	Org   string
+	Time  string
+	State string // done | failed | pending
+}
+
+type holderView struct {
+	Role     string
+	Name     string
+	IDNumber string
+}
+
+type verifyData struct {
+	Verdict      verdict
+	Answer       *lifecycle.Answer
+	Holders      []holderView
+	Steps        []step
+	Reason       string
+	CheckedAt    string
+	SupersededBy string
+	// Download links a valid card's holders to the citizen download.
+	Download string
+}
+
+func chinaTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(lifecycle.China).Format("2006-01-02 15:04")
+}
+
+// renderVerify shows an answer.
+func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
+	var download string
+	if a.Status == lifecycle.PublicValid {
+		download = "/c/" + tokenParam(c)
+	}
+	v, ok := verdicts[a.Status]
+	if !ok {
+		v = verdicts[lifecycle.PublicUnknown]
+	}
+	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download}
+	if a.StatusReason != "" {
+		d.Reason = reasonLabels[a.StatusReason]
+	}
+	for _, h := range a.Holders {
+		role := "男方"
+		if h.Role == "female" {
+			role = "女方"
+		}
+		d.Holders = append(d.Holders, holderView{Role: role, Name: h.Name, IDNumber: h.IDNumber})
+	}
+	if a.Number != "" {
+		for _, l := range keys.Levels {
+			st := step{Label: l.Chinese(), State: "pending"}
+			for _, s := range a.Seals {
+				if s.Level == string(l) {
+					st.Org, st.Time = s.Organisation, chinaTime(s.Time)
+					st.State = "done"
+					if !s.OK {
+						st.State = "failed"
+					}
+				}
+			}
+			d.Steps = append(d.Steps, st)
+		}
+	}
+	return p.render(c, http.StatusOK, "verify.html", d)
+}
+
+type downloadData struct {
+	Number string
+	Title  string
+	Error  string
+}
+
+// renderDownload shows the download form, with an error message after a
+// failed attempt.
+func (p *pages) renderDownload(c echo.Context, status int, sc *store.Card, msg string) error {
+	return p.render(c, status, "download.html", downloadData{Number: sc.Number, Title: sc.Type.Title(), Error: msg})
+}
+
+type errorData struct {
+	Status int
+	Title  string
+	Detail string
+}
+
+var errorTitles = map[int]string{
+	http.StatusNotFound:        "未找到",
+	http.StatusTooManyRequests: "请求过于频繁",
+	http.StatusConflict:        "暂不能办理",
+	http.StatusForbidden:       "无权访问",
+}
+
+func (p *pages) renderError(c echo.Context, k kind) error {
+	title, ok := errorTitles[k.status]
+	if !ok {
+		title = "出错了"
+	}
+	return p.render(c, k.status, "error.html", errorData{Status: k.status, Title: title, Detail: k.detail})
+}
+
+// asset serves the pages' embedded stylesheet and images.
+func (s *server) asset(c echo.Context) error {
+	name := c.Param("name")
+	if name != path.Base(name) || name == "." {
+		return fail(kindNotFound, nil)
+	}
+	b, err := fs.ReadFile(s.pages.assets, name)
+	if err != nil {
+		return fail(kindNotFound, err)
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, ct, b)
+}
+
+// icons are inline SVG, drawn with currentColor.
+var icons = map[string]template.HTML{
+	"check":    `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="11" fill="none" stroke="currentColor" stroke-width="2"/><path d="M6.5 12.5l3.5 3.5 7.5-8" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>`,
+	"clock":    `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="11" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 6v6l4 3" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/></svg>`,
+	"cross":    `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="11" fill="none" stroke="currentColor" stroke-width="2"/><path d="M7.5 7.5l9 9M16.5 7.5l-9 9" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/></svg>`,
+	"swap":     `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="11" fill="none" stroke="currentColor" stroke-width="2"/><path d="M6 9h11l-3-3M18 15H7l3 3" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/></svg>`,
+	"question": `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 1.5L23 21.5H1z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/><path d="M12 9v6" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="18.3" r="1.4" fill="currentColor"/></svg>`,
+	"seal-ok":  `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12.5l4.5 4.5L19 7.5" fill="none" stroke="currentColor" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>`,
+	"seal-bad": `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" fill="none" stroke="currentColor" stroke-width="3" stroke-linecap="round"/></svg>`,
+	"seal-no":  `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2.5" stroke-dasharray="3 3"/></svg>`,
+}

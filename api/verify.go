@@ -1,0 +1,199 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/labstack/echo/v4"
+
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/verifier"
+)
+
+// maxTokenParam bounds the token taken from a path: a real one has 175
+// characters.
+const maxTokenParam = 256
+
+// tokenParam returns the path's token in upper case: Base32 is case
+// insensitive, the registry stores it upper case, and /v/… may arrive
+// lower-cased by a scanner or a person.
+func tokenParam(c echo.Context) string {
+	t := c.Param("token")
+	if len(t) > maxTokenParam {
+		return ""
+	}
+	return strings.ToUpper(t)
+}
+
+// check answers a scanned token; an overlong token is forged without
+// further work.
+func (s *server) check(c echo.Context, channel string) (*lifecycle.Answer, error) {
+	tok := tokenParam(c)
+	var ans *lifecycle.Answer
+	if tok == "" {
+		ans = &lifecycle.Answer{Status: lifecycle.PublicForged, CheckedAt: s.opt.Now().UTC(), Seals: []lifecycle.PublicSeal{}}
+	} else {
+		var err error
+		if ans, err = s.checker.Check(c.Request().Context(), tok); err != nil {
+			return nil, err
+		}
+	}
+	s.metrics.verification.WithLabelValues(channel, ans.Status).Inc()
+	return ans, nil
+}
+
+// verifyToken is the JSON answer about a scanned token.
+func (s *server) verifyToken(c echo.Context) error {
+	ans, err := s.check(c, "json")
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, ans)
+}
+
+// verifyPage is the page a phone opens from the QR code.
+func (s *server) verifyPage(c echo.Context) error {
+	ans, err := s.check(c, "page")
+	if err != nil {
+		return err
+	}
+	return s.pages.renderVerify(c, ans)
+}
+
+// verifyNumber is the manual check by card number and verification code.
+func (s *server) verifyNumber(c echo.Context) error {
+	number, code := c.QueryParam("number"), c.QueryParam("code")
+	if number == "" || code == "" || len(number) > 32 || len(code) > 32 {
+		return fail(kindMissingParam, errors.New("number and code are required"))
+	}
+	ans, err := s.checker.CheckNumber(c.Request().Context(), number, code)
+	if err != nil {
+		return err
+	}
+	s.metrics.verification.WithLabelValues("number", ans.Status).Inc()
+	return writeJSON(c, http.StatusOK, ans)
+}
+
+// UploadAnswer is the answer about an uploaded PDF: the verifier's
+// report of the file itself, and, when the file's genuine seals name a
+// card of the registry, that card's public answer.
+type UploadAnswer struct {
+	Report   *verifier.Report  `json:"report"`
+	Registry *lifecycle.Answer `json:"registry"`
+	// Current reports whether the file is byte for byte the registry's
+	// newest revision of the card (an older print may lack later seals
+	// or predate a status change).
+	Current bool `json:"current"`
+}
+
+// verifyUpload checks an uploaded PDF (≤ MaxUpload) sent as
+// application/pdf or as the "file" part of multipart/form-data.
+func (s *server) verifyUpload(c echo.Context) error {
+	data, err := s.readUpload(c)
+	if err != nil {
+		return err
+	}
+	rep, err := verifier.Verify(data, verifier.Options{
+		Trust:     s.svc.Keys.TrustList(),
+		SealBoxes: lifecycle.CardSealBoxes(),
+		Now:       s.opt.Now,
+	})
+	if err != nil {
+		return err
+	}
+	out := UploadAnswer{Report: rep}
+	// Only seals that verified may lead to the registry: a forged file
+	// naming some card number learns nothing about that card.
+	if rep.DocID != "" && (rep.Verdict == verifier.Valid || rep.Verdict == verifier.Incomplete) {
+		ctx := c.Request().Context()
+		sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			// The same answer the QR code gets.
+			ans, err := s.checker.Answer(ctx, &sc)
+			if err != nil {
+				return err
+			}
+			out.Registry = ans
+			_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
+			if err != nil {
+				return err
+			}
+			a, b := sm3.Sum(cur), sm3.Sum(data)
+			out.Current = a == b
+		}
+	}
+	status := string(rep.Verdict)
+	if out.Registry != nil {
+		status = out.Registry.Status
+	}
+	s.metrics.verification.WithLabelValues("upload", status).Inc()
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// readUpload reads the PDF of an upload, bounded by MaxUpload.
+func (s *server) readUpload(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	mt, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil {
+		return nil, fail(kindUnsupportedType, err)
+	}
+	var src io.Reader
+	switch mt {
+	case "application/pdf", "application/octet-stream":
+		src = r.Body
+	case "multipart/form-data":
+		if params["boundary"] == "" {
+			return nil, fail(kindUnsupportedType, errors.New("multipart without boundary"))
+		}
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, fail(kindBadRequest, err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil, fail(kindMissingParam, errors.New("no file part"))
+			}
+			if err != nil {
+				var mb *http.MaxBytesError
+				if errors.As(err, &mb) {
+					return nil, err
+				}
+				return nil, fail(kindBadRequest, err)
+			}
+			if p.FormName() == "file" {
+				src = p
+				break
+			}
+		}
+	default:
+		return nil, fail(kindUnsupportedType, fmt.Errorf("content type %q", mt))
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(src, s.opt.MaxUpload+1))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, err
+		}
+		return nil, fail(kindBadRequest, err)
+	}
+	if n > s.opt.MaxUpload {
+		return nil, fail(kindTooLarge, fmt.Errorf("upload over %d bytes", s.opt.MaxUpload))
+	}
+	if n == 0 {
+		return nil, fail(kindNotPDF, errors.New("empty upload"))
+	}
+	return buf.Bytes(), nil
+}

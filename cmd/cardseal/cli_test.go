@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/jilin-health/cardseal/statuslist"
+	"github.com/jilin-health/cardseal/token"
+)
+
+// cli runs the command in-process and returns its exit code and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLIRenderSealVerify(t *testing.T) {
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
+	dir := t.TempDir()
+	d := filepath.Join(dir, "data")
+	p := func(name string) string { return filepath.Join(dir, name) }
+	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code == 0 || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("second init: %d %s", code, stderr)
+	}
+	if code, stdout, stderr := cli(t, "card", "render", "--dir", d, "--applicant", "../../examples/applicant.json", "--out", p("card.pdf")); code != 0 {
+		t.Fatalf("render: %d %s %s", code, stdout, stderr)
+	}
+
+	// Out of order: the county cannot seal first; nothing is written.
+	code, _, stderr := cli(t, "seal", "--dir", d, "--org", "220102", "--in", p("card.pdf"), "--out", p("bad.pdf"))
+	if code != 1 || !strings.HasPrefix(stderr, "error: ") || !strings.Contains(stderr, "hint: seals go village → township → county") {
+		t.Fatalf("county first: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(p("bad.pdf")); !os.IsNotExist(err) {
+		t.Fatal("a refused seal wrote a file")
+	}
+
+	in := p("card.pdf")
+	for i, org := range []string{"220102001001", "220102001", "220102"} {
+		out := p("sealed" + string(rune('1'+i)) + ".pdf")
+		if code, _, stderr := cli(t, "seal", "--dir", d, "--org", org, "--in", in, "--out", out); code != 0 {
+			t.Fatalf("seal %s: %d %s", org, code, stderr)
+		}
+		in = out
+	}
+	// Outside the jurisdiction: the other township on this village's seal.
+	code, _, stderr = cli(t, "seal", "--dir", d, "--org", "220102002", "--in", p("sealed1.pdf"), "--out", p("bad.pdf"))
+	if code != 1 || !strings.Contains(stderr, "jurisdiction") || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("other township: %d %q", code, stderr)
+	}
+
+	code, stdout, stderr := cli(t, "verify", "--dir", d, "--json", in)
+	if code != 0 {
+		t.Fatalf("verify: %d %s %s", code, stdout, stderr)
+	}
+	var rep struct {
+		Verdict string
+		Seals   []struct{ Level string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != "valid" || len(rep.Seals) != 3 || rep.Seals[0].Level != "village" || rep.Seals[2].Level != "county" {
+		t.Fatalf("report %+v", rep)
+	}
+	if code, _, _ := cli(t, "verify", "--dir", d, p("sealed2.pdf")); code != 1 {
+		t.Fatalf("incomplete chain: exit %d, want 1", code)
+	}
+	tampered, _ := os.ReadFile(in)
+	tampered[len(tampered)/3] ^= 1
+	os.WriteFile(p("tampered.pdf"), tampered, 0o644)
+	if code, stdout, _ := cli(t, "verify", "--dir", d, p("tampered.pdf")); code != 1 || !strings.Contains(stdout, "invalid") {
+		t.Fatalf("tampered: exit %d\n%s", code, stdout)
+	}
+	os.WriteFile(p("note.txt"), []byte("not a pdf"), 0o644)
+	if code, _, stderr := cli(t, "verify", "--dir", d, p("note.txt")); code != 2 || !strings.Contains(stderr, "error: not a PDF") {
+		t.Fatalf("not a PDF: exit %d %s", code, stderr)
+	}
+
+	// A wrong passphrase is a clear error with a hint.
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "wrong")
+	code, _, stderr = cli(t, "seal", "--dir", d, "--org", "220102001001", "--in", p("card.pdf"), "--out", p("bad.pdf"))
+	if code != 1 || !strings.Contains(stderr, "wrong passphrase") || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("wrong passphrase: %d %q", code, stderr)
+	}
+}
+
+func TestCLIMissingGlyph(t *testing.T) {
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
+	dir := t.TempDir()
+	d := filepath.Join(dir, "data")
+	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
+		t.Fatal(stderr)
+	}
+	b, _ := os.ReadFile("../../examples/applicant.json")
+	// U+9FFF is in the CJK block but not in the font (Unicode 14).
+	b = bytes.Replace(b, []byte("王喆堃"), []byte("王\u9fff"), 1)
+	app := filepath.Join(dir, "app.json")
+	os.WriteFile(app, b, 0o644)
+	code, _, stderr := cli(t, "card", "render", "--dir", d, "--applicant", app, "--out", filepath.Join(dir, "c.pdf"))
+	if code != 1 || !strings.Contains(stderr, "female.name") || !strings.Contains(stderr, "U+9FFF") || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("missing glyph: %d %q", code, stderr)
+	}
+}
+
+func TestCLIUsage(t *testing.T) {
+	if code, _, stderr := cli(t, "frobnicate"); code == 0 || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, "seal"); code == 0 || !strings.Contains(stderr, "--org") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+}
+
+// TestCLIVerifyOffline checks a scanned QR URL against a signed status
+// list with no network: valid, then voided once the list says so, and
+// forged for a changed token.
+func TestCLIVerifyOffline(t *testing.T) {
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
+	dir := t.TempDir()
+	d := filepath.Join(dir, "data")
+	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, stdout, stderr := cli(t, "card", "render", "--dir", d, "--applicant", "../../examples/applicant.json", "--out", filepath.Join(dir, "c.pdf"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var url string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "QR: ") {
+			url = strings.TrimPrefix(l, "QR: ")
+		}
+	}
+	_, ks, err := openKeys(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plat, err := ks.PlatformIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, _, err := token.Verify(token.FromURL(url), []*smx509.Certificate{plat.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(voided bool) string {
+		l := statuslist.New("平台", 1<<20, time.Now(), time.Hour)
+		if voided {
+			l.Set(statuslist.Voided, claims.StatusIndex)
+		}
+		doc, err := l.Sign(plat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("list-%v.json", voided))
+		os.WriteFile(p, doc, 0o644)
+		return p
+	}
+	trust := filepath.Join(d, "keys", "trust.pem")
+	if code, out, errs := cli(t, "verify", "--offline", "--trust", trust, "--status", list(false), url); code != 0 || !strings.Contains(out, "status: valid") {
+		t.Fatalf("clean list: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := cli(t, "verify", "--offline", "--trust", trust, "--status", list(true), "--json", url); code != 1 || !strings.Contains(out, `"status": "voided"`) {
+		t.Fatalf("voided: %d %s", code, out)
+	}
+	forged := []byte(url)
+	forged[len(forged)-3] ^= 0x01
+	if code, out, _ := cli(t, "verify", "--offline", "--trust", trust, "--status", list(false), string(forged)); code != 1 || !strings.Contains(out, "forged") {
+		t.Fatalf("forged: %d %s", code, out)
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/config"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/statuslist"
+	"github.com/jilin-health/cardseal/token"
+	"github.com/jilin-health/cardseal/verifier"
+)
+
+func cmdVerify(args []string, out io.Writer) error {
+	fs := newFlags("verify")
+	dir := fs.String("dir", "", "data directory whose trust list to use")
+	trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
+	offline := fs.Bool("offline", false, "check a scanned QR URL or token against a signed status list, with no network")
+	status := fs.String("status", "", "signed status list (JSON) for --offline")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *offline {
+		if fs.NArg() != 1 || *status == "" {
+			return usageError{"verify --offline takes --status LIST.json and one QR URL or token"}
+		}
+		tl, err := trustList(*dir, *trust)
+		if err != nil {
+			return err
+		}
+		return verifyOffline(tl, *status, fs.Arg(0), *asJSON, out)
+	}
+	if fs.NArg() != 1 {
+		return usageError{"verify takes one PDF file"}
+	}
+	pol, ok := chain.ForName(*policy)
+	if !ok {
+		return usageError{fmt.Sprintf("unknown policy %q", *policy)}
+	}
+	tl, err := trustList(*dir, *trust)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol)}
+	rep, err := verifier.Verify(data, opt)
+	if err != nil {
+		return withHint(err, "give a PDF file")
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(out)
+	}
+	if rep.Verdict != verifier.Valid {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// trustList loads the roots to trust: a bundle file, or a data
+// directory's trust list (which needs no key passphrase).
+func trustList(dir, bundle string) (*keys.TrustList, error) {
+	if bundle == "" {
+		cfg, err := config.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		bundle = cfg.Dir + "/keys/trust.pem"
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		return nil, withHint(err, "pass --dir DATA_DIR or --trust roots.pem")
+	}
+	return keys.ParseTrustList(b)
+}
+
+// offlineAnswer is the result of an offline check.
+type offlineAnswer struct {
+	Status       string    `json:"status"` // valid | voided | revoked | superseded | forged
+	Number       string    `json:"number,omitempty"`
+	CardType     string    `json:"card_type,omitempty"`
+	County       string    `json:"county_code,omitempty"`
+	IssueDate    string    `json:"issue_date,omitempty"`
+	ListIssued   time.Time `json:"status_list_issued"`
+	ListStale    bool      `json:"status_list_stale"`
+	SealsChecked bool      `json:"seals_checked"` // always false: offline, only the token and the list are checked
+}
+
+func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, out io.Writer) error {
+	b, err := os.ReadFile(listFile)
+	if err != nil {
+		return err
+	}
+	list, cert, err := statuslist.Parse(b, tl, time.Now())
+	stale := errors.Is(err, statuslist.ErrStale)
+	if err != nil && !stale {
+		return withHint(err, "fetch a fresh list from /api/v1/status-list and check it with the province's trust list")
+	}
+	a := offlineAnswer{ListIssued: list.Issued, ListStale: stale}
+	claims, _, err := token.Verify(token.FromURL(scanned), []*smx509.Certificate{cert})
+	switch {
+	case err != nil:
+		a.Status = "forged"
+	default:
+		a.Number, a.CardType, a.County = claims.Number, string(claims.Type), claims.County
+		a.IssueDate = claims.IssueDate.Format("2006-01-02")
+		a.Status = "valid"
+		if p := list.Status(claims.StatusIndex); p != "" {
+			a.Status = string(p)
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(a); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "status: %s\n", a.Status)
+		if a.Number != "" {
+			fmt.Fprintf(out, "card: %s (%s), county %s, issued %s\n", a.Number, a.CardType, a.County, a.IssueDate)
+		}
+		fmt.Fprintf(out, "status list issued %s", a.ListIssued.Format(time.RFC3339))
+		if stale {
+			fmt.Fprint(out, " — STALE: past its valid-until time")
+		}
+		fmt.Fprintln(out, "\nthe QR token's signature was checked offline; the seals are checked by the online service or by verifying the PDF")
+	}
+	if a.Status != "valid" || stale {
+		return exitCode(1)
+	}
+	return nil
+}
