@@ -93,13 +93,18 @@ func (p Policy) Check(prev []Seal, next Seal) error {
 	if ni < 0 {
 		return fmt.Errorf("%w: %s", ErrLevel, next.Level)
 	}
+	seen := map[keys.Level]bool{}
 	for _, s := range prev {
-		if s.Level == next.Level {
-			return fmt.Errorf("%w: %s", ErrRepeated, next.Level)
+		if s.Level == next.Level || seen[s.Level] {
+			return fmt.Errorf("%w: %s", ErrRepeated, s.Level)
 		}
+		seen[s.Level] = true
 		if p.index(s.Level) < 0 {
 			return fmt.Errorf("%w: an earlier seal has level %s", ErrLevel, s.Level)
 		}
+	}
+	if len(prev) >= len(p.Levels) {
+		return fmt.Errorf("%w: %s already has %d seals", ErrComplete, p.Name, len(prev))
 	}
 	if !p.AnyOrder {
 		if want := p.Levels[len(prev)]; want != next.Level {

@@ -33,6 +33,8 @@ func TestCardPolicy(t *testing.T) {
 		{"county of another county", []Seal{v1, t1}, c9, ErrJurisdiction},
 		{"fourth seal", []Seal{v1, t1, c1}, v1, ErrComplete},
 		{"unknown earlier level", []Seal{{keys.Level("x"), "1"}}, t1, ErrLevel},
+		{"repeated level earlier", []Seal{v1, v1, t1}, c1, ErrRepeated},
+		{"repeated level then another", []Seal{v1, v2}, t1, ErrRepeated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,9 @@ func Reason(l keys.Level) string {
 	return "审核通过"
 }
 
+// maxPicture bounds an uploaded seal picture's sides in pixels.
+const maxPicture = 2000
+
 // Sealer applies organisations' seals to cards. It keeps each
 // organisation's encoded seal picture, so a seal costs one revision and
 // one signature.
@@ -64,6 +67,15 @@ func (s *Sealer) appearance(o keys.Org) (*signer.Appearance, error) {
 			return nil, err
 		}
 		if b != nil {
+			// Check the size before decoding: a small file can claim a
+			// gigantic image.
+			cfg, err := png.DecodeConfig(bytes.NewReader(b))
+			if err != nil {
+				return nil, fmt.Errorf("seal picture of %s: %w", o.Code, err)
+			}
+			if cfg.Width > maxPicture || cfg.Height > maxPicture {
+				return nil, fmt.Errorf("seal picture of %s: %dx%d pixels, at most %d", o.Code, cfg.Width, cfg.Height, maxPicture)
+			}
 			if img, err = png.Decode(bytes.NewReader(b)); err != nil {
 				return nil, fmt.Errorf("seal picture of %s: %w", o.Code, err)
 			}

@@ -258,6 +258,21 @@ type Store interface {
 	// of the first bad (edited, reordered or missing) event and an error
 	// wrapping ErrAuditBroken; any other error means it could not check.
 	VerifyAudit(ctx context.Context) (badID int64, err error)
+	// AuditChain calls fn with every audit event in ID order and returns
+	// the chain head (the ID and hash of the newest event as the store
+	// recorded them), all read from one snapshot. An error from fn stops
+	// the walk and is returned. Package audit checks the chain with it.
+	AuditChain(ctx context.Context, fn func(AuditEvent) error) (headID int64, headHash []byte, err error)
+	// SignAuditHead signs the chain head with the platform identity and
+	// stores the checkpoint, after checking the events since the newest
+	// checkpoint (ErrAuditBroken if they do not hold). An empty log is
+	// ErrNotFound; an identity without a platform certificate ErrInvalid.
+	SignAuditHead(ctx context.Context, id *keys.Identity) (AuditCheckpoint, error)
+	// AuditCheckpoints returns every checkpoint, oldest first.
+	AuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, error)
+	// LastAuditCheckpoint returns the checkpoint covering the newest
+	// event, ErrNotFound if there is none.
+	LastAuditCheckpoint(ctx context.Context) (AuditCheckpoint, error)
 
 	// NextCardNumber allocates the next card number of a county and year:
 	// county code, four-digit year, six-digit sequence.

@@ -53,6 +53,8 @@ commands:
   config check report every problem of the config file, environment and keystore
   org         list|add|rename|retire|import: organisations in the registry
   user        list|add|disable|enable|reset-password: staff accounts
+  audit verify check the audit log's hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 could not check)
+  audit sign  sign the audit log's head now (for cron)
   backup      online SQLite snapshot (PostgreSQL: checks pg_dump and prints the commands)
   restore     put a snapshot in place and re-verify every card
 
@@ -90,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args[1:], stdout)
 	case "serve":
 		err = cmdServe(args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(args[1:], stdout)
 	case "org":
 		err = cmdOrg(args[1:], stdout)
 	case "user":
@@ -124,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hint: %s\n", hint)
 		}
 	}
-	if args[0] == "verify" {
+	if args[0] == "verify" || (args[0] == "audit" && len(args) > 1 && args[1] == "verify") {
 		return 2
 	}
 	return 1

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/api"
+	auditlog "github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
@@ -118,6 +119,17 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if err := bootstrap(ctx, st, ks, o.demoPassword, cfg.PublicURL, stdout); err != nil {
 		return err
 	}
+	// Sign the audit log's head every five minutes and at shutdown, so
+	// an edited, truncated or re-hashed log is detected by
+	// 'cardseal audit verify'.
+	platformID, err := ks.PlatformIdentity()
+	if err != nil {
+		return err
+	}
+	actx, stopAudit := context.WithCancel(ctx)
+	auditDone := make(chan struct{})
+	go func() { auditlog.RunAuditSigner(actx, st, platformID, 5*time.Minute, log); close(auditDone) }()
+	defer func() { stopAudit(); <-auditDone }() // before st.Close
 
 	svc := lifecycle.NewService(st, ks, cfg.PublicURL)
 	h := api.New(api.Deps{
