@@ -1,7 +1,9 @@
 package api
 
 import (
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,4 +67,71 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 // handler serves the registry in the Prometheus exposition format.
 func (m *metrics) handler() echo.HandlerFunc {
 	return echo.WrapHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
+
+// CertificateExpiry exports cardseal_certificate_expiry_seconds{kind,id}:
+// the seconds until each certificate of the keystore ends (negative once
+// it has ended), computed at every scrape from the end dates last given to
+// Set, so the value never goes stale between two refreshes. kind is
+// "root", "platform", "seal" or "tls"; id is the division code,
+// "platform", "root" or "server".
+type CertificateExpiry struct {
+	desc *prometheus.Desc
+	now  func() time.Time
+
+	mu  sync.Mutex
+	end map[[2]string]time.Time
+}
+
+var _ prometheus.Collector = (*CertificateExpiry)(nil)
+
+// NewCertificateExpiry returns the collector (register it in the registry
+// given to Options.Registry). now is the clock (nil: time.Now).
+func NewCertificateExpiry(now func() time.Time) *CertificateExpiry {
+	if now == nil {
+		now = time.Now
+	}
+	return &CertificateExpiry{
+		desc: prometheus.NewDesc("cardseal_certificate_expiry_seconds",
+			"Seconds until a certificate ends (negative when it has ended), by kind (root, platform, seal, tls) and id (division code, platform, root, server).",
+			[]string{"kind", "id"}, nil),
+		now: now,
+		end: map[[2]string]time.Time{},
+	}
+}
+
+// Set replaces every series: notAfter maps {kind, id} to the
+// certificate's end.
+func (c *CertificateExpiry) Set(notAfter map[[2]string]time.Time) {
+	m := make(map[[2]string]time.Time, len(notAfter))
+	for k, v := range notAfter {
+		m[k] = v
+	}
+	c.mu.Lock()
+	c.end = m
+	c.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (c *CertificateExpiry) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *CertificateExpiry) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	keys := make([][2]string, 0, len(c.end))
+	for k := range c.end {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+	})
+	now := c.now()
+	vals := make([]float64, len(keys))
+	for i, k := range keys {
+		vals[i] = c.end[k].Sub(now).Seconds()
+	}
+	c.mu.Unlock()
+	for i, k := range keys {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, vals[i], k[0], k[1])
+	}
 }

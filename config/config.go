@@ -37,6 +37,14 @@ type Config struct {
 	PublicURL string `toml:"public_url"`
 	// PassphraseFile holds the key passphrase (never inside Dir).
 	PassphraseFile string `toml:"passphrase_file"`
+	// TLSCert and TLSKey are PEM files of the server's TLS certificate
+	// (with its intermediates) and private key; with both set, Addr serves
+	// HTTPS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// RedirectHTTP, with TLS, is a second listen address that answers
+	// plain HTTP with a redirect to HTTPS.
+	RedirectHTTP string `toml:"redirect_http"`
 }
 
 // Defaults.
@@ -96,6 +104,9 @@ func (c *Config) envSettings() map[string]*string {
 		"CARDSEAL_DB":              &c.DB,
 		"CARDSEAL_PUBLIC_URL":      &c.PublicURL,
 		"CARDSEAL_PASSPHRASE_FILE": &c.PassphraseFile,
+		"CARDSEAL_TLS_CERT":        &c.TLSCert,
+		"CARDSEAL_TLS_KEY":         &c.TLSKey,
+		"CARDSEAL_REDIRECT_HTTP":   &c.RedirectHTTP,
 	}
 }
 
@@ -120,9 +131,17 @@ func (c *Config) Fill() {
 		if strings.HasPrefix(host, ":") {
 			host = "127.0.0.1" + host
 		}
-		c.PublicURL = "http://" + host
+		scheme := "http://"
+		if c.TLS() {
+			scheme = "https://"
+		}
+		c.PublicURL = scheme + host
 	}
 }
+
+// TLS reports whether the server is to serve HTTPS (a certificate and a
+// key are both set; Problems reports one without the other).
+func (c *Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
 
 // Check validates the settings (after Fill): nil, or every problem
 // Problems finds, joined.
@@ -155,6 +174,24 @@ func (c *Config) Problems() []Problem {
 			add("addr", "%q: want host:port (e.g. 127.0.0.1:8080)", c.Addr)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			add("addr", "%q: port must be a number up to 65535", c.Addr)
+		}
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		add("tls_key", "tls_cert is set but tls_key is not: give both, or neither for plain HTTP")
+	case c.TLSKey != "" && c.TLSCert == "":
+		add("tls_cert", "tls_key is set but tls_cert is not: give both, or neither for plain HTTP")
+	}
+	if c.TLSKey != "" && Inside(c.TLSKey, filepath.Join(c.Dir, "keys")) {
+		add("tls_key", "%q lies inside the keys directory: keep the TLS key apart from the seal keys (e.g. /etc/cardseal/tls.key)", c.TLSKey)
+	}
+	if c.RedirectHTTP != "" {
+		if !c.TLS() {
+			add("redirect_http", "%q: a redirect to HTTPS needs tls_cert and tls_key", c.RedirectHTTP)
+		} else if _, port, err := net.SplitHostPort(c.RedirectHTTP); err != nil {
+			add("redirect_http", "%q: want host:port (e.g. 0.0.0.0:80)", c.RedirectHTTP)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add("redirect_http", "%q: port must be a number up to 65535", c.RedirectHTTP)
 		}
 	}
 	u, err := url.Parse(c.PublicURL)

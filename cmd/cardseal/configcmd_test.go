@@ -34,8 +34,8 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "passphrase from a private file", setup: setup{env: map[string]string{"CARDSEAL_KEY_PASSPHRASE": "", "CARDSEAL_KEY_PASSPHRASE_FILE": passOutside}}, want: []string{"config ok"}},
 		{
 			name:    "every mistake at once",
-			setup:   setup{toml: "pubic_url = \"https://x\"\ntls_cert = \"a.pem\"\n", env: map[string]string{"CARDSEAL_PUBLIC_URL": "ftp://cards.example.cn", "CARDSEAL_DB": "mysql://u@h/db", "CARDSEAL_ADDR": "localhost"}},
-			want:    []string{`unknown setting "pubic_url"`, `unknown setting "tls_cert"`, "public_url", "ftp://", `db: unsupported scheme "mysql"`, "addr", "5 problem(s)"},
+			setup:   setup{toml: "pubic_url = \"https://x\"\ntls_ciphers = \"a\"\n", env: map[string]string{"CARDSEAL_PUBLIC_URL": "ftp://cards.example.cn", "CARDSEAL_DB": "mysql://u@h/db", "CARDSEAL_ADDR": "localhost"}},
+			want:    []string{`unknown setting "pubic_url"`, `unknown setting "tls_ciphers"`, "public_url", "ftp://", `db: unsupported scheme "mysql"`, "addr", "5 problem(s)"},
 			wantErr: true,
 		},
 		{

@@ -3,17 +3,23 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jilin-health/cardseal/api"
 	auditlog "github.com/jilin-health/cardseal/audit"
@@ -27,12 +33,27 @@ import (
 // environment.
 type serveOptions struct {
 	dir, addr, db, publicURL string
+	tlsCert, tlsKey          string
+	redirectHTTP             string
 	demoPassword             string
 	trustProxy               bool
 	logLevel                 slog.Level
 	// started, when set, is called with the listening address (tests).
 	started func(addr string)
+	// redirecting, when set, is called with the address of the plain
+	// HTTP listener that redirects to HTTPS (tests).
+	redirecting func(addr string)
+	// expiryWarning is how long before its end a certificate is warned
+	// about (default certWarning); tests lengthen it.
+	expiryWarning time.Duration
 }
+
+// certWarning: the server warns about a certificate that ends within this
+// time, at start and then every certCheckEvery.
+const (
+	certWarning    = 30 * 24 * time.Hour
+	certCheckEvery = 24 * time.Hour
+)
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve")
@@ -41,6 +62,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	db := fs.String("db", "", "database URL: postgres://… or a SQLite file (default $CARDSEAL_DB or DIR/cardseal.db)")
 	publicURL := fs.String("public-url", "", "base URL printed in QR codes (default $CARDSEAL_PUBLIC_URL or http://ADDR)")
 	demoPW := fs.String("demo-password", "", "password of the demo staff users created on first start (default $CARDSEAL_DEMO_PASSWORD, else random and printed once)")
+	tlsCert := fs.String("tls-cert", "", "PEM file of the TLS certificate (and intermediates): serve HTTPS (default $CARDSEAL_TLS_CERT; needs --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM file of the TLS private key (default $CARDSEAL_TLS_KEY)")
+	redirectHTTP := fs.String("redirect-http", "", "with TLS: also listen on this address for plain HTTP and redirect every request to HTTPS, e.g. 0.0.0.0:80 (default $CARDSEAL_REDIRECT_HTTP)")
 	trustProxy := fs.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For (only behind a reverse proxy)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parse(fs, args); err != nil {
@@ -49,7 +73,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 0 {
 		return usageError{"serve takes no arguments"}
 	}
-	o := serveOptions{dir: *dir, addr: *addr, db: *db, publicURL: *publicURL, demoPassword: *demoPW, trustProxy: *trustProxy}
+	o := serveOptions{dir: *dir, addr: *addr, db: *db, publicURL: *publicURL, demoPassword: *demoPW, trustProxy: *trustProxy,
+		tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP}
 	if o.demoPassword == "" {
 		o.demoPassword = os.Getenv("CARDSEAL_DEMO_PASSWORD")
 	}
@@ -90,6 +115,15 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if o.publicURL != "" {
 		cfg.PublicURL = o.publicURL
 	}
+	if o.tlsCert != "" {
+		cfg.TLSCert = o.tlsCert
+	}
+	if o.tlsKey != "" {
+		cfg.TLSKey = o.tlsKey
+	}
+	if o.redirectHTTP != "" {
+		cfg.RedirectHTTP = o.redirectHTTP
+	}
 	if cfg.Addr == "" {
 		cfg.Addr = config.DefaultAddr
 	}
@@ -101,7 +135,24 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	cfg.Addr = ln.Addr().String() // a port of 0 is now the real one
 	cfg.Fill()
 	if err := cfg.Check(); err != nil {
-		return withHint(err, "set --public-url to the address phones reach the server at, e.g. https://card.example.gov.cn")
+		return withHint(err, "fix the setting named above; 'cardseal config check' lists every problem (--public-url is the address phones reach the server at, e.g. https://card.example.gov.cn)")
+	}
+	var tlsConf *tls.Config
+	var tlsLeaf *x509.Certificate
+	if cfg.TLS() {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return withHint(fmt.Errorf("load TLS certificate: %w", err), "--tls-cert must be a PEM certificate (chain) and --tls-key its PEM private key, readable by the cardseal user")
+		}
+		tlsLeaf = pair.Leaf
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	}
+	var redirectLn net.Listener
+	if cfg.RedirectHTTP != "" {
+		if redirectLn, err = net.Listen("tcp", cfg.RedirectHTTP); err != nil {
+			return withHint(err, "choose another --redirect-http address, or stop the program that uses it")
+		}
+		defer redirectLn.Close()
 	}
 	pass, err := cfg.Passphrase()
 	if err != nil {
@@ -110,6 +161,13 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	ks, err := keys.OpenDir(cfg.Dir, pass)
 	if err != nil {
 		return err
+	}
+	// The data key (keys/data.key, applicants' personal data at rest) is
+	// created on first use. Create or unlock it now: a wrong passphrase
+	// fails here rather than at the first card, and a keys directory
+	// copied to a second instance after this first start carries it.
+	if _, err := ks.DataKey(); err != nil {
+		return withHint(fmt.Errorf("data key: %w", err), "the key passphrase must be the one the keys directory was created with")
 	}
 	st, err := store.Open(ctx, cfg.DB)
 	if err != nil {
@@ -131,10 +189,23 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	go func() { auditlog.RunAuditSigner(actx, st, platformID, 5*time.Minute, log); close(auditDone) }()
 	defer func() { stopAudit(); <-auditDone }() // before st.Close
 
+	// Certificates ending soon: a log warning at start and daily, and a
+	// gauge to alert on.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	expiry := api.NewCertificateExpiry(nil)
+	reg.MustRegister(expiry)
+	warnWithin := o.expiryWarning
+	if warnWithin <= 0 {
+		warnWithin = certWarning
+	}
+	checkCertificates(ks, tlsLeaf, expiry, warnWithin, time.Now(), log)
+	go watchCertificates(ctx, ks, tlsLeaf, expiry, warnWithin, log)
+
 	svc := lifecycle.NewService(st, ks, cfg.PublicURL)
 	h := api.New(api.Deps{
 		Service: svc, Checker: lifecycle.NewChecker(svc), Store: st, Logger: log,
-		Options: api.Options{TrustProxy: o.trustProxy},
+		Options: api.Options{TrustProxy: o.trustProxy, Registry: reg},
 	})
 	srv := &http.Server{
 		Handler:           h,
@@ -145,16 +216,46 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         tlsConf,
 	}
 	go sweepSessions(ctx, st, log)
 
-	fmt.Fprintf(stdout, "cardseal: serving http://%s (QR codes point to %s)\n", cfg.Addr, cfg.PublicURL)
-	log.Info("serving", "addr", cfg.Addr, "public_url", cfg.PublicURL, "db", storeKind(cfg.DB), "dir", cfg.Dir)
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "cardseal: serving %s://%s (QR codes point to %s)\n", scheme, cfg.Addr, cfg.PublicURL)
+	log.Info("serving", "addr", cfg.Addr, "tls", tlsConf != nil, "public_url", cfg.PublicURL, "db", storeKind(cfg.DB), "dir", cfg.Dir)
 	if o.started != nil {
 		o.started(cfg.Addr)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() {
+		if tlsConf != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	servers := []*http.Server{srv}
+	if redirectLn != nil {
+		rsrv := &http.Server{
+			Handler:           redirectToHTTPS(cfg.PublicURL, cfg.Addr),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, rsrv)
+		go func() { errc <- rsrv.Serve(redirectLn) }()
+		fmt.Fprintf(stdout, "cardseal: redirecting http://%s to HTTPS\n", redirectLn.Addr())
+		log.Info("redirecting to https", "addr", redirectLn.Addr().String())
+		if o.redirecting != nil {
+			o.redirecting(redirectLn.Addr().String())
+		}
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -163,14 +264,106 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// redirectToHTTPS answers every plain-HTTP request with a permanent
+// redirect to the same path over HTTPS: on the public URL's host when that
+// is an https:// URL, else on the request's host name at the TLS port.
+// GET and HEAD get 301; other methods 308, so a client repeats the method
+// and body.
+func redirectToHTTPS(publicURL, tlsAddr string) http.Handler {
+	host := ""
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme == "https" {
+		host = u.Host
+	}
+	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := host
+		if h == "" {
+			name := r.Host
+			if n, _, err := net.SplitHostPort(r.Host); err == nil {
+				name = n
+			}
+			if name == "" {
+				http.Error(w, "use HTTPS", http.StatusBadRequest)
+				return
+			}
+			h = name
+			if tlsPort != "443" {
+				h = net.JoinHostPort(name, tlsPort)
+			}
+		}
+		code := http.StatusMovedPermanently
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			code = http.StatusPermanentRedirect
+		}
+		http.Redirect(w, r, "https://"+h+r.URL.RequestURI(), code)
+	})
+}
+
+// watchCertificates re-runs checkCertificates every certCheckEvery until
+// ctx ends.
+func watchCertificates(ctx context.Context, ks *keys.FileStore, tlsLeaf *x509.Certificate, g *api.CertificateExpiry, within time.Duration, log *slog.Logger) {
+	t := time.NewTicker(certCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			checkCertificates(ks, tlsLeaf, g, within, time.Now(), log)
+		}
+	}
+}
+
+// checkCertificates reads the keystore's certificates as 'cardseal keys
+// status' does (the files on disk, so an imported renewal counts), sets
+// the expiry gauge, and logs an error for each certificate that has ended
+// or cannot be read, a warning for each ending within the given time and
+// for an organisation or platform without a certificate.
+func checkCertificates(ks *keys.FileStore, tlsLeaf *x509.Certificate, g *api.CertificateExpiry, within time.Duration, now time.Time, log *slog.Logger) {
+	end := map[[2]string]time.Time{}
+	check := func(kind, id, name, serial string, notAfter time.Time) {
+		end[[2]string{kind, id}] = notAfter
+		left := notAfter.Sub(now)
+		args := []any{"kind", kind, "id", id, "name", name, "serial", serial, "not_after", notAfter.UTC().Format(time.RFC3339)}
+		hint := "renew it by the key ceremony: docs/operations.md, Rotation"
+		if kind == "tls" {
+			hint = "renew it with the intranet CA and restart: docs/operations.md, TLS"
+		}
+		switch {
+		case left <= 0:
+			log.Error("certificate has ended", append(args, "hint", hint)...)
+		case left <= within:
+			log.Warn("certificate ends soon", append(args, "days_left", int(left.Hours()/24), "hint", hint)...)
+		}
+	}
+	for _, st := range ks.Status() {
+		switch {
+		case st.Err != nil:
+			log.Error("certificate unreadable", "kind", st.Kind, "id", st.ID, "err", st.Err)
+		case st.Cert != nil:
+			check(st.Kind, st.ID, st.Name, fmt.Sprintf("%X", st.Cert.SerialNumber), st.Cert.NotAfter)
+		case !st.Pending:
+			log.Warn("no certificate", "kind", st.Kind, "id", st.ID, "name", st.Name)
+		}
+	}
+	if tlsLeaf != nil {
+		check("tls", "server", tlsLeaf.Subject.CommonName, fmt.Sprintf("%X", tlsLeaf.SerialNumber), tlsLeaf.NotAfter)
+	}
+	g.Set(end)
 }
 
 // storeKind names the backend without the URL, which may hold a
