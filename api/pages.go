@@ -3,18 +3,23 @@ package api
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
+	"errors"
 	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // The public pages: server-rendered, in Chinese, without script and
@@ -130,8 +135,8 @@ func chinaTime(t time.Time) string {
 // renderVerify shows an answer.
 func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 	var download string
-	if a.Status == lifecycle.PublicValid {
-		download = "/c/" + tokenParam(c)
+	if tok := tokenParam(c); a.Status == lifecycle.PublicValid && tok != "" {
+		download = "/c/" + tok
 	}
 	v, ok := verdicts[a.Status]
 	if !ok {
@@ -227,4 +232,159 @@ var icons = map[string]template.HTML{
 	"seal-ok":  `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12.5l4.5 4.5L19 7.5" fill="none" stroke="currentColor" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>`,
 	"seal-bad": `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" fill="none" stroke="currentColor" stroke-width="3" stroke-linecap="round"/></svg>`,
 	"seal-no":  `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2.5" stroke-dasharray="3 3"/></svg>`,
+}
+
+// checkData is the manual check form.
+type checkData struct {
+	Number string
+	Code   string
+	Error  string
+}
+
+// checkPage is the manual check (a damaged QR code): with a card number
+// and a verification code it shows the same verdict page as the QR URL.
+func (s *server) checkPage(c echo.Context) error {
+	number, code := strings.TrimSpace(c.QueryParam("number")), strings.TrimSpace(c.QueryParam("code"))
+	if number == "" && code == "" {
+		return s.pages.render(c, http.StatusOK, "check.html", checkData{})
+	}
+	if number == "" || code == "" || len(number) > 32 || len(code) > 32 {
+		return s.pages.render(c, http.StatusBadRequest, "check.html", checkData{Number: number, Code: code, Error: "请同时填写卡号和核验码。"})
+	}
+	ans, err := s.checker.CheckNumber(c.Request().Context(), number, strings.ToUpper(code))
+	if err != nil {
+		return err
+	}
+	s.metrics.verification.WithLabelValues("number_page", ans.Status).Inc()
+	return s.pages.renderVerify(c, ans)
+}
+
+// guidePage publishes, per card type, the conditions, procedure, time
+// limits and materials (Art. 18), from card.Guides: the same source as
+// the application checklist.
+func (s *server) guidePage(c echo.Context) error {
+	return s.pages.render(c, http.StatusOK, "guide.html", card.Guides())
+}
+
+// uploadForm is the page to check a PDF file.
+func (s *server) uploadForm(c echo.Context) error {
+	return s.pages.render(c, http.StatusOK, "upload.html", nil)
+}
+
+// checkNames are the verifier's checks in words.
+var checkNames = map[string]string{
+	verifier.CheckByteRange:   "签名覆盖范围",
+	verifier.CheckContents:    "签名数据完整",
+	verifier.CheckCMS:         "SM2 数字签名",
+	verifier.CheckCertificate: "印章证书（由吉林省根证书签发、在有效期内）",
+	verifier.CheckProfile:     "证书机构信息",
+	verifier.CheckLink:        "与前一枚印章衔接",
+	verifier.CheckChain:       "盖章顺序与管辖范围",
+	verifier.CheckAppearance:  "印章位置",
+	verifier.CheckTime:        "盖章时间",
+}
+
+var levelNames = map[string]string{"village": "村(居)级", "township": "乡(镇、街道)级", "county": "县级"}
+
+type reportSeal struct {
+	Index                int
+	Level, Org, Code     string
+	Time, Serial, Reason string
+	OK                   bool
+	Checks               []reportCheck
+}
+
+type reportCheck struct {
+	Name, Reason string
+	OK           bool
+}
+
+type reportData struct {
+	Verdict   verdict
+	File      verdict
+	Seals     []reportSeal
+	Changes   []verifier.Change
+	Problems  []string
+	Revisions int
+	Number    string
+	Current   bool
+	Registry  *verifyData
+	JSON      string
+	CheckedAt string
+}
+
+var fileVerdicts = map[verifier.Verdict]verdict{
+	verifier.Valid: {"ok", "check", "文件有效",
+		"文件中的三级电子印章齐全，每一枚都经核验无误，盖章后没有被修改。", ""},
+	verifier.Incomplete: {"warn", "clock", "审批未完成",
+		"文件中已有的电子印章核验无误，但三级印章尚不齐全。", ""},
+	verifier.Invalid: {"bad", "cross", "文件无效",
+		"文件未通过核验：印章不真实、被篡改，或盖章后内容被修改。详见下方各项检查。", ""},
+}
+
+// uploadReport checks an uploaded PDF and lays the verifier's report out
+// for people; the same answer as POST /api/v1/verify is one click away.
+func (s *server) uploadReport(c echo.Context) error {
+	data, err := s.readUpload(c)
+	if err != nil {
+		return err
+	}
+	rep, err := verifier.Verify(data, verifier.Options{Trust: s.svc.Keys.TrustList(), SealBoxes: lifecycle.CardSealBoxes(), Now: s.opt.Now})
+	if err != nil {
+		return err
+	}
+	out := UploadAnswer{Report: rep}
+	if rep.DocID != "" && (rep.Verdict == verifier.Valid || rep.Verdict == verifier.Incomplete) {
+		ctx := c.Request().Context()
+		sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if out.Registry, err = s.checker.Answer(ctx, &sc); err != nil {
+				return err
+			}
+			_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
+			if err != nil {
+				return err
+			}
+			out.Current = bytes.Equal(cur, data)
+		}
+	}
+	status := string(rep.Verdict)
+	if out.Registry != nil {
+		status = out.Registry.Status
+	}
+	s.metrics.verification.WithLabelValues("upload_page", status).Inc()
+	js, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	d := reportData{File: fileVerdicts[rep.Verdict], Changes: rep.Changes, Problems: rep.Problems, Revisions: rep.Revisions,
+		Number: rep.DocID, Current: out.Current, JSON: string(js), CheckedAt: chinaTime(rep.CheckedAt)}
+	for _, x := range rep.Seals {
+		rs := reportSeal{Index: x.Index, Level: levelNames[x.Level], Org: x.Organisation, Code: x.DivisionCode,
+			Time: chinaTime(x.SigningTime), Serial: x.CertSerial, Reason: x.Reason, OK: x.OK}
+		if rs.Level == "" {
+			rs.Level = "未知层级"
+		}
+		for _, ck := range x.Checks {
+			name := checkNames[ck.Name]
+			if name == "" {
+				name = ck.Name
+			}
+			rs.Checks = append(rs.Checks, reportCheck{Name: name, Reason: ck.Reason, OK: ck.OK})
+		}
+		d.Seals = append(d.Seals, rs)
+	}
+	if out.Registry != nil {
+		if v, ok := verdicts[out.Registry.Status]; ok {
+			d.Registry = &verifyData{Verdict: v, Answer: out.Registry}
+			if out.Registry.StatusReason != "" {
+				d.Registry.Reason = reasonLabels[out.Registry.StatusReason]
+			}
+		}
+	}
+	return s.pages.render(c, http.StatusOK, "report.html", d)
 }

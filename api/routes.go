@@ -29,6 +29,30 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/V/:token", s.verifyPage, html, public, noStore)
 	e.GET("/c/:token", s.downloadForm, html, public, noStore)
 	e.POST("/c/:token", s.download, html, public, download, form, noStore)
+	e.GET("/check", s.checkPage, html, public, noStore)
+	e.GET("/upload", s.uploadForm, html, public)
+	e.POST("/upload", s.uploadReport, html, public, upload, noStore)
+	e.GET("/guide", s.guidePage, html, public)
+
+	// Staff console (issue 5): cookie sessions, CSRF token on every POST
+	// form (checked in consoleAuth); levels as in the API below.
+	cform := bodyLimit(32 << 10)
+	console := s.consoleAuth
+	e.GET("/console/login", s.consoleLoginForm, html, noStore)
+	e.POST("/console/login", s.consoleLogin, html, login, form, noStore)
+	e.POST("/console/logout", s.consoleLogout, html, form, console)
+	e.GET("/console", s.consoleQueue, html, console, allow(anyLevel...), noStore)
+	e.GET("/console/find", s.consoleFind, html, console, allow(anyLevel...), noStore)
+	e.GET("/console/new", s.consoleNewForm, html, console, allow(keys.Village), noStore)
+	e.POST("/console/new", s.consoleCreate, html, cform, console, allow(keys.Village), noStore)
+	e.GET("/console/cards/:id", s.consoleCard, html, console, allow(anyLevel...), noStore)
+	e.GET("/console/cards/:id/preview.png", s.consolePreview, html, console, allow(anyLevel...), noStore)
+	e.GET("/console/cards/:id/pdf", s.consolePDF, html, console, allow(anyLevel...), noStore)
+	e.GET("/console/cards/:id/seal", s.consoleSealConfirm, html, console, allow(anyLevel...), noStore)
+	e.POST("/console/cards/:id/seal", s.consoleSeal, html, form, console, allow(anyLevel...), noStore)
+	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, allow(keys.County), noStore)
+	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, allow(anyLevel...), noStore)
+	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, allow(anyLevel...), noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -56,4 +80,21 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/cards/:id/void", s.setStatus(store.StatusVoided), staff, allow(keys.County), json)
 	v1.POST("/cards/:id/revoke", s.setStatus(store.StatusRevoked), staff, allow(keys.County), json)
 	v1.POST("/cards/:id/supersede", s.setStatus(store.StatusSuperseded), staff, allow(keys.County), json)
+
+	// The procedure of the rules (procedure.go): notices (Art. 19, 11),
+	// deadlines (Art. 19, 24), export (Art. 23), re-birth approval form
+	// (Art. 17), status list, online applications (Art. 15, 16).
+	v1.POST("/cards/:id/notice", s.notice, staff, allow(anyLevel...), noStore)
+	v1.POST("/cards/:id/refuse", s.refuse, staff, allow(anyLevel...), json, noStore)
+	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, allow(anyLevel...), json, noStore)
+	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, allow(anyLevel...), noStore)
+	v1.GET("/queue/deadlines", s.queueDeadlines, staff, allow(anyLevel...), noStore)
+	v1.GET("/reports/overdue", s.overdue, staff, allow(keys.County), noStore)
+	v1.GET("/export", s.export, staff, allow(keys.County), noStore)
+	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, allow(keys.County), json, noStore)
+	v1.POST("/forms/:id/seal", s.sealForm, staff, allow(anyLevel...), noStore)
+	v1.GET("/forms/:id/pdf", s.formPDF, staff, allow(anyLevel...), noStore)
+	v1.GET("/status-list", s.statusList, public)
+	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
+	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)
 }

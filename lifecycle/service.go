@@ -15,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/token"
+	"github.com/jilin-health/cardseal/workday"
 )
 
 // Errors of the card lifecycle that callers branch on. Chain errors
@@ -48,8 +49,13 @@ type Service struct {
 	Sealer    *Sealer
 	PublicURL string
 	Now       func() time.Time
+	// Calendar is the working-day calendar of the Art. 19 time limits
+	// (nil: workday.Default()).
+	Calendar *workday.Calendar
 
 	priv privacyOnce
+	// lists caches the signed status list (procedure.go).
+	lists statusListCache
 }
 
 // NewService wires a service.

@@ -474,6 +474,9 @@ func testUpgrade(t *testing.T, open opener) {
 		seedOrgs(t, s)
 		c := newCard(t, s)
 		for _, q := range []string{
+			`DROP TABLE attachments`, // version 4
+			`DROP TABLE forms`,
+			`DROP TABLE notices`,
 			`DROP TABLE audit_checkpoints`, // version 3
 			`DROP TABLE rate_limits`,
 			`DROP INDEX cards_couple`,

@@ -188,6 +188,9 @@ type StatusEntry struct {
 // Store is cardseal's persistence. Implementations are safe for concurrent
 // use.
 type Store interface {
+	// Procedures: notices, re-birth approval forms, attachments (notices.go).
+	Procedures
+
 	CreateOrg(ctx context.Context, o Org) error
 	GetOrg(ctx context.Context, code string) (Org, error)
 	ListOrgs(ctx context.Context) ([]Org, error)

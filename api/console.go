@@ -1,0 +1,252 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+)
+
+// The staff console: server-rendered pages over the same lifecycle
+// service as the JSON API. A session is the same store session the API
+// hands out, carried in an HttpOnly, SameSite=Strict cookie (Secure over
+// TLS); every POST form carries a CSRF token derived from the session
+// token, so a page of another origin cannot forge one.
+
+const (
+	sessionCookie   = "cardseal_session"
+	loginCSRFCookie = "cardseal_login_csrf"
+	consoleHome     = "/console"
+	consoleLoginURL = "/console/login"
+)
+
+// csrfToken derives a session's CSRF token: only someone holding the
+// session token can compute it.
+func csrfToken(session string) string {
+	m := hmac.New(sha256.New, []byte(session))
+	m.Write([]byte("cardseal console csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func sameToken(a, b string) bool {
+	return a != "" && hmac.Equal([]byte(a), []byte(b))
+}
+
+func (s *server) setCookie(c echo.Context, name, value string, maxAge int) {
+	c.SetCookie(&http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https",
+	})
+}
+
+// consoleAuth requires a console session cookie; without one the browser
+// is sent to the login page. POST requests must carry the CSRF token.
+func (s *server) consoleAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(sessionCookie)
+		if err != nil || len(ck.Value) != tokenLength {
+			return s.toLogin(c)
+		}
+		hash := hashToken(ck.Value)
+		ctx := c.Request().Context()
+		se, err := s.store.GetSession(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return s.toLogin(c)
+		} else if err != nil {
+			return err
+		}
+		u, err := s.store.GetUser(ctx, se.UserID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
+			return s.toLogin(c)
+		} else if err != nil {
+			return err
+		}
+		org, err := s.svc.Keys.Org(u.OrgCode)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", u.Username, err)
+		}
+		csrf := csrfToken(ck.Value)
+		if c.Request().Method == http.MethodPost && !sameToken(c.FormValue("csrf"), csrf) {
+			return fail(kindForbidden, errors.New("console: missing or wrong CSRF token"))
+		}
+		c.Set(keyActor, lifecycle.Actor{Username: u.Username, Org: org, RemoteAddr: c.RealIP()})
+		c.Set(keySession, hash)
+		c.Set(keyCSRF, csrf)
+		c.Set(keyUser, u)
+		return next(c)
+	}
+}
+
+const (
+	keyCSRF = "cardseal.csrf"
+	keyUser = "cardseal.user"
+)
+
+func (s *server) toLogin(c echo.Context) error {
+	if c.Request().Method != http.MethodGet {
+		return fail(kindUnauthorized, errors.New("console: no session"))
+	}
+	return c.Redirect(http.StatusSeeOther, consoleLoginURL+"?next="+url.QueryEscape(c.Request().URL.Path))
+}
+
+// consoleBase is what every console page shows in its frame.
+type consoleBase struct {
+	Title string
+	User  UserView
+	CSRF  string
+	Flash string
+	Error string
+	Nav   string
+}
+
+func (s *server) base(c echo.Context, title, nav string) consoleBase {
+	a, _ := actorOf(c)
+	csrf, _ := c.Get(keyCSRF).(string)
+	return consoleBase{Title: title, User: UserView{Username: a.Username, Org: orgView(a.Org)}, CSRF: csrf, Flash: flashText[c.QueryParam("done")], Nav: nav}
+}
+
+// flashText are the confirmations shown after a redirect (?done=…).
+var flashText = map[string]string{
+	"created":    "申请已受理，服务卡已生成。",
+	"sealed":     "已审核通过并加盖本机构电子印章。",
+	"voided":     "服务卡已作废。",
+	"revoked":    "服务卡已取消。",
+	"superseded": "服务卡已标记为换发。",
+	"refused":    "已不予办理，并出具不予办理告知书。",
+}
+
+type loginData struct {
+	Title string
+	CSRF  string
+	Next  string
+	Error string
+}
+
+// safeNext keeps a post-login redirect inside the console.
+func safeNext(n string) string {
+	if len(n) > 200 || len(n) < len(consoleHome) || n[:len(consoleHome)] != consoleHome || (len(n) > len(consoleHome) && n[len(consoleHome)] != '/') {
+		return consoleHome
+	}
+	if u, err := url.Parse(n); err != nil || u.Host != "" || u.Scheme != "" {
+		return consoleHome
+	}
+	return n
+}
+
+// consoleLoginForm shows the login form with a fresh login CSRF token
+// (double submit: cookie and hidden field).
+func (s *server) consoleLoginForm(c echo.Context) error {
+	return s.renderLogin(c, http.StatusOK, "")
+}
+
+func (s *server) renderLogin(c echo.Context, status int, msg string) error {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	s.setCookie(c, loginCSRFCookie, tok, 1800)
+	return s.pages.render(c, status, "console_login.html", loginData{Title: "工作人员登录", CSRF: tok, Next: safeNext(c.FormValue("next")), Error: msg})
+}
+
+// consoleLogin checks the username and password with the same rules as
+// POST /api/v1/login (same answer for every failure, lockout after
+// MaxFailedLogins) and starts a cookie session.
+func (s *server) consoleLogin(c echo.Context) error {
+	ck, err := c.Cookie(loginCSRFCookie)
+	if err != nil || !sameToken(c.FormValue("csrf"), ck.Value) {
+		return s.renderLogin(c, http.StatusForbidden, "页面已过期，请重新登录。")
+	}
+	username, password := c.FormValue("username"), c.FormValue("password")
+	const badLogin = "用户名或密码错误，或账号因多次失败暂时锁定。"
+	if username == "" || password == "" || len(username) > 64 || len(password) > 256 {
+		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
+	}
+	ctx := c.Request().Context()
+	now := s.opt.Now()
+	u, err := s.store.GetUserByName(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, _ = CheckPassword(dummyHash(), password)
+		s.metrics.logins.WithLabelValues("unknown_user").Inc()
+		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
+	case err != nil:
+		return err
+	case u.Disabled, now.Before(u.LockedUntil):
+		_, _ = CheckPassword(dummyHash(), password)
+		s.metrics.logins.WithLabelValues("locked").Inc()
+		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
+	}
+	if err := s.checkPassword(c, u, password); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.kind == kindBadCredentials {
+			return s.renderLogin(c, http.StatusUnauthorized, badLogin)
+		}
+		return err
+	}
+	org, err := s.svc.Keys.Org(u.OrgCode)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", u.Username, err)
+	}
+	tok, hash, err := newSessionToken()
+	if err != nil {
+		return err
+	}
+	exp := now.Add(s.opt.SessionTTL).UTC().Truncate(time.Second)
+	if err := s.store.CreateSession(ctx, store.Session{TokenHash: hash, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: exp}); err != nil {
+		return err
+	}
+	if _, err := s.store.AppendAudit(ctx, store.AuditEvent{Actor: u.Username, OrgCode: org.Code, Action: "user.login", RemoteAddr: c.RealIP()}); err != nil {
+		return err
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.setCookie(c, loginCSRFCookie, "", -1)
+	s.setCookie(c, sessionCookie, tok, int(s.opt.SessionTTL/time.Second))
+	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+// checkPassword checks u's password; a wrong one counts towards the
+// lockout exactly as a failed login does and returns kindBadCredentials.
+func (s *server) checkPassword(c echo.Context, u store.User, password string) error {
+	if password == "" || len(password) > 256 {
+		return fail(kindBadCredentials, errors.New("empty or oversized password"))
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", u.Username, err)
+	}
+	if !ok {
+		return s.loginFailed(c, u, s.opt.Now())
+	}
+	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
+		if err := s.store.UpdateUserLogin(c.Request().Context(), u.ID, 0, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consoleLogout ends the session.
+func (s *server) consoleLogout(c echo.Context) error {
+	hash, _ := c.Get(keySession).([]byte)
+	if err := s.store.DeleteSession(c.Request().Context(), hash); err != nil {
+		return err
+	}
+	if a, ok := actorOf(c); ok {
+		if _, err := s.store.AppendAudit(c.Request().Context(), store.AuditEvent{Actor: a.Username, OrgCode: a.Org.Code, Action: "user.logout", RemoteAddr: a.RemoteAddr}); err != nil {
+			return err
+		}
+	}
+	s.setCookie(c, sessionCookie, "", -1)
+	return c.Redirect(http.StatusSeeOther, consoleLoginURL)
+}

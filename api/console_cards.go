@@ -1,0 +1,520 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/workday"
+)
+
+// queueRow is one card of "my queue".
+type queueRow struct {
+	ID, Number, Title, Village, Holders, Received, Due string
+	Left                                               int
+	Overdue, Soon                                      bool
+}
+
+type queueData struct {
+	consoleBase
+	Rows     []queueRow
+	CanApply bool
+}
+
+// consoleQueue lists the drafts awaiting the caller's seal, oldest first,
+// with the working days left under Art. 19.
+func (s *server) consoleQueue(c echo.Context) error {
+	a, _ := actorOf(c)
+	cards, err := s.svc.Queue(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	now := s.opt.Now()
+	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, CanApply: a.Org.Level == keys.Village}
+	for i := range cards {
+		sc := &cards[i]
+		app, err := s.svc.Applicant(sc)
+		if err != nil {
+			return err
+		}
+		dl := lifecycle.DeadlineOf(workday.Default(), sc, app, now)
+		r := queueRow{
+			ID: sc.ID, Number: sc.Number, Title: sc.Type.Title(), Village: s.orgName(sc.VillageCode),
+			Holders:  card.MaskName(app.Male.Name) + "、" + card.MaskName(app.Female.Name),
+			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
+			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
+		}
+		d.Rows = append(d.Rows, r)
+	}
+	return s.pages.render(c, http.StatusOK, "console_queue.html", d)
+}
+
+func (s *server) orgName(code string) string {
+	if o, err := s.svc.Keys.Org(code); err == nil {
+		return o.Name
+	}
+	return code
+}
+
+// appForm is the new application form's values, kept to refill the form
+// after a validation error.
+type appForm struct {
+	Type, Channel                                      string
+	MaleName, MaleID, MaleHukou, MaleResidence         string
+	FemaleName, FemaleID, FemaleHukou, FemaleResidence string
+	MarriageDate, MarriageCert                         string
+	StatusNumber, StatusIssuer                         string
+	ChildOrder                                         string
+	Children                                           [3]card.Child
+	Retroactive, Commitment, OtherProvince             bool
+	BirthCert                                          string
+	ProxyName, ProxyID, ProxyRelationship              string
+}
+
+type newData struct {
+	consoleBase
+	F       appForm
+	Village OrgView
+	Types   []card.Type
+	Field   string
+}
+
+func readAppForm(c echo.Context) appForm {
+	v := c.FormValue
+	f := appForm{
+		Type: v("type"), Channel: v("channel"),
+		MaleName: v("male_name"), MaleID: v("male_id"), MaleHukou: v("male_hukou"), MaleResidence: v("male_residence"),
+		FemaleName: v("female_name"), FemaleID: v("female_id"), FemaleHukou: v("female_hukou"), FemaleResidence: v("female_residence"),
+		MarriageDate: v("marriage_date"), MarriageCert: v("marriage_cert"),
+		StatusNumber: v("status_number"), StatusIssuer: v("status_issuer"),
+		ChildOrder:  v("child_order"),
+		Retroactive: v("retroactive") == "on", Commitment: v("commitment") == "on", OtherProvince: v("other_province") == "on",
+		BirthCert: v("birth_cert"),
+		ProxyName: v("proxy_name"), ProxyID: v("proxy_id"), ProxyRelationship: v("proxy_relationship"),
+	}
+	for i := range f.Children {
+		n := strconv.Itoa(i)
+		f.Children[i] = card.Child{Name: v("child_name_" + n), Sex: v("child_sex_" + n), BirthDate: v("child_birth_" + n)}
+	}
+	return f
+}
+
+// applicant turns the form into an application; card.ParseApplicant
+// validates it exactly as it validates the JSON API's.
+func (f appForm) applicant(village string) ([]byte, error) {
+	order, _ := strconv.Atoi(strings.TrimSpace(f.ChildOrder))
+	app := card.Applicant{
+		Type:             card.Type(f.Type),
+		Male:             card.Person{Name: f.MaleName, IDNumber: strings.ToUpper(f.MaleID), Hukou: f.MaleHukou, Residence: f.MaleResidence},
+		Female:           card.Person{Name: f.FemaleName, IDNumber: strings.ToUpper(f.FemaleID), Hukou: f.FemaleHukou, Residence: f.FemaleResidence},
+		ChildOrder:       order,
+		Retroactive:      f.Retroactive,
+		BirthCertNumber:  f.BirthCert,
+		Commitment:       f.Commitment,
+		Channel:          card.Channel(f.Channel),
+		Village:          village,
+		OtherProvinceVer: f.OtherProvince,
+	}
+	if f.MarriageDate != "" || f.MarriageCert != "" {
+		app.Marriage = &card.Marriage{Date: f.MarriageDate, CertNumber: f.MarriageCert}
+	}
+	if f.StatusNumber != "" || f.StatusIssuer != "" {
+		app.StatusCert = &card.StatusCert{Number: f.StatusNumber, Issuer: f.StatusIssuer}
+	}
+	for _, ch := range f.Children {
+		if ch.Name != "" || ch.BirthDate != "" {
+			app.Children = append(app.Children, ch)
+		}
+	}
+	if f.Channel == string(card.ChannelProxy) || f.ProxyName != "" {
+		app.Proxy = &card.Proxy{Name: f.ProxyName, IDNumber: strings.ToUpper(f.ProxyID), Relationship: f.ProxyRelationship}
+	}
+	return json.Marshal(app)
+}
+
+// consoleNewForm shows the new application form (village staff).
+func (s *server) consoleNewForm(c echo.Context) error {
+	a, _ := actorOf(c)
+	d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: appForm{Type: string(card.First), Channel: string(card.ChannelSelf), ChildOrder: "1"}, Village: orgView(a.Org), Types: card.Types}
+	return s.pages.render(c, http.StatusOK, "console_new.html", d)
+}
+
+// consoleCreate records the application and opens the new card.
+func (s *server) consoleCreate(c echo.Context) error {
+	a, _ := actorOf(c)
+	f := readAppForm(c)
+	again := func(msg, field string) error {
+		d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Village: orgView(a.Org), Types: card.Types, Field: field}
+		d.Error = msg
+		return s.pages.render(c, http.StatusUnprocessableEntity, "console_new.html", d)
+	}
+	body, err := f.applicant(a.Org.Code)
+	if err != nil {
+		return err
+	}
+	app, err := card.ParseApplicant(body)
+	if err == nil {
+		var sc *store.Card
+		if sc, err = s.svc.Apply(c.Request().Context(), a, app); err == nil {
+			return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done=created")
+		}
+	}
+	k, extra := classify(err)
+	if k.status >= 500 {
+		return err
+	}
+	s.log.Warn("console application refused", "request_id", requestIDOf(c), "problem", k.slug, "err", err)
+	msg, field := k.detail, ""
+	if extra != nil && extra.Field != "" {
+		field = extra.Field
+		msg = fmt.Sprintf("%s（字段 %s：%s）", k.detail, extra.Field, extra.Reason)
+	}
+	return again(msg, field)
+}
+
+type auditRow struct {
+	At, Actor, Org, Action, Reason string
+}
+
+type detailData struct {
+	consoleBase
+	Card          *CardView
+	App           *card.Applicant
+	Status        string
+	Steps         []step
+	Audit         []auditRow
+	Preview       bool
+	CanSeal       bool
+	CanRefuse     bool
+	CanChange     bool
+	Deadline      *lifecycle.Deadline
+	VerifyPath    string
+	StatusChanges []statusChange
+	// Notice is the number of a notice just issued (?notice=N).
+	Notice int
+}
+
+// statusChange is one of the county's actions on an issued card.
+type statusChange struct {
+	Action, Label, Article string
+	Reasons                []reasonOption
+	NeedsNewCard           bool
+}
+
+type reasonOption struct{ Value, Label string }
+
+var statusLabels = map[store.Status]string{
+	store.StatusDraft:      "审批中",
+	store.StatusIssued:     "已办结（有效）",
+	store.StatusVoided:     "已作废",
+	store.StatusRevoked:    "已取消",
+	store.StatusSuperseded: "已换发",
+	store.StatusRefused:    "不予办理",
+}
+
+var auditLabels = map[string]string{
+	"card.create":    "受理申请、生成服务卡",
+	"card.seal":      "审核通过并加盖电子印章",
+	"card.read":      "查看申请信息",
+	"card.void":      "作废",
+	"card.revoke":    "取消",
+	"card.supersede": "换发",
+	"card.download":  "持卡人下载",
+}
+
+// consoleCard shows a card: its data, a preview of page 1, the seal
+// chain so far, its audit history and the actions open to the caller.
+func (s *server) consoleCard(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sc, err := s.svc.Get(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	v, err := s.view(c, sc, true)
+	if err != nil {
+		return err
+	}
+	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: statusLabels[sc.Status]}
+	if sc.StatusReason != "" {
+		d.Status += "（" + reasonLabels[sc.StatusReason] + "）"
+	}
+	for _, l := range keys.Levels {
+		st := step{Label: l.Chinese(), State: "pending"}
+		for _, x := range v.Seals {
+			if x.Level == l {
+				st.Org, st.Time, st.State = x.Organisation, chinaTime(x.SignedAt), "done"
+			}
+		}
+		d.Steps = append(d.Steps, st)
+	}
+	evs, err := s.store.AuditEvents(ctx, id, 100)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		label, ok := auditLabels[ev.Action]
+		if !ok {
+			label = ev.Action
+		}
+		r := auditRow{At: chinaTime(ev.At), Actor: ev.Actor, Org: s.orgName(ev.OrgCode), Action: label}
+		if ev.Reason != "" {
+			if l, ok := reasonLabels[ev.Reason]; ok {
+				r.Reason = l
+			} else {
+				r.Reason = ev.Reason
+			}
+		}
+		d.Audit = append(d.Audit, r)
+	}
+	_, d.Preview = previewTool()
+	if sc.Status == store.StatusDraft {
+		d.CanSeal = v.NextLevel == a.Org.Level
+		d.CanRefuse = d.CanSeal
+		dl := lifecycle.DeadlineOf(workday.Default(), sc, v.Applicant, s.opt.Now())
+		d.Deadline = &dl
+	}
+	if sc.Status == store.StatusIssued && a.Org.Level == keys.County && a.Org.Code == sc.CountyCode {
+		d.CanChange = true
+		d.StatusChanges = statusChanges()
+	}
+	if n, err := strconv.Atoi(c.QueryParam("notice")); err == nil && n > 0 {
+		d.Notice = n
+	}
+	if v.VerificationURL != "" {
+		d.VerifyPath = "/v/" + sc.QRToken
+	}
+	return s.pages.render(c, http.StatusOK, "console_card.html", d)
+}
+
+func statusChanges() []statusChange {
+	out := []statusChange{
+		{Action: "void", Label: "作废", Article: "第二十二条"},
+		{Action: "revoke", Label: "取消", Article: "第二十条"},
+		{Action: "supersede", Label: "换发", Article: "第十六条", NeedsNewCard: true},
+	}
+	for i := range out {
+		for _, r := range lifecycle.ReasonClasses[actionStatus[out[i].Action]] {
+			out[i].Reasons = append(out[i].Reasons, reasonOption{Value: r, Label: reasonLabels[r]})
+		}
+	}
+	return out
+}
+
+var actionStatus = map[string]store.Status{
+	"void": store.StatusVoided, "revoke": store.StatusRevoked, "supersede": store.StatusSuperseded,
+}
+
+// previewTool finds pdftoppm; without it the detail page links to the PDF.
+func previewTool() (string, bool) {
+	p, err := exec.LookPath("pdftoppm")
+	return p, err == nil
+}
+
+// consolePreview renders page 1 of the card's newest revision as a PNG
+// at 60 dpi with poppler's pdftoppm.
+func (s *server) consolePreview(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.svc.Get(ctx, a, id); err != nil {
+		return err
+	}
+	tool, ok := previewTool()
+	if !ok {
+		return fail(kindNotFound, errors.New("pdftoppm not installed"))
+	}
+	_, pdf, err := s.store.CurrentPDF(ctx, id)
+	if err != nil {
+		return err
+	}
+	png, err := renderPage(ctx, tool, pdf)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "private, no-store")
+	return c.Blob(http.StatusOK, "image/png", png)
+}
+
+func renderPage(ctx context.Context, tool string, pdf []byte) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "cardseal-preview-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	in := filepath.Join(dir, "card.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, tool, "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", in, filepath.Join(dir, "page"))
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("pdftoppm: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return os.ReadFile(filepath.Join(dir, "page.png"))
+}
+
+// consolePDF sends the card's newest PDF revision to staff.
+func (s *server) consolePDF(c echo.Context) error { return s.cardPDF(c) }
+
+type sealData struct {
+	consoleBase
+	Card *CardView
+}
+
+// consoleSealConfirm is the confirmation step before sealing.
+func (s *server) consoleSealConfirm(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.sealView(c, a, id)
+	if err != nil {
+		return err
+	}
+	return s.pages.render(c, http.StatusOK, "console_seal.html", sealData{consoleBase: s.base(c, "确认盖章", "card"), Card: v})
+}
+
+// sealView is the masked summary the confirmation step shows: no personal
+// data in full, so the read is not audited (the detail page's is).
+func (s *server) sealView(c echo.Context, a lifecycle.Actor, id string) (*CardView, error) {
+	sc, err := s.store.GetCard(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !lifecycle.CanSee(a, &sc) {
+		return nil, fmt.Errorf("%w: card %s outside %s", lifecycle.ErrForbidden, id, a.Org.Code)
+	}
+	return s.view(c, &sc, false)
+}
+
+// consoleSeal checks the re-entered password and applies the seal.
+func (s *server) consoleSeal(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	u, _ := c.Get(keyUser).(store.User)
+	if err := s.checkPassword(c, u, c.FormValue("password")); err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.kind != kindBadCredentials {
+			return err
+		}
+		v, verr := s.sealView(c, a, id)
+		if verr != nil {
+			return verr
+		}
+		d := sealData{consoleBase: s.base(c, "确认盖章", "card"), Card: v}
+		d.Error = "密码错误，未盖章。连续多次错误将暂时锁定账号。"
+		return s.pages.render(c, http.StatusUnauthorized, "console_seal.html", d)
+	}
+	sc, err := s.svc.Seal(c.Request().Context(), a, id)
+	if err != nil {
+		return err
+	}
+	s.metrics.seals.WithLabelValues(string(a.Org.Level)).Inc()
+	s.log.Info("card sealed", "request_id", requestIDOf(c), "card_id", sc.ID, "level", a.Org.Level, "org", a.Org.Code, "user", a.Username, "status", sc.Status, "via", "console")
+	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done=sealed")
+}
+
+// consoleStatus voids, revokes or supersedes an issued card (county).
+func (s *server) consoleStatus(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	action := c.FormValue("action")
+	to, ok := actionStatus[action]
+	if !ok {
+		return fail(kindBadRequest, fmt.Errorf("unknown action %q", action))
+	}
+	newID := ""
+	if to == store.StatusSuperseded {
+		number := strings.TrimSpace(c.FormValue("new_card"))
+		nc, err := s.store.GetCardByNumber(c.Request().Context(), number)
+		if err != nil || number == "" {
+			return fail(kindNewCard, err)
+		}
+		newID = nc.ID
+	}
+	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, c.FormValue("reason"), strings.TrimSpace(c.FormValue("note")), newID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("card status changed", "request_id", requestIDOf(c), "card_id", sc.ID, "status", to, "reason", c.FormValue("reason"), "user", a.Username, "via", "console")
+	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done="+string(to))
+}
+
+// consoleFind opens a card by its number.
+func (s *server) consoleFind(c echo.Context) error {
+	a, _ := actorOf(c)
+	number := strings.TrimSpace(c.QueryParam("number"))
+	if number == "" || len(number) > 32 {
+		return fail(kindMissingParam, errors.New("number required"))
+	}
+	sc, err := s.store.GetCardByNumber(c.Request().Context(), number)
+	if err != nil {
+		return err
+	}
+	if !lifecycle.CanSee(a, &sc) {
+		return fail(kindNotFound, errors.New("card outside the caller's jurisdiction"))
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID)
+}
+
+// consoleRefuse refuses an application in writing (Art. 11): one reason
+// per line; the refusal notice is then one click away.
+func (s *server) consoleRefuse(c echo.Context) error {
+	a, _ := actorOf(c)
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	var reasons []string
+	for _, l := range strings.Split(c.FormValue("reasons"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			reasons = append(reasons, l)
+		}
+	}
+	if len(reasons) == 0 {
+		return fail(kindReason, errors.New("no refusal reason"))
+	}
+	n, err := s.svc.Refuse(c.Request().Context(), a, id, reasons)
+	if err != nil {
+		return err
+	}
+	s.log.Info("application refused", "request_id", requestIDOf(c), "card_id", id, "user", a.Username, "via", "console")
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/console/cards/%s?done=refused&notice=%d", id, n.Seq))
+}
+
+// consoleNoticePDF sends a stored notice (the JSON API's handler, under
+// the console session).
+func (s *server) consoleNoticePDF(c echo.Context) error { return s.noticePDF(c) }
