@@ -174,3 +174,33 @@ func rawDump(t *testing.T, url string) []byte {
 	}
 	return all
 }
+
+// TestArt14CounterService: at the township or county service hall staff
+// take applications for villages in their jurisdiction, and every level
+// can act at once; outside the jurisdiction they cannot.
+func TestArt14CounterService(t *testing.T) {
+	st, _ := storetest.Open(t)
+	ks := demoKeys(t)
+	s := NewService(st, ks, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	if err := SyncOrgs(ctx, st, ks); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"220102001", "220102"} {
+		c, err := s.Apply(ctx, actor(t, ks, code), example(t))
+		if err != nil {
+			t.Fatalf("%s at the counter: %v", code, err)
+		}
+		for _, x := range []string{"220102001001", "220102001", "220102"} {
+			if c, err = s.Seal(ctx, actor(t, ks, x), c.ID); err != nil {
+				t.Fatalf("seal %s: %v", x, err)
+			}
+		}
+		if c.Status != store.StatusIssued {
+			t.Fatalf("counter card: %s", c.Status)
+		}
+	}
+	if _, err := s.Apply(ctx, actor(t, ks, "220102002"), example(t)); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("another township's counter: %v", err)
+	}
+}
