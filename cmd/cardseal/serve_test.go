@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/jilin-health/cardseal/store/storetest"
+
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -9,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -26,8 +27,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/jilin-health/cardseal/api"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
@@ -43,48 +42,7 @@ func TestServeSQLite(t *testing.T) {
 }
 
 func TestServePostgres(t *testing.T) {
-	base := os.Getenv("CARDSEAL_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL tests disabled: set CARDSEAL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
-	}
-	testServe(t, freshSchema(t, base))
-}
-
-// freshSchema creates a schema of its own for one test, drops it when the
-// test ends, and returns base with search_path set to it (as the store's
-// tests do).
-func freshSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to CARDSEAL_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "cardseal_e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
+	testServe(t, storetest.PostgresURL(t))
 }
 
 const e2ePassword = "e2e-demo-password"

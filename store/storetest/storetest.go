@@ -75,3 +75,12 @@ func Backends(t *testing.T, fn func(t *testing.T, open Opener)) {
 		fn(t, OpenPostgres)
 	})
 }
+
+// PostgresURL returns the URL of a fresh, empty schema for tests that
+// hand the database to a server process rather than open it themselves.
+// It skips t if CARDSEAL_TEST_POSTGRES is unset and fails t if the server
+// cannot be reached; the schema is dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return testdb.Postgres(t)
+}
