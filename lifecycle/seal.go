@@ -99,30 +99,7 @@ func (s *Sealer) appearance(o keys.Org) (*signer.Appearance, error) {
 // a card PDF, in its level's seal box. Chain errors (order, repetition,
 // jurisdiction) come back from the signer before anything is written.
 func (s *Sealer) SealCard(pdf []byte, code, number string, at time.Time) ([]byte, error) {
-	o, err := s.Keys.Org(code)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.Keys.SealIdentity(code)
-	if err != nil {
-		return nil, err
-	}
-	app, err := s.appearance(o)
-	if err != nil {
-		return nil, err
-	}
-	return signer.Seal(pdf, &signer.Request{
-		Identity:   id,
-		Org:        o,
-		Policy:     chain.Card,
-		Page:       0,
-		Rect:       signer.Rect(templates.SealBox(o.Level)),
-		Appearance: app,
-		Reason:     Reason(o.Level),
-		Location:   o.Name,
-		DocID:      number,
-		Time:       at,
-	})
+	return s.sealIn(pdf, code, number, chain.Card, templates.SealBox, Reason, at)
 }
 
 // CardSealBoxes are the rectangles of a card's three seals, for the
