@@ -78,51 +78,66 @@ func (s *server) login(c echo.Context) error {
 	if req.Username == "" || req.Password == "" || len(req.Username) > 64 || len(req.Password) > 256 {
 		return fail(kindBadCredentials, errors.New("empty or oversized username or password"))
 	}
+	u, org, err := s.authenticateUser(c, req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	tok, exp, err := s.startSession(c, u, org)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return writeJSON(c, http.StatusOK, LoginResponse{Token: tok, ExpiresAt: exp, User: UserView{Username: u.Username, Org: orgView(org)}})
+}
+
+// authenticateUser checks a username and password for both logins (the
+// JSON API and the console). Unknown users, disabled and locked accounts
+// and wrong passwords all fail with kindBadCredentials after the same
+// work (one password hash); a wrong password counts towards the lockout.
+func (s *server) authenticateUser(c echo.Context, username, password string) (store.User, keys.Org, error) {
 	ctx := c.Request().Context()
 	now := s.opt.Now()
-	u, err := s.store.GetUserByName(ctx, req.Username)
+	u, err := s.store.GetUserByName(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_, _ = CheckPassword(dummyHash(), req.Password)
+		_, _ = CheckPassword(dummyHash(), password)
 		s.metrics.logins.WithLabelValues("unknown_user").Inc()
-		return fail(kindBadCredentials, errors.New("unknown user"))
+		return u, keys.Org{}, fail(kindBadCredentials, errors.New("unknown user"))
 	case err != nil:
-		return err
+		return u, keys.Org{}, err
 	case u.Disabled, now.Before(u.LockedUntil):
-		_, _ = CheckPassword(dummyHash(), req.Password)
+		_, _ = CheckPassword(dummyHash(), password)
 		s.metrics.logins.WithLabelValues("locked").Inc()
-		return fail(kindBadCredentials, fmt.Errorf("user %q is disabled or locked until %s", u.Username, u.LockedUntil.Format(time.RFC3339)))
+		return u, keys.Org{}, fail(kindBadCredentials, fmt.Errorf("user %q is disabled or locked until %s", u.Username, u.LockedUntil.Format(time.RFC3339)))
 	}
-	ok, err := CheckPassword(u.PasswordHash, req.Password)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", u.Username, err)
-	}
-	if !ok {
-		return s.loginFailed(c, u, now)
-	}
-	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
-		if err := s.store.UpdateUserLogin(ctx, u.ID, 0, time.Time{}); err != nil {
-			return err
-		}
+	if err := s.checkPassword(c, u, password); err != nil {
+		return u, keys.Org{}, err
 	}
 	org, err := s.svc.Keys.Org(u.OrgCode)
 	if err != nil {
-		return fmt.Errorf("user %q: %w", u.Username, err)
+		return u, keys.Org{}, fmt.Errorf("user %q: %w", u.Username, err)
 	}
+	return u, org, nil
+}
+
+// startSession creates a session for an authenticated user and audits
+// the login; it returns the bearer token (stored only as its hash).
+func (s *server) startSession(c echo.Context, u store.User, org keys.Org) (string, time.Time, error) {
+	ctx := c.Request().Context()
+	now := s.opt.Now()
 	tok, hash, err := newSessionToken()
 	if err != nil {
-		return err
+		return "", time.Time{}, err
 	}
 	exp := now.Add(s.opt.SessionTTL).UTC().Truncate(time.Second)
 	if err := s.store.CreateSession(ctx, store.Session{TokenHash: hash, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: exp}); err != nil {
-		return err
+		return "", time.Time{}, err
 	}
 	if _, err := s.store.AppendAudit(ctx, store.AuditEvent{Actor: u.Username, OrgCode: org.Code, Action: "user.login", RemoteAddr: c.RealIP()}); err != nil {
-		return err
+		return "", time.Time{}, err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return writeJSON(c, http.StatusOK, LoginResponse{Token: tok, ExpiresAt: exp, User: UserView{Username: u.Username, Org: orgView(org)}})
+	return tok, exp, nil
 }
 
 // loginFailed counts a wrong password and locks the account after

@@ -172,44 +172,18 @@ func (s *server) consoleLogin(c echo.Context) error {
 	if username == "" || password == "" || len(username) > 64 || len(password) > 256 {
 		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
 	}
-	ctx := c.Request().Context()
-	now := s.opt.Now()
-	u, err := s.store.GetUserByName(ctx, username)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		_, _ = CheckPassword(dummyHash(), password)
-		s.metrics.logins.WithLabelValues("unknown_user").Inc()
-		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
-	case err != nil:
-		return err
-	case u.Disabled, now.Before(u.LockedUntil):
-		_, _ = CheckPassword(dummyHash(), password)
-		s.metrics.logins.WithLabelValues("locked").Inc()
-		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
-	}
-	if err := s.checkPassword(c, u, password); err != nil {
+	u, org, err := s.authenticateUser(c, username, password)
+	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.kind == kindBadCredentials {
 			return s.renderLogin(c, http.StatusUnauthorized, badLogin)
 		}
 		return err
 	}
-	org, err := s.svc.Keys.Org(u.OrgCode)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", u.Username, err)
-	}
-	tok, hash, err := newSessionToken()
+	tok, _, err := s.startSession(c, u, org)
 	if err != nil {
 		return err
 	}
-	exp := now.Add(s.opt.SessionTTL).UTC().Truncate(time.Second)
-	if err := s.store.CreateSession(ctx, store.Session{TokenHash: hash, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: exp}); err != nil {
-		return err
-	}
-	if _, err := s.store.AppendAudit(ctx, store.AuditEvent{Actor: u.Username, OrgCode: org.Code, Action: "user.login", RemoteAddr: c.RealIP()}); err != nil {
-		return err
-	}
-	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.setCookie(c, loginCSRFCookie, "", -1)
 	s.setCookie(c, sessionCookie, tok, int(s.opt.SessionTTL/time.Second))
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
