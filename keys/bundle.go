@@ -115,3 +115,23 @@ func VerifyBundle(data []byte, ourRoot *smx509.Certificate) (*TrustList, error) 
 	}
 	return nil, fmt.Errorf("%w: unsigned", ErrBundle)
 }
+
+// WithBundle adds the roots of a bundle signed by the trust list's first
+// root (this province's) to the trust list.
+func WithBundle(t *TrustList, bundle []byte) (*TrustList, error) {
+	b, err := VerifyBundle(bundle, t.Roots()[0])
+	if err != nil {
+		return nil, err
+	}
+	roots := append([]*smx509.Certificate{}, t.Roots()...)
+	for _, r := range b.Roots() {
+		dup := false
+		for _, have := range roots {
+			dup = dup || have.Equal(r)
+		}
+		if !dup {
+			roots = append(roots, r)
+		}
+	}
+	return NewTrustList(roots...), nil
+}

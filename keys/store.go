@@ -82,6 +82,14 @@ func OpenDir(dir string, passphrase []byte) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Other provinces' roots (Art. 7a), vouched for by our root.
+	if b, err := os.ReadFile(filepath.Join(kd, "trust-bundle.pem")); err == nil {
+		if trust, err = WithBundle(trust, b); err != nil {
+			return nil, fmt.Errorf("keys/trust-bundle.pem: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	s := &FileStore{dir: dir, pass: passphrase, trust: trust, orgs: map[string]Org{}, cache: map[string]*Identity{}}
 	b, err := os.ReadFile(filepath.Join(kd, "orgs.json"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -183,3 +183,46 @@ func TestCLIVerifyOffline(t *testing.T) {
 		t.Fatalf("forged: %d %s", code, out)
 	}
 }
+
+// TestCLITrustBundle: a card sealed under another root verifies only with
+// a trust bundle that our (offline) root signed (Art. 7a).
+func TestCLITrustBundle(t *testing.T) {
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	if code, _, stderr := cli(t, "ca", "init", "--dir", p("ours"), "--province", "吉林省", "--name", "吉林省卫生健康委员会"); code != 0 {
+		t.Fatal(stderr)
+	}
+	// The other province's installation, with its own root.
+	if code, _, stderr := cli(t, "init", "--dir", p("other"), "--demo"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := cli(t, "card", "render", "--dir", p("other"), "--applicant", "../../examples/applicant.json", "--out", p("c0.pdf")); code != 0 {
+		t.Fatal(stderr)
+	}
+	in := p("c0.pdf")
+	for i, org := range []string{"220102001001", "220102001", "220102"} {
+		out := p(fmt.Sprintf("c%d.pdf", i+1))
+		if code, _, stderr := cli(t, "seal", "--dir", p("other"), "--org", org, "--in", in, "--out", out); code != 0 {
+			t.Fatal(stderr)
+		}
+		in = out
+	}
+	ourTrust := filepath.Join(p("ours"), "trust.pem")
+	if code, out, _ := cli(t, "verify", "--trust", ourTrust, in); code != 1 || !strings.Contains(out, "trusted root") {
+		t.Fatalf("without the bundle: %d %s", code, out)
+	}
+	if code, _, stderr := cli(t, "ca", "bundle", "--dir", p("ours"), "--out", p("bundle.pem"), filepath.Join(p("other"), "keys", "trust.pem")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, out, stderr := cli(t, "verify", "--trust", ourTrust, "--trust-bundle", p("bundle.pem"), in); code != 0 {
+		t.Fatalf("with the bundle: %d %s %s", code, out, stderr)
+	}
+	// A bundle our root did not sign is refused, not silently ignored.
+	b, _ := os.ReadFile(p("bundle.pem"))
+	b[len(b)/2] ^= 1
+	os.WriteFile(p("bad.pem"), b, 0o644)
+	if code, _, stderr := cli(t, "verify", "--trust", ourTrust, "--trust-bundle", p("bad.pem"), in); code != 2 || !strings.Contains(stderr, "error:") {
+		t.Fatalf("tampered bundle: %d %s", code, stderr)
+	}
+}

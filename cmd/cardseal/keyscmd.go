@@ -30,6 +30,8 @@ func cmdCA(args []string, out io.Writer) error {
 		return cmdCAInit(args[1:], out)
 	case "sign":
 		return cmdCASign(args[1:], out)
+	case "bundle":
+		return cmdCABundle(args[1:], out)
 	}
 	return usageError{fmt.Sprintf("unknown ca command %q; try 'cardseal ca init' or 'cardseal ca sign'", args[0])}
 }
@@ -371,4 +373,52 @@ func subject(c *smx509.Certificate) string { return c.Subject.String() }
 
 func pemCert(c *smx509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// cmdCABundle signs a trust-list bundle of other provinces' roots (Art.
+// 7a) with this province's root key, on the offline machine. Servers put
+// it at DATA_DIR/keys/trust-bundle.pem; cardseal verify reads it from
+// there or from --trust-bundle.
+func cmdCABundle(args []string, out io.Writer) error {
+	fs := newFlags("ca bundle")
+	dir := fs.String("dir", "", "offline CA directory (made by 'cardseal ca init')")
+	outFile := fs.String("out", "", "bundle (PEM) to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *outFile == "" || fs.NArg() == 0 {
+		return usageError{"ca bundle takes --dir, --out and the other provinces' root certificates (PEM files)"}
+	}
+	var roots []*smx509.Certificate
+	for _, f := range fs.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		tl, err := keys.ParseTrustList(b)
+		if err != nil {
+			return withHint(fmt.Errorf("%s: %w", f, err), "give each other province's self-signed root certificate in PEM")
+		}
+		roots = append(roots, tl.Roots()...)
+	}
+	pass, err := offlinePassphrase(*dir)
+	if err != nil {
+		return err
+	}
+	ca, err := keys.OpenCADir(*dir, pass)
+	if err != nil {
+		return err
+	}
+	b, err := keys.SignBundle(ca, roots)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*outFile, b, 0o644); err != nil {
+		return err
+	}
+	for _, r := range roots {
+		fmt.Fprintf(out, "bundled: %s (%s)\n", r.Subject.CommonName, keys.Province(r))
+	}
+	fmt.Fprintf(out, "signed with %s: %s\n", ca.Cert.Subject.CommonName, *outFile)
+	return nil
 }

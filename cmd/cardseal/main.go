@@ -47,6 +47,7 @@ commands:
   verify      check every seal of a PDF (exit 0 valid, 1 invalid or incomplete, 2 could not check)
   ca init     create the province root CA on the offline machine
   ca sign     check a certificate request and issue its certificate (offline machine)
+  ca bundle   sign other provinces' roots into a trust bundle (Art. 7a; offline machine)
   keys csr    new pending seal key (--org CODE) or QR-signing key (--platform) and its request
   keys import install a certificate issued for a pending key; the old one is archived
   keys status list certificates and when they end (exit 1 if any expired or missing)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -27,6 +28,7 @@ func cmdVerify(args []string, out io.Writer) error {
 	policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
 	offline := fs.Bool("offline", false, "check a scanned QR URL or token against a signed status list, with no network")
 	status := fs.String("status", "", "signed status list (JSON) for --offline")
+	bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +51,9 @@ func cmdVerify(args []string, out io.Writer) error {
 	}
 	tl, err := trustList(*dir, *trust)
 	if err != nil {
+		return err
+	}
+	if tl, err = addBundle(tl, *dir, *bundle); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(fs.Arg(0))
@@ -148,4 +153,29 @@ func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, ou
 		return exitCode(1)
 	}
 	return nil
+}
+
+// addBundle adds a trust bundle's roots: the one named, or the data
+// directory's keys/trust-bundle.pem when it exists.
+func addBundle(tl *keys.TrustList, dir, bundle string) (*keys.TrustList, error) {
+	if bundle == "" {
+		cfg, err := config.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		p := filepath.Join(cfg.Dir, "keys", "trust-bundle.pem")
+		if _, err := os.Stat(p); err != nil {
+			return tl, nil
+		}
+		bundle = p
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		return nil, err
+	}
+	out, err := keys.WithBundle(tl, b)
+	if err != nil {
+		return nil, withHint(err, "the bundle must be signed by this province's root (cardseal ca bundle on the offline machine)")
+	}
+	return out, nil
 }
