@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/keys"
@@ -21,6 +23,9 @@ func (s *server) routes(e *echo.Echo) {
 
 	// Operations.
 	e.GET("/healthz", s.healthz)
+	// A handler that does nothing: the load test's baseline
+	// (scripts/loadtest.sh compares the public check with it).
+	e.GET("/api/v1/ping", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/metrics", s.metrics.handler())
 	e.GET("/assets/:name", s.asset)
 

@@ -1,8 +1,10 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,22 +64,62 @@ type Answer struct {
 }
 
 // Checker answers public checks. It re-verifies the stored PDF's seal
-// chain for every answer, with a cache keyed by the PDF's SM3 digest (a
-// PDF's verdict never changes; its registry status is read every time).
+// chain, with a cache keyed by the PDF's SM3 digest (a PDF's verdict
+// never changes; its registry status is read every time).
+//
+// The public answer path reads and hashes the stored PDF at most once per
+// card revision every storedTTL (the card row's revision number must
+// still match), and checks a token's signature once per token: profiled
+// under load, hashing the ~150 KB PDF, reading it from the store and the
+// token's SM2 signature were nine tenths of each answer
+// (docs/performance.md).
 type Checker struct {
 	Service *Service
 
-	mu    sync.Mutex
-	cache map[[32]byte]*verifier.Report
+	mu      sync.Mutex
+	cache   map[[32]byte]*verifier.Report
+	stored  map[string]storedVerdict // card ID → verdict of its current PDF
+	tokens  map[string]tokenClaims   // token → its verified claims
+	holders map[string]maskedHolders // card ID → its masked holders
+}
+
+// maskedHolders are the masked holders of the application record sealed
+// (encrypted) as applicant: decrypting and decoding the record was a
+// sixth of each answer once the PDF and the token were cached.
+type maskedHolders struct {
+	applicant []byte
+	holders   []Holder
+}
+
+// storedVerdict is the report on a card's stored PDF at revision seq,
+// read and verified at checked (monotonic clock).
+type storedVerdict struct {
+	seq     int
+	rep     *verifier.Report
+	checked time.Time
+}
+
+// tokenClaims are the claims of a token whose signature verified with
+// cert.
+type tokenClaims struct {
+	claims *token.Claims
+	cert   *smx509.Certificate
 }
 
 // NewChecker returns a checker over a service.
 func NewChecker(s *Service) *Checker {
-	return &Checker{Service: s, cache: map[[32]byte]*verifier.Report{}}
+	return &Checker{Service: s, cache: map[[32]byte]*verifier.Report{},
+		stored: map[string]storedVerdict{}, tokens: map[string]tokenClaims{}, holders: map[string]maskedHolders{}}
 }
 
-// maxCache bounds the verification cache.
+// maxCache bounds each of the checker's caches.
 const maxCache = 10000
+
+// storedTTL is how long a card's stored PDF is trusted to be the bytes
+// that were verified before it is read and hashed again. Status changes
+// are not delayed by it (the card row is read for every answer); a new
+// seal changes the revision number and is read at once.
+const storedTTL = 10 * time.Second
 
 // VerifyPDF verifies a card PDF with the card policy and seal boxes,
 // using the cache.
@@ -123,7 +165,7 @@ func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	claims, _, err := token.Verify(tok, certs)
+	claims, err := ch.verifyToken(tok, certs)
 	if err != nil {
 		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
 			return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
@@ -141,6 +183,89 @@ func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
 		return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
 	return ch.Answer(ctx, &c)
+}
+
+// verifyToken verifies a token's signature, once per token and platform
+// certificate; only tokens that verified are remembered.
+func (ch *Checker) verifyToken(tok string, certs []*smx509.Certificate) (*token.Claims, error) {
+	ch.mu.Lock()
+	t, ok := ch.tokens[tok]
+	ch.mu.Unlock()
+	if ok {
+		for _, c := range certs {
+			if c == t.cert {
+				return t.claims, nil
+			}
+		}
+	}
+	claims, cert, err := token.Verify(tok, certs)
+	if err != nil {
+		return nil, err
+	}
+	ch.mu.Lock()
+	if len(ch.tokens) >= maxCache {
+		clear(ch.tokens)
+	}
+	ch.tokens[tok] = tokenClaims{claims: claims, cert: cert}
+	ch.mu.Unlock()
+	return claims, nil
+}
+
+// storedReport returns the verifier's report on a card's current PDF,
+// reading and verifying it when the card is at a revision not seen yet or
+// the last reading is older than storedTTL.
+func (ch *Checker) storedReport(ctx context.Context, c *store.Card) (*verifier.Report, error) {
+	ch.mu.Lock()
+	v, ok := ch.stored[c.ID]
+	ch.mu.Unlock()
+	if ok && v.seq == c.Seq && v.rep.DocID == c.Number && time.Since(v.checked) < storedTTL {
+		return v.rep, nil
+	}
+	seq, pdf, err := ch.Service.Store.CurrentPDF(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	checked := time.Now()
+	rep, err := ch.VerifyPDF(pdf, c.Number)
+	if err != nil {
+		return nil, err
+	}
+	if seq == c.Seq {
+		ch.mu.Lock()
+		if len(ch.stored) >= maxCache {
+			clear(ch.stored)
+		}
+		ch.stored[c.ID] = storedVerdict{seq: seq, rep: rep, checked: checked}
+		ch.mu.Unlock()
+	}
+	return rep, nil
+}
+
+// maskedHolders returns a card's masked holders, decrypting its
+// application record once per distinct record (the stored ciphertext is
+// compared byte for byte). Only masked values are kept.
+func (ch *Checker) maskedHolders(c *store.Card) ([]Holder, error) {
+	ch.mu.Lock()
+	m, ok := ch.holders[c.ID]
+	ch.mu.Unlock()
+	if ok && bytes.Equal(m.applicant, c.Applicant) {
+		return slices.Clone(m.holders), nil
+	}
+	app, err := ch.Service.Applicant(c)
+	if err != nil {
+		return nil, err
+	}
+	holders := []Holder{
+		{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
+		{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
+	}
+	ch.mu.Lock()
+	if len(ch.holders) >= maxCache {
+		clear(ch.holders)
+	}
+	ch.holders[c.ID] = maskedHolders{applicant: bytes.Clone(c.Applicant), holders: holders}
+	ch.mu.Unlock()
+	return slices.Clone(holders), nil
 }
 
 // CheckNumber answers a manual check by card number and verification
@@ -165,27 +290,20 @@ func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answe
 // holders and the seal chain of its stored PDF, re-verified.
 func (ch *Checker) Answer(ctx context.Context, c *store.Card) (*Answer, error) {
 	now := ch.Service.Now().UTC()
-	app, err := ch.Service.Applicant(c)
+	holders, err := ch.maskedHolders(c)
 	if err != nil {
 		return nil, err
 	}
 	a := &Answer{
 		CardType: c.Type, CardTitle: c.Type.Title(), Number: c.Number, CountyCode: c.CountyCode,
-		Holders: []Holder{
-			{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
-			{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
-		},
+		Holders:   holders,
 		IssueDate: c.CreatedAt.In(China).Format("2006-01-02"),
 		CheckedAt: now, Seals: []PublicSeal{},
 	}
 	if o, err := ch.Service.Keys.Org(c.CountyCode); err == nil {
 		a.County = o.Name
 	}
-	_, pdf, err := ch.Service.Store.CurrentPDF(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	rep, err := ch.VerifyPDF(pdf, c.Number)
+	rep, err := ch.storedReport(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -24,6 +25,39 @@ const (
 	maxDigestAlgs = 4
 	maxSigBytes   = 128
 )
+
+// certs remembers parsed certificates by their DER: every seal of a
+// province carries one of a few organisation certificates, and parsing one
+// was 6% of verifying a card (docs/performance.md). Certificates are
+// never modified after parsing. Bounded; cleared when full.
+var certs struct {
+	sync.Mutex
+	m map[string]*smx509.Certificate
+}
+
+const maxCachedCerts = 1024
+
+// parseCert parses a DER certificate, once per distinct DER.
+func parseCert(der []byte) (*smx509.Certificate, error) {
+	certs.Lock()
+	c, ok := certs.m[string(der)]
+	certs.Unlock()
+	if ok {
+		return c, nil
+	}
+	der = bytes.Clone(der) // not the caller's buffer: the cache outlives it
+	c, err := smx509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	certs.Lock()
+	if certs.m == nil || len(certs.m) >= maxCachedCerts {
+		certs.m = map[string]*smx509.Certificate{}
+	}
+	certs.m[string(der)] = c
+	certs.Unlock()
+	return c, nil
+}
 
 // Signed is a parsed seal. Parse fills every field; Verify checks it
 // against the digest of the signed bytes.
@@ -165,7 +199,7 @@ func Parse(der []byte) (*Signed, error) {
 		if !certsField.ReadASN1Element(&raw, asn1.SEQUENCE) {
 			return nil, malformed("signedData.certificates", "certificate %d is not an X.509 certificate", len(s.Certs)+1)
 		}
-		c, err := smx509.ParseCertificate(raw)
+		c, err := parseCert(raw)
 		if err != nil {
 			return nil, &FormatError{Field: "signedData.certificates", Reason: fmt.Sprintf("certificate %d", len(s.Certs)+1), Err: err}
 		}

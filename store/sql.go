@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -39,6 +40,12 @@ type sqlStore struct {
 	w *sql.DB // writes; for SQLite a pool of one connection
 	// clock replaces now for the rate limiter's windows in tests.
 	clock func() time.Time
+
+	// cardStmts are the card lookups prepared once: the public QR check
+	// runs one per scan, and parsing and planning the query was a large
+	// part of it (docs/performance.md).
+	stmtMu    sync.Mutex
+	cardStmts map[string]*sql.Stmt
 }
 
 // now is the store's clock for rate-limit windows.
@@ -52,6 +59,12 @@ func (s *sqlStore) now() time.Time {
 var _ Store = (*sqlStore)(nil)
 
 func (s *sqlStore) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.cardStmts {
+		st.Close()
+	}
+	s.cardStmts = nil
+	s.stmtMu.Unlock()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -447,11 +460,34 @@ func (s *sqlStore) insertPDF(ctx context.Context, tx *sql.Tx, cardID string, seq
 }
 
 func (s *sqlStore) getCard(ctx context.Context, what, where string, arg any) (Card, error) {
-	c, err := scanCard(s.r.QueryRowContext(ctx, `SELECT `+cardCols+` FROM cards WHERE `+where+` = $1`, arg))
+	st, err := s.cardStmt(ctx, where)
+	if err != nil {
+		return Card{}, fmt.Errorf("get card %s: %w", what, s.wrap(err))
+	}
+	c, err := scanCard(st.QueryRowContext(ctx, arg))
 	if err != nil {
 		return Card{}, fmt.Errorf("get card %s: %w", what, s.wrap(err))
 	}
 	return c, nil
+}
+
+// cardStmt returns the prepared lookup of a card by one column (id,
+// number or qr_token: fixed names, never user input).
+func (s *sqlStore) cardStmt(ctx context.Context, where string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.cardStmts[where]; ok {
+		return st, nil
+	}
+	st, err := s.r.PrepareContext(ctx, `SELECT `+cardCols+` FROM cards WHERE `+where+` = $1`)
+	if err != nil {
+		return nil, err
+	}
+	if s.cardStmts == nil {
+		s.cardStmts = map[string]*sql.Stmt{}
+	}
+	s.cardStmts[where] = st
+	return st, nil
 }
 
 func (s *sqlStore) GetCard(ctx context.Context, id string) (Card, error) {
