@@ -56,6 +56,11 @@ type Options struct {
 	// (default one per 6 s, burst 10), on top of the per-user lockout.
 	LoginRate  float64
 	LoginBurst int
+	// LoginWindowLimit caps login attempts per client IP per
+	// LoginWindow across every instance, through the store (the
+	// in-memory bucket above is per instance).
+	LoginWindowLimit int
+	LoginWindow      time.Duration
 	// MaxFailedLogins consecutive failures lock a user for LockoutPeriod
 	// (defaults 5 and 15 min).
 	MaxFailedLogins int
@@ -100,6 +105,12 @@ func (o *Options) fill() {
 	}
 	if o.LoginRate <= 0 {
 		o.LoginRate = 1.0 / 6
+	}
+	if o.LoginWindowLimit <= 0 {
+		o.LoginWindowLimit = 30
+	}
+	if o.LoginWindow <= 0 {
+		o.LoginWindow = 10 * time.Minute
 	}
 	if o.LoginBurst <= 0 {
 		o.LoginBurst = 10

@@ -134,6 +134,9 @@ func newEnv(t testing.TB, opt Options) *env {
 	if opt.LoginBurst == 0 {
 		opt.LoginBurst = 1000
 	}
+	if opt.LoginWindowLimit == 0 {
+		opt.LoginWindowLimit = 1000
+	}
 	if opt.PublicBurst == 0 {
 		opt.PublicBurst = 1000
 	}

@@ -80,3 +80,24 @@ func (l *limiter) middleware(name string, m *metrics) echo.MiddlewareFunc {
 		}
 	}
 }
+
+// shared limits requests per client IP across every instance, through the
+// store's fixed-window counters (issue 9: several instances behind one
+// load balancer). It is used where requests are few and matter — logins —
+// on top of the per-instance bucket; the public QR check keeps only the
+// in-memory bucket, so that a scan costs no database write.
+func (s *server) shared(name string, window time.Duration, limit int) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ok, err := s.store.Hit(c.Request().Context(), name+":"+c.RealIP(), window, limit)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				s.metrics.rateLimited.WithLabelValues(name + "_shared").Inc()
+				return &apiError{kind: kindTooMany, cause: fmt.Errorf("shared %s rate limit", name), retryAfter: max(int(window.Seconds()), 1)}
+			}
+			return next(c)
+		}
+	}
+}

@@ -16,6 +16,7 @@ func (s *server) routes(e *echo.Echo) {
 	public := s.publicLimit.middleware("public", s.metrics)
 	download := s.downloadLimit.middleware("download", s.metrics)
 	login := s.loginLimit.middleware("login", s.metrics)
+	loginShared := s.shared("login", s.opt.LoginWindow, s.opt.LoginWindowLimit)
 	staff := s.authenticate
 	json := bodyLimit(s.opt.MaxJSON)
 	form := bodyLimit(4 << 10)
@@ -44,7 +45,7 @@ func (s *server) routes(e *echo.Echo) {
 	cform := bodyLimit(32 << 10)
 	console := s.consoleAuth
 	e.GET("/console/login", s.consoleLoginForm, html, noStore)
-	e.POST("/console/login", s.consoleLogin, html, login, form, noStore)
+	e.POST("/console/login", s.consoleLogin, html, login, loginShared, form, noStore)
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
 	e.GET("/console", s.consoleQueue, html, console, allow(anyLevel...), noStore)
 	e.GET("/console/find", s.consoleFind, html, console, allow(anyLevel...), noStore)
@@ -68,7 +69,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/verify", s.verifyUpload, public, upload, noStore)
 
 	// Staff sessions.
-	v1.POST("/login", s.login, login, json)
+	v1.POST("/login", s.login, login, loginShared, json)
 	v1.POST("/logout", s.logout, staff)
 	v1.GET("/me", s.me, staff, noStore)
 

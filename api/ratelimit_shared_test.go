@@ -1,0 +1,32 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/jilin-health/cardseal/lifecycle"
+)
+
+// TestLoginLimitSharedByInstances: two instances on one database share
+// the per-IP login limit, so a client cannot multiply its attempts by
+// spreading them over the instances behind a load balancer (issue 9).
+func TestLoginLimitSharedByInstances(t *testing.T) {
+	a := newEnv(t, Options{LoginWindowLimit: 4})
+	// A second instance: its own router and in-memory buckets, the
+	// same store.
+	svc := lifecycle.NewService(a.st, a.ks, "http://127.0.0.1:8080")
+	opt := Options{LoginWindowLimit: 4, LoginBurst: 1000, PublicBurst: 1000, DownloadBurst: 1000, Now: a.clock.Now}
+	b := &env{t: t, e: New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Store: a.st, Logger: slog.New(slog.DiscardHandler), Options: opt}), st: a.st, ks: a.ks, svc: svc, clock: a.clock}
+	body := []byte(`{"username":"220102001001","password":"wrong"}`)
+	for i, v := range []*env{a, b, a, b} {
+		if r := v.do("POST", "/api/v1/login", "", "application/json", body); r.Code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d %s", i+1, r.Code, r.body)
+		}
+	}
+	for _, v := range []*env{a, b} {
+		if r := v.do("POST", "/api/v1/login", "", "application/json", body); r.Code != http.StatusTooManyRequests {
+			t.Fatalf("fifth attempt: %d, want 429", r.Code)
+		}
+	}
+}
