@@ -159,7 +159,10 @@ func rawDump(t *testing.T, url string) []byte {
 	if strings.HasPrefix(url, "postgres") {
 		out, err := exec.Command("pg_dump", "--data-only", strings.SplitN(url, "?", 2)[0]).Output()
 		if err != nil {
-			t.Skipf("pg_dump: %v", err)
+			if os.Getenv("CI") != "" {
+				t.Fatalf("pg_dump: %v", err) // CI has it: never skip there
+			}
+			t.Skipf("pg_dump (Debian postgresql-client) not usable: %v", err)
 		}
 		return out
 	}
