@@ -20,7 +20,6 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/workday"
 )
 
 // queueRow is one card of "my queue".
@@ -52,7 +51,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		dl := lifecycle.DeadlineOf(workday.Default(), sc, app, now)
+		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, app, now)
 		r := queueRow{
 			ID: sc.ID, Number: sc.Number, Title: sc.Type.Title(), Village: s.orgName(sc.VillageCode),
 			Holders:  card.MaskName(app.Male.Name) + "、" + card.MaskName(app.Female.Name),
@@ -290,7 +289,7 @@ func (s *server) consoleCard(c echo.Context) error {
 	if sc.Status == store.StatusDraft {
 		d.CanSeal = v.NextLevel == a.Org.Level
 		d.CanRefuse = d.CanSeal
-		dl := lifecycle.DeadlineOf(workday.Default(), sc, v.Applicant, s.opt.Now())
+		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, v.Applicant, s.opt.Now())
 		d.Deadline = &dl
 	}
 	if sc.Status == store.StatusIssued && a.Org.Level == keys.County && a.Org.Code == sc.CountyCode {

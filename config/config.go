@@ -45,6 +45,10 @@ type Config struct {
 	// RedirectHTTP, with TLS, is a second listen address that answers
 	// plain HTTP with a redirect to HTTPS.
 	RedirectHTTP string `toml:"redirect_http"`
+	// Calendar is a working-day calendar file (holidays and adjusted
+	// working days, workday/calendar.toml's format) for the Art. 19 time
+	// limits; empty means the built-in one.
+	Calendar string `toml:"calendar"`
 }
 
 // Defaults.
@@ -105,6 +109,7 @@ func (c *Config) envSettings() map[string]*string {
 		"CARDSEAL_PUBLIC_URL":      &c.PublicURL,
 		"CARDSEAL_PASSPHRASE_FILE": &c.PassphraseFile,
 		"CARDSEAL_TLS_CERT":        &c.TLSCert,
+		"CARDSEAL_CALENDAR":        &c.Calendar,
 		"CARDSEAL_TLS_KEY":         &c.TLSKey,
 		"CARDSEAL_REDIRECT_HTTP":   &c.RedirectHTTP,
 	}

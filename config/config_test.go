@@ -65,3 +65,18 @@ func TestProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestCalendarSetting(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("calendar = \"/etc/cardseal/calendar.toml\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(dir)
+	if err != nil || c.Calendar != "/etc/cardseal/calendar.toml" {
+		t.Fatalf("file: %q %v", c.Calendar, err)
+	}
+	t.Setenv("CARDSEAL_CALENDAR", "/tmp/other.toml")
+	if c, err = Load(dir); err != nil || c.Calendar != "/tmp/other.toml" {
+		t.Fatalf("environment: %q %v", c.Calendar, err)
+	}
+}

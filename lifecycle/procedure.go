@@ -39,6 +39,9 @@ var (
 // account (Art. 15, 16).
 const CitizenActor = "citizen"
 
+// WorkCalendar is the working-day calendar of the Art. 19 time limits.
+func (s *Service) WorkCalendar() *workday.Calendar { return s.calendar() }
+
 func (s *Service) calendar() *workday.Calendar {
 	if s.Calendar != nil {
 		return s.Calendar

@@ -27,6 +27,7 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/workday"
 )
 
 // serveOptions are the settings of 'cardseal serve' after flags and
@@ -35,6 +36,7 @@ type serveOptions struct {
 	dir, addr, db, publicURL string
 	tlsCert, tlsKey          string
 	redirectHTTP             string
+	calendar                 string
 	demoPassword             string
 	trustProxy               bool
 	logLevel                 slog.Level
@@ -65,6 +67,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert", "", "PEM file of the TLS certificate (and intermediates): serve HTTPS (default $CARDSEAL_TLS_CERT; needs --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM file of the TLS private key (default $CARDSEAL_TLS_KEY)")
 	redirectHTTP := fs.String("redirect-http", "", "with TLS: also listen on this address for plain HTTP and redirect every request to HTTPS, e.g. 0.0.0.0:80 (default $CARDSEAL_REDIRECT_HTTP)")
+	calendar := fs.String("calendar", "", "working-day calendar file for the Art. 19 time limits (default $CARDSEAL_CALENDAR, else the built-in one)")
 	trustProxy := fs.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For (only behind a reverse proxy)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parse(fs, args); err != nil {
@@ -74,7 +77,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return usageError{"serve takes no arguments"}
 	}
 	o := serveOptions{dir: *dir, addr: *addr, db: *db, publicURL: *publicURL, demoPassword: *demoPW, trustProxy: *trustProxy,
-		tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP}
+		tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP, calendar: *calendar}
 	if o.demoPassword == "" {
 		o.demoPassword = os.Getenv("CARDSEAL_DEMO_PASSWORD")
 	}
@@ -120,6 +123,9 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	if o.tlsKey != "" {
 		cfg.TLSKey = o.tlsKey
+	}
+	if o.calendar != "" {
+		cfg.Calendar = o.calendar
 	}
 	if o.redirectHTTP != "" {
 		cfg.RedirectHTTP = o.redirectHTTP
@@ -203,6 +209,11 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	go watchCertificates(ctx, ks, tlsLeaf, expiry, warnWithin, log)
 
 	svc := lifecycle.NewService(st, ks, cfg.PublicURL)
+	if cfg.Calendar != "" {
+		if svc.Calendar, err = workday.Load(cfg.Calendar); err != nil {
+			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
+		}
+	}
 	h := api.New(api.Deps{
 		Service: svc, Checker: lifecycle.NewChecker(svc), Store: st, Logger: log,
 		Options: api.Options{TrustProxy: o.trustProxy, Registry: reg},
