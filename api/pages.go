@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
-	"errors"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -329,29 +328,11 @@ func (s *server) uploadReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := verifier.Verify(data, verifier.Options{Trust: s.svc.Keys.TrustList(), SealBoxes: lifecycle.CardSealBoxes(), Now: s.opt.Now})
+	out, err := s.checkUpload(c.Request().Context(), data)
 	if err != nil {
 		return err
 	}
-	out := UploadAnswer{Report: rep}
-	if rep.DocID != "" && (rep.Verdict == verifier.Valid || rep.Verdict == verifier.Incomplete) {
-		ctx := c.Request().Context()
-		sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			if out.Registry, err = s.checker.Answer(ctx, &sc); err != nil {
-				return err
-			}
-			_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
-			if err != nil {
-				return err
-			}
-			out.Current = bytes.Equal(cur, data)
-		}
-	}
+	rep := out.Report
 	status := string(rep.Verdict)
 	if out.Registry != nil {
 		status = out.Registry.Status

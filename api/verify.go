@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/lifecycle"
@@ -100,45 +100,52 @@ func (s *server) verifyUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out, err := s.checkUpload(c.Request().Context(), data)
+	if err != nil {
+		return err
+	}
+	status := string(out.Report.Verdict)
+	if out.Registry != nil {
+		status = out.Registry.Status
+	}
+	s.metrics.verification.WithLabelValues("upload", status).Inc()
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// checkUpload verifies an uploaded PDF and, when its genuine seals name a
+// card of the registry, adds that card's public answer (the same answer
+// the QR code gets) and whether the file is the card's newest revision.
+// Only seals that verified may lead to the registry: a forged file naming
+// some card number learns nothing about that card.
+func (s *server) checkUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
 	rep, err := verifier.Verify(data, verifier.Options{
 		Trust:     s.svc.Keys.TrustList(),
 		SealBoxes: lifecycle.CardSealBoxes(),
 		Now:       s.opt.Now,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := UploadAnswer{Report: rep}
-	// Only seals that verified may lead to the registry: a forged file
-	// naming some card number learns nothing about that card.
-	if rep.DocID != "" && (rep.Verdict == verifier.Valid || rep.Verdict == verifier.Incomplete) {
-		ctx := c.Request().Context()
-		sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			// The same answer the QR code gets.
-			ans, err := s.checker.Answer(ctx, &sc)
-			if err != nil {
-				return err
-			}
-			out.Registry = ans
-			_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
-			if err != nil {
-				return err
-			}
-			a, b := sm3.Sum(cur), sm3.Sum(data)
-			out.Current = a == b
-		}
+	out := &UploadAnswer{Report: rep}
+	if rep.DocID == "" || (rep.Verdict != verifier.Valid && rep.Verdict != verifier.Incomplete) {
+		return out, nil
 	}
-	status := string(rep.Verdict)
-	if out.Registry != nil {
-		status = out.Registry.Status
+	sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return out, nil
+	case err != nil:
+		return nil, err
 	}
-	s.metrics.verification.WithLabelValues("upload", status).Inc()
-	return writeJSON(c, http.StatusOK, out)
+	if out.Registry, err = s.checker.Answer(ctx, &sc); err != nil {
+		return nil, err
+	}
+	_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
+	if err != nil {
+		return nil, err
+	}
+	out.Current = bytes.Equal(cur, data)
+	return out, nil
 }
 
 // readUpload reads the PDF of an upload, bounded by MaxUpload.
