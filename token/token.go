@@ -169,6 +169,12 @@ func Decode(tok string) (*Claims, []byte, error) {
 	if err != nil || len(b) != tokenLen {
 		return nil, nil, fmt.Errorf("%w: not Base32", ErrMalformed)
 	}
+	// The last character carries 4 unused bits; a decoder ignores them,
+	// so only the canonical spelling (those bits zero) is a token: one
+	// token, one string.
+	if b32.EncodeToString(b) != tok {
+		return nil, nil, fmt.Errorf("%w: not canonical Base32", ErrMalformed)
+	}
 	if b[0] != Version {
 		return nil, nil, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}

@@ -124,6 +124,13 @@ func TestTamperedTokensFail(t *testing.T) {
 	if _, _, err := Verify(tok, []*smx509.Certificate{other.Cert}); !errors.Is(err, ErrForged) {
 		t.Fatalf("other key: %v", err)
 	}
+	// The same bytes spelled with the last character's unused bits set
+	// are not the token (found by FuzzDecode).
+	last := b32.EncodeToString(raw)[len(tok)-1]
+	alt := tok[:len(tok)-1] + string(last+1)
+	if _, _, err := Verify(alt, certs); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("non-canonical spelling: %v", err)
+	}
 	for _, bad := range []string{"", "ABC", strings.Repeat("A", 180), strings.Repeat("1", 180), tok + "A"} {
 		if _, _, err := Verify(bad, certs); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("%q: %v", bad, err)
