@@ -13,30 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jilin-health/cardseal/internal/pdftest"
 	"github.com/jilin-health/cardseal/internal/testtool"
 )
 
 // buildPDF writes objects 1..n (bodies given) with a classic table.
 func buildPDF(bodies ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(bodies))
-	for i, body := range bodies {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(bodies)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /ID [<0102> <0102>] >>\nstartxref\n%d\n%%%%EOF\n", len(bodies)+1, x)
-	return b.Bytes()
+	return pdftest.Classic("/ID [<0102> <0102>]", bodies...)
 }
 
-func content(s string) string {
-	return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(s), s)
-}
+func content(s string) string { return pdftest.Stream(s) }
 
 // simplePDF is a one-page document with an inherited MediaBox and an
 // indirect /Length.
@@ -53,21 +39,7 @@ func simplePDF() []byte {
 
 func qpdf(t *testing.T, in []byte, args ...string) []byte {
 	t.Helper()
-	bin := testtool.Require(t, "qpdf")
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append(args, src, dst)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("qpdf %v: %v\n%s", args, err, out)
-	}
-	out, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pdftest.QPDF(t, in, args...)
 }
 
 func TestParseFixtures(t *testing.T) {
@@ -339,33 +311,8 @@ func TestPredictor(t *testing.T) {
 	}
 }
 
-// hybridPDF is a hybrid-reference file (§7.5.8.4): a classic table
-// whose trailer's /XRefStm lists object n+1 (the last of bodies'
-// successors), which lives in an object stream; the table marks it free.
-func hybridPDF(info string, bodies ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	n := len(bodies)
-	offs := make([]int, 0, n+2)
-	for i, body := range bodies {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
-	}
-	stm, infoNum, xs := n+1, n+2, n+3
-	hdr := fmt.Sprintf("%d 0 ", infoNum)
-	offs = append(offs, b.Len())
-	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /ObjStm /N 1 /First %d /Length %d >>\nstream\n%s%s\nendstream\nendobj\n", stm, len(hdr), len(hdr)+len(info), hdr, info)
-	xsOff := b.Len()
-	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 2 1] /Index [%d 1] /Length 4 >>\nstream\n\x02%c%c\x00\nendstream\nendobj\n", xs, xs+1, infoNum, byte(stm>>8), byte(stm))
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", xs+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "0000000000 65535 f\r\n%010d 00000 n\r\n", xsOff)
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n", xs+1, infoNum, xsOff, x)
-	return b.Bytes()
-}
+// hybridPDF is a hybrid-reference file (pdftest.Hybrid).
+func hybridPDF(info string, bodies ...string) []byte { return pdftest.Hybrid(info, bodies...) }
 
 func TestHybrid(t *testing.T) {
 	doc := hybridPDF("<< /Title (hybrid) >>",

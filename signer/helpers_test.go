@@ -1,7 +1,6 @@
 package signer
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/internal/pdftest"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
 )
@@ -98,27 +98,13 @@ func appearance(t testing.TB) *Appearance {
 	return ap
 }
 
-// buildPDF writes objects 1..n with a classic cross-reference table.
+// buildPDF writes objects 1..n with a classic cross-reference table;
+// the last object is the information dictionary.
 func buildPDF(bodies ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(bodies))
-	for i, body := range bodies {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(bodies)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>] >>\nstartxref\n%d\n%%%%EOF\n", len(bodies)+1, len(bodies), x)
-	return b.Bytes()
+	return pdftest.Classic(fmt.Sprintf("/Info %d 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>]", len(bodies)), bodies...)
 }
 
-func stream(s string) string {
-	return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(s), s)
-}
+func stream(s string) string { return pdftest.Stream(s) }
 
 // cardPDF is a card-like A5 page of about size bytes of drawing.
 // catalog and page let tests vary where /AcroForm and /Annots live;
@@ -160,20 +146,7 @@ func runTool(t testing.TB, name string, in []byte, args ...string) (string, erro
 // qpdfConvert rewrites in with qpdf.
 func qpdfConvert(t testing.TB, in []byte, args ...string) []byte {
 	t.Helper()
-	bin := testtool.Require(t, "qpdf")
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, append(args, src, dst)...).CombinedOutput(); err != nil {
-		t.Fatalf("qpdf %v: %v\n%s", args, err, out)
-	}
-	b, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return pdftest.QPDF(t, in, args...)
 }
 
 func qpdfCheck(t testing.TB, in []byte) {
@@ -184,41 +157,13 @@ func qpdfCheck(t testing.TB, in []byte) {
 	}
 }
 
-// hybridPDF is a hybrid-reference file (§7.5.8.4): a classic table
-// whose trailer's /XRefStm lists object n+1 (the last of bodies'
-// successors), which lives in an object stream; the table marks it free.
-func hybridPDF(info string, bodies ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	n := len(bodies)
-	offs := make([]int, 0, n+2)
-	for i, body := range bodies {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
-	}
-	stm, infoNum, xs := n+1, n+2, n+3
-	hdr := fmt.Sprintf("%d 0 ", infoNum)
-	offs = append(offs, b.Len())
-	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /ObjStm /N 1 /First %d /Length %d >>\nstream\n%s%s\nendstream\nendobj\n", stm, len(hdr), len(hdr)+len(info), hdr, info)
-	xsOff := b.Len()
-	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 2 1] /Index [%d 1] /Length 4 >>\nstream\n\x02%c%c\x00\nendstream\nendobj\n", xs, xs+1, infoNum, byte(stm>>8), byte(stm))
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", xs+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "0000000000 65535 f\r\n%010d 00000 n\r\n", xsOff)
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n", xs+1, infoNum, xsOff, x)
-	return b.Bytes()
-}
-
 // hybridCard is the card of cardPDF as a hybrid-reference file.
 func hybridCard() []byte {
 	var cs strings.Builder
 	for i := 0; cs.Len() < 3000; i++ {
 		fmt.Fprintf(&cs, "BT /F1 9 Tf 30 %d Td (Field %03d: applicant data line) Tj ET\n", 560-(i%50)*11, i)
 	}
-	return hybridPDF("<< /Producer (hybrid test) >>",
+	return pdftest.Hybrid("<< /Producer (hybrid test) >>",
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 420 595] >>",
 		"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
