@@ -94,7 +94,7 @@ func TestRebirthFormSealBoxes(t *testing.T) {
 	for _, l := range keys.Levels {
 		boxes[string(l)] = sealBoxRect(RebirthFormSealBox(l))
 	}
-	checkBoxesEmpty(t, p, writePDF(t, b), boxes)
+	checkBoxesEmpty(t, p, writePDF(t, b), boxes, 10)
 	// Left to right: village, township, county.
 	if !(boxes["village"].x < boxes["township"].x && boxes["township"].x < boxes["county"].x) {
 		t.Errorf("boxes not in level order: %v", boxes)
