@@ -340,16 +340,9 @@ func (s *Service) CreateRebirthForm(ctx context.Context, a Actor, id, reason, co
 // form: any order (the county first, village and township afterwards,
 // 补盖), each level once, within the card's jurisdiction.
 func (s *Service) SealForm(ctx context.Context, a Actor, formID string) (*store.Form, error) {
-	f, err := s.Store.GetForm(ctx, formID)
+	f, err := s.Form(ctx, a, formID)
 	if err != nil {
 		return nil, err
-	}
-	c, err := s.Store.GetCard(ctx, f.CardID)
-	if err != nil {
-		return nil, err
-	}
-	if !CanSee(a, &c) {
-		return nil, fmt.Errorf("%w: form of village %s", ErrForbidden, c.VillageCode)
 	}
 	if err := CheckActive(ctx, s.Store, a.Org.Code); err != nil {
 		return nil, err
@@ -358,7 +351,7 @@ func (s *Service) SealForm(ctx context.Context, a Actor, formID string) (*store.
 	if err != nil {
 		return nil, err
 	}
-	ev := s.event(a, "form.seal", c.ID, Reason(a.Org.Level), map[string]any{"form": f.ID, "level": a.Org.Level, "seq": f.Seq + 1})
+	ev := s.event(a, "form.seal", f.CardID, Reason(a.Org.Level), map[string]any{"form": f.ID, "level": a.Org.Level, "seq": f.Seq + 1})
 	if err := s.Store.UpdateForm(ctx, f.ID, f.Seq, sealed, ev); err != nil {
 		return nil, err
 	}
