@@ -161,6 +161,15 @@ func (s *server) loginFailed(c echo.Context, u store.User, now time.Time) error 
 
 // logout ends the caller's session.
 func (s *server) logout(c echo.Context) error {
+	if err := s.endSession(c); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// endSession deletes the caller's session and audits the logout (both
+// the JSON API and the console).
+func (s *server) endSession(c echo.Context) error {
 	hash, _ := c.Get(keySession).([]byte)
 	if err := s.store.DeleteSession(c.Request().Context(), hash); err != nil {
 		return err
@@ -170,7 +179,7 @@ func (s *server) logout(c echo.Context) error {
 			return err
 		}
 	}
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }
 
 // me returns the logged-in user.

@@ -212,14 +212,8 @@ func (s *server) checkPassword(c echo.Context, u store.User, password string) er
 
 // consoleLogout ends the session.
 func (s *server) consoleLogout(c echo.Context) error {
-	hash, _ := c.Get(keySession).([]byte)
-	if err := s.store.DeleteSession(c.Request().Context(), hash); err != nil {
+	if err := s.endSession(c); err != nil {
 		return err
-	}
-	if a, ok := actorOf(c); ok {
-		if _, err := s.store.AppendAudit(c.Request().Context(), store.AuditEvent{Actor: a.Username, OrgCode: a.Org.Code, Action: "user.logout", RemoteAddr: a.RemoteAddr}); err != nil {
-			return err
-		}
 	}
 	s.setCookie(c, sessionCookie, "", -1)
 	return c.Redirect(http.StatusSeeOther, consoleLoginURL)
