@@ -17,22 +17,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/staff"
 )
 
-// Deps are what the HTTP layer needs.
+// Deps are what the HTTP layer needs: the card lifecycle, the staff
+// accounts, and the shared request counters (package store's DB). The
+// HTTP layer reaches the registry only through them.
 type Deps struct {
 	Service *lifecycle.Service
 	Checker *lifecycle.Checker
-	Store   store.Store
+	Staff   *staff.Service
+	Quotas  lifecycle.Quotas
 	Logger  *slog.Logger
 	Options Options
 }
 
 // Options tune the HTTP layer. Zero values mean the defaults.
 type Options struct {
-	// SessionTTL is how long a staff session lasts (default 8h).
-	SessionTTL time.Duration
 	// RequestTimeout bounds every request's context (default 15s).
 	RequestTimeout time.Duration
 	// MaxUpload bounds an uploaded PDF (default 10 MiB).
@@ -48,10 +49,6 @@ type Options struct {
 	// ID number against a card.
 	DownloadRate  float64
 	DownloadBurst int
-	// DownloadsPerCard bounds the download attempts on one card per hour
-	// from all clients together (default 10). The count lives in the
-	// store (store.Hit), so every instance shares it.
-	DownloadsPerCard int
 	// LoginRate and LoginBurst limit login attempts per client IP
 	// (default one per 6 s, burst 10), on top of the per-user lockout.
 	LoginRate  float64
@@ -61,10 +58,6 @@ type Options struct {
 	// in-memory bucket above is per instance).
 	LoginWindowLimit int
 	LoginWindow      time.Duration
-	// MaxFailedLogins consecutive failures lock a user for LockoutPeriod
-	// (defaults 5 and 15 min).
-	MaxFailedLogins int
-	LockoutPeriod   time.Duration
 	// TrustProxy takes the client IP from X-Forwarded-For (set it only
 	// behind a reverse proxy that overwrites the header).
 	TrustProxy bool
@@ -76,9 +69,6 @@ type Options struct {
 }
 
 func (o *Options) fill() {
-	if o.SessionTTL <= 0 {
-		o.SessionTTL = 8 * time.Hour
-	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 15 * time.Second
 	}
@@ -100,9 +90,6 @@ func (o *Options) fill() {
 	if o.DownloadBurst <= 0 {
 		o.DownloadBurst = 5
 	}
-	if o.DownloadsPerCard <= 0 {
-		o.DownloadsPerCard = 10
-	}
 	if o.LoginRate <= 0 {
 		o.LoginRate = 1.0 / 6
 	}
@@ -115,12 +102,6 @@ func (o *Options) fill() {
 	if o.LoginBurst <= 0 {
 		o.LoginBurst = 10
 	}
-	if o.MaxFailedLogins <= 0 {
-		o.MaxFailedLogins = 5
-	}
-	if o.LockoutPeriod <= 0 {
-		o.LockoutPeriod = 15 * time.Minute
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -130,7 +111,8 @@ func (o *Options) fill() {
 type server struct {
 	svc     *lifecycle.Service
 	checker *lifecycle.Checker
-	store   store.Store
+	staff   *staff.Service
+	quotas  lifecycle.Quotas
 	log     *slog.Logger
 	opt     Options
 	metrics *metrics
@@ -152,7 +134,8 @@ func New(deps Deps) *echo.Echo {
 	s := &server{
 		svc:           deps.Service,
 		checker:       deps.Checker,
-		store:         deps.Store,
+		staff:         deps.Staff,
+		quotas:        deps.Quotas,
 		log:           log,
 		opt:           opt,
 		metrics:       newMetrics(opt.Registry),
@@ -160,9 +143,6 @@ func New(deps Deps) *echo.Echo {
 		publicLimit:   newLimiter(opt.PublicRate, opt.PublicBurst, opt.Now),
 		downloadLimit: newLimiter(opt.DownloadRate, opt.DownloadBurst, opt.Now),
 		loginLimit:    newLimiter(opt.LoginRate, opt.LoginBurst, opt.Now),
-	}
-	if s.store == nil && s.svc != nil {
-		s.store = s.svc.Store
 	}
 	if s.checker == nil && s.svc != nil {
 		s.checker = lifecycle.NewChecker(s.svc)

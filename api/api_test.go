@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/staff"
 )
 
 // Full personal data of examples/applicant.json that no public answer
@@ -95,17 +96,17 @@ func TestLogin(t *testing.T) {
 	}
 	var lr LoginResponse
 	r.json(t, &lr)
-	if len(lr.Token) != tokenLength || lr.User.Username != "220102001001" || lr.User.Org.Level != "village" || lr.User.Org.Name == "" {
+	if len(lr.Token) != staff.TokenLength || lr.User.Username != "220102001001" || lr.User.Org.Level != "village" || lr.User.Org.Name == "" {
 		t.Fatalf("login response %+v", lr)
 	}
 	if d := time.Until(lr.ExpiresAt); d < 7*time.Hour || d > 8*time.Hour+time.Minute {
 		t.Errorf("expires in %v, want 8h", d)
 	}
 	// Only the hash is stored.
-	if _, err := v.st.GetSession(context.Background(), []byte(lr.Token)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := v.st.GetSession(context.Background(), []byte(lr.Token)); !errors.Is(err, staff.ErrNotFound) {
 		t.Errorf("session found by the raw token: %v", err)
 	}
-	if _, err := v.st.GetSession(context.Background(), hashToken(lr.Token)); err != nil {
+	if _, err := v.st.GetSession(context.Background(), staff.HashToken(lr.Token)); err != nil {
 		t.Errorf("session by hash: %v", err)
 	}
 	if strings.Contains(v.logs.String(), lr.Token) || strings.Contains(v.logs.String(), testPassword) {
@@ -158,7 +159,7 @@ func TestLoginLockout(t *testing.T) {
 	evs, _ := v.st.AuditEvents(context.Background(), "", 100)
 	var actions []string
 	for _, e := range evs {
-		actions = append(actions, e.Action)
+		actions = append(actions, string(e.Action))
 	}
 	if !strings.Contains(strings.Join(actions, ","), "user.locked") {
 		t.Errorf("no user.locked audit event in %v", actions)
@@ -184,7 +185,7 @@ func TestAuthRequired(t *testing.T) {
 		{"POST", "/api/v1/cards", ""},
 		{"GET", "/api/v1/cards/0123456789abcdef", "Bearer short"},
 		{"POST", "/api/v1/cards/0123456789abcdef/seal", "Basic abc"},
-		{"GET", "/api/v1/queue", "Bearer " + strings.Repeat("A", tokenLength)},
+		{"GET", "/api/v1/queue", "Bearer " + strings.Repeat("A", staff.TokenLength)},
 	} {
 		req := httptestRequest(tc.method, tc.path, tc.auth)
 		r := v.serve(req)
@@ -233,7 +234,8 @@ func TestRequestTimeout(t *testing.T) {
 // gets the error at error level with the request id.
 func TestInternalErrorsNotSent(t *testing.T) {
 	v := newEnv(t, Options{})
-	v.e = New(Deps{Service: v.svc, Store: failingStore{v.st}, Logger: slogTo(v.logs), Options: Options{LoginBurst: 100}})
+	sv := staff.NewService(failingStore{v.st}, v.st, v.st, staff.Policy{})
+	v.e = New(Deps{Service: v.svc, Staff: sv, Quotas: v.st, Logger: slogTo(v.logs), Options: Options{LoginBurst: 100}})
 	r := v.postJSON("/api/v1/login", "", map[string]string{"username": "220102", "password": testPassword})
 	p := expectProblem(t, r, 500, "internal")
 	if strings.Contains(string(r.body), "exploded") {
@@ -248,7 +250,7 @@ func TestInternalErrorsNotSent(t *testing.T) {
 func TestSealing(t *testing.T) {
 	v := newEnv(t, Options{})
 	c := v.newCard()
-	if c.Status != store.StatusDraft || c.NextLevel != "village" || c.Applicant != nil {
+	if c.Status != card.StatusDraft || c.NextLevel != "village" || c.Applicant != nil {
 		t.Fatalf("new card %+v", c)
 	}
 	noSecrets(t, "create answer", mustJSON(t, c))
@@ -282,7 +284,7 @@ func TestSealing(t *testing.T) {
 	}
 	var issued CardView
 	r.json(t, &issued)
-	if issued.Status != store.StatusIssued || len(issued.Seals) != 3 || issued.NextLevel != "" {
+	if issued.Status != card.StatusIssued || len(issued.Seals) != 3 || issued.NextLevel != "" {
 		t.Fatalf("after three seals %+v", issued)
 	}
 	expectProblem(t, v.seal(c.ID, "220102"), 409, "wrong-state")
@@ -542,7 +544,7 @@ func TestDownloadRateLimit(t *testing.T) {
 }
 
 func TestDownloadLimitPerCard(t *testing.T) {
-	v := newEnv(t, Options{DownloadsPerCard: 2})
+	v := newEnvLimits(t, Options{}, 2)
 	c := v.newCard()
 	tok := v.cardToken(c.ID)
 	for i, ip := range []string{"198.51.100.1:1", "198.51.100.2:1", "198.51.100.3:1"} {

@@ -6,27 +6,26 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/token"
 )
 
 // SealView is one seal record of a card.
 type SealView struct {
-	Seq          int        `json:"seq"`
-	Level        keys.Level `json:"level"`
-	OrgCode      string     `json:"org_code"`
-	Organisation string     `json:"organisation,omitempty"`
-	SignedAt     time.Time  `json:"signed_at"`
-	ByUser       string     `json:"by_user"`
-	CertSerial   string     `json:"cert_serial"`
+	Seq          int       `json:"seq"`
+	Level        org.Level `json:"level"`
+	OrgCode      string    `json:"org_code"`
+	Organisation string    `json:"organisation,omitempty"`
+	SignedAt     time.Time `json:"signed_at"`
+	ByUser       string    `json:"by_user"`
+	CertSerial   string    `json:"cert_serial"`
 }
 
 // CardView is a card as staff see it. Summaries (lists, the answers to
@@ -38,11 +37,11 @@ type CardView struct {
 	Number           string             `json:"number"`
 	Type             card.Type          `json:"type"`
 	Title            string             `json:"title"`
-	Status           store.Status       `json:"status"`
+	Status           card.Status        `json:"status"`
 	VillageCode      string             `json:"village_code"`
 	CountyCode       string             `json:"county_code"`
 	Seq              int                `json:"seq"`
-	NextLevel        keys.Level         `json:"next_level,omitempty"`
+	NextLevel        org.Level          `json:"next_level,omitempty"`
 	Seals            []SealView         `json:"seals"`
 	Holders          []lifecycle.Holder `json:"holders"`
 	StatusReason     string             `json:"status_reason,omitempty"`
@@ -68,44 +67,34 @@ func cardID(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// view builds a card's view; full adds the application and the QR URL.
-func (s *server) view(c echo.Context, sc *store.Card, full bool) (*CardView, error) {
+// view builds a card's view for the actor; full adds the application and
+// the QR URL.
+func (s *server) view(c echo.Context, sc *card.Card, full bool) (*CardView, error) {
+	a, _ := actorOf(c)
+	ctx := c.Request().Context()
 	app, err := s.svc.Applicant(sc)
 	if err != nil {
 		return nil, err
 	}
 	v := &CardView{
 		ID: sc.ID, Number: sc.Number, Type: sc.Type, Title: sc.Type.Title(), Status: sc.Status,
-		VillageCode: sc.VillageCode, CountyCode: sc.CountyCode, Seq: sc.Seq,
+		VillageCode: sc.VillageCode, CountyCode: sc.CountyCode, Seq: sc.Seq, NextLevel: sc.NextLevel,
 		Seals: []SealView{}, StatusReason: sc.StatusReason, StatusNote: sc.StatusNote, SupersededBy: sc.SupersededBy,
 		CreatedAt: sc.CreatedAt, UpdatedAt: sc.UpdatedAt, CreatedBy: sc.CreatedBy, Version: sc.Version,
-		Holders: []lifecycle.Holder{
-			{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
-			{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
-		},
+		Holders: lifecycle.MaskHolders(app),
 	}
-	seals, err := s.store.Seals(c.Request().Context(), sc.ID)
+	seals, err := s.svc.Seals(ctx, a, sc)
 	if err != nil {
 		return nil, err
 	}
-	var prev []chain.Seal
 	for _, x := range seals {
-		sv := SealView{Seq: x.Seq, Level: x.Level, OrgCode: x.OrgCode, SignedAt: x.SignedAt, ByUser: x.ByUser, CertSerial: x.CertSerial}
-		if o, err := s.svc.Keys.Org(x.OrgCode); err == nil {
-			sv.Organisation = o.Name
-		}
-		v.Seals = append(v.Seals, sv)
-		prev = append(prev, chain.Seal{Level: x.Level, Code: x.OrgCode})
-	}
-	if sc.Status == store.StatusDraft {
-		if l, ok := chain.Card.Next(prev); ok {
-			v.NextLevel = l
-		}
+		v.Seals = append(v.Seals, SealView{Seq: x.Seq, Level: x.Level, OrgCode: x.OrgCode, Organisation: s.svc.OrgName(ctx, x.OrgCode),
+			SignedAt: x.SignedAt, ByUser: x.ByUser, CertSerial: x.CertSerial})
 	}
 	if full {
 		v.Applicant = app
 		if sc.QRToken != "" {
-			v.VerificationURL, _ = token.URL(s.svc.PublicURL, sc.QRToken)
+			v.VerificationURL, _ = token.URL(s.svc.PublicURL(), sc.QRToken)
 			v.VerificationCode = token.VerificationCode(sc.QRToken)
 		}
 	}
@@ -135,10 +124,16 @@ func (s *server) createCard(c echo.Context) error {
 	return writeJSON(c, http.StatusCreated, v)
 }
 
-// queue lists the drafts awaiting the caller's level in its jurisdiction.
+// queue lists the drafts awaiting the caller's level in its jurisdiction,
+// a page at a time (?after=ID&limit=N; the answer's next is the cursor of
+// the following page, empty on the last).
 func (s *server) queue(c echo.Context) error {
 	a, _ := actorOf(c)
-	cards, err := s.svc.Queue(c.Request().Context(), a)
+	after, limit, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	cards, err := s.svc.Queue(c.Request().Context(), a, after, limit)
 	if err != nil {
 		return err
 	}
@@ -150,7 +145,33 @@ func (s *server) queue(c echo.Context) error {
 		}
 		out = append(out, v)
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"cards": out})
+	return writeJSON(c, http.StatusOK, map[string]any{"cards": out, "next": nextCursor(cards, limit)})
+}
+
+// pageParams reads ?after=ID&limit=N (default 100, at most 1000).
+func pageParams(c echo.Context) (string, int, error) {
+	after := c.QueryParam("after")
+	if after != "" && !cardIDRE.MatchString(after) {
+		return "", 0, fail(kindBadRequest, errors.New("malformed cursor"))
+	}
+	limit := 100
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return "", 0, fail(kindBadRequest, errors.New("limit must be 1 to 1000"))
+		}
+		limit = n
+	}
+	return after, limit, nil
+}
+
+// nextCursor is the cursor of the page after a full one, "" after the
+// last.
+func nextCursor(cards []card.Card, limit int) string {
+	if len(cards) < limit || len(cards) == 0 {
+		return ""
+	}
+	return cards[len(cards)-1].ID
 }
 
 // getCard returns a card with its full application, to staff whose
@@ -184,7 +205,7 @@ func (s *server) cardPDF(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, pdf, err := s.store.CurrentPDF(ctx, id)
+	pdf, err := s.svc.PDF(ctx, a, sc)
 	if err != nil {
 		return err
 	}
@@ -218,15 +239,17 @@ func (s *server) sealCard(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, v)
 }
 
-// StatusRequest is the body of void, revoke and supersede.
+// StatusRequest is the body of void, revoke and supersede; superseding
+// names the new card by its ID or its number.
 type StatusRequest struct {
-	Reason    string `json:"reason"`
-	Note      string `json:"note"`
-	NewCardID string `json:"new_card_id,omitempty"`
+	Reason        string `json:"reason"`
+	Note          string `json:"note"`
+	NewCardID     string `json:"new_card_id,omitempty"`
+	NewCardNumber string `json:"new_card_number,omitempty"`
 }
 
 // setStatus returns the handler that moves an issued card to status to.
-func (s *server) setStatus(to store.Status) echo.HandlerFunc {
+func (s *server) setStatus(to card.Status) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		a, _ := actorOf(c)
 		id, err := cardID(c)
@@ -237,15 +260,8 @@ func (s *server) setStatus(to store.Status) echo.HandlerFunc {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		if to == store.StatusSuperseded {
-			if !cardIDRE.MatchString(req.NewCardID) {
-				return fail(kindNewCard, errors.New("new_card_id missing or malformed"))
-			}
-			if _, err := s.store.GetCard(c.Request().Context(), req.NewCardID); errors.Is(err, store.ErrNotFound) {
-				return fail(kindNewCard, err)
-			}
-		}
-		sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, req.Reason, req.Note, req.NewCardID)
+		sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, req.Reason, req.Note,
+			lifecycle.CardRef{ID: req.NewCardID, Number: req.NewCardNumber})
 		if err != nil {
 			return err
 		}

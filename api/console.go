@@ -6,15 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/staff"
 )
 
 // The staff console: server-rendered pages over the same lifecycle
@@ -54,43 +52,26 @@ func (s *server) setCookie(c echo.Context, name, value string, maxAge int) {
 func (s *server) consoleAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ck, err := c.Cookie(sessionCookie)
-		if err != nil || len(ck.Value) != tokenLength {
-			return s.toLogin(c)
-		}
-		hash := hashToken(ck.Value)
-		ctx := c.Request().Context()
-		se, err := s.store.GetSession(ctx, hash)
-		if errors.Is(err, store.ErrNotFound) {
-			return s.toLogin(c)
-		} else if err != nil {
-			return err
-		}
-		u, err := s.store.GetUser(ctx, se.UserID)
-		if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
-			return s.toLogin(c)
-		} else if err != nil {
-			return err
-		}
-		org, err := s.svc.Keys.Org(u.OrgCode)
 		if err != nil {
-			return fmt.Errorf("user %q: %w", u.Username, err)
+			return s.toLogin(c)
+		}
+		p, err := s.staff.Authenticate(c.Request().Context(), ck.Value)
+		if errors.Is(err, staff.ErrNoSession) {
+			return s.toLogin(c)
+		} else if err != nil {
+			return err
 		}
 		csrf := csrfToken(ck.Value)
 		if c.Request().Method == http.MethodPost && !sameToken(c.FormValue("csrf"), csrf) {
 			return fail(kindForbidden, errors.New("console: missing or wrong CSRF token"))
 		}
-		c.Set(keyActor, lifecycle.Actor{Username: u.Username, Org: org, RemoteAddr: c.RealIP()})
-		c.Set(keySession, hash)
+		s.setPrincipal(c, p)
 		c.Set(keyCSRF, csrf)
-		c.Set(keyUser, u)
 		return next(c)
 	}
 }
 
-const (
-	keyCSRF = "cardseal.csrf"
-	keyUser = "cardseal.user"
-)
+const keyCSRF = "cardseal.csrf"
 
 func (s *server) toLogin(c echo.Context) error {
 	if c.Request().Method != http.MethodGet {
@@ -160,54 +141,35 @@ func (s *server) renderLogin(c echo.Context, status int, msg string) error {
 }
 
 // consoleLogin checks the username and password with the same rules as
-// POST /api/v1/login (same answer for every failure, lockout after
-// MaxFailedLogins) and starts a cookie session.
+// POST /api/v1/login (package staff) and starts a cookie session.
 func (s *server) consoleLogin(c echo.Context) error {
 	ck, err := c.Cookie(loginCSRFCookie)
 	if err != nil || !sameToken(c.FormValue("csrf"), ck.Value) {
 		return s.renderLogin(c, http.StatusForbidden, "页面已过期，请重新登录。")
 	}
-	username, password := c.FormValue("username"), c.FormValue("password")
-	const badLogin = "用户名或密码错误，或账号因多次失败暂时锁定。"
-	if username == "" || password == "" || len(username) > 64 || len(password) > 256 {
-		return s.renderLogin(c, http.StatusUnauthorized, badLogin)
-	}
-	u, org, err := s.authenticateUser(c, username, password)
+	tok, _, err := s.startSession(c, c.FormValue("username"), c.FormValue("password"))
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.kind == kindBadCredentials {
-			return s.renderLogin(c, http.StatusUnauthorized, badLogin)
+			return s.renderLogin(c, http.StatusUnauthorized, "用户名或密码错误，或账号因多次失败暂时锁定。")
 		}
-		return err
-	}
-	tok, _, err := s.startSession(c, u, org)
-	if err != nil {
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, "", -1)
-	s.setCookie(c, sessionCookie, tok, int(s.opt.SessionTTL/time.Second))
+	s.setCookie(c, sessionCookie, tok, int(s.staff.Policy().SessionTTL/time.Second))
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
 
-// checkPassword checks u's password; a wrong one counts towards the
-// lockout exactly as a failed login does and returns kindBadCredentials.
-func (s *server) checkPassword(c echo.Context, u store.User, password string) error {
-	if password == "" || len(password) > 256 {
-		return fail(kindBadCredentials, errors.New("empty or oversized password"))
+// confirmPassword checks the caller's password again before an act that
+// needs it (sealing); a wrong one counts towards the lockout and is
+// kindBadCredentials.
+func (s *server) confirmPassword(c echo.Context, password string) error {
+	p, _ := c.Get(keyPrincipal).(staff.Principal)
+	err := s.staff.Confirm(c.Request().Context(), p, password, c.RealIP())
+	if errors.Is(err, staff.ErrBadCredentials) {
+		return fail(kindBadCredentials, err)
 	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", u.Username, err)
-	}
-	if !ok {
-		return s.loginFailed(c, u, s.opt.Now())
-	}
-	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
-		if err := s.store.UpdateUserLogin(c.Request().Context(), u.ID, 0, time.Time{}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // consoleLogout ends the session.

@@ -17,9 +17,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // queueRow is one card of "my queue".
@@ -33,18 +32,29 @@ type queueData struct {
 	consoleBase
 	Rows     []queueRow
 	CanApply bool
+	// Next is the cursor of the next page ("" on the last).
+	Next string
 }
 
+// queuePage is the console's page size.
+const queuePage = 50
+
 // consoleQueue lists the drafts awaiting the caller's seal, oldest first,
-// with the working days left under Art. 19.
+// with the working days left under Art. 19, a page at a time.
 func (s *server) consoleQueue(c echo.Context) error {
 	a, _ := actorOf(c)
-	cards, err := s.svc.Queue(c.Request().Context(), a)
+	after := c.QueryParam("after")
+	if after != "" && !cardIDRE.MatchString(after) {
+		after = ""
+	}
+	ctx := c.Request().Context()
+	cards, err := s.svc.Queue(ctx, a, after, queuePage)
 	if err != nil {
 		return err
 	}
 	now := s.opt.Now()
-	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, CanApply: a.Org.Level == keys.Village}
+	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
+		CanApply: a.Org.Level == org.Village}
 	for i := range cards {
 		sc := &cards[i]
 		app, err := s.svc.Applicant(sc)
@@ -52,22 +62,16 @@ func (s *server) consoleQueue(c echo.Context) error {
 			return err
 		}
 		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, app, now)
+		hs := lifecycle.MaskHolders(app)
 		r := queueRow{
-			ID: sc.ID, Number: sc.Number, Title: sc.Type.Title(), Village: s.orgName(sc.VillageCode),
-			Holders:  card.MaskName(app.Male.Name) + "、" + card.MaskName(app.Female.Name),
+			ID: sc.ID, Number: sc.Number, Title: sc.Type.Title(), Village: s.svc.OrgName(ctx, sc.VillageCode),
+			Holders:  hs[0].Name + "、" + hs[1].Name,
 			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
 			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
 		}
 		d.Rows = append(d.Rows, r)
 	}
 	return s.pages.render(c, http.StatusOK, "console_queue.html", d)
-}
-
-func (s *server) orgName(code string) string {
-	if o, err := s.svc.Keys.Org(code); err == nil {
-		return o.Name
-	}
-	return code
 }
 
 // appForm is the new application form's values, kept to refill the form
@@ -168,7 +172,7 @@ func (s *server) consoleCreate(c echo.Context) error {
 	}
 	app, err := card.ParseApplicant(body)
 	if err == nil {
-		var sc *store.Card
+		var sc *card.Card
 		if sc, err = s.svc.Apply(c.Request().Context(), a, app); err == nil {
 			return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done=created")
 		}
@@ -217,25 +221,6 @@ type statusChange struct {
 
 type reasonOption struct{ Value, Label string }
 
-var statusLabels = map[store.Status]string{
-	store.StatusDraft:      "审批中",
-	store.StatusIssued:     "已办结（有效）",
-	store.StatusVoided:     "已作废",
-	store.StatusRevoked:    "已取消",
-	store.StatusSuperseded: "已换发",
-	store.StatusRefused:    "不予办理",
-}
-
-var auditLabels = map[string]string{
-	"card.create":    "受理申请、生成服务卡",
-	"card.seal":      "审核通过并加盖电子印章",
-	"card.read":      "查看申请信息",
-	"card.void":      "作废",
-	"card.revoke":    "取消",
-	"card.supersede": "换发",
-	"card.download":  "持卡人下载",
-}
-
 // consoleCard shows a card: its data, a preview of page 1, the seal
 // chain so far, its audit history and the actions open to the caller.
 func (s *server) consoleCard(c echo.Context) error {
@@ -253,11 +238,11 @@ func (s *server) consoleCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: statusLabels[sc.Status]}
+	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese()}
 	if sc.StatusReason != "" {
 		d.Status += "（" + reasonLabels[sc.StatusReason] + "）"
 	}
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		st := step{Label: l.Chinese(), State: "pending"}
 		for _, x := range v.Seals {
 			if x.Level == l {
@@ -266,16 +251,12 @@ func (s *server) consoleCard(c echo.Context) error {
 		}
 		d.Steps = append(d.Steps, st)
 	}
-	evs, err := s.store.AuditEvents(ctx, id, 100)
+	evs, err := s.svc.History(ctx, a, sc, 100)
 	if err != nil {
 		return err
 	}
 	for _, ev := range evs {
-		label, ok := auditLabels[ev.Action]
-		if !ok {
-			label = ev.Action
-		}
-		r := auditRow{At: chinaTime(ev.At), Actor: ev.Actor, Org: s.orgName(ev.OrgCode), Action: label}
+		r := auditRow{At: chinaTime(ev.At), Actor: ev.Actor, Org: s.svc.OrgName(ctx, ev.OrgCode), Action: ev.Action.Label()}
 		if ev.Reason != "" {
 			if l, ok := reasonLabels[ev.Reason]; ok {
 				r.Reason = l
@@ -286,15 +267,13 @@ func (s *server) consoleCard(c echo.Context) error {
 		d.Audit = append(d.Audit, r)
 	}
 	_, d.Preview = previewTool()
-	if sc.Status == store.StatusDraft {
-		d.CanSeal = v.NextLevel == a.Org.Level
-		d.CanRefuse = d.CanSeal
+	d.CanSeal = lifecycle.Can(a, sc, lifecycle.SealCard)
+	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
+	d.StatusChanges = statusChanges(a, sc)
+	d.CanChange = len(d.StatusChanges) > 0
+	if sc.Status == card.StatusDraft {
 		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, v.Applicant, s.opt.Now())
 		d.Deadline = &dl
-	}
-	if sc.Status == store.StatusIssued && a.Org.Level == keys.County && a.Org.Code == sc.CountyCode {
-		d.CanChange = true
-		d.StatusChanges = statusChanges()
 	}
 	if n, err := strconv.Atoi(c.QueryParam("notice")); err == nil && n > 0 {
 		d.Notice = n
@@ -305,22 +284,30 @@ func (s *server) consoleCard(c echo.Context) error {
 	return s.pages.render(c, http.StatusOK, "console_card.html", d)
 }
 
-func statusChanges() []statusChange {
-	out := []statusChange{
+// statusChanges are the county's actions on an issued card that the
+// actor may take.
+func statusChanges(a lifecycle.Actor, sc *card.Card) []statusChange {
+	var out []statusChange
+	for _, ch := range []statusChange{
 		{Action: "void", Label: "作废", Article: "第二十二条"},
 		{Action: "revoke", Label: "取消", Article: "第二十条"},
 		{Action: "supersede", Label: "换发", Article: "第十六条", NeedsNewCard: true},
-	}
-	for i := range out {
-		for _, r := range lifecycle.ReasonClasses[actionStatus[out[i].Action]] {
-			out[i].Reasons = append(out[i].Reasons, reasonOption{Value: r, Label: reasonLabels[r]})
+	} {
+		to := actionStatus[ch.Action]
+		act, _ := lifecycle.ActionFor(to)
+		if !lifecycle.Can(a, sc, act) {
+			continue
 		}
+		for _, r := range lifecycle.ReasonClasses[to] {
+			ch.Reasons = append(ch.Reasons, reasonOption{Value: r, Label: reasonLabels[r]})
+		}
+		out = append(out, ch)
 	}
 	return out
 }
 
-var actionStatus = map[string]store.Status{
-	"void": store.StatusVoided, "revoke": store.StatusRevoked, "supersede": store.StatusSuperseded,
+var actionStatus = map[string]card.Status{
+	"void": card.StatusVoided, "revoke": card.StatusRevoked, "supersede": card.StatusSuperseded,
 }
 
 // previewTool finds pdftoppm; without it the detail page links to the PDF.
@@ -338,14 +325,15 @@ func (s *server) consolePreview(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.svc.Get(ctx, a, id); err != nil {
+	sc, err := s.svc.Peek(ctx, a, id)
+	if err != nil {
 		return err
 	}
 	tool, ok := previewTool()
 	if !ok {
 		return fail(kindNotFound, errors.New("pdftoppm not installed"))
 	}
-	_, pdf, err := s.store.CurrentPDF(ctx, id)
+	pdf, err := s.svc.PDF(ctx, a, sc)
 	if err != nil {
 		return err
 	}
@@ -403,14 +391,11 @@ func (s *server) consoleSealConfirm(c echo.Context) error {
 // sealView is the masked summary the confirmation step shows: no personal
 // data in full, so the read is not audited (the detail page's is).
 func (s *server) sealView(c echo.Context, a lifecycle.Actor, id string) (*CardView, error) {
-	sc, err := s.store.GetCard(c.Request().Context(), id)
+	sc, err := s.svc.Peek(c.Request().Context(), a, id)
 	if err != nil {
 		return nil, err
 	}
-	if !lifecycle.CanSee(a, &sc) {
-		return nil, fmt.Errorf("%w: card %s outside %s", lifecycle.ErrForbidden, id, a.Org.Code)
-	}
-	return s.view(c, &sc, false)
+	return s.view(c, sc, false)
 }
 
 // consoleSeal checks the re-entered password and applies the seal.
@@ -420,8 +405,7 @@ func (s *server) consoleSeal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, _ := c.Get(keyUser).(store.User)
-	if err := s.checkPassword(c, u, c.FormValue("password")); err != nil {
+	if err := s.confirmPassword(c, c.FormValue("password")); err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) || ae.kind != kindBadCredentials {
 			return err
@@ -455,16 +439,8 @@ func (s *server) consoleStatus(c echo.Context) error {
 	if !ok {
 		return fail(kindBadRequest, fmt.Errorf("unknown action %q", action))
 	}
-	newID := ""
-	if to == store.StatusSuperseded {
-		number := strings.TrimSpace(c.FormValue("new_card"))
-		nc, err := s.store.GetCardByNumber(c.Request().Context(), number)
-		if err != nil || number == "" {
-			return fail(kindNewCard, err)
-		}
-		newID = nc.ID
-	}
-	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, c.FormValue("reason"), strings.TrimSpace(c.FormValue("note")), newID)
+	newCard := lifecycle.CardRef{Number: strings.TrimSpace(c.FormValue("new_card"))}
+	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, c.FormValue("reason"), strings.TrimSpace(c.FormValue("note")), newCard)
 	if err != nil {
 		return err
 	}
@@ -479,12 +455,9 @@ func (s *server) consoleFind(c echo.Context) error {
 	if number == "" || len(number) > 32 {
 		return fail(kindMissingParam, errors.New("number required"))
 	}
-	sc, err := s.store.GetCardByNumber(c.Request().Context(), number)
+	sc, err := s.svc.FindByNumber(c.Request().Context(), a, number)
 	if err != nil {
 		return err
-	}
-	if !lifecycle.CanSee(a, &sc) {
-		return fail(kindNotFound, errors.New("card outside the caller's jurisdiction"))
 	}
 	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID)
 }

@@ -1,115 +1,63 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
-	"github.com/emmansun/gmsm/smx509"
 	"github.com/labstack/echo/v4"
 
-	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/token"
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/lifecycle"
 )
 
 // The citizen download (Art. 16: couples print the card themselves). The
-// QR token identifies the card; one spouse's ID number, checked against
-// the token's salted holder digests, proves the right to the PDF. Every
-// attempt is rate-limited per client IP and audited; nothing lists cards.
+// QR token identifies the card; one spouse's ID number, checked by the
+// lifecycle against the registry's encrypted record, proves the right to
+// the PDF. Nothing lists cards.
 
 var idNumberRE = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 
-// downloadCard resolves a token to the card it was issued for, checking
-// the token's signature; nil claims mean the token is not genuine.
-func (s *server) downloadCard(c echo.Context) (*token.Claims, *store.Card, error) {
-	tok := tokenParam(c)
-	if tok == "" {
-		return nil, nil, nil
-	}
-	plat, err := s.svc.Keys.PlatformIdentity()
-	if err != nil {
-		return nil, nil, err
-	}
-	claims, _, err := token.Verify(tok, []*smx509.Certificate{plat.Cert})
-	if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	sc, err := s.store.GetCardByToken(c.Request().Context(), token.FromURL(tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	if sc.Number != claims.Number {
-		return nil, nil, nil
-	}
-	return claims, &sc, nil
-}
-
 // downloadForm asks for one spouse's ID number.
 func (s *server) downloadForm(c echo.Context) error {
-	claims, sc, err := s.downloadCard(c)
+	sc, err := s.checker.CardForDownload(c.Request().Context(), tokenParam(c))
 	if err != nil {
 		return err
-	}
-	if claims == nil {
-		return fail(kindNotFound, errors.New("download form for an unknown or forged token"))
 	}
 	return s.pages.renderDownload(c, http.StatusOK, sc, "")
 }
 
 // download checks the ID number and sends the card's current PDF.
 func (s *server) download(c echo.Context) error {
-	claims, sc, err := s.downloadCard(c)
-	if err != nil {
-		return err
-	}
-	if claims == nil {
-		s.metrics.downloads.WithLabelValues("unknown").Inc()
-		return fail(kindNotFound, errors.New("download for an unknown or forged token"))
-	}
+	ctx := c.Request().Context()
+	tok := tokenParam(c)
 	id := strings.ToUpper(strings.TrimSpace(c.FormValue("id_number")))
 	if !idNumberRE.MatchString(id) {
+		sc, err := s.checker.CardForDownload(ctx, tok)
+		if err != nil {
+			s.metrics.downloads.WithLabelValues("unknown").Inc()
+			return err
+		}
 		s.metrics.downloads.WithLabelValues("malformed").Inc()
 		return s.pages.renderDownload(c, http.StatusBadRequest, sc, "请输入 18 位公民身份号码（最后一位可以是 X）。")
 	}
-	ctx := c.Request().Context()
-	// Per card, across clients and instances: a distributed guess of ID
-	// numbers meets the same limit.
-	allowed, err := s.store.Hit(ctx, "download:"+sc.ID, time.Hour, s.opt.DownloadsPerCard)
-	if err != nil {
+	sc, pdf, err := s.checker.Download(ctx, tok, id, c.RealIP())
+	var le *lifecycle.LimitError
+	switch {
+	case errors.Is(err, card.ErrNotFound):
+		s.metrics.downloads.WithLabelValues("unknown").Inc()
 		return err
-	}
-	if !allowed {
+	case errors.As(err, &le):
 		s.metrics.rateLimited.WithLabelValues("download_card").Inc()
-		return &apiError{kind: kindTooMany, cause: errors.New("download attempts per card"), retryAfter: 3600}
-	}
-	audit := func(reason string) error {
-		detail, _ := json.Marshal(map[string]any{"number": sc.Number})
-		_, err := s.store.AppendAudit(ctx, store.AuditEvent{Actor: "public", Action: "card.download", CardID: sc.ID, Reason: reason, RemoteAddr: c.RealIP(), Detail: detail})
 		return err
-	}
-	if !claims.MatchesHolder(id) {
+	case errors.Is(err, lifecycle.ErrHolderMismatch):
 		s.metrics.downloads.WithLabelValues("holder_mismatch").Inc()
-		if err := audit("holder_mismatch"); err != nil {
-			return err
-		}
 		return s.pages.renderDownload(c, http.StatusForbidden, sc, "身份证号码与该服务卡的持卡人不符。")
-	}
-	if sc.Status != store.StatusIssued {
+	case errors.Is(err, lifecycle.ErrNotIssued):
 		s.metrics.downloads.WithLabelValues("not_issued").Inc()
-		return fail(kindNotIssued, errors.New("card is "+string(sc.Status)))
-	}
-	_, pdf, err := s.store.CurrentPDF(ctx, sc.ID)
-	if err != nil {
 		return err
-	}
-	if err := audit("ok"); err != nil {
+	case err != nil:
 		return err
 	}
 	s.metrics.downloads.WithLabelValues("ok").Inc()

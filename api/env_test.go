@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 )
 
@@ -33,7 +36,7 @@ var (
 // purpose.
 func testHash(t testing.TB) string {
 	hashOnce.Do(func() {
-		h, err := HashPassword(testPassword)
+		h, err := staff.HashPassword(testPassword)
 		if err != nil {
 			panic(err)
 		}
@@ -47,9 +50,10 @@ func testHash(t testing.TB) string {
 type env struct {
 	t     testing.TB
 	e     *echo.Echo
-	st    store.Store
+	st    *store.DB
 	ks    *keys.FileStore
 	svc   *lifecycle.Service
+	staff *staff.Service
 	logs  *syncBuffer
 	clock *clock
 }
@@ -107,23 +111,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newEnv(t testing.TB, opt Options) *env {
+func newEnv(t testing.TB, opt Options) *env { return newEnvLimits(t, opt, 0) }
+
+// newEnvLimits is newEnv with the holder's download and tracking
+// attempts per card and hour (0: the default).
+func newEnvLimits(t testing.TB, opt Options, attempts int) *env {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "cardseal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, opt, attempts)
+}
+
+// newEnvOn is a service over the demo province in st: its organisations,
+// one user per organisation, the real router.
+func newEnvOn(t testing.TB, st *store.DB, opt Options, attempts int) *env {
 	t.Helper()
 	ctx := context.Background()
 	ks, err := keys.OpenDir(demoKeys(t), []byte("test-passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "cardseal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, o := range ks.Orgs() {
-		if err := st.CreateOrg(ctx, store.Org{Code: o.Code, Level: o.Level, Name: o.Name}); err != nil {
+	for _, o := range keys.Demo.Orgs {
+		if err := st.CreateOrg(ctx, o); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.CreateUser(ctx, &store.User{Username: o.Code, OrgCode: o.Code, PasswordHash: testHash(t)}); err != nil {
+		if err := st.CreateUser(ctx, &staff.User{Username: o.Code, OrgCode: o.Code, PasswordHash: testHash(t)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,10 +159,13 @@ func newEnv(t testing.TB, opt Options) *env {
 		opt.DownloadBurst = 1000
 	}
 	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
+	svc.AttemptsPerHour = attempts
+	sv := staff.NewService(st, st, st, staff.Policy{})
+	sv.Now = opt.Now
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Store: st, Logger: log, Options: opt})
-	return &env{t: t, e: e, st: st, ks: ks, svc: svc, logs: logs, clock: clk}
+	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, Logger: log, Options: opt})
+	return &env{t: t, e: e, st: st, ks: ks, svc: svc, staff: sv, logs: logs, clock: clk}
 }
 
 // session logs username in directly through the store (the login route
@@ -159,11 +177,10 @@ func (v *env) session(username string) string {
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	tok, hash, err := newSessionToken()
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	if err := v.st.CreateSession(ctx, store.Session{TokenHash: hash, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	if err := v.st.CreateSession(ctx, staff.Session{TokenHash: staff.HashToken(tok), UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		v.t.Fatal(err)
 	}
 	return tok

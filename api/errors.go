@@ -10,9 +10,9 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -40,6 +40,7 @@ var (
 	kindBadCredentials  = kind{401, "bad-credentials", "Invalid credentials", "用户名或密码错误，或账号因多次失败暂时锁定。"}
 	kindForbidden       = kind{403, "forbidden", "Forbidden", "本机构无权对此服务卡执行该操作（超出管辖范围）。"}
 	kindLevel           = kind{403, "wrong-level", "Not permitted at this level", "本机构的层级无权执行该操作。"}
+	kindStagePassed     = kind{403, "stage-passed", "Review has moved on", "该申请已由上级审核办理，本级不能再更改、告知或不予办理。"}
 	kindHolderMismatch  = kind{403, "holder-mismatch", "ID number does not match", "身份证号码与该服务卡的持卡人不符。"}
 	kindNotFound        = kind{404, "not-found", "Not found", "未找到请求的资源。"}
 	kindMethod          = kind{405, "method-not-allowed", "Method not allowed", "不支持该请求方法。"}
@@ -98,6 +99,7 @@ func fail(k kind, cause error) error { return &apiError{kind: k, cause: cause} }
 // become statuses.
 func classify(err error) (kind, *Problem) {
 	var ae *apiError
+	var le *lifecycle.LimitError
 	var he *echo.HTTPError
 	var fe *card.FieldError
 	var mg *templates.MissingGlyphError
@@ -105,6 +107,8 @@ func classify(err error) (kind, *Problem) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.kind, nil
+	case errors.As(err, &le):
+		return kindTooMany, nil
 	case errors.As(err, &mb):
 		return kindTooLarge, nil
 	case errors.As(err, &fe):
@@ -117,9 +121,27 @@ func classify(err error) (kind, *Problem) {
 		return kindInvalidApp, nil
 	case errors.Is(err, lifecycle.ErrForbidden), errors.Is(err, chain.ErrJurisdiction), errors.Is(err, lifecycle.ErrRetired):
 		return kindForbidden, nil
+	case errors.Is(err, lifecycle.ErrLevel):
+		return kindLevel, nil
+	case errors.Is(err, lifecycle.ErrStagePassed):
+		return kindStagePassed, nil
+	case errors.Is(err, lifecycle.ErrHolderMismatch):
+		return kindHolderMismatch, nil
+	case errors.Is(err, lifecycle.ErrNotIssued):
+		return kindNotIssued, nil
+	case errors.Is(err, lifecycle.ErrNewCard):
+		return kindNewCard, nil
+	case errors.Is(err, lifecycle.ErrNoticeGiven):
+		return kindNoticeGiven, nil
+	case errors.Is(err, lifecycle.ErrNothingMissing):
+		return kindNothingMissing, nil
+	case errors.Is(err, lifecycle.ErrNotRebirth):
+		return kindNotRebirth, nil
+	case errors.Is(err, lifecycle.ErrNotRequired):
+		return kindInvalidApp, nil
 	case errors.Is(err, chain.ErrOutOfOrder), errors.Is(err, lifecycle.ErrWrongLevel), errors.Is(err, chain.ErrLevel):
 		return kindOutOfOrder, nil
-	case errors.Is(err, chain.ErrRepeated):
+	case errors.Is(err, chain.ErrRepeated), errors.Is(err, lifecycle.ErrSealed):
 		return kindAlreadySealed, nil
 	case errors.Is(err, chain.ErrComplete):
 		return kindComplete, nil
@@ -129,12 +151,16 @@ func classify(err error) (kind, *Problem) {
 		return kindState, nil
 	case errors.Is(err, lifecycle.ErrReason):
 		return kindReason, nil
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, card.ErrNotFound):
 		return kindNotFound, nil
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):
+	case errors.Is(err, card.ErrConflict), errors.Is(err, card.ErrDuplicate):
 		return kindConflict, nil
-	case errors.Is(err, keys.ErrUnknownOrg), errors.Is(err, keys.ErrBadCode):
+	case errors.Is(err, org.ErrUnknown), errors.Is(err, org.ErrBadCode):
 		return kindUnknownVillage, nil
+	case errors.Is(err, staff.ErrBadCredentials):
+		return kindBadCredentials, nil
+	case errors.Is(err, staff.ErrNoSession):
+		return kindUnauthorized, nil
 	case errors.Is(err, verifier.ErrNotPDF):
 		return kindNotPDF, nil
 	case errors.Is(err, context.DeadlineExceeded):
@@ -186,8 +212,12 @@ func (s *server) handleError(err error, c echo.Context) {
 		s.log.Warn("request refused", attrs...)
 	}
 	var ae *apiError
-	if errors.As(err, &ae) && ae.retryAfter > 0 {
+	var le *lifecycle.LimitError
+	switch {
+	case errors.As(err, &ae) && ae.retryAfter > 0:
 		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	case errors.As(err, &le):
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter.Seconds())))
 	}
 	if k.status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="cardseal"`)

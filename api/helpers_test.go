@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 )
 
@@ -51,8 +52,8 @@ func grepLines(s, sub string) string {
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
 // failingStore fails user lookups with an internal error.
-type failingStore struct{ store.Store }
+type failingStore struct{ *store.DB }
 
-func (failingStore) GetUserByName(context.Context, string) (store.User, error) {
-	return store.User{}, errors.New("database exploded at 10.0.0.5")
+func (failingStore) GetUserByName(context.Context, string) (staff.User, error) {
+	return staff.User{}, errors.New("database exploded at 10.0.0.5")
 }

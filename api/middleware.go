@@ -18,9 +18,7 @@ import (
 // Context keys.
 const (
 	keyRequestID = "cardseal.request_id"
-	keyActor     = "cardseal.actor"
 	keyHTML      = "cardseal.html"
-	keySession   = "cardseal.session"
 )
 
 // HeaderRequestID carries the request id in both directions.

@@ -26,7 +26,7 @@ func (s *server) openAPI(c echo.Context) error {
 func (s *server) healthz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
-	if _, err := s.store.ListOrgs(ctx); err != nil {
+	if err := s.svc.Ping(ctx); err != nil {
 		return fail(kindUnavailable, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

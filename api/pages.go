@@ -15,9 +15,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -153,7 +152,7 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 		d.Holders = append(d.Holders, holderView{Role: role, Name: h.Name, IDNumber: h.IDNumber})
 	}
 	if a.Number != "" {
-		for _, l := range keys.Levels {
+		for _, l := range org.Levels {
 			st := step{Label: l.Chinese(), State: "pending"}
 			for _, s := range a.Seals {
 				if s.Level == string(l) {
@@ -178,7 +177,7 @@ type downloadData struct {
 
 // renderDownload shows the download form, with an error message after a
 // failed attempt.
-func (p *pages) renderDownload(c echo.Context, status int, sc *store.Card, msg string) error {
+func (p *pages) renderDownload(c echo.Context, status int, sc *card.Card, msg string) error {
 	return p.render(c, status, "download.html", downloadData{Number: sc.Number, Title: sc.Type.Title(), Error: msg})
 }
 

@@ -20,7 +20,6 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
 )
 
 // The procedure of the rules over HTTP: notices (Art. 19, 11), deadlines
@@ -52,7 +51,7 @@ type NoticeView struct {
 	PDF       string    `json:"pdf"` // URL of the sealed PDF
 }
 
-func noticeView(n *store.Notice) NoticeView {
+func noticeView(n *card.Notice) NoticeView {
 	return NoticeView{CardID: n.CardID, Seq: n.Seq, Kind: string(n.Kind), Number: n.Number, OrgCode: n.OrgCode,
 		CreatedAt: n.CreatedAt, PDF: fmt.Sprintf("/api/v1/cards/%s/notices/%d/pdf", n.CardID, n.Seq)}
 }
@@ -65,12 +64,7 @@ func (s *server) notice(c echo.Context) error {
 		return err
 	}
 	n, err := s.svc.Notify(c.Request().Context(), a, id)
-	switch {
-	case errors.Is(err, lifecycle.ErrNoticeGiven):
-		return fail(kindNoticeGiven, err)
-	case errors.Is(err, lifecycle.ErrNothingMissing):
-		return fail(kindNothingMissing, err)
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	v := noticeView(n)
@@ -156,18 +150,18 @@ func (s *server) noticePDF(c echo.Context) error {
 
 // DeadlineView is an application's Art. 19 time limit.
 type DeadlineView struct {
-	ID       string       `json:"id"`
-	Number   string       `json:"number"`
-	Status   store.Status `json:"status"`
-	Village  string       `json:"village_code"`
-	Created  time.Time    `json:"created_at"`
-	Limit    int          `json:"limit_working_days"`
-	Due      string       `json:"due"`
-	DaysLeft int          `json:"days_left"`
-	Overdue  bool         `json:"overdue"`
+	ID       string      `json:"id"`
+	Number   string      `json:"number"`
+	Status   card.Status `json:"status"`
+	Village  string      `json:"village_code"`
+	Created  time.Time   `json:"created_at"`
+	Limit    int         `json:"limit_working_days"`
+	Due      string      `json:"due"`
+	DaysLeft int         `json:"days_left"`
+	Overdue  bool        `json:"overdue"`
 }
 
-func deadlineView(c *store.Card, d lifecycle.Deadline) DeadlineView {
+func deadlineView(c *card.Card, d lifecycle.Deadline) DeadlineView {
 	return DeadlineView{ID: c.ID, Number: c.Number, Status: c.Status, Village: c.VillageCode, Created: c.CreatedAt,
 		Limit: d.Limit, Due: d.Due.Format("2006-01-02"), DaysLeft: d.Left, Overdue: d.Overdue()}
 }
@@ -176,7 +170,11 @@ func deadlineView(c *store.Card, d lifecycle.Deadline) DeadlineView {
 // and working days left (Art. 19).
 func (s *server) queueDeadlines(c echo.Context) error {
 	a, _ := actorOf(c)
-	cards, err := s.svc.Queue(c.Request().Context(), a)
+	after, limit, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	cards, err := s.svc.Queue(c.Request().Context(), a, after, limit)
 	if err != nil {
 		return err
 	}
@@ -188,7 +186,7 @@ func (s *server) queueDeadlines(c echo.Context) error {
 		}
 		out = append(out, deadlineView(&cards[i], d))
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"cards": out})
+	return writeJSON(c, http.StatusOK, map[string]any{"cards": out, "next": nextCursor(cards, limit)})
 }
 
 // overdue reports the applications of the county past their time limit
@@ -315,7 +313,7 @@ type FormView struct {
 	PDF    string `json:"pdf"`
 }
 
-func formView(f *store.Form) FormView {
+func formView(f *card.Form) FormView {
 	return FormView{ID: f.ID, CardID: f.CardID, Number: f.Number, Seals: f.Seq, PDF: "/api/v1/forms/" + f.ID + "/pdf"}
 }
 
@@ -334,9 +332,7 @@ func (s *server) createForm(c echo.Context) error {
 		}
 	}
 	f, err := s.svc.CreateRebirthForm(c.Request().Context(), a, id, req.Reason, req.Conditions)
-	if errors.Is(err, lifecycle.ErrNotRebirth) {
-		return fail(kindNotRebirth, err)
-	} else if err != nil {
+	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/forms/"+f.ID)
@@ -384,7 +380,7 @@ func (s *server) formPDF(c echo.Context) error {
 // ApplicationView is what a citizen learns of an application.
 type ApplicationView struct {
 	Number      string             `json:"number"`
-	Status      store.Status       `json:"status"`
+	Status      card.Status        `json:"status"`
 	Type        card.Type          `json:"type"`
 	VillageCode string             `json:"village_code"`
 	Holders     []lifecycle.Holder `json:"holders"`
@@ -395,31 +391,16 @@ type ApplicationView struct {
 	DownloadURL string             `json:"download_url,omitempty"`
 }
 
-func (s *server) applicationView(c echo.Context, sc *store.Card, app *card.Applicant) (*ApplicationView, error) {
+func applicationView(ap *lifecycle.Application) *ApplicationView {
+	sc := ap.Card
 	v := &ApplicationView{
 		Number: sc.Number, Status: sc.Status, Type: sc.Type, VillageCode: sc.VillageCode, CreatedAt: sc.CreatedAt,
-		Holders: []lifecycle.Holder{
-			{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
-			{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
-		},
-		Missing: app.MissingMaterials(),
+		Holders: ap.Holders, Missing: ap.Missing, Materials: ap.Materials, Due: ap.Due,
 	}
-	atts, err := s.store.Attachments(c.Request().Context(), sc.ID)
-	if err != nil {
-		return nil, err
+	if ap.DownloadToken != "" {
+		v.DownloadURL = "/c/" + ap.DownloadToken
 	}
-	v.Materials = len(atts)
-	if sc.Status == store.StatusDraft {
-		d, err := s.svc.Deadline(sc)
-		if err != nil {
-			return nil, err
-		}
-		v.Due = d.Due.Format("2006-01-02")
-	}
-	if sc.Status == store.StatusIssued && sc.QRToken != "" {
-		v.DownloadURL = "/c/" + sc.QRToken
-	}
-	return v, nil
+	return v
 }
 
 // apply takes a citizen's online application without an account
@@ -487,30 +468,15 @@ func (s *server) apply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range uploads {
-		if !requiredFor(app, u.Material) {
-			return fail(kindInvalidApp, fmt.Errorf("material %q is not required for this case (Art. 8)", u.Material))
-		}
-	}
 	sc, err := s.svc.ApplyOnline(r.Context(), app, uploads, c.RealIP())
 	if err != nil {
 		return err
 	}
-	v, err := s.applicationView(c, sc, app)
-	if err != nil {
-		return err
-	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/applications/"+sc.Number)
-	return writeJSON(c, http.StatusCreated, v)
-}
-
-func requiredFor(app *card.Applicant, m card.Material) bool {
-	for _, r := range card.RequiredMaterials(card.CaseOf(app)) {
-		if r == m {
-			return true
-		}
-	}
-	return false
+	return writeJSON(c, http.StatusCreated, applicationView(&lifecycle.Application{
+		Card: sc, Holders: lifecycle.MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(uploads),
+		Due: lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, app, s.opt.Now()).Due.Format("2006-01-02"),
+	}))
 }
 
 func readPart(p *multipart.Part, max int64) ([]byte, error) {
@@ -575,21 +541,9 @@ func (s *server) trackApplication(c echo.Context) error {
 	if id == "" {
 		return fail(kindMissingParam, errors.New("no id_number"))
 	}
-	ctx := c.Request().Context()
-	ok, err := s.store.Hit(ctx, "track:"+number, time.Hour, s.opt.DownloadsPerCard)
+	ap, err := s.svc.Track(c.Request().Context(), number, id)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return &apiError{kind: kindTooMany, cause: fmt.Errorf("tracking attempts on %s", number), retryAfter: 3600}
-	}
-	sc, app, err := s.svc.Track(ctx, number, strings.ToUpper(strings.TrimSpace(id)))
-	if err != nil {
-		return err
-	}
-	v, err := s.applicationView(c, sc, app)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, v)
+	return writeJSON(c, http.StatusOK, applicationView(ap))
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -24,8 +23,8 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/statuslist"
-	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
@@ -34,26 +33,8 @@ import (
 // newProcEnv is newEnv over a store of the given backend.
 func newProcEnv(t *testing.T, open storetest.Opener) *env {
 	t.Helper()
-	ctx := context.Background()
-	ks, err := keys.OpenDir(demoKeys(t), []byte("test-passphrase"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, _ := open(t)
-	for _, o := range ks.Orgs() {
-		if err := st.CreateOrg(ctx, store.Org{Code: o.Code, Level: o.Level, Name: o.Name}); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateUser(ctx, &store.User{Username: o.Code, OrgCode: o.Code, PasswordHash: testHash(t)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clk := &clock{t: time.Now()}
-	opt := Options{Now: clk.Now, LoginBurst: 1000, PublicBurst: 1000, DownloadBurst: 1000}
-	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
-	logs := &syncBuffer{}
-	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Store: st, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Options: opt})
-	return &env{t: t, e: e, st: st, ks: ks, svc: svc, logs: logs, clock: clk}
+	return newEnvOn(t, st, Options{}, 0)
 }
 
 // applicantWith returns the example application changed by fn.
@@ -192,7 +173,7 @@ func TestArt11Refusal(t *testing.T) {
 			t.Fatalf("refusal notice %s %v", rep.Verdict, rep.Reasons())
 		}
 		sc, err := v.st.GetCard(context.Background(), c.ID)
-		if err != nil || sc.Status != store.StatusRefused {
+		if err != nil || sc.Status != card.StatusRefused {
 			t.Fatalf("status %s %v", sc.Status, err)
 		}
 		// Refused only once, from draft only; a refused card takes no seal.
@@ -326,7 +307,7 @@ func TestStatusListOffline(t *testing.T) {
 		if claims.StatusIndex != sc.StatusIndex || l.Status(claims.StatusIndex) != statuslist.Voided {
 			t.Fatalf("index %d/%d status %q", claims.StatusIndex, sc.StatusIndex, l.Status(claims.StatusIndex))
 		}
-		if l.Status((claims.StatusIndex+1)%store.StatusListSize) != "" {
+		if l.Status((claims.StatusIndex+1)%card.StatusListSize) != "" {
 			t.Fatal("a neighbouring index is set")
 		}
 		// A list from another key does not parse.
@@ -363,7 +344,7 @@ func TestArt17RebirthFormOrder(t *testing.T) {
 		}
 		expectProblem(t, v.do(http.MethodPost, "/api/v1/forms/"+f.ID+"/seal", county, "", nil), http.StatusConflict, "chain-complete")
 		pdf := v.do(http.MethodGet, f.PDF, county, "", nil)
-		if rep := v.verifyPDF(t, pdf.body, chain.RebirthForm, f.Number); rep.Verdict != verifier.Valid || len(rep.Seals) != 3 || rep.Seals[0].Level != string(keys.County) {
+		if rep := v.verifyPDF(t, pdf.body, chain.RebirthForm, f.Number); rep.Verdict != verifier.Valid || len(rep.Seals) != 3 || rep.Seals[0].Level != string(org.County) {
 			t.Fatalf("form verdict %s %v", rep.Verdict, rep.Reasons())
 		}
 		// The card itself still refuses the county first.
@@ -376,10 +357,10 @@ func TestArt7aCrossProvinceTrust(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	other := keys.ProvinceConfig{Province: "辽宁省", RootName: "辽宁省卫生健康委员会(演示)", Orgs: []keys.Org{
-		{Code: "210102", Level: keys.County, Name: "沈阳市和平区卫生健康局"},
-		{Code: "210102001", Level: keys.Township, Name: "浑河湾街道办事处"},
-		{Code: "210102001001", Level: keys.Village, Name: "浑河湾社区居民委员会"},
+	other := keys.ProvinceConfig{Province: "辽宁省", RootName: "辽宁省卫生健康委员会(演示)", Orgs: []org.Org{
+		{Code: "210102", Level: org.County, Name: "沈阳市和平区卫生健康局"},
+		{Code: "210102001", Level: org.Township, Name: "浑河湾街道办事处"},
+		{Code: "210102001001", Level: org.Village, Name: "浑河湾社区居民委员会"},
 	}}
 	if err := keys.InitDir(dir, other, []byte("other-passphrase"), time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
@@ -396,13 +377,13 @@ func TestArt7aCrossProvinceTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	number := "2101022026000001"
-	rd, err := lifecycle.Render(ks2, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: app, IssueDate: time.Now(), StatusIndex: 7}, "http://liaoning.example")
+	rd, err := lifecycle.Render(context.Background(), other, ks2, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: app, IssueDate: time.Now(), StatusIndex: 7}, "http://liaoning.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pdf, sealer := rd.PDF, lifecycle.NewSealer(ks2)
 	for _, code := range []string{"210102001001", "210102001", "210102"} {
-		if pdf, err = sealer.SealCard(pdf, code, number, time.Now()); err != nil {
+		if pdf, err = sealer.SealCard(pdf, mustOrg(other.GetOrg(context.Background(), code)), number, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -515,7 +496,7 @@ func TestArt15OnlineApplication(t *testing.T) {
 		}
 		var a ApplicationView
 		r.json(t, &a)
-		if a.Status != store.StatusDraft || a.Materials != 2 || a.Due == "" || len(a.Missing) != 1 || strings.Contains(string(r.body), "李四") {
+		if a.Status != card.StatusDraft || a.Materials != 2 || a.Due == "" || len(a.Missing) != 1 || strings.Contains(string(r.body), "李四") {
 			t.Fatalf("application %s", r.body)
 		}
 		// Tracking needs one spouse's ID number.
@@ -642,4 +623,12 @@ func FuzzMaterialType(f *testing.F) {
 			t.Fatalf("unexpected type %q", ct)
 		}
 	})
+}
+
+// mustOrg panics on an organisation the demo province lacks.
+func mustOrg(o org.Org, err error) org.Org {
+	if err != nil {
+		panic(err)
+	}
+	return o
 }

@@ -89,7 +89,7 @@ func (l *limiter) middleware(name string, m *metrics) echo.MiddlewareFunc {
 func (s *server) shared(name string, window time.Duration, limit int) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ok, err := s.store.Hit(c.Request().Context(), name+":"+c.RealIP(), window, limit)
+			ok, err := s.quotas.Hit(c.Request().Context(), name+":"+c.RealIP(), window, limit)
 			if err != nil {
 				return err
 			}

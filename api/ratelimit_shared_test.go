@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/staff"
 )
 
 // TestLoginLimitSharedByInstances: two instances on one database share
@@ -17,7 +18,8 @@ func TestLoginLimitSharedByInstances(t *testing.T) {
 	// same store.
 	svc := lifecycle.NewService(a.st, a.ks, "http://127.0.0.1:8080")
 	opt := Options{LoginWindowLimit: 4, LoginBurst: 1000, PublicBurst: 1000, DownloadBurst: 1000, Now: a.clock.Now}
-	b := &env{t: t, e: New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Store: a.st, Logger: slog.New(slog.DiscardHandler), Options: opt}), st: a.st, ks: a.ks, svc: svc, clock: a.clock}
+	sv := staff.NewService(a.st, a.st, a.st, staff.Policy{})
+	b := &env{t: t, e: New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: a.st, Logger: slog.New(slog.DiscardHandler), Options: opt}), st: a.st, ks: a.ks, svc: svc, staff: sv, clock: a.clock}
 	body := []byte(`{"username":"220102001001","password":"wrong"}`)
 	for i, v := range []*env{a, b, a, b} {
 		if r := v.do("POST", "/api/v1/login", "", "application/json", body); r.Code != http.StatusUnauthorized {

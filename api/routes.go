@@ -5,8 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jilin-health/cardseal/keys"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/card"
 )
 
 // routes registers every route of the service, with its permission, rate
@@ -47,18 +46,18 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/console/login", s.consoleLoginForm, html, noStore)
 	e.POST("/console/login", s.consoleLogin, html, login, loginShared, form, noStore)
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
-	e.GET("/console", s.consoleQueue, html, console, allow(anyLevel...), noStore)
-	e.GET("/console/find", s.consoleFind, html, console, allow(anyLevel...), noStore)
-	e.GET("/console/new", s.consoleNewForm, html, console, allow(keys.Village), noStore)
-	e.POST("/console/new", s.consoleCreate, html, cform, console, allow(keys.Village), noStore)
-	e.GET("/console/cards/:id", s.consoleCard, html, console, allow(anyLevel...), noStore)
-	e.GET("/console/cards/:id/preview.png", s.consolePreview, html, console, allow(anyLevel...), noStore)
-	e.GET("/console/cards/:id/pdf", s.consolePDF, html, console, allow(anyLevel...), noStore)
-	e.GET("/console/cards/:id/seal", s.consoleSealConfirm, html, console, allow(anyLevel...), noStore)
-	e.POST("/console/cards/:id/seal", s.consoleSeal, html, form, console, allow(anyLevel...), noStore)
-	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, allow(keys.County), noStore)
-	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, allow(anyLevel...), noStore)
-	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, allow(anyLevel...), noStore)
+	e.GET("/console", s.consoleQueue, html, console, noStore)
+	e.GET("/console/find", s.consoleFind, html, console, noStore)
+	e.GET("/console/new", s.consoleNewForm, html, console, noStore)
+	e.POST("/console/new", s.consoleCreate, html, cform, console, noStore)
+	e.GET("/console/cards/:id", s.consoleCard, html, console, noStore)
+	e.GET("/console/cards/:id/preview.png", s.consolePreview, html, console, noStore)
+	e.GET("/console/cards/:id/pdf", s.consolePDF, html, console, noStore)
+	e.GET("/console/cards/:id/seal", s.consoleSealConfirm, html, console, noStore)
+	e.POST("/console/cards/:id/seal", s.consoleSeal, html, form, console, noStore)
+	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
+	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
+	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -73,33 +72,32 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/logout", s.logout, staff)
 	v1.GET("/me", s.me, staff, noStore)
 
-	// Cards. Jurisdiction (the card's village within the caller's
-	// organisation) is checked by the lifecycle service per card; the
-	// level checks are here.
-	v1.POST("/cards", s.createCard, staff, allow(anyLevel...), json)
-	v1.GET("/queue", s.queue, staff, allow(anyLevel...), noStore)
-	v1.GET("/cards/:id", s.getCard, staff, allow(anyLevel...), noStore)
-	v1.GET("/cards/:id/pdf", s.cardPDF, staff, allow(anyLevel...), noStore)
-	v1.POST("/cards/:id/seal", s.sealCard, staff, allow(anyLevel...))
+	// Cards. Who may do what to which card is decided by the lifecycle
+	// (lifecycle.Allowed), whichever route a request comes through.
+	v1.POST("/cards", s.createCard, staff, json)
+	v1.GET("/queue", s.queue, staff, noStore)
+	v1.GET("/cards/:id", s.getCard, staff, noStore)
+	v1.GET("/cards/:id/pdf", s.cardPDF, staff, noStore)
+	v1.POST("/cards/:id/seal", s.sealCard, staff)
 	// Status changes: county staff; the service checks it is the
 	// issuing county.
-	v1.POST("/cards/:id/void", s.setStatus(store.StatusVoided), staff, allow(keys.County), json)
-	v1.POST("/cards/:id/revoke", s.setStatus(store.StatusRevoked), staff, allow(keys.County), json)
-	v1.POST("/cards/:id/supersede", s.setStatus(store.StatusSuperseded), staff, allow(keys.County), json)
+	v1.POST("/cards/:id/void", s.setStatus(card.StatusVoided), staff, json)
+	v1.POST("/cards/:id/revoke", s.setStatus(card.StatusRevoked), staff, json)
+	v1.POST("/cards/:id/supersede", s.setStatus(card.StatusSuperseded), staff, json)
 
 	// The procedure of the rules (procedure.go): notices (Art. 19, 11),
 	// deadlines (Art. 19, 24), export (Art. 23), re-birth approval form
 	// (Art. 17), status list, online applications (Art. 15, 16).
-	v1.POST("/cards/:id/notice", s.notice, staff, allow(anyLevel...), noStore)
-	v1.POST("/cards/:id/refuse", s.refuse, staff, allow(anyLevel...), json, noStore)
-	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, allow(anyLevel...), json, noStore)
-	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, allow(anyLevel...), noStore)
-	v1.GET("/queue/deadlines", s.queueDeadlines, staff, allow(anyLevel...), noStore)
-	v1.GET("/reports/overdue", s.overdue, staff, allow(keys.County), noStore)
-	v1.GET("/export", s.export, staff, allow(keys.County), noStore)
-	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, allow(keys.County), json, noStore)
-	v1.POST("/forms/:id/seal", s.sealForm, staff, allow(anyLevel...), noStore)
-	v1.GET("/forms/:id/pdf", s.formPDF, staff, allow(anyLevel...), noStore)
+	v1.POST("/cards/:id/notice", s.notice, staff, noStore)
+	v1.POST("/cards/:id/refuse", s.refuse, staff, json, noStore)
+	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, json, noStore)
+	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
+	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
+	v1.GET("/reports/overdue", s.overdue, staff, noStore)
+	v1.GET("/export", s.export, staff, noStore)
+	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
+	v1.POST("/forms/:id/seal", s.sealForm, staff, noStore)
+	v1.GET("/forms/:id/pdf", s.formPDF, staff, noStore)
 	v1.GET("/status-list", s.statusList, public)
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
 	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)

@@ -13,8 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/verifier"
 )
 
 // maxTokenParam bounds the token taken from a path: a real one has 175
@@ -81,17 +79,8 @@ func (s *server) verifyNumber(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, ans)
 }
 
-// UploadAnswer is the answer about an uploaded PDF: the verifier's
-// report of the file itself, and, when the file's genuine seals name a
-// card of the registry, that card's public answer.
-type UploadAnswer struct {
-	Report   *verifier.Report  `json:"report"`
-	Registry *lifecycle.Answer `json:"registry"`
-	// Current reports whether the file is byte for byte the registry's
-	// newest revision of the card (an older print may lack later seals
-	// or predate a status change).
-	Current bool `json:"current"`
-}
+// UploadAnswer is the answer about an uploaded PDF.
+type UploadAnswer = lifecycle.UploadAnswer
 
 // verifyUpload checks an uploaded PDF (≤ MaxUpload) sent as
 // application/pdf or as the "file" part of multipart/form-data.
@@ -112,40 +101,9 @@ func (s *server) verifyUpload(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
-// checkUpload verifies an uploaded PDF and, when its genuine seals name a
-// card of the registry, adds that card's public answer (the same answer
-// the QR code gets) and whether the file is the card's newest revision.
-// Only seals that verified may lead to the registry: a forged file naming
-// some card number learns nothing about that card.
+// checkUpload verifies an uploaded PDF (lifecycle.Checker.CheckUpload).
 func (s *server) checkUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
-	rep, err := verifier.Verify(data, verifier.Options{
-		Trust:     s.svc.Keys.TrustList(),
-		SealBoxes: lifecycle.CardSealBoxes(),
-		Now:       s.opt.Now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := &UploadAnswer{Report: rep}
-	if rep.DocID == "" || (rep.Verdict != verifier.Valid && rep.Verdict != verifier.Incomplete) {
-		return out, nil
-	}
-	sc, err := s.store.GetCardByNumber(ctx, rep.DocID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return out, nil
-	case err != nil:
-		return nil, err
-	}
-	if out.Registry, err = s.checker.Answer(ctx, &sc); err != nil {
-		return nil, err
-	}
-	_, cur, err := s.store.CurrentPDF(ctx, sc.ID)
-	if err != nil {
-		return nil, err
-	}
-	out.Current = bytes.Equal(cur, data)
-	return out, nil
+	return s.checker.CheckUpload(ctx, data)
 }
 
 // readUpload reads the PDF of an upload, bounded by MaxUpload.

@@ -73,29 +73,29 @@ func exec(t testing.TB, db *sql.DB, q string, args ...any) {
 	}
 }
 
-func appendEvents(t testing.TB, st store.Store, n int) {
+func appendEvents(t testing.TB, st *store.DB, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		if _, err := st.AppendAudit(ctx, store.AuditEvent{Actor: "220102", OrgCode: "220102", Action: "card.read",
+		if _, err := st.AppendAudit(ctx, audit.Event{Actor: "220102", OrgCode: "220102", Action: "card.read",
 			Reason: fmt.Sprintf("review %d", i), Detail: []byte(`{"fields":["id_number"]}`), RemoteAddr: "192.0.2.7"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func sign(t testing.TB, st store.Store, id *keys.Identity) store.AuditCheckpoint {
+func sign(t testing.TB, st *store.DB, id *keys.Identity) audit.Checkpoint {
 	t.Helper()
-	cp, err := st.SignAuditHead(ctx, id)
+	cp, err := audit.Sign(ctx, st, id, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cp
 }
 
-func events(t testing.TB, st store.Store) []store.AuditEvent {
+func events(t testing.TB, st *store.DB) []audit.Event {
 	t.Helper()
-	var out []store.AuditEvent
-	if _, _, err := st.AuditChain(ctx, func(ev store.AuditEvent) error { out = append(out, ev); return nil }); err != nil {
+	var out []audit.Event
+	if _, _, err := st.AuditChain(ctx, func(ev audit.Event) error { out = append(out, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -104,7 +104,7 @@ func events(t testing.TB, st store.Store) []store.AuditEvent {
 // rehash edits event from with edit, then recomputes the hash of it and
 // of every later event with the store's own algorithm and moves the
 // chain head: a rewrite the hash chain alone cannot detect.
-func rehash(t testing.TB, st store.Store, db *sql.DB, from int64, edit func(*store.AuditEvent)) {
+func rehash(t testing.TB, st *store.DB, db *sql.DB, from int64, edit func(*audit.Event)) {
 	t.Helper()
 	evs := events(t, st)
 	prev := []byte{}
@@ -114,7 +114,7 @@ func rehash(t testing.TB, st store.Store, db *sql.DB, from int64, edit func(*sto
 				edit(&ev)
 			}
 			ev.PrevHash = prev
-			ev.Hash = store.AuditHash(prev, &ev)
+			ev.Hash = audit.Hash(prev, &ev)
 			exec(t, db, `UPDATE audit_events SET actor = $1, reason = $2, prev_hash = $3, hash = $4 WHERE id = $5`,
 				ev.Actor, ev.Reason, ev.PrevHash, ev.Hash, ev.ID)
 		}
@@ -128,63 +128,63 @@ func TestVerify(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
 		for _, tc := range []struct {
 			name   string
-			tamper func(t *testing.T, st store.Store, db *sql.DB)
-			want   audit.Problem // Kind, EventID, LastID, Checkpoint of the first problem
+			tamper func(t *testing.T, st *store.DB, db *sql.DB)
+			want   audit.Problem // Kind, EventID, LastID, audit.Checkpoint of the first problem
 			n      int           // problems, 0: any
 		}{
-			{"edited", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"edited", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `UPDATE audit_events SET reason = 'nothing to see' WHERE id = 4`)
 			}, audit.Problem{Kind: audit.Edited, EventID: 4}, 1},
-			{"edited time", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"edited time", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `UPDATE audit_events SET at = (SELECT at FROM audit_events WHERE id = 1) WHERE id = 2`)
 			}, audit.Problem{Kind: audit.Edited, EventID: 2}, 1},
-			{"edited and re-hashed alone", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"edited and re-hashed alone", func(t *testing.T, st *store.DB, db *sql.DB) {
 				ev := events(t, st)[1]
 				ev.Actor = "someone else"
-				exec(t, db, `UPDATE audit_events SET actor = $1, hash = $2 WHERE id = 2`, ev.Actor, store.AuditHash(ev.PrevHash, &ev))
+				exec(t, db, `UPDATE audit_events SET actor = $1, hash = $2 WHERE id = 2`, ev.Actor, audit.Hash(ev.PrevHash, &ev))
 			}, audit.Problem{Kind: audit.Edited, EventID: 2}, 1},
-			{"deleted", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"deleted", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `DELETE FROM audit_events WHERE id = 2`)
 			}, audit.Problem{Kind: audit.Missing, EventID: 2}, 1},
-			{"two deleted", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"two deleted", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `DELETE FROM audit_events WHERE id IN (4, 5)`)
 			}, audit.Problem{Kind: audit.Missing, EventID: 4, LastID: 5}, 1},
-			{"reordered", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"reordered", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `UPDATE audit_events SET id = -1 WHERE id = 2`)
 				exec(t, db, `UPDATE audit_events SET id = 2 WHERE id = 3`)
 				exec(t, db, `UPDATE audit_events SET id = 3 WHERE id = -1`)
 			}, audit.Problem{Kind: audit.Reordered, EventID: 2}, 2},
-			{"deleted newest", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"deleted newest", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `DELETE FROM audit_events WHERE id = 6`)
 			}, audit.Problem{Kind: audit.Missing, EventID: 6}, 2}, // the head and checkpoint 2 both show it
-			{"truncated", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"truncated", func(t *testing.T, st *store.DB, db *sql.DB) {
 				// The attacker also moves the head back: only the
 				// checkpoint remembers events 5 and 6.
 				exec(t, db, `DELETE FROM audit_events WHERE id > 4`)
 				exec(t, db, `UPDATE audit_head SET last_id = 4, last_hash = (SELECT hash FROM audit_events WHERE id = 4) WHERE id = 1`)
 			}, audit.Problem{Kind: audit.Truncated, EventID: 5, LastID: 6, Checkpoint: 2}, 1},
-			{"truncated and refilled", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"truncated and refilled", func(t *testing.T, st *store.DB, db *sql.DB) {
 				exec(t, db, `DELETE FROM audit_events WHERE id > 4`)
 				exec(t, db, `UPDATE audit_head SET last_id = 4, last_hash = (SELECT hash FROM audit_events WHERE id = 4) WHERE id = 1`)
 				appendEvents(t, st, 2) // new events 5 and 6
 			}, audit.Problem{Kind: audit.Rewritten, EventID: 4, LastID: 6, Checkpoint: 2}, 1},
-			{"re-hashed after the first checkpoint", func(t *testing.T, st store.Store, db *sql.DB) {
-				rehash(t, st, db, 5, func(ev *store.AuditEvent) { ev.Reason = "nothing to see" })
+			{"re-hashed after the first checkpoint", func(t *testing.T, st *store.DB, db *sql.DB) {
+				rehash(t, st, db, 5, func(ev *audit.Event) { ev.Reason = "nothing to see" })
 			}, audit.Problem{Kind: audit.Rewritten, EventID: 4, LastID: 6, Checkpoint: 2}, 1},
-			{"re-hashed from the start", func(t *testing.T, st store.Store, db *sql.DB) {
-				rehash(t, st, db, 2, func(ev *store.AuditEvent) { ev.Actor = "someone else" })
+			{"re-hashed from the start", func(t *testing.T, st *store.DB, db *sql.DB) {
+				rehash(t, st, db, 2, func(ev *audit.Event) { ev.Actor = "someone else" })
 			}, audit.Problem{Kind: audit.Rewritten, EventID: 1, LastID: 3, Checkpoint: 1}, 1},
-			{"forged checkpoint", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"forged checkpoint", func(t *testing.T, st *store.DB, db *sql.DB) {
 				// Rewrite the chain, then make checkpoint 2 agree by
 				// replacing its hash: the signature no longer matches.
-				rehash(t, st, db, 5, func(ev *store.AuditEvent) { ev.Reason = "nothing to see" })
+				rehash(t, st, db, 5, func(ev *audit.Event) { ev.Reason = "nothing to see" })
 				evs := events(t, st)
 				exec(t, db, `UPDATE audit_checkpoints SET hash = $1 WHERE id = 2`, evs[5].Hash)
 			}, audit.Problem{Kind: audit.BadCheckpoint, EventID: 6, Checkpoint: 2}, 1},
-			{"checkpoint signed by an untrusted key", func(t *testing.T, st store.Store, db *sql.DB) {
+			{"checkpoint signed by an untrusted key", func(t *testing.T, st *store.DB, db *sql.DB) {
 				// The forger's own platform key under a look-alike root
 				// signs a rewritten chain.
-				rehash(t, st, db, 2, func(ev *store.AuditEvent) { ev.Actor = "someone else" })
+				rehash(t, st, db, 2, func(ev *audit.Event) { ev.Actor = "someone else" })
 				exec(t, db, `DELETE FROM audit_checkpoints`)
 				sign(t, st, forger)
 			}, audit.Problem{Kind: audit.BadCheckpoint, EventID: 6, Checkpoint: -1}, 1}, // SQLite reuses ID 1
@@ -252,18 +252,18 @@ func brief(p audit.Problem) string {
 // racingLog lets the service append and sign right after each of
 // Verify's reads.
 type racingLog struct {
-	store.Store
+	*store.DB
 	after func()
 }
 
-func (l racingLog) AuditCheckpoints(ctx context.Context) ([]store.AuditCheckpoint, error) {
+func (l racingLog) AuditCheckpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	defer l.after()
-	return l.Store.AuditCheckpoints(ctx)
+	return l.DB.AuditCheckpoints(ctx)
 }
 
-func (l racingLog) AuditChain(ctx context.Context, fn func(store.AuditEvent) error) (int64, []byte, error) {
+func (l racingLog) AuditChain(ctx context.Context, fn func(audit.Event) error) (int64, []byte, error) {
 	defer l.after()
-	return l.Store.AuditChain(ctx, fn)
+	return l.DB.AuditChain(ctx, fn)
 }
 
 // Checkpoints are read before the events, so a checkpoint signed between
@@ -298,11 +298,11 @@ func TestVerifyConcurrent(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := st.AppendAudit(ctx, store.AuditEvent{Actor: "admin", Action: "user.login"}); err != nil {
+				if _, err := st.AppendAudit(ctx, audit.Event{Actor: "admin", Action: "user.login"}); err != nil {
 					errc <- err
 					return
 				}
-				if _, err := st.SignAuditHead(ctx, platform); err != nil {
+				if _, err := audit.Sign(ctx, st, platform, time.Now()); err != nil {
 					errc <- err
 					return
 				}
@@ -357,10 +357,10 @@ func TestRunAuditSigner(t *testing.T) {
 		run := func(every time.Duration) (stop func()) {
 			c, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
-			go func() { audit.RunAuditSigner(c, st, platform, every, log); close(done) }()
+			go func() { audit.RunAuditSigner(c, st, platform, every, time.Now, log); close(done) }()
 			return func() { cancel(); <-done }
 		}
-		checkpoints := func() []store.AuditCheckpoint {
+		checkpoints := func() []audit.Checkpoint {
 			cps, err := st.AuditCheckpoints(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -2,20 +2,47 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
-	"github.com/jilin-health/cardseal/store"
 )
 
-// Signer is what RunAuditSigner needs of the store; store.Store provides
-// it.
-type Signer interface {
-	AuditEvents(ctx context.Context, cardID string, limit int) ([]store.AuditEvent, error)
-	SignAuditHead(ctx context.Context, id *keys.Identity) (store.AuditCheckpoint, error)
-	LastAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
+// Checkpointer is the log a checkpoint is written to; package store
+// provides it.
+type Checkpointer interface {
+	AuditEvents(ctx context.Context, cardID string, limit int) ([]Event, error)
+	LastAuditCheckpoint(ctx context.Context) (Checkpoint, error)
+	// CheckpointAuditHead checks the chain since the newest checkpoint
+	// and stores the checkpoint sign makes of its head, which stays
+	// locked meanwhile.
+	CheckpointAuditHead(ctx context.Context, sign func(upToID int64, hash []byte) (Checkpoint, error)) (Checkpoint, error)
+}
+
+// ErrNotPlatform: a checkpoint must be signed by the platform identity.
+var ErrNotPlatform = errors.New("audit checkpoints are signed by the platform identity")
+
+// Sign signs the head of the log's audit chain with the platform identity
+// and stores the checkpoint. A chain broken since the newest checkpoint is
+// an error wrapping ErrBroken, and nothing is signed.
+func Sign(ctx context.Context, lg Checkpointer, id *keys.Identity, now time.Time) (Checkpoint, error) {
+	if id == nil || id.Signer == nil || id.Cert == nil || !keys.IsPlatform(id.Cert) {
+		return Checkpoint{}, ErrNotPlatform
+	}
+	return lg.CheckpointAuditHead(ctx, func(upToID int64, hash []byte) (Checkpoint, error) {
+		cp := Checkpoint{UpToID: upToID, Hash: hash, SignedAt: now.UTC().Truncate(time.Second), Cert: id.Cert.Raw}
+		sig, err := id.Signer.Sign(rand.Reader, cp.Message(), sm2.DefaultSM2SignerOpts)
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("sign audit checkpoint: %w", err)
+		}
+		cp.Signature = sig
+		return cp, nil
+	})
 }
 
 // shutdownTimeout bounds the final signature once ctx has ended.
@@ -26,7 +53,7 @@ const shutdownTimeout = 10 * time.Second
 // returns. Run it in a goroutine and wait for it before closing the store,
 // so the final checkpoint is written. Failures are logged (a broken chain
 // at error level) and retried at the next tick.
-func RunAuditSigner(ctx context.Context, st Signer, id *keys.Identity, every time.Duration, log *slog.Logger) {
+func RunAuditSigner(ctx context.Context, st Checkpointer, id *keys.Identity, every time.Duration, now func() time.Time, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -36,7 +63,7 @@ func RunAuditSigner(ctx context.Context, st Signer, id *keys.Identity, every tim
 		switch cp, err := st.LastAuditCheckpoint(ctx); {
 		case err == nil:
 			signed = cp.UpToID
-		case !errors.Is(err, store.ErrNotFound):
+		case !errors.Is(err, card.ErrNotFound):
 			log.Warn("audit signer: read newest checkpoint", "err", err)
 			return
 		}
@@ -48,9 +75,9 @@ func RunAuditSigner(ctx context.Context, st Signer, id *keys.Identity, every tim
 		if len(evs) == 0 || evs[0].ID <= signed {
 			return
 		}
-		cp, err := st.SignAuditHead(ctx, id)
+		cp, err := Sign(ctx, st, id, now())
 		switch {
-		case errors.Is(err, store.ErrAuditBroken):
+		case errors.Is(err, ErrBroken):
 			log.Error("audit signer: the audit chain is broken; not signing (run 'cardseal audit verify')", "err", err)
 			return
 		case err != nil:

@@ -24,13 +24,12 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/keys"
-	"github.com/jilin-health/cardseal/store"
 )
 
 // Log is what Verify reads; store.Store provides it.
 type Log interface {
-	AuditCheckpoints(ctx context.Context) ([]store.AuditCheckpoint, error)
-	AuditChain(ctx context.Context, fn func(store.AuditEvent) error) (headID int64, headHash []byte, err error)
+	AuditCheckpoints(ctx context.Context) ([]Checkpoint, error)
+	AuditChain(ctx context.Context, fn func(Event) error) (headID int64, headHash []byte, err error)
 }
 
 // Kind classifies a problem.
@@ -124,7 +123,7 @@ func Verify(ctx context.Context, lg Log, trust *keys.TrustList) (*Report, error)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit log: %w", err)
 	}
-	var valid []store.AuditCheckpoint
+	var valid []Checkpoint
 	need := map[int64]bool{}
 	for _, cp := range cps {
 		if reason := checkCheckpoint(cp, trust); reason != "" {
@@ -144,7 +143,7 @@ func Verify(ctx context.Context, lg Log, trust *keys.TrustList) (*Report, error)
 		hashAt = map[int64][]byte{}
 		badAt  = map[int64]bool{}
 	)
-	headID, headHash, err := lg.AuditChain(ctx, func(ev store.AuditEvent) error {
+	headID, headHash, err := lg.AuditChain(ctx, func(ev Event) error {
 		r.Events++
 		if ev.ID < want {
 			// Only IDs below 1 get here: rows come in ID order.
@@ -159,7 +158,7 @@ func Verify(ctx context.Context, lg Log, trust *keys.TrustList) (*Report, error)
 			}
 			add(p)
 		}
-		selfOK := bytes.Equal(store.AuditHash(ev.PrevHash, &ev), ev.Hash)
+		selfOK := bytes.Equal(Hash(ev.PrevHash, &ev), ev.Hash)
 		switch {
 		case !selfOK:
 			badAt[ev.ID] = true
@@ -250,7 +249,7 @@ func Verify(ctx context.Context, lg Log, trust *keys.TrustList) (*Report, error)
 
 // checkCheckpoint returns why the checkpoint's signature or certificate
 // does not verify, or "".
-func checkCheckpoint(cp store.AuditCheckpoint, trust *keys.TrustList) string {
+func checkCheckpoint(cp Checkpoint, trust *keys.TrustList) string {
 	cert, err := smx509.ParseCertificate(cp.Cert)
 	if err != nil {
 		return "has an unreadable certificate"
@@ -270,7 +269,7 @@ func checkCheckpoint(cp store.AuditCheckpoint, trust *keys.TrustList) string {
 
 // movedFrom returns the ID, near the event's own, under which its content
 // matches its hash, or 0.
-func movedFrom(ev store.AuditEvent, search bool) int64 {
+func movedFrom(ev Event, search bool) int64 {
 	if !search {
 		return 0
 	}
@@ -281,7 +280,7 @@ func movedFrom(ev store.AuditEvent, search bool) int64 {
 				continue
 			}
 			ev.ID = id
-			if bytes.Equal(store.AuditHash(ev.PrevHash, &ev), ev.Hash) {
+			if bytes.Equal(Hash(ev.PrevHash, &ev), ev.Hash) {
 				return id
 			}
 		}

@@ -289,3 +289,19 @@ func ValidateIDNumber(id string) error {
 	}
 	return nil
 }
+
+// CheckText refuses free text that would corrupt a document or a log: a
+// control character (other than a line break, which multi-line fields
+// such as reasons keep as separate lines) or invalid UTF-8. Every
+// free-text field of every entry point goes through it.
+func CheckText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "is not valid UTF-8")
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return fieldErr(field, "contains a control character")
+		}
+	}
+	return nil
+}

@@ -80,6 +80,17 @@ var required = map[Case][]Material{
 // RequiredMaterials returns the materials a case requires, in order.
 func RequiredMaterials(c Case) []Material { return append([]Material(nil), required[c]...) }
 
+// Requires reports whether the application's case requires the material
+// (Art. 8: nothing beyond the checklist may be asked for or taken).
+func Requires(a *Applicant, m Material) bool {
+	for _, r := range required[CaseOf(a)] {
+		if r == m {
+			return true
+		}
+	}
+	return false
+}
+
 // CaseOf decides an application's case.
 func CaseOf(a *Applicant) Case {
 	switch {

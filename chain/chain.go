@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // Errors callers branch on. Every refusal wraps exactly one of them.
@@ -22,14 +22,14 @@ var (
 
 // Seal is what the policy needs to know of one seal.
 type Seal struct {
-	Level keys.Level
+	Level org.Level
 	Code  string // significant division code
 }
 
 // Policy is the seal chain a document type requires.
 type Policy struct {
 	Name   string
-	Levels []keys.Level // required levels, lowest first
+	Levels []org.Level // required levels, lowest first
 	// AnyOrder allows the levels in any order (Art. 17 补盖); the
 	// jurisdiction rule still applies.
 	AnyOrder bool
@@ -44,11 +44,11 @@ type Policy struct {
 var Unchecked = Policy{Name: "unchecked", unchecked: true}
 
 // Card is the policy of every card type: village → township → county.
-var Card = Policy{Name: "card", Levels: []keys.Level{keys.Village, keys.Township, keys.County}}
+var Card = Policy{Name: "card", Levels: []org.Level{org.Village, org.Township, org.County}}
 
 // RebirthForm is the policy of the re-birth approval form (Art. 17): all
 // three levels, the county may seal first.
-var RebirthForm = Policy{Name: "rebirth-form", Levels: []keys.Level{keys.Village, keys.Township, keys.County}, AnyOrder: true}
+var RebirthForm = Policy{Name: "rebirth-form", Levels: []org.Level{org.Village, org.Township, org.County}, AnyOrder: true}
 
 // Notice is the policy of a one-time or refusal notice: one seal by the
 // organisation that received the application, any level.
@@ -64,7 +64,7 @@ func ForName(name string) (Policy, bool) {
 	return Policy{}, false
 }
 
-func (p Policy) index(l keys.Level) int {
+func (p Policy) index(l org.Level) int {
 	for i, x := range p.Levels {
 		if x == l {
 			return i
@@ -93,7 +93,7 @@ func (p Policy) Check(prev []Seal, next Seal) error {
 	if ni < 0 {
 		return fmt.Errorf("%w: %s", ErrLevel, next.Level)
 	}
-	seen := map[keys.Level]bool{}
+	seen := map[org.Level]bool{}
 	for _, s := range prev {
 		if s.Level == next.Level || seen[s.Level] {
 			return fmt.Errorf("%w: %s", ErrRepeated, s.Level)
@@ -161,7 +161,7 @@ func (p Policy) Complete(seals []Seal) bool {
 
 // Next returns the level the policy expects next in strict order, or
 // false when complete or when the policy allows any order.
-func (p Policy) Next(prev []Seal) (keys.Level, bool) {
+func (p Policy) Next(prev []Seal) (org.Level, bool) {
 	if p.AnyOrder || p.Complete(prev) || len(prev) >= len(p.Levels) {
 		return "", false
 	}

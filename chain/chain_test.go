@@ -4,16 +4,16 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 var (
-	v1 = Seal{keys.Village, "220102001001"}
-	v2 = Seal{keys.Village, "220102002001"}
-	t1 = Seal{keys.Township, "220102001"}
-	t2 = Seal{keys.Township, "220102002"}
-	c1 = Seal{keys.County, "220102"}
-	c9 = Seal{keys.County, "220103"}
+	v1 = Seal{org.Village, "220102001001"}
+	v2 = Seal{org.Village, "220102002001"}
+	t1 = Seal{org.Township, "220102001"}
+	t2 = Seal{org.Township, "220102002"}
+	c1 = Seal{org.County, "220102"}
+	c9 = Seal{org.County, "220103"}
 )
 
 func TestCardPolicy(t *testing.T) {
@@ -32,7 +32,7 @@ func TestCardPolicy(t *testing.T) {
 		{"village of another township", []Seal{v2}, t1, ErrJurisdiction},
 		{"county of another county", []Seal{v1, t1}, c9, ErrJurisdiction},
 		{"fourth seal", []Seal{v1, t1, c1}, v1, ErrComplete},
-		{"unknown earlier level", []Seal{{keys.Level("x"), "1"}}, t1, ErrLevel},
+		{"unknown earlier level", []Seal{{org.Level("x"), "1"}}, t1, ErrLevel},
 		{"repeated level earlier", []Seal{v1, v1, t1}, c1, ErrRepeated},
 		{"repeated level then another", []Seal{v1, v2}, t1, ErrRepeated},
 	}
@@ -50,7 +50,7 @@ func TestCardPolicy(t *testing.T) {
 	if err := Card.Validate([]Seal{v1, t1, c1}); err != nil {
 		t.Fatal(err)
 	}
-	if l, ok := Card.Next([]Seal{v1}); !ok || l != keys.Township {
+	if l, ok := Card.Next([]Seal{v1}); !ok || l != org.Township {
 		t.Fatalf("Next = %v %v", l, ok)
 	}
 }

@@ -23,45 +23,6 @@ func newCA(t *testing.T, province string) *CA {
 	return ca
 }
 
-func TestOrgJurisdiction(t *testing.T) {
-	county := Org{Code: "220102", Level: County, Name: "县"}
-	town := Org{Code: "220102001", Level: Township, Name: "乡"}
-	tests := []struct {
-		org  Org
-		code string
-		want bool
-	}{
-		{county, "220102001001", true},
-		{county, "220102", true},
-		{county, "220103001001", false},
-		{town, "220102001001", true},
-		{town, "220102002001", false},
-		{town, "220102", false},
-	}
-	for _, tc := range tests {
-		if got := tc.org.Contains(tc.code); got != tc.want {
-			t.Errorf("%s.Contains(%s) = %v, want %v", tc.org.Code, tc.code, got, tc.want)
-		}
-	}
-	for _, bad := range []Org{
-		{Code: "22010200100", Level: Village, Name: "x"},
-		{Code: "220102001000", Level: Village, Name: "x"},
-		{Code: "220102", Level: Township, Name: "x"},
-		{Code: "22010a", Level: County, Name: "x"},
-		{Code: "220102", Level: County, Name: " "},
-	} {
-		if err := bad.Validate(); err == nil {
-			t.Errorf("Validate(%+v) accepted a bad organisation", bad)
-		}
-	}
-	for in, want := range map[string]string{"220102000000": "220102", "220102001000": "220102001", "220102001001": "220102001001"} {
-		got, _, err := NormalizeCode(in)
-		if err != nil || got != want {
-			t.Errorf("NormalizeCode(%s) = %s, %v; want %s", in, got, err, want)
-		}
-	}
-}
-
 func TestCertificateProfileRoundTrip(t *testing.T) {
 	ca := newCA(t, "吉林省")
 	for _, o := range Demo.Orgs {
@@ -198,8 +159,11 @@ func TestInitDirAndOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Orgs()) != 5 {
-		t.Fatalf("orgs = %d", len(st.Orgs()))
+	if orgs, err := st.SealOrgs(); err != nil || len(orgs) != 5 || orgs[0] != Demo.Orgs[0] {
+		t.Fatalf("seal orgs = %+v, %v", orgs, err)
+	}
+	if _, err := st.SealIdentity("220102009009"); !errors.Is(err, ErrUnknownOrg) {
+		t.Fatalf("seal identity of an organisation without a key: %v", err)
 	}
 	id, err := st.SealIdentity("220102001001")
 	if err != nil {

@@ -2,7 +2,6 @@ package keys
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -61,15 +60,15 @@ func sealName(code string) string { return filepath.Join("orgs", code) }
 // RequestSeal generates a new seal key for the organisation, stores it
 // encrypted as the organisation's pending key and returns the PEM
 // certificate request to take to the offline CA. An organisation already
-// in orgs.json must be requested under its recorded level and name
-// (renaming is not a key operation). A pending request is kept unless
+// with a certificate keeps its level; its name is the registry's, so a
+// renamed organisation's next certificate carries the new name. A pending request is kept unless
 // replace is set.
 func (s *FileStore) RequestSeal(o Org, replace bool) ([]byte, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if cur, ok := s.orgs[o.Code]; ok && cur != o {
-		return nil, fmt.Errorf("%w: %s is %s %q in orgs.json, the request says %s %q", ErrOrgMismatch, o.Code, cur.Level, cur.Name, o.Level, o.Name)
+	if cur, err := s.certifiedOrg(o.Code); err == nil && cur.Level != o.Level {
+		return nil, fmt.Errorf("%w: %s is certified as a %s, the request says %s", ErrOrgMismatch, o.Code, cur.Level, o.Level)
 	}
 	province, _ := s.province()
 	return s.request(sealName(o.Code), replace, func(k *sm2.PrivateKey) ([]byte, error) { return NewSealRequest(k, o, province) })
@@ -146,7 +145,7 @@ func (s *FileStore) pendingRequest(name string) (*Request, error) {
 type Imported struct {
 	Platform bool
 	Org      Org    // seal certificates
-	NewOrg   bool   // the organisation was added to orgs.json
+	NewOrg   bool   // the organisation had no seal certificate before
 	Archived string // where the replaced certificate went ("" if none)
 }
 
@@ -209,6 +208,8 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 	}
 
 	base := s.base(name)
+	_, statErr := os.Stat(base + ".crt")
+	res.NewOrg = !res.Platform && errors.Is(statErr, os.ErrNotExist)
 	if old, err := readCert(base + ".crt"); err == nil && !bytes.Equal(old.Raw, cert.Raw) {
 		dst := filepath.Join(keyDir(s.dir), "archive", name+"-"+old.SerialNumber.Text(16)+".crt")
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -221,14 +222,6 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 	}
 	if err := writeAtomic(base+".crt", certPEM(cert), 0o644); err != nil {
 		return nil, err
-	}
-	if !res.Platform {
-		if _, ok := s.orgs[res.Org.Code]; !ok {
-			if err := s.addOrg(res.Org); err != nil {
-				return nil, err
-			}
-			res.NewOrg = true
-		}
 	}
 	// Between the certificate and the key a reader sees a mismatch (and
 	// says so); running Import again completes the change.
@@ -244,18 +237,14 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 	return res, nil
 }
 
-func (s *FileStore) addOrg(o Org) error {
-	list := append(s.Orgs(), o)
-	sort.Slice(list, func(i, j int) bool { return list[i].Code < list[j].Code })
-	b, err := json.MarshalIndent(list, "", "  ")
+// certifiedOrg is the organisation as its current seal certificate names
+// it.
+func (s *FileStore) certifiedOrg(code string) (Org, error) {
+	cert, err := readCert(s.base(sealName(code)) + ".crt")
 	if err != nil {
-		return err
+		return Org{}, err
 	}
-	if err := writeAtomic(filepath.Join(keyDir(s.dir), "orgs.json"), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	s.orgs[o.Code] = o
-	return nil
+	return Profile(cert)
 }
 
 // CertStatus is one certificate of the keystore, for `cardseal keys status`.
@@ -275,7 +264,7 @@ func (c CertStatus) Expired(t time.Time) bool {
 
 // Status lists the trusted roots, the platform certificate and every
 // organisation's seal certificate, with pending requests — including
-// those of organisations not yet in orgs.json. Reading it needs no
+// those of organisations without a certificate yet. Reading it needs no
 // passphrase.
 func (s *FileStore) Status() []CertStatus {
 	var out []CertStatus
@@ -284,9 +273,19 @@ func (s *FileStore) Status() []CertStatus {
 	}
 	out = append(out, s.status("platform", platformName, s.PlatformName()))
 	seen := map[string]bool{}
-	for _, o := range s.Orgs() {
+	orgs, _ := s.SealOrgs() // an unreadable certificate shows below as an error
+	for _, o := range orgs {
 		out = append(out, s.status("seal", o.Code, o.Name))
 		seen[o.Code] = true
+	}
+	crts, _ := filepath.Glob(filepath.Join(keyDir(s.dir), "orgs", "*.crt"))
+	sort.Strings(crts)
+	for _, p := range crts {
+		code := strings.TrimSuffix(filepath.Base(p), ".crt")
+		if !seen[code] {
+			out = append(out, s.status("seal", code, ""))
+			seen[code] = true
+		}
 	}
 	pend, _ := filepath.Glob(filepath.Join(keyDir(s.dir), "orgs", "*.pending.key"))
 	sort.Strings(pend)

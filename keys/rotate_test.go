@@ -1,6 +1,7 @@
 package keys_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -70,7 +72,7 @@ func sealedCard(t *testing.T, ks keys.Store, number string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := lifecycle.Render(ks, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: a,
+	r, err := lifecycle.Render(context.Background(), keys.Demo, ks, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: a,
 		IssueDate: time.Now().In(lifecycle.China), Salt: token.NewSalt()}, "https://cards.example.cn")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func sealedCard(t *testing.T, ks keys.Store, number string) []byte {
 	pdf := r.PDF
 	s := lifecycle.NewSealer(ks)
 	for _, code := range []string{"220102001001", "220102001", "220102"} {
-		if pdf, err = s.SealCard(pdf, code, number, time.Now()); err != nil {
+		if pdf, err = s.SealCard(pdf, mustOrg(keys.Demo.GetOrg(context.Background(), code)), number, time.Now()); err != nil {
 			t.Fatalf("seal %s: %v", code, err)
 		}
 	}
@@ -101,7 +103,7 @@ func verify(t *testing.T, tl *keys.TrustList, pdf []byte) *verifier.Report {
 // seal carries its certificate, judged at its signing time.
 func TestRotationKeepsOldSealsValid(t *testing.T) {
 	ks, ca := demoStore(t)
-	village, _ := ks.Org("220102001001")
+	village, _ := keys.Demo.GetOrg(context.Background(), "220102001001")
 	old, err := ks.SealIdentity(village.Code)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +164,7 @@ func TestRotationKeepsOldSealsValid(t *testing.T) {
 func TestImportRefused(t *testing.T) {
 	ks, ca := demoStore(t)
 	_, other := demoStore(t) // another province's root, same names
-	town, _ := ks.Org("220102001")
+	town, _ := keys.Demo.GetOrg(context.Background(), "220102001")
 	csr, err := ks.RequestSeal(town, false)
 	if err != nil {
 		t.Fatal(err)
@@ -235,8 +237,8 @@ func TestServerWithoutRootKey(t *testing.T) {
 	if _, err := ks.RootCA(); err == nil {
 		t.Fatal("a server keystore has a root key")
 	}
-	if len(ks.Orgs()) != 0 {
-		t.Fatalf("orgs %v", ks.Orgs())
+	if orgs, _ := ks.SealOrgs(); len(orgs) != 0 {
+		t.Fatalf("orgs %v", orgs)
 	}
 	st := ks.Status()
 	if len(st) != 2 || st[1].Kind != "platform" || st[1].Cert != nil || st[1].Pending {
@@ -262,11 +264,19 @@ func TestServerWithoutRootKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ks2.Orgs()) != len(keys.Demo.Orgs) {
-		t.Fatalf("orgs.json has %d organisations, want %d", len(ks2.Orgs()), len(keys.Demo.Orgs))
+	if orgs, _ := ks2.SealOrgs(); len(orgs) != len(keys.Demo.Orgs) {
+		t.Fatalf("%d certified organisations, want %d", len(orgs), len(keys.Demo.Orgs))
 	}
 	verify(t, ks2.TrustList(), sealedCard(t, ks2, "2201022026000003"))
 	if _, err := os.Stat(filepath.Join(dir, "keys", "root.key")); !os.IsNotExist(err) {
 		t.Fatal("root key on the server")
 	}
+}
+
+// mustOrg panics on an organisation the demo province lacks.
+func mustOrg(o org.Org, err error) org.Org {
+	if err != nil {
+		panic(err)
+	}
+	return o
 }

@@ -1,7 +1,7 @@
 package keys
 
 import (
-	"encoding/json"
+	"context"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,12 +13,16 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/jilin-health/cardseal/org"
 )
 
 // Store gives the signing identities of a cardseal installation.
 type Store interface {
-	Orgs() []Org
-	Org(code string) (Org, error)
+	// SealIdentity returns an organisation's seal key and certificate
+	// (ErrUnknownOrg when the keystore holds none for the code). Which
+	// organisations exist, their names and retirement, is the registry's
+	// (the database), not the keystore's.
 	SealIdentity(code string) (*Identity, error)
 	PlatformIdentity() (*Identity, error)
 	TrustList() *TrustList
@@ -29,7 +33,7 @@ type Store interface {
 var _ Store = (*FileStore)(nil)
 
 // ErrUnknownOrg is returned for a division code with no organisation.
-var ErrUnknownOrg = errors.New("unknown organisation")
+var ErrUnknownOrg = org.ErrUnknown
 
 // ErrNotInitialised is returned when a data directory has no keys.
 var ErrNotInitialised = errors.New("data directory is not initialised")
@@ -41,7 +45,6 @@ var ErrNotInitialised = errors.New("data directory is not initialised")
 //	keys/root.key          the root key — demo installations only; a real
 //	                       province keeps it on an offline machine
 //	keys/platform.crt|key  QR-token and status-list signing
-//	keys/orgs.json         the organisations
 //	keys/orgs/CODE.crt|key seal certificate and key per organisation
 //	keys/orgs/CODE.png     optional uploaded seal picture
 //
@@ -52,7 +55,6 @@ type FileStore struct {
 	dir   string
 	pass  []byte
 	trust *TrustList
-	orgs  map[string]Org
 
 	mu    sync.Mutex
 	cache map[string]*Identity
@@ -90,23 +92,7 @@ func OpenDir(dir string, passphrase []byte) (*FileStore, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	s := &FileStore{dir: dir, pass: passphrase, trust: trust, orgs: map[string]Org{}, cache: map[string]*Identity{}}
-	b, err := os.ReadFile(filepath.Join(kd, "orgs.json"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if len(b) > 0 {
-		var list []Org
-		if err := json.Unmarshal(b, &list); err != nil {
-			return nil, fmt.Errorf("orgs.json: %w", err)
-		}
-		for _, o := range list {
-			if err := o.Validate(); err != nil {
-				return nil, fmt.Errorf("orgs.json: %w", err)
-			}
-			s.orgs[o.Code] = o
-		}
-	}
+	s := &FileStore{dir: dir, pass: passphrase, trust: trust, cache: map[string]*Identity{}}
 	return s, nil
 }
 
@@ -116,31 +102,40 @@ func (s *FileStore) Dir() string { return s.dir }
 // TrustList returns the trusted roots.
 func (s *FileStore) TrustList() *TrustList { return s.trust }
 
-// Orgs returns the organisations sorted by division code.
-func (s *FileStore) Orgs() []Org {
-	out := make([]Org, 0, len(s.orgs))
-	for _, o := range s.orgs {
+// SealOrgs returns the organisations the keystore holds a seal
+// certificate for, as their certificates name them (code, level, name at
+// issue), sorted by code. The first start of a server copies them into
+// the registry; afterwards the registry owns names and retirement.
+func (s *FileStore) SealOrgs() ([]Org, error) {
+	crts, err := filepath.Glob(filepath.Join(keyDir(s.dir), "orgs", "*.crt"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(crts)
+	var out []Org
+	for _, p := range crts {
+		cert, err := readCert(p)
+		if err != nil {
+			return nil, err
+		}
+		o, err := Profile(cert)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 		out = append(out, o)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
-	return out
-}
-
-// Org returns the organisation with the division code.
-func (s *FileStore) Org(code string) (Org, error) {
-	o, ok := s.orgs[code]
-	if !ok {
-		return Org{}, fmt.Errorf("%w: %s", ErrUnknownOrg, code)
-	}
-	return o, nil
+	return out, nil
 }
 
 // SealIdentity returns an organisation's seal key and certificate.
 func (s *FileStore) SealIdentity(code string) (*Identity, error) {
-	if _, err := s.Org(code); err != nil {
+	if _, _, err := NormalizeCode(code); err != nil {
 		return nil, err
 	}
-	return s.identity(filepath.Join("orgs", code))
+	if _, err := os.Stat(filepath.Join(keyDir(s.dir), sealName(code)+".crt")); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no seal key for %s", ErrUnknownOrg, code)
+	}
+	return s.identity(sealName(code))
 }
 
 // PlatformIdentity returns the QR-token signing key and certificate.
@@ -300,13 +295,6 @@ func InitDir(dir string, cfg ProvinceConfig, passphrase []byte, now time.Time) e
 			return err
 		}
 	}
-	ob, err := json.MarshalIndent(cfg.Orgs, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(kd, "orgs.json"), ob, 0o644); err != nil {
-		return err
-	}
 	// trust.pem last: its presence marks a complete keystore.
 	return os.WriteFile(filepath.Join(kd, "trust.pem"), certPEM(ca.Cert), 0o644)
 }
@@ -332,9 +320,18 @@ func InitServerDir(dir string, bundle []byte) error {
 	if err := os.WriteFile(filepath.Join(kd, "root.crt"), certPEM(trust.Roots()[0]), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(kd, "orgs.json"), []byte("[]\n"), 0o644); err != nil {
-		return err
-	}
 	// trust.pem last: its presence marks a complete keystore.
 	return os.WriteFile(filepath.Join(kd, "trust.pem"), trust.PEM(), 0o644)
+}
+
+// GetOrg returns the organisation of the province configuration with the
+// code: a new installation's organisations before the registry has them
+// (and the demo province in tests).
+func (p ProvinceConfig) GetOrg(_ context.Context, code string) (Org, error) {
+	for _, o := range p.Orgs {
+		if o.Code == code {
+			return o, nil
+		}
+	}
+	return Org{}, fmt.Errorf("%w: %s", ErrUnknownOrg, code)
 }

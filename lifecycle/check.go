@@ -13,7 +13,6 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -36,6 +35,17 @@ type PublicSeal struct {
 	DivisionCode string    `json:"division_code"`
 	Time         time.Time `json:"time"`
 	OK           bool      `json:"ok"`
+}
+
+// MaskHolders are the couple as anyone but staff of the jurisdiction and
+// the couple themselves may see them (Art. 13): names and ID numbers
+// masked (card.MaskName, card.MaskID). Every answer that names the
+// holders builds them here.
+func MaskHolders(app *card.Applicant) []Holder {
+	return []Holder{
+		{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
+		{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
+	}
 }
 
 // Holder is a masked holder (Art. 13).
@@ -132,7 +142,7 @@ func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error)
 		return rep, nil
 	}
 	rep, err := verifier.Verify(pdf, verifier.Options{
-		Trust:     ch.Service.Keys.TrustList(),
+		Trust:     ch.Service.keys.TrustList(),
 		SealBoxes: CardSealBoxes(),
 		DocID:     docID,
 	})
@@ -151,7 +161,7 @@ func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error)
 // platformCerts returns the platform certificates tokens may be signed
 // with.
 func (ch *Checker) platformCerts() ([]*smx509.Certificate, error) {
-	id, err := ch.Service.Keys.PlatformIdentity()
+	id, err := ch.Service.keys.PlatformIdentity()
 	if err != nil {
 		return nil, err
 	}
@@ -160,29 +170,42 @@ func (ch *Checker) platformCerts() ([]*smx509.Certificate, error) {
 
 // Check answers a scanned token.
 func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
-	now := ch.Service.Now().UTC()
-	certs, err := ch.platformCerts()
+	c, status, err := ch.resolve(ctx, tok)
 	if err != nil {
 		return nil, err
+	}
+	if c == nil {
+		return &Answer{Status: status, CheckedAt: ch.Service.Now().UTC(), Seals: []PublicSeal{}}, nil
+	}
+	return ch.Answer(ctx, c)
+}
+
+// resolve finds the card a scanned token was issued for. A token that is
+// not genuine is (nil, PublicForged); a genuine one the registry does not
+// know, (nil, PublicUnknown).
+func (ch *Checker) resolve(ctx context.Context, tok string) (*card.Card, string, error) {
+	certs, err := ch.platformCerts()
+	if err != nil {
+		return nil, "", err
 	}
 	claims, err := ch.verifyToken(tok, certs)
 	if err != nil {
 		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
-			return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
+			return nil, PublicForged, nil
 		}
-		return nil, err
+		return nil, "", err
 	}
-	c, err := ch.Service.Store.GetCardByToken(ctx, strings.ToUpper(token.FromURL(tok)))
-	if errors.Is(err, store.ErrNotFound) {
-		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
+	c, err := ch.Service.reg.GetCardByToken(ctx, strings.ToUpper(token.FromURL(tok)))
+	if errors.Is(err, card.ErrNotFound) {
+		return nil, PublicUnknown, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if c.Number != claims.Number {
-		return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
+		return nil, PublicForged, nil
 	}
-	return ch.Answer(ctx, &c)
+	return &c, "", nil
 }
 
 // verifyToken verifies a token's signature, once per token and platform
@@ -214,14 +237,14 @@ func (ch *Checker) verifyToken(tok string, certs []*smx509.Certificate) (*token.
 // storedReport returns the verifier's report on a card's current PDF,
 // reading and verifying it when the card is at a revision not seen yet or
 // the last reading is older than storedTTL.
-func (ch *Checker) storedReport(ctx context.Context, c *store.Card) (*verifier.Report, error) {
+func (ch *Checker) storedReport(ctx context.Context, c *card.Card) (*verifier.Report, error) {
 	ch.mu.Lock()
 	v, ok := ch.stored[c.ID]
 	ch.mu.Unlock()
 	if ok && v.seq == c.Seq && v.rep.DocID == c.Number && time.Since(v.checked) < storedTTL {
 		return v.rep, nil
 	}
-	seq, pdf, err := ch.Service.Store.CurrentPDF(ctx, c.ID)
+	seq, pdf, err := ch.Service.reg.CurrentPDF(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +267,7 @@ func (ch *Checker) storedReport(ctx context.Context, c *store.Card) (*verifier.R
 // maskedHolders returns a card's masked holders, decrypting its
 // application record once per distinct record (the stored ciphertext is
 // compared byte for byte). Only masked values are kept.
-func (ch *Checker) maskedHolders(c *store.Card) ([]Holder, error) {
+func (ch *Checker) maskedHolders(c *card.Card) ([]Holder, error) {
 	ch.mu.Lock()
 	m, ok := ch.holders[c.ID]
 	ch.mu.Unlock()
@@ -255,10 +278,7 @@ func (ch *Checker) maskedHolders(c *store.Card) ([]Holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	holders := []Holder{
-		{Role: "male", Name: card.MaskName(app.Male.Name), IDNumber: card.MaskID(app.Male.IDNumber)},
-		{Role: "female", Name: card.MaskName(app.Female.Name), IDNumber: card.MaskID(app.Female.IDNumber)},
-	}
+	holders := MaskHolders(app)
 	ch.mu.Lock()
 	if len(ch.holders) >= maxCache {
 		clear(ch.holders)
@@ -272,8 +292,8 @@ func (ch *Checker) maskedHolders(c *store.Card) ([]Holder, error) {
 // code; a wrong code is answered like an unknown card.
 func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answer, error) {
 	now := ch.Service.Now().UTC()
-	c, err := ch.Service.Store.GetCardByNumber(ctx, number)
-	if errors.Is(err, store.ErrNotFound) {
+	c, err := ch.Service.reg.GetCardByNumber(ctx, number)
+	if errors.Is(err, card.ErrNotFound) {
 		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
 	if err != nil {
@@ -288,7 +308,7 @@ func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answe
 
 // Answer is the public answer about a registry card: its status, masked
 // holders and the seal chain of its stored PDF, re-verified.
-func (ch *Checker) Answer(ctx context.Context, c *store.Card) (*Answer, error) {
+func (ch *Checker) Answer(ctx context.Context, c *card.Card) (*Answer, error) {
 	now := ch.Service.Now().UTC()
 	holders, err := ch.maskedHolders(c)
 	if err != nil {
@@ -300,7 +320,7 @@ func (ch *Checker) Answer(ctx context.Context, c *store.Card) (*Answer, error) {
 		IssueDate: c.CreatedAt.In(China).Format("2006-01-02"),
 		CheckedAt: now, Seals: []PublicSeal{},
 	}
-	if o, err := ch.Service.Keys.Org(c.CountyCode); err == nil {
+	if o, err := ch.Service.reg.GetOrg(ctx, c.CountyCode); err == nil {
 		a.County = o.Name
 	}
 	rep, err := ch.storedReport(ctx, c)
@@ -312,30 +332,26 @@ func (ch *Checker) Answer(ctx context.Context, c *store.Card) (*Answer, error) {
 		a.Seals = append(a.Seals, PublicSeal{Level: s.Level, Organisation: s.Organisation, DivisionCode: s.DivisionCode, Time: s.SigningTime, OK: s.OK})
 	}
 	switch c.Status {
-	case store.StatusVoided:
+	case card.StatusVoided:
 		a.Status, a.StatusReason = PublicVoided, c.StatusReason
-	case store.StatusRevoked:
+	case card.StatusRevoked:
 		a.Status, a.StatusReason = PublicRevoked, c.StatusReason
-	case store.StatusSuperseded:
+	case card.StatusSuperseded:
 		a.Status, a.StatusReason = PublicSuperseded, c.StatusReason
-		if n, err := ch.Service.Store.GetCard(ctx, c.SupersededBy); err == nil {
+		if n, err := ch.Service.reg.GetCard(ctx, c.SupersededBy); err == nil {
 			a.SupersededBy = n.Number
 		}
-	case store.StatusDraft:
-		// Being sealed: genuine so far if every seal applied verifies
-		// (a freshly rendered card has none yet).
-		switch {
-		case c.Seq == 0 && rep.Verdict == verifier.Invalid && len(rep.Seals) == 0:
+	case card.StatusDraft:
+		// Being sealed: genuine so far if every seal applied verifies.
+		if storedHolds(c, rep) {
 			a.Status = PublicIncomplete
-		case rep.Verdict == verifier.Incomplete:
-			a.Status = PublicIncomplete
-		default:
+		} else {
 			a.Status = PublicForged
 		}
-	case store.StatusIssued:
+	case card.StatusIssued:
 		// The stored PDF must verify with its complete chain: the
 		// registry flag alone is not trusted.
-		if rep.Verdict == verifier.Valid {
+		if storedHolds(c, rep) {
 			a.Status = PublicValid
 		} else {
 			a.Status = PublicForged

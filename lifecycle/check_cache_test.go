@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
@@ -19,7 +19,7 @@ func TestCheckerCaches(t *testing.T) {
 	if err := SyncOrgs(ctx, st, ks); err != nil {
 		t.Fatal(err)
 	}
-	levels := []Actor{actor(t, ks, "220102001001"), actor(t, ks, "220102001"), actor(t, ks, "220102")}
+	levels := []Actor{actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")}
 	c, err := s.Apply(ctx, levels[0], example(t))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestCheckerCaches(t *testing.T) {
 		}
 		check(want, i+1)
 	}
-	if _, err := s.SetStatus(ctx, levels[2], c.ID, store.StatusVoided, "other", "test", ""); err != nil {
+	if _, err := s.SetStatus(ctx, levels[2], c.ID, card.StatusVoided, "other", "test", CardRef{}); err != nil {
 		t.Fatal(err)
 	}
 	check(PublicVoided, 3)

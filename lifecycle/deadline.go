@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/workday"
 )
 
@@ -21,7 +20,7 @@ type Deadline struct {
 func (d Deadline) Overdue() bool { return d.Left < 0 }
 
 // DeadlineOf computes a card application's time limit on a calendar.
-func DeadlineOf(cal *workday.Calendar, c *store.Card, app *card.Applicant, today time.Time) Deadline {
+func DeadlineOf(cal *workday.Calendar, c *card.Card, app *card.Applicant, today time.Time) Deadline {
 	limit := workday.Limit(app.OtherProvinceVer)
 	due := cal.Due(c.CreatedAt.In(China), limit)
 	return Deadline{Limit: limit, Due: due, Left: cal.Left(today.In(China), due)}

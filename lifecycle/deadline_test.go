@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/workday"
 )
 
@@ -13,7 +13,7 @@ import (
 func TestArt19Deadline(t *testing.T) {
 	cal := workday.Default()
 	app := example(t)
-	c := &store.Card{CreatedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, China)}
+	c := &card.Card{CreatedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, China)}
 	d := DeadlineOf(cal, c, app, time.Date(2026, 11, 3, 9, 0, 0, 0, China))
 	if d.Limit != 10 || d.Due.Format("2006-01-02") != "2026-11-16" || d.Left != 9 || d.Overdue() {
 		t.Fatalf("%+v", d)

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
 )
@@ -22,24 +23,23 @@ import (
 // notice (Art. 19, 11).
 const NoticeReason = "受理单位出具书面告知"
 
-// SealDocument applies the seal of the organisation with the division
-// code to any cardseal document, in box (page 1, [llx lly urx ury] PDF
+// SealDocument applies the seal of the organisation to any cardseal document, in box (page 1, [llx lly urx ury] PDF
 // points), under the given chain policy and bound to docID. The seal's
 // reason is the level's (see Reason). Chain errors (order, repetition,
 // jurisdiction, a complete chain) come back from the signer before
 // anything is written.
-func (s *Sealer) SealDocument(pdf []byte, code, docID string, policy chain.Policy, box [4]float64, at time.Time) ([]byte, error) {
-	return s.sealIn(pdf, code, docID, policy, func(keys.Level) [4]float64 { return box }, Reason, at)
+func (s *Sealer) SealDocument(pdf []byte, o org.Org, docID string, policy chain.Policy, box [4]float64, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, o, docID, policy, func(org.Level) [4]float64 { return box }, Reason, at)
 }
 
 // SealNotice applies the receiving organisation's seal, of any level, to
 // a one-time notice or a refusal notice (templates.RenderNotice), in its
 // one seal box. A notice takes one seal: a second is refused with
 // chain.ErrComplete.
-func (s *Sealer) SealNotice(pdf []byte, code, number string, at time.Time) ([]byte, error) {
-	return s.sealIn(pdf, code, number, chain.Notice,
-		func(keys.Level) [4]float64 { return templates.NoticeSealBox() },
-		func(keys.Level) string { return NoticeReason }, at)
+func (s *Sealer) SealNotice(pdf []byte, o org.Org, number string, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, o, number, chain.Notice,
+		func(org.Level) [4]float64 { return templates.NoticeSealBox() },
+		func(org.Level) string { return NoticeReason }, at)
 }
 
 // SealRebirthForm applies a level's seal to a re-birth approval form
@@ -47,18 +47,14 @@ func (s *Sealer) SealNotice(pdf []byte, code, number string, at time.Time) ([]by
 // chain.RebirthForm policy: the county may seal first from a
 // pre-reviewed list and the village and township add their seals
 // afterwards (补盖, Art. 17); each level once, all in one jurisdiction.
-func (s *Sealer) SealRebirthForm(pdf []byte, code, number string, at time.Time) ([]byte, error) {
-	return s.sealIn(pdf, code, number, chain.RebirthForm, templates.RebirthFormSealBox, Reason, at)
+func (s *Sealer) SealRebirthForm(pdf []byte, o org.Org, number string, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, o, number, chain.RebirthForm, templates.RebirthFormSealBox, Reason, at)
 }
 
 // sealIn is SealCard generalised over the policy, the box of each level
 // and the seal's reason.
-func (s *Sealer) sealIn(pdf []byte, code, docID string, policy chain.Policy, box func(keys.Level) [4]float64, reason func(keys.Level) string, at time.Time) ([]byte, error) {
-	o, err := s.Keys.Org(code)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.Keys.SealIdentity(code)
+func (s *Sealer) sealIn(pdf []byte, o org.Org, docID string, policy chain.Policy, box func(org.Level) [4]float64, reason func(org.Level) string, at time.Time) ([]byte, error) {
+	id, err := s.Keys.SealIdentity(o.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -83,9 +79,9 @@ func (s *Sealer) sealIn(pdf []byte, code, docID string, policy chain.Policy, box
 // NoticeSealBoxes are the rectangles a notice's seal may lie in, for the
 // verifier (verifier.Options.SealBoxes): the one box, whatever the level
 // of the receiving organisation.
-func NoticeSealBoxes() map[keys.Level][4]float64 {
-	m := make(map[keys.Level][4]float64, len(keys.Levels))
-	for _, l := range keys.Levels {
+func NoticeSealBoxes() map[org.Level][4]float64 {
+	m := make(map[org.Level][4]float64, len(org.Levels))
+	for _, l := range org.Levels {
 		m[l] = templates.NoticeSealBox()
 	}
 	return m
@@ -93,9 +89,9 @@ func NoticeSealBoxes() map[keys.Level][4]float64 {
 
 // RebirthFormSealBoxes are the rectangles of a re-birth approval form's
 // three seals, for the verifier.
-func RebirthFormSealBoxes() map[keys.Level][4]float64 {
-	m := make(map[keys.Level][4]float64, len(keys.Levels))
-	for _, l := range keys.Levels {
+func RebirthFormSealBoxes() map[org.Level][4]float64 {
+	m := make(map[org.Level][4]float64, len(org.Levels))
+	for _, l := range org.Levels {
 		m[l] = templates.RebirthFormSealBox(l)
 	}
 	return m
@@ -104,7 +100,7 @@ func RebirthFormSealBoxes() map[keys.Level][4]float64 {
 // SealBoxes returns the seal boxes of the document type a chain policy
 // belongs to (card, rebirth-form, notice), for the verifier; nil for a
 // policy of no cardseal document.
-func SealBoxes(p chain.Policy) map[keys.Level][4]float64 {
+func SealBoxes(p chain.Policy) map[org.Level][4]float64 {
 	switch p.Name {
 	case chain.Card.Name:
 		return CardSealBoxes()
@@ -141,30 +137,25 @@ func ApplicationDigest(app *card.Applicant) (string, error) {
 	return hex.EncodeToString(d[:]), nil
 }
 
-// receiving resolves the organisation that received an application and
-// checks that the application's village lies in its jurisdiction.
-func receiving(ks keys.Store, app *card.Applicant, orgCode string) (keys.Org, error) {
-	o, err := ks.Org(orgCode)
-	if err != nil {
-		return keys.Org{}, err
-	}
+// receiving checks that the application's village lies in the
+// jurisdiction of the organisation that received it.
+func receiving(app *card.Applicant, o org.Org) (org.Org, error) {
 	if !o.Contains(app.Village) {
-		return keys.Org{}, fmt.Errorf("%w: village %s lies outside %s", ErrForbidden, app.Village, o.Code)
+		return org.Org{}, fmt.Errorf("%w: village %s lies outside %s", ErrForbidden, app.Village, o.Code)
 	}
 	return o, nil
 }
 
 // MissingNotice builds the one-time notice (一次性告知书, Art. 19) of an
-// incomplete application, from the organisation with orgCode that
-// received it: every required material that is neither provided, nor
+// incomplete application, from the organisation that received it: every required material that is neither provided, nor
 // verified from the population database (Art. 9), nor covered by the
 // couple's commitment (Art. 10) — all of them, in the checklist's order.
 // The time limit is 20 working days when another province must verify
 // (Applicant.OtherProvinceVer), else 10; due, when not zero, is printed
 // as the date the application will be decided by. An application that
 // lacks nothing is ErrNothingMissing.
-func MissingNotice(ks keys.Store, app *card.Applicant, orgCode, number string, date, due time.Time) (*templates.NoticeData, error) {
-	o, err := receiving(ks, app, orgCode)
+func MissingNotice(app *card.Applicant, by org.Org, number string, date, due time.Time) (*templates.NoticeData, error) {
+	o, err := receiving(app, by)
 	if err != nil {
 		return nil, err
 	}
@@ -181,10 +172,10 @@ func MissingNotice(ks keys.Store, app *card.Applicant, orgCode, number string, d
 }
 
 // RefusalNotice builds the written refusal (不予办理告知书, Art. 11) of an
-// application by the organisation with orgCode, with its reasons (at
+// application by the organisation that received it, with its reasons (at
 // least one, each non-empty).
-func RefusalNotice(ks keys.Store, app *card.Applicant, orgCode, number string, reasons []string, date time.Time) (*templates.NoticeData, error) {
-	o, err := receiving(ks, app, orgCode)
+func RefusalNotice(app *card.Applicant, by org.Org, number string, reasons []string, date time.Time) (*templates.NoticeData, error) {
+	o, err := receiving(app, by)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +198,11 @@ func RefusalNotice(ks keys.Store, app *card.Applicant, orgCode, number string, r
 // 17) of a re-birth application: the village, township and county come
 // from the application's village code. Opinions may be nil (each level
 // gets templates.DefaultOpinion).
-func NewRebirthForm(ks keys.Store, app *card.Applicant, number, reason, conditions string, opinions map[keys.Level]string, date time.Time) (*templates.RebirthFormData, error) {
+func NewRebirthForm(ctx context.Context, src OrgSource, app *card.Applicant, number, reason, conditions string, opinions map[org.Level]string, date time.Time) (*templates.RebirthFormData, error) {
 	if app.Type != card.Rebirth {
 		return nil, fmt.Errorf("%w: a re-birth approval form needs a re-birth application, not %q", templates.ErrNoticeData, app.Type)
 	}
-	v, t, c, err := Orgs(ks, app.Village)
+	v, t, c, err := OrgsOf(ctx, src, app.Village)
 	if err != nil {
 		return nil, err
 	}

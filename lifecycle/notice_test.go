@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
@@ -37,9 +39,9 @@ func renderNotice(t *testing.T, ks keys.Store, kind templates.NoticeKind, code, 
 	switch kind {
 	case templates.NoticeMissing:
 		a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Provided, card.MatHukou: card.PopulationDB}
-		d, err = MissingNotice(ks, a, code, number, time.Now(), time.Time{})
+		d, err = MissingNotice(a, demoOrg(t, code), number, time.Now(), time.Time{})
 	case templates.NoticeRefusal:
-		d, err = RefusalNotice(ks, a, code, number, []string{"不符合再生育条件（第六条）。"}, time.Now())
+		d, err = RefusalNotice(a, demoOrg(t, code), number, []string{"不符合再生育条件（第六条）。"}, time.Now())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +58,7 @@ func renderNotice(t *testing.T, ks keys.Store, kind templates.NoticeKind, code, 
 // the case; a complete application gets none; the receiving organisation
 // must hold the village.
 func TestArt19MissingNoticeData(t *testing.T) {
-	ks := demoKeys(t)
+	demoKeys(t)
 	a := example(t)
 	a.Type, a.StatusCert, a.ChildOrder = card.Rebirth, &card.StatusCert{Number: "YJ-1"}, 3
 	a.Commitment = true
@@ -71,7 +73,7 @@ func TestArt19MissingNoticeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := time.Date(2026, 12, 28, 0, 0, 0, 0, China)
-	d, err := MissingNotice(ks, a, demoTownship, NoticeNumber("2201022026000130", 1), time.Now(), due)
+	d, err := MissingNotice(a, demoOrg(t, demoTownship), NoticeNumber("2201022026000130", 1), time.Now(), due)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,24 +82,24 @@ func TestArt19MissingNoticeData(t *testing.T) {
 		t.Fatalf("notice data %+v", d)
 	}
 	delete(a.Materials, card.MatIDCards) // absent from the record: missing too
-	if d, err = MissingNotice(ks, a, demoVillage, "N", time.Now(), time.Time{}); err != nil || strings.Join(d.Items, "|") != "夫妻双方身份证|户口簿" {
+	if d, err = MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), time.Time{}); err != nil || strings.Join(d.Items, "|") != "夫妻双方身份证|户口簿" {
 		t.Fatalf("items %q, %v", d.Items, err)
 	}
 	a.Materials[card.MatIDCards], a.Materials[card.MatHukou] = card.Provided, card.Provided
-	if _, err := MissingNotice(ks, a, demoVillage, "N", time.Now(), time.Time{}); !errors.Is(err, ErrNothingMissing) {
+	if _, err := MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), time.Time{}); !errors.Is(err, ErrNothingMissing) {
 		t.Errorf("complete application: err = %v, want ErrNothingMissing", err)
 	}
 	a.Materials[card.MatHukou] = card.Missing
-	if _, err := MissingNotice(ks, a, otherTownship, "N", time.Now(), time.Time{}); !errors.Is(err, ErrForbidden) {
+	if _, err := MissingNotice(a, demoOrg(t, otherTownship), "N", time.Now(), time.Time{}); !errors.Is(err, ErrForbidden) {
 		t.Errorf("other township: err = %v, want ErrForbidden", err)
 	}
-	if _, err := RefusalNotice(ks, a, demoCounty, "N", nil, time.Now()); !errors.Is(err, ErrReason) {
+	if _, err := RefusalNotice(a, demoOrg(t, demoCounty), "N", nil, time.Now()); !errors.Is(err, ErrReason) {
 		t.Errorf("refusal without reasons: err = %v, want ErrReason", err)
 	}
-	if _, err := RefusalNotice(ks, a, demoCounty, "N", []string{" "}, time.Now()); !errors.Is(err, ErrReason) {
+	if _, err := RefusalNotice(a, demoOrg(t, demoCounty), "N", []string{" "}, time.Now()); !errors.Is(err, ErrReason) {
 		t.Errorf("refusal with an empty reason: err = %v, want ErrReason", err)
 	}
-	if _, err := RefusalNotice(ks, a, otherVillage, "N", []string{"不符合条件"}, time.Now()); !errors.Is(err, ErrForbidden) {
+	if _, err := RefusalNotice(a, demoOrg(t, otherVillage), "N", []string{"不符合条件"}, time.Now()); !errors.Is(err, ErrForbidden) {
 		t.Errorf("refusal by another village: err = %v, want ErrForbidden", err)
 	}
 }
@@ -123,7 +125,7 @@ func TestApplicationDigest(t *testing.T) {
 	}
 }
 
-func verify(t *testing.T, ks keys.Store, pdf []byte, p chain.Policy, boxes map[keys.Level][4]float64, docID string) *verifier.Report {
+func verify(t *testing.T, ks keys.Store, pdf []byte, p chain.Policy, boxes map[org.Level][4]float64, docID string) *verifier.Report {
 	t.Helper()
 	rep, err := verifier.Verify(pdf, verifier.Options{Trust: ks.TrustList(), Policy: p, SealBoxes: boxes, DocID: docID})
 	if err != nil {
@@ -165,7 +167,7 @@ func TestArt19NoticeSealedByReceivingOrg(t *testing.T) {
 			number := "2201022026000123-N1"
 			doc := renderNotice(t, ks, tc.kind, tc.code, number)
 			at := time.Now().Add(-time.Minute)
-			sealed, err := s.SealNotice(doc, tc.code, number, at)
+			sealed, err := s.SealNotice(doc, demoOrg(t, tc.code), number, at)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +189,7 @@ func TestArt19NoticeSealedByReceivingOrg(t *testing.T) {
 			// A notice takes one seal: neither another level nor the
 			// same organisation again.
 			for _, code := range []string{demoCounty, demoVillage, tc.code} {
-				if _, err := s.SealNotice(sealed, code, number, at.Add(time.Second)); !errors.Is(err, chain.ErrComplete) {
+				if _, err := s.SealNotice(sealed, demoOrg(t, code), number, at.Add(time.Second)); !errors.Is(err, chain.ErrComplete) {
 					t.Errorf("second seal by %s: err = %v, want chain.ErrComplete", code, err)
 				}
 			}
@@ -200,7 +202,7 @@ func TestArt19NoticeSealedByReceivingOrg(t *testing.T) {
 func TestNoticeSealBoxChecked(t *testing.T) {
 	ks := demoKeys(t)
 	number := "2201022026000124-N1"
-	sealed, err := NewSealer(ks).SealNotice(renderNotice(t, ks, templates.NoticeMissing, demoTownship, number), demoTownship, number, time.Now())
+	sealed, err := NewSealer(ks).SealNotice(renderNotice(t, ks, templates.NoticeMissing, demoTownship, number), demoOrg(t, demoTownship), number, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +225,7 @@ func renderForm(t *testing.T, ks keys.Store, number string) []byte {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewRebirthForm(ks, a, number, "次子经市级医疗机构鉴定为非遗传性残疾。", "", nil, time.Now())
+	d, err := NewRebirthForm(context.Background(), demoOrgs, a, number, "次子经市级医疗机构鉴定为非遗传性残疾。", "", nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,7 @@ func renderForm(t *testing.T, ks keys.Store, number string) []byte {
 		t.Fatal(err)
 	}
 	a.Type = card.First
-	if _, err := NewRebirthForm(ks, a, number, "理由", "", nil, time.Now()); !errors.Is(err, templates.ErrNoticeData) {
+	if _, err := NewRebirthForm(context.Background(), demoOrgs, a, number, "理由", "", nil, time.Now()); !errors.Is(err, templates.ErrNoticeData) {
 		t.Errorf("form for a first-child application: err = %v", err)
 	}
 	return b
@@ -254,7 +256,7 @@ func TestArt17RebirthFormCountyFirst(t *testing.T) {
 	at := time.Now().Add(-time.Minute)
 	for i, code := range []string{demoCounty, demoVillage, demoTownship} {
 		var err error
-		if doc, err = s.SealRebirthForm(doc, code, number, at.Add(time.Duration(i)*time.Second)); err != nil {
+		if doc, err = s.SealRebirthForm(doc, demoOrg(t, code), number, at.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatalf("seal %d by %s: %v", i+1, code, err)
 		}
 		want := verifier.Incomplete
@@ -294,7 +296,7 @@ func TestArt17RebirthFormCountyFirst(t *testing.T) {
 		t.Errorf("form seals pass the card's boxes: %s", rep.Verdict)
 	}
 	// Complete: no fourth seal.
-	if _, err := s.SealRebirthForm(doc, demoCounty, number, time.Now()); !errors.Is(err, chain.ErrComplete) {
+	if _, err := s.SealRebirthForm(doc, demoOrg(t, demoCounty), number, time.Now()); !errors.Is(err, chain.ErrComplete) {
 		t.Errorf("fourth seal: err = %v, want chain.ErrComplete", err)
 	}
 }
@@ -305,26 +307,26 @@ func TestRebirthFormRefusals(t *testing.T) {
 	s := NewSealer(ks)
 	number := "2201022026000126-F"
 	at := time.Now().Add(-time.Minute)
-	doc, err := s.SealRebirthForm(renderForm(t, ks, number), demoCounty, number, at)
+	doc, err := s.SealRebirthForm(renderForm(t, ks, number), demoOrg(t, demoCounty), number, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SealRebirthForm(doc, demoCounty, number, at.Add(time.Second)); !errors.Is(err, chain.ErrRepeated) {
+	if _, err := s.SealRebirthForm(doc, demoOrg(t, demoCounty), number, at.Add(time.Second)); !errors.Is(err, chain.ErrRepeated) {
 		t.Errorf("county twice: err = %v, want chain.ErrRepeated", err)
 	}
-	doc, err = s.SealRebirthForm(doc, demoTownship, number, at.Add(time.Second))
+	doc, err = s.SealRebirthForm(doc, demoOrg(t, demoTownship), number, at.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The village of the other township: outside the township's
 	// jurisdiction.
-	if _, err := s.SealRebirthForm(doc, otherVillage, number, at.Add(2*time.Second)); !errors.Is(err, chain.ErrJurisdiction) {
+	if _, err := s.SealRebirthForm(doc, demoOrg(t, otherVillage), number, at.Add(2*time.Second)); !errors.Is(err, chain.ErrJurisdiction) {
 		t.Errorf("other township's village: err = %v, want chain.ErrJurisdiction", err)
 	}
-	if _, err := s.SealRebirthForm(doc, otherTownship, number, at.Add(2*time.Second)); !errors.Is(err, chain.ErrRepeated) {
+	if _, err := s.SealRebirthForm(doc, demoOrg(t, otherTownship), number, at.Add(2*time.Second)); !errors.Is(err, chain.ErrRepeated) {
 		t.Errorf("second township: err = %v, want chain.ErrRepeated", err)
 	}
-	if _, err := s.SealRebirthForm(doc, demoVillage, "2201022026000999-F", at.Add(2*time.Second)); err == nil {
+	if _, err := s.SealRebirthForm(doc, demoOrg(t, demoVillage), "2201022026000999-F", at.Add(2*time.Second)); err == nil {
 		t.Error("a seal bound to another form number was applied")
 	}
 }
@@ -340,22 +342,22 @@ func TestCardPolicyRefusesCountyFirst(t *testing.T) {
 	a.StatusCert = &card.StatusCert{Number: "YJ-2026-0042"}
 	a.ChildOrder = 3
 	number := "2201022026000127"
-	r, err := Render(ks, &Draft{CardID: NewCardID(), Number: number, Applicant: a, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := Render(context.Background(), demoOrgs, ks, &Draft{CardID: NewCardID(), Number: number, Applicant: a, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SealCard(r.PDF, demoCounty, number, time.Now()); !errors.Is(err, chain.ErrOutOfOrder) {
+	if _, err := s.SealCard(r.PDF, demoOrg(t, demoCounty), number, time.Now()); !errors.Is(err, chain.ErrOutOfOrder) {
 		t.Errorf("SealCard county first: err = %v, want chain.ErrOutOfOrder", err)
 	}
-	if _, err := s.SealDocument(r.PDF, demoCounty, number, chain.Card, templates.SealBox(keys.County), time.Now()); !errors.Is(err, chain.ErrOutOfOrder) {
+	if _, err := s.SealDocument(r.PDF, demoOrg(t, demoCounty), number, chain.Card, templates.SealBox(org.County), time.Now()); !errors.Is(err, chain.ErrOutOfOrder) {
 		t.Errorf("SealDocument county first: err = %v, want chain.ErrOutOfOrder", err)
 	}
 	// SealDocument with the card's policy and box is SealCard.
 	at := time.Now().Add(-time.Minute)
 	doc := r.PDF
 	for i, code := range []string{demoVillage, demoTownship, demoCounty} {
-		l := []keys.Level{keys.Village, keys.Township, keys.County}[i]
-		if doc, err = s.SealDocument(doc, code, number, chain.Card, templates.SealBox(l), at.Add(time.Duration(i)*time.Second)); err != nil {
+		l := []org.Level{org.Village, org.Township, org.County}[i]
+		if doc, err = s.SealDocument(doc, demoOrg(t, code), number, chain.Card, templates.SealBox(l), at.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -367,7 +369,7 @@ func TestCardPolicyRefusesCountyFirst(t *testing.T) {
 func TestSealBoxesForPolicy(t *testing.T) {
 	for _, tc := range []struct {
 		p    chain.Policy
-		want map[keys.Level][4]float64
+		want map[org.Level][4]float64
 	}{
 		{chain.Card, CardSealBoxes()},
 		{chain.RebirthForm, RebirthFormSealBoxes()},
@@ -385,7 +387,7 @@ func TestSealBoxesForPolicy(t *testing.T) {
 		}
 	}
 	n := NoticeSealBoxes()
-	if n[keys.Village] != templates.NoticeSealBox() || n[keys.County] != templates.NoticeSealBox() {
+	if n[org.Village] != templates.NoticeSealBox() || n[org.County] != templates.NoticeSealBox() {
 		t.Error("a notice's one box is not offered to every level")
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/store"
 )
 
 // Personal data at rest (Art. 13): the applicant record — names, ID
@@ -95,7 +94,7 @@ type privacyOnce struct {
 
 func (s *Service) privacy() (*privacy, error) {
 	s.priv.once.Do(func() {
-		k, err := s.Keys.DataKey()
+		k, err := s.keys.DataKey()
 		if err != nil {
 			s.priv.err = fmt.Errorf("data key: %w", err)
 			return
@@ -106,7 +105,7 @@ func (s *Service) privacy() (*privacy, error) {
 }
 
 // Applicant decrypts a card's application.
-func (s *Service) Applicant(c *store.Card) (*card.Applicant, error) {
+func (s *Service) Applicant(c *card.Card) (*card.Applicant, error) {
 	p, err := s.privacy()
 	if err != nil {
 		return nil, err

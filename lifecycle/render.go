@@ -1,17 +1,16 @@
-// Package lifecycle owns the path of a card from application to check:
-// rendering revision 0 with its signed QR token, applying each level's
-// seal with the organisation's key, and (with a store) the registry's
-// statuses — draft, issued, voided, revoked, superseded.
 package lifecycle
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/token"
 )
@@ -45,26 +44,35 @@ func NewCardID() uint64 {
 	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
-// Orgs resolves the village, township and county of a village code.
-func Orgs(ks keys.Store, village string) (v, t, c keys.Org, err error) {
-	if v, err = ks.Org(village); err != nil {
+// OrgSource finds organisations in the registry (Orgs is one).
+type OrgSource interface {
+	GetOrg(ctx context.Context, code string) (org.Org, error)
+}
+
+// OrgsOf resolves the village, township and county of a village code.
+func OrgsOf(ctx context.Context, src OrgSource, village string) (v, t, c org.Org, err error) {
+	if len(village) != org.Village.CodeLen() {
+		err = fmt.Errorf("%w: %s is not a village code", org.ErrUnknown, village)
 		return
 	}
-	if v.Level != keys.Village {
-		err = fmt.Errorf("%w: %s is not a village-level organisation", keys.ErrUnknownOrg, village)
+	if v, err = src.GetOrg(ctx, village); err != nil {
 		return
 	}
-	if t, err = ks.Org(village[:9]); err != nil {
+	if v.Level != org.Village {
+		err = fmt.Errorf("%w: %s is not a village-level organisation", org.ErrUnknown, village)
 		return
 	}
-	c, err = ks.Org(village[:6])
+	if t, err = src.GetOrg(ctx, village[:9]); err != nil {
+		return
+	}
+	c, err = src.GetOrg(ctx, village[:6])
 	return
 }
 
 // Render draws revision 0 of a card: the fields, the seal boxes and the
 // QR code whose token the platform key signs.
-func Render(ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
-	v, t, c, err := Orgs(ks, d.Applicant.Village)
+func Render(ctx context.Context, src OrgSource, ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
+	v, t, c, err := OrgsOf(ctx, src, d.Applicant.Village)
 	if err != nil {
 		return nil, err
 	}
@@ -111,3 +119,16 @@ func Render(ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
 
 // China is the time zone of dates printed on cards.
 var China = time.FixedZone("CST", 8*3600)
+
+// SeedOrgs records in the registry every organisation of certified (the
+// keystore's seal certificates, keys.FileStore.SealOrgs) the registry
+// lacks. The registry owns names and retirement afterwards; nothing is
+// ever deleted, so old seals still resolve.
+func SeedOrgs(ctx context.Context, reg Orgs, certified []org.Org) error {
+	for _, o := range certified {
+		if err := reg.CreateOrg(ctx, o); err != nil && !errors.Is(err, org.ErrDuplicate) {
+			return fmt.Errorf("record organisation %s: %w", o.Code, err)
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestRenderedQRDecodesToSignedToken(t *testing.T) {
 	pdftoppm := testtool.Require(t, "pdftoppm")
 	zbarimg := testtool.Require(t, "zbarimg")
 	ks := demoKeys(t)
-	r, err := Render(ks, &Draft{CardID: NewCardID(), Number: "2201022026000007", Applicant: example(t), IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := Render(context.Background(), demoOrgs, ks, &Draft{CardID: NewCardID(), Number: "2201022026000007", Applicant: example(t), IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}

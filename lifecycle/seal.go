@@ -2,26 +2,31 @@ package lifecycle
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/png"
 	"sync"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
 )
 
 // Reason is the /Reason of a seal at each level.
-func Reason(l keys.Level) string {
+func Reason(l org.Level) string {
 	switch l {
-	case keys.Village:
+	case org.Village:
 		return "村级审核通过"
-	case keys.Township:
+	case org.Township:
 		return "乡级审核通过"
-	case keys.County:
+	case org.County:
 		return "县级审核通过"
 	}
 	return "审核通过"
@@ -54,7 +59,7 @@ func NewSealer(ks keys.Store) *Sealer {
 	return s
 }
 
-func (s *Sealer) appearance(o keys.Org) (*signer.Appearance, error) {
+func (s *Sealer) appearance(o org.Org) (*signer.Appearance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a, ok := s.app[o.Code]; ok {
@@ -95,19 +100,75 @@ func (s *Sealer) appearance(o keys.Org) (*signer.Appearance, error) {
 	return a, nil
 }
 
-// SealCard applies the seal of the organisation with the division code to
-// a card PDF, in its level's seal box. Chain errors (order, repetition,
-// jurisdiction) come back from the signer before anything is written.
-func (s *Sealer) SealCard(pdf []byte, code, number string, at time.Time) ([]byte, error) {
-	return s.sealIn(pdf, code, number, chain.Card, templates.SealBox, Reason, at)
+// SealCard applies the organisation's seal to a card PDF, in its level's
+// seal box. Chain errors (order, repetition, jurisdiction) come back from
+// the signer before anything is written.
+func (s *Sealer) SealCard(pdf []byte, o org.Org, number string, at time.Time) ([]byte, error) {
+	return s.sealIn(pdf, o, number, chain.Card, templates.SealBox, Reason, at)
 }
 
 // CardSealBoxes are the rectangles of a card's three seals, for the
 // verifier: no seal may lie outside its level's box.
-func CardSealBoxes() map[keys.Level][4]float64 {
-	m := make(map[keys.Level][4]float64, len(keys.Levels))
-	for _, l := range keys.Levels {
+func CardSealBoxes() map[org.Level][4]float64 {
+	m := make(map[org.Level][4]float64, len(org.Levels))
+	for _, l := range org.Levels {
 		m[l] = templates.SealBox(l)
 	}
 	return m
+}
+
+// Seal applies the actor's organisation's seal to a card: one PDF
+// revision and its record, committed together. Outside the jurisdiction
+// is ErrForbidden, another level's turn ErrWrongLevel; a chain error or
+// card.ErrConflict if the chain or the card moved meanwhile.
+func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, error) {
+	c, err := s.card(ctx, a, id, SealCard)
+	if err != nil {
+		return nil, err
+	}
+	seals, err := s.reg.Seals(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var prev []chain.Seal
+	for _, x := range seals {
+		prev = append(prev, chain.Seal{Level: x.Level, Code: x.OrgCode})
+	}
+	me := chain.Seal{Level: a.Org.Level, Code: a.Org.Code}
+	if err := chain.Card.Check(prev, me); err != nil {
+		return nil, err
+	}
+	seq, pdf, err := s.reg.CurrentPDF(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	at := s.Now()
+	sealed, err := s.sealer.SealCard(pdf, a.Org, c.Number, at)
+	if err != nil {
+		return nil, err
+	}
+	idn, err := s.keys.SealIdentity(a.Org.Code)
+	if err != nil {
+		return nil, err
+	}
+	status, next := card.StatusDraft, org.Level("")
+	if l, ok := chain.Card.Next(append(prev, me)); ok {
+		next = l
+	} else {
+		status = card.StatusIssued
+	}
+	digest := sm3.Sum(sealed)
+	rec := card.Seal{
+		CardID: id, Seq: seq + 1, Level: a.Org.Level, OrgCode: a.Org.Code,
+		CertSerial: fmt.Sprintf("%X", idn.Cert.SerialNumber), SignedAt: at, PDFDigest: digest[:], ByUser: a.Username,
+	}
+	ev := s.event(a, audit.CardSeal, id, Reason(a.Org.Level), map[string]any{"level": a.Org.Level, "seq": seq + 1, "status": status})
+	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, ev); err != nil {
+		return nil, err
+	}
+	n, err := s.reg.GetCard(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }

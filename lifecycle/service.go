@@ -1,315 +1,193 @@
+// Package lifecycle owns the rules of a card: its path from application
+// through review and the three seals to issue, the public check, and the
+// end of a card (void, revoke, supersede). It decides who may do what
+// (Allowed, rules.go), which status follows which, what a citizen and the
+// public may learn (masking, Art. 13), and it encrypts personal data
+// before anything is stored.
+//
+// It declares the storage it needs as small interfaces (ports.go) that
+// package store implements; it imports no HTTP and no SQL. The HTTP API,
+// the console and the command line only translate their input into calls
+// of Service and its results into their output.
+//
+// The path of a card, file by file: apply.go (apply, online applications,
+// tracking) → render.go (revision 0 with its QR code) → seal.go (each
+// level's seal) → notify.go, materials.go, form.go (the procedure of the
+// rules) → check.go (the public answer) → status.go (void, revoke,
+// supersede) → statuslist.go, report.go.
 package lifecycle
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/emmansun/gmsm/sm3"
-
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
-	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/token"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/workday"
 )
 
-// Errors of the card lifecycle that callers branch on. Chain errors
-// (chain.ErrOutOfOrder, …) and store errors (store.ErrConflict,
-// store.ErrNotFound) pass through wrapped.
-var (
-	// ErrForbidden: the actor's organisation may not do this to this card
-	// (outside its jurisdiction, or not the issuing county).
-	ErrForbidden = errors.New("not permitted for this organisation")
-	// ErrWrongLevel: the card awaits another level's seal.
-	ErrWrongLevel = errors.New("the card awaits another level's seal")
-	// ErrState: the card's status does not allow the action.
-	ErrState = errors.New("the card's status does not allow this")
-	// ErrReason: a status change needs a reason class and a note.
-	ErrReason = errors.New("a reason class and a note are required")
-	// ErrRebirthBlocked: a voided re-birth card blocks a new one (Art. 22).
-	ErrRebirthBlocked = errors.New("a voided re-birth card blocks a new re-birth card for this couple (Art. 22)")
-)
-
-// Actor is who acts: a staff member of an organisation, from an address.
-type Actor struct {
-	Username   string
-	Org        keys.Org
-	RemoteAddr string
-}
-
-// Service runs the card lifecycle over a store and a keystore.
+// Service runs the card lifecycle over a registry and a keystore.
 type Service struct {
-	Store     store.Store
-	Keys      keys.Store
-	Sealer    *Sealer
-	PublicURL string
-	Now       func() time.Time
+	reg       Registry
+	keys      keys.Store
+	sealer    *Sealer
+	publicURL string
+
+	// Now is the service's clock (default time.Now); tests set it.
+	Now func() time.Time
 	// Calendar is the working-day calendar of the Art. 19 time limits
 	// (nil: workday.Default()).
 	Calendar *workday.Calendar
+	// AttemptsPerHour bounds the download and tracking attempts on one
+	// card per hour from all clients together (default 10): each tests
+	// an ID number against the card.
+	AttemptsPerHour int
 
 	priv privacyOnce
-	// lists caches the signed status list (procedure.go).
+	// lists caches the signed status list (statuslist.go).
 	lists statusListCache
 }
 
-// NewService wires a service.
-func NewService(st store.Store, ks keys.Store, publicURL string) *Service {
-	return &Service{Store: st, Keys: ks, Sealer: NewSealer(ks), PublicURL: publicURL, Now: time.Now}
+// NewService wires a service over a registry (package store's DB) and a
+// keystore; publicURL is the base of the URLs printed in QR codes.
+func NewService(reg Registry, ks keys.Store, publicURL string) *Service {
+	return &Service{reg: reg, keys: ks, sealer: NewSealer(ks), publicURL: publicURL, Now: time.Now}
 }
 
-func (s *Service) event(a Actor, action, cardID, reason string, detail any) store.AuditEvent {
-	ev := store.AuditEvent{Actor: a.Username, OrgCode: a.Org.Code, Action: action, CardID: cardID, Reason: reason, RemoteAddr: a.RemoteAddr}
+// Keys returns the keystore (the verifier's trust list, the platform
+// identity).
+func (s *Service) Keys() keys.Store { return s.keys }
+
+// PublicURL is the base of the URLs printed in QR codes.
+func (s *Service) PublicURL() string { return s.publicURL }
+
+// WorkCalendar is the working-day calendar of the Art. 19 time limits.
+func (s *Service) WorkCalendar() *workday.Calendar {
+	if s.Calendar != nil {
+		return s.Calendar
+	}
+	return workday.Default()
+}
+
+func (s *Service) attempts() int {
+	if s.AttemptsPerHour > 0 {
+		return s.AttemptsPerHour
+	}
+	return 10
+}
+
+// event builds the audit event of an actor's action.
+func (s *Service) event(a Actor, action audit.Action, cardID, reason string, detail any) audit.Event {
+	ev := audit.Event{Actor: a.Username, OrgCode: a.Org.Code, Action: action, CardID: cardID, Reason: reason, RemoteAddr: a.RemoteAddr}
 	if detail != nil {
 		ev.Detail, _ = json.Marshal(detail)
 	}
 	return ev
 }
 
-// Apply records a new application and renders revision 0 of its card.
-// Village staff apply for their own village (Art. 3); township and county
-// staff for villages in their jurisdiction (counter service, Art. 14).
-func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*store.Card, error) {
-	if err := app.Validate(); err != nil {
-		return nil, err
-	}
-	if !a.Org.Contains(app.Village) {
-		return nil, fmt.Errorf("%w: village %s lies outside %s", ErrForbidden, app.Village, a.Org.Code)
-	}
-	if _, _, _, err := Orgs(s.Keys, app.Village); err != nil {
-		return nil, err
-	}
-	county := keys.CountyCode(app.Village)
-	if app.Type == card.Rebirth {
-		if err := s.checkRebirth(ctx, app, county); err != nil {
-			return nil, err
-		}
-	}
-	now := s.Now().In(China)
-	number, err := s.Store.NextCardNumber(ctx, county, now.Year())
-	if err != nil {
-		return nil, err
-	}
-	appJSON, err := json.Marshal(app)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := s.privacy()
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		id, err := store.NewCardID()
-		if err != nil {
-			return nil, err
-		}
-		cid, _ := strconv.ParseUint(id, 16, 64)
-		salt := token.NewSalt()
-		idx, err := store.RandomStatusIndex()
-		if err != nil {
-			return nil, err
-		}
-		r, err := Render(s.Keys, &Draft{CardID: cid, Number: number, Applicant: app, IssueDate: now, Salt: salt, StatusIndex: idx}, s.PublicURL)
-		if err != nil {
-			return nil, err
-		}
-		c := &store.Card{
-			ID: id, Number: number, Type: app.Type, Status: store.StatusDraft,
-			VillageCode: app.Village, CountyCode: county, Applicant: priv.seal(id, appJSON), CoupleKey: priv.coupleKey(app),
-			TokenSalt: salt[:], QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
-		}
-		ev := s.event(a, "card.create", id, "", map[string]any{
-			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel,
-			// Art. 21: the record shows which commitment staff relied on.
-			"commitment": app.Commitment,
-		})
-		err = s.Store.CreateCard(ctx, c, r.PDF, ev)
-		if errors.Is(err, store.ErrDuplicate) && attempt < 3 {
-			continue // id or status index collided: draw again
-		}
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
+// Org returns an organisation of the registry.
+func (s *Service) Org(ctx context.Context, code string) (org.Org, error) {
+	return s.reg.GetOrg(ctx, code)
 }
 
-// checkRebirth refuses a re-birth card for a couple whose earlier
-// re-birth card was voided (Art. 22).
-func (s *Service) checkRebirth(ctx context.Context, app *card.Applicant, county string) error {
-	priv, err := s.privacy()
-	if err != nil {
-		return err
+// OrgName is an organisation's name for display, its code if the
+// registry does not know it.
+func (s *Service) OrgName(ctx context.Context, code string) string {
+	if o, err := s.reg.GetOrg(ctx, code); err == nil {
+		return o.Name
 	}
-	cards, err := s.Store.ListCards(ctx, store.CardFilter{Statuses: []store.Status{store.StatusVoided}, CoupleKey: priv.coupleKey(app)})
-	if err != nil {
-		return err
-	}
-	for _, c := range cards {
-		if c.Type == card.Rebirth {
-			return ErrRebirthBlocked
-		}
-	}
-	return nil
+	return code
 }
 
-// CanSee reports whether the actor may see the card's full data: staff
-// see the cards of their jurisdiction only (Art. 13).
-func CanSee(a Actor, c *store.Card) bool { return a.Org.Contains(c.VillageCode) }
-
-// Get returns a card the actor may see and records the read of personal
-// data (Art. 13).
-func (s *Service) Get(ctx context.Context, a Actor, id string) (*store.Card, error) {
-	c, err := s.Store.GetCard(ctx, id)
+// card reads a card and checks that the actor may do act to it.
+func (s *Service) card(ctx context.Context, a Actor, id string, act Action) (*card.Card, error) {
+	c, err := s.reg.GetCard(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !CanSee(a, &c) {
-		return nil, fmt.Errorf("%w: card of village %s", ErrForbidden, c.VillageCode)
-	}
-	if _, err := s.Store.AppendAudit(ctx, s.event(a, "card.read", id, "", nil)); err != nil {
+	if err := Allowed(a, &c, act); err != nil {
 		return nil, err
+	}
+	return &c, nil
+}
+
+// Get returns a card the actor may read and records the read of
+// personal data (Art. 13).
+func (s *Service) Get(ctx context.Context, a Actor, id string) (*card.Card, error) {
+	c, err := s.card(ctx, a, id, ReadCard)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.reg.AppendAudit(ctx, s.event(a, audit.CardRead, id, "", nil)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Peek returns a card the actor may read without recording a read: for
+// views that show masked data only (the seal confirmation, lists).
+func (s *Service) Peek(ctx context.Context, a Actor, id string) (*card.Card, error) {
+	return s.card(ctx, a, id, ReadCard)
+}
+
+// FindByNumber returns the card with the number if the actor may read it;
+// a card outside the jurisdiction is card.ErrNotFound, like an unknown
+// number, so numbers of other jurisdictions cannot be probed.
+func (s *Service) FindByNumber(ctx context.Context, a Actor, number string) (*card.Card, error) {
+	c, err := s.reg.GetCardByNumber(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	if err := Allowed(a, &c, ReadCard); err != nil {
+		return nil, fmt.Errorf("%w: card outside the jurisdiction", card.ErrNotFound)
 	}
 	return &c, nil
 }
 
 // Queue lists the draft cards awaiting the actor's level within its
-// jurisdiction, oldest first.
-func (s *Service) Queue(ctx context.Context, a Actor) ([]store.Card, error) {
-	return s.Store.ListCards(ctx, store.CardFilter{
-		Statuses:   []store.Status{store.StatusDraft},
+// jurisdiction, oldest first: one page of at most limit cards after the
+// card with ID after ("" for the first page). A page shorter than limit
+// is the last.
+func (s *Service) Queue(ctx context.Context, a Actor, after string, limit int) ([]card.Card, error) {
+	return s.reg.ListCards(ctx, card.Filter{
+		Statuses:   []card.Status{card.StatusDraft},
 		CodePrefix: a.Org.Code,
 		Awaiting:   a.Org.Level,
-		Limit:      500,
+		AfterID:    after,
+		Limit:      limit,
 	})
 }
 
-// Seal applies the actor's organisation's seal to a card: one PDF
-// revision and its record, committed together. Outside the jurisdiction
-// is ErrForbidden; out of order or already sealed at that level is a
-// chain error or store.ErrConflict.
-func (s *Service) Seal(ctx context.Context, a Actor, id string) (*store.Card, error) {
-	c, err := s.Store.GetCard(ctx, id)
-	if err != nil {
+// Seals returns the seal records of a card the actor may read.
+func (s *Service) Seals(ctx context.Context, a Actor, c *card.Card) ([]card.Seal, error) {
+	if err := Allowed(a, c, ReadCard); err != nil {
 		return nil, err
 	}
-	if !a.Org.Contains(c.VillageCode) {
-		return nil, fmt.Errorf("%w: card of village %s", ErrForbidden, c.VillageCode)
-	}
-	if c.Status != store.StatusDraft {
-		return nil, fmt.Errorf("%w: card is %s", ErrState, c.Status)
-	}
-	if err := CheckActive(ctx, s.Store, a.Org.Code); err != nil {
-		return nil, err
-	}
-	seals, err := s.Store.Seals(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var prev []chain.Seal
-	for _, x := range seals {
-		prev = append(prev, chain.Seal{Level: x.Level, Code: x.OrgCode})
-	}
-	if err := chain.Card.Check(prev, chain.Seal{Level: a.Org.Level, Code: a.Org.Code}); err != nil {
-		return nil, err
-	}
-	seq, pdf, err := s.Store.CurrentPDF(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	at := s.Now()
-	sealed, err := s.Sealer.SealCard(pdf, a.Org.Code, c.Number, at)
-	if err != nil {
-		return nil, err
-	}
-	id2, err := s.Keys.SealIdentity(a.Org.Code)
-	if err != nil {
-		return nil, err
-	}
-	status := store.StatusDraft
-	if chain.Card.Complete(append(prev, chain.Seal{Level: a.Org.Level, Code: a.Org.Code})) {
-		status = store.StatusIssued
-	}
-	digest := sm3.Sum(sealed)
-	rec := store.Seal{
-		CardID: id, Seq: seq + 1, Level: a.Org.Level, OrgCode: a.Org.Code,
-		CertSerial: fmt.Sprintf("%X", id2.Cert.SerialNumber), SignedAt: at, PDFDigest: digest[:], ByUser: a.Username,
-	}
-	ev := s.event(a, "card.seal", id, Reason(a.Org.Level), map[string]any{"level": a.Org.Level, "seq": seq + 1, "status": status})
-	if err := s.Store.AddSeal(ctx, id, seq, sealed, rec, status, ev); err != nil {
-		return nil, err
-	}
-	c, err = s.Store.GetCard(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s.reg.Seals(ctx, c.ID)
 }
 
-// Reason classes of status changes.
-var ReasonClasses = map[store.Status][]string{
-	store.StatusVoided:     {"pregnancy_ended_without_certificate", "infant_death_without_proof", "other"}, // Art. 22
-	store.StatusRevoked:    {"false_commitment", "false_materials", "other"},                               // Art. 20
-	store.StatusSuperseded: {"formal_card_reissued", "data_corrected", "other"},                            // Art. 16
-}
-
-// SetStatus voids, revokes or supersedes an issued card. Only county
-// staff of the issuing county may; a reason class and a note are
-// required; superseding names the new card, which must be issued.
-func (s *Service) SetStatus(ctx context.Context, a Actor, id string, to store.Status, reason, note, newCardID string) (*store.Card, error) {
-	classes, ok := ReasonClasses[to]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown status %q", ErrState, to)
-	}
-	valid := false
-	for _, c := range classes {
-		valid = valid || c == reason
-	}
-	if !valid || len(note) == 0 || len(note) > 1000 {
-		return nil, fmt.Errorf("%w: reason must be one of %v", ErrReason, classes)
-	}
-	c, err := s.Store.GetCard(ctx, id)
-	if err != nil {
+// History returns the audit events of a card the actor may read, newest
+// first.
+func (s *Service) History(ctx context.Context, a Actor, c *card.Card, limit int) ([]audit.Event, error) {
+	if err := Allowed(a, c, ReadCard); err != nil {
 		return nil, err
 	}
-	if a.Org.Level != keys.County || a.Org.Code != c.CountyCode {
-		return nil, fmt.Errorf("%w: only the issuing county (%s) may change the status", ErrForbidden, c.CountyCode)
-	}
-	if to == store.StatusSuperseded {
-		n, err := s.Store.GetCard(ctx, newCardID)
-		if err != nil {
-			return nil, fmt.Errorf("new card: %w", err)
-		}
-		if n.ID == c.ID || n.Status != store.StatusIssued || n.CountyCode != c.CountyCode {
-			return nil, fmt.Errorf("%w: the new card must be another issued card of the same county", ErrState)
-		}
-	} else {
-		newCardID = ""
-	}
-	ev := s.event(a, "card."+actionOf(to), id, reason, map[string]any{"note": note, "superseded_by": newCardID})
-	if err := s.Store.SetStatus(ctx, id, []store.Status{store.StatusIssued}, to, reason, note, newCardID, ev); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("%w: card is %s: %w", ErrState, c.Status, err)
-		}
-		return nil, err
-	}
-	c, err = s.Store.GetCard(ctx, id)
-	return &c, err
+	return s.reg.AuditEvents(ctx, c.ID, limit)
 }
 
-func actionOf(s store.Status) string {
-	switch s {
-	case store.StatusVoided:
-		return "void"
-	case store.StatusRevoked:
-		return "revoke"
-	case store.StatusSuperseded:
-		return "supersede"
+// PDF returns the newest revision of a card the actor may read.
+func (s *Service) PDF(ctx context.Context, a Actor, c *card.Card) ([]byte, error) {
+	if err := Allowed(a, c, ReadCard); err != nil {
+		return nil, err
 	}
-	return string(s)
+	_, pdf, err := s.reg.CurrentPDF(ctx, c.ID)
+	return pdf, err
 }
+
+// Can reports whether the actor may do act to the card: the console asks
+// it which actions to offer.
+func Can(a Actor, c *card.Card, act Action) bool { return Allowed(a, c, act) == nil }

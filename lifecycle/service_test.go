@@ -11,24 +11,12 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/statuslist"
-	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
-func actor(t testing.TB, ks keys.Store, code string) Actor {
-	t.Helper()
-	o, err := ks.Org(code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Actor{Username: code, Org: o, RemoteAddr: "127.0.0.1"}
-}
-
 func TestServiceLifecycle(t *testing.T) {
-	storetest.Backends(t, func(t *testing.T, open func(testing.TB) (store.Store, string)) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
 		st, url := open(t)
 		ks := demoKeys(t)
 		s := NewService(st, ks, "http://127.0.0.1:8080")
@@ -36,8 +24,8 @@ func TestServiceLifecycle(t *testing.T) {
 		if err := SyncOrgs(ctx, st, ks); err != nil {
 			t.Fatal(err)
 		}
-		village, town, county := actor(t, ks, "220102001001"), actor(t, ks, "220102001"), actor(t, ks, "220102")
-		otherVillage := actor(t, ks, "220102002001")
+		village, town, county := actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")
+		otherVillage := actor(t, st, "220102002001")
 
 		if _, err := s.Apply(ctx, otherVillage, example(t)); !errors.Is(err, ErrForbidden) {
 			t.Fatalf("another village applied for this one: %v", err)
@@ -46,7 +34,7 @@ func TestServiceLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Seal(ctx, town, c.ID); !errors.Is(err, chain.ErrOutOfOrder) {
+		if _, err := s.Seal(ctx, town, c.ID); !errors.Is(err, ErrWrongLevel) {
 			t.Fatalf("township before village: %v", err)
 		}
 		if _, err := s.Seal(ctx, otherVillage, c.ID); !errors.Is(err, ErrForbidden) {
@@ -57,7 +45,7 @@ func TestServiceLifecycle(t *testing.T) {
 				t.Fatalf("seal %s: %v", a.Username, err)
 			}
 		}
-		if c.Status != store.StatusIssued || c.Seq != 3 {
+		if c.Status != card.StatusIssued || c.Seq != 3 {
 			t.Fatalf("after three seals: %s seq %d", c.Status, c.Seq)
 		}
 		if _, err := s.Seal(ctx, county, c.ID); !errors.Is(err, ErrState) {
@@ -77,13 +65,13 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 
 		// Only the issuing county may void; a reason class and note are required.
-		if _, err := s.SetStatus(ctx, town, c.ID, store.StatusVoided, "other", "x", ""); !errors.Is(err, ErrForbidden) {
+		if _, err := s.SetStatus(ctx, town, c.ID, card.StatusVoided, "other", "x", CardRef{}); !errors.Is(err, ErrLevel) {
 			t.Fatalf("township voided: %v", err)
 		}
-		if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "nonsense", "x", ""); !errors.Is(err, ErrReason) {
+		if _, err := s.SetStatus(ctx, county, c.ID, card.StatusVoided, "nonsense", "x", CardRef{}); !errors.Is(err, ErrReason) {
 			t.Fatalf("bad reason: %v", err)
 		}
-		if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "other", "test void", ""); err != nil {
+		if _, err := s.SetStatus(ctx, county, c.ID, card.StatusVoided, "other", "test void", CardRef{}); err != nil {
 			t.Fatal(err)
 		}
 		if ans, _ := ch.Check(ctx, c.QRToken); ans.Status != PublicVoided {
@@ -127,7 +115,7 @@ func TestArt22VoidedRebirthBlocksNewRebirth(t *testing.T) {
 	a.Type = card.Rebirth
 	a.ChildOrder = 2
 	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
-	village, town, county := actor(t, ks, "220102001001"), actor(t, ks, "220102001"), actor(t, ks, "220102")
+	village, town, county := actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")
 	c, err := s.Apply(ctx, village, a)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +125,7 @@ func TestArt22VoidedRebirthBlocksNewRebirth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.SetStatus(ctx, county, c.ID, store.StatusVoided, "pregnancy_ended_without_certificate", "Art. 22", ""); err != nil {
+	if _, err := s.SetStatus(ctx, county, c.ID, card.StatusVoided, "pregnancy_ended_without_certificate", "Art. 22", CardRef{}); err != nil {
 		t.Fatal(err)
 	}
 	// The same couple, spouses in either order.
@@ -190,20 +178,20 @@ func TestArt14CounterService(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, code := range []string{"220102001", "220102"} {
-		c, err := s.Apply(ctx, actor(t, ks, code), example(t))
+		c, err := s.Apply(ctx, actor(t, st, code), example(t))
 		if err != nil {
 			t.Fatalf("%s at the counter: %v", code, err)
 		}
 		for _, x := range []string{"220102001001", "220102001", "220102"} {
-			if c, err = s.Seal(ctx, actor(t, ks, x), c.ID); err != nil {
+			if c, err = s.Seal(ctx, actor(t, st, x), c.ID); err != nil {
 				t.Fatalf("seal %s: %v", x, err)
 			}
 		}
-		if c.Status != store.StatusIssued {
+		if c.Status != card.StatusIssued {
 			t.Fatalf("counter card: %s", c.Status)
 		}
 	}
-	if _, err := s.Apply(ctx, actor(t, ks, "220102002"), example(t)); !errors.Is(err, ErrForbidden) {
+	if _, err := s.Apply(ctx, actor(t, st, "220102002"), example(t)); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("another township's counter: %v", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
@@ -41,7 +41,7 @@ func sealThroughput(b *testing.B, open storetest.Opener, clients int) {
 	if err := SyncOrgs(ctx, st, ks); err != nil {
 		b.Fatal(err)
 	}
-	levels := []Actor{actor(b, ks, "220102001001"), actor(b, ks, "220102001"), actor(b, ks, "220102")}
+	levels := []Actor{actor(b, st, "220102001001"), actor(b, st, "220102001"), actor(b, st, "220102")}
 	app := example(b)
 	seal := func(id string) error {
 		for _, a := range levels {
@@ -52,7 +52,7 @@ func sealThroughput(b *testing.B, open storetest.Opener, clients int) {
 		return nil
 	}
 	// Warm the key and appearance caches with one card outside the count.
-	apply := func() *store.Card {
+	apply := func() *card.Card {
 		c, err := s.Apply(ctx, levels[0], app)
 		if err != nil {
 			b.Fatal(err)

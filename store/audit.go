@@ -4,47 +4,16 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
-	"github.com/emmansun/gmsm/sm3"
+	"github.com/jilin-health/cardseal/audit"
 )
-
-// auditDomain separates audit hashes from every other SM3 use.
-const auditDomain = "cardseal audit event v1"
-
-// canonical returns the encoding the audit hash covers: the domain label,
-// then the ID and time as big-endian 64-bit integers (time in Unix
-// microseconds) and every text field as a 32-bit big-endian length and its
-// bytes. Fixed order, no optional parts, so one event has one encoding.
-func canonical(ev *AuditEvent) []byte {
-	var b bytes.Buffer
-	str := func(s string) {
-		_ = binary.Write(&b, binary.BigEndian, uint32(len(s)))
-		b.WriteString(s)
-	}
-	str(auditDomain)
-	_ = binary.Write(&b, binary.BigEndian, ev.ID)
-	_ = binary.Write(&b, binary.BigEndian, ev.At.UnixMicro())
-	for _, s := range []string{ev.Actor, ev.OrgCode, ev.Action, ev.CardID, ev.Reason, string(ev.Detail), ev.RemoteAddr} {
-		str(s)
-	}
-	return b.Bytes()
-}
-
-// auditHash is SM3(prev || canonical(ev)).
-func auditHash(prev []byte, ev *AuditEvent) []byte {
-	h := sm3.New()
-	h.Write(prev)
-	h.Write(canonical(ev))
-	return h.Sum(nil)
-}
 
 // appendAudit appends ev inside tx: it locks the chain head, assigns the
 // next ID, links and hashes the event, and moves the head. Callers lock
 // any card row before calling, so locks are always taken card → head.
-func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, ev *AuditEvent) (int64, error) {
+func (s *DB) appendAudit(ctx context.Context, tx *sql.Tx, ev *audit.Event) (int64, error) {
 	if ev.Action == "" || ev.Actor == "" {
 		return 0, fmt.Errorf("audit: %w: actor and action are required", ErrInvalid)
 	}
@@ -66,7 +35,7 @@ func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, ev *AuditEvent) 
 		ev.At = now()
 	}
 	ev.PrevHash = prev
-	ev.Hash = auditHash(prev, ev)
+	ev.Hash = audit.Hash(prev, ev)
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events
 		(id, at, actor, org_code, action, card_id, reason, detail, remote_addr, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -82,7 +51,7 @@ func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, ev *AuditEvent) 
 	return ev.ID, nil
 }
 
-func (s *sqlStore) AppendAudit(ctx context.Context, ev AuditEvent) (int64, error) {
+func (s *DB) AppendAudit(ctx context.Context, ev audit.Event) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -97,8 +66,8 @@ func (s *sqlStore) AppendAudit(ctx context.Context, ev AuditEvent) (int64, error
 
 const auditCols = `id, at, actor, org_code, action, card_id, reason, detail, remote_addr, prev_hash, hash`
 
-func scanAudit(row interface{ Scan(...any) error }) (AuditEvent, error) {
-	var ev AuditEvent
+func scanAudit(row interface{ Scan(...any) error }) (audit.Event, error) {
+	var ev audit.Event
 	var detail string
 	err := row.Scan(&ev.ID, dbTime{&ev.At}, &ev.Actor, &ev.OrgCode, &ev.Action, &ev.CardID,
 		&ev.Reason, &detail, &ev.RemoteAddr, &ev.PrevHash, &ev.Hash)
@@ -108,7 +77,7 @@ func scanAudit(row interface{ Scan(...any) error }) (AuditEvent, error) {
 	return ev, err
 }
 
-func (s *sqlStore) AuditEvents(ctx context.Context, cardID string, limit int) ([]AuditEvent, error) {
+func (s *DB) AuditEvents(ctx context.Context, cardID string, limit int) ([]audit.Event, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -124,7 +93,7 @@ func (s *sqlStore) AuditEvents(ctx context.Context, cardID string, limit int) ([
 		return nil, fmt.Errorf("audit events: %w", s.wrap(err))
 	}
 	defer rows.Close()
-	var out []AuditEvent
+	var out []audit.Event
 	for rows.Next() {
 		ev, err := scanAudit(rows)
 		if err != nil {
@@ -138,7 +107,7 @@ func (s *sqlStore) AuditEvents(ctx context.Context, cardID string, limit int) ([
 	return out, nil
 }
 
-func (s *sqlStore) VerifyAudit(ctx context.Context) (int64, error) {
+func (s *DB) VerifyAudit(ctx context.Context) (int64, error) {
 	// One read transaction, so the events and the head are one snapshot
 	// (SQLite WAL readers and PostgreSQL REPEATABLE READ both give that).
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.d.snapshot})
@@ -167,11 +136,11 @@ func (s *sqlStore) VerifyAudit(ctx context.Context) (int64, error) {
 		}
 		switch {
 		case ev.ID != want:
-			return want, fmt.Errorf("%w: event %d is missing (next is %d)", ErrAuditBroken, want, ev.ID)
+			return want, fmt.Errorf("%w: event %d is missing (next is %d)", audit.ErrBroken, want, ev.ID)
 		case !bytes.Equal(ev.PrevHash, prev):
-			return ev.ID, fmt.Errorf("%w: event %d does not link to its predecessor", ErrAuditBroken, ev.ID)
-		case !bytes.Equal(auditHash(prev, &ev), ev.Hash):
-			return ev.ID, fmt.Errorf("%w: event %d was altered", ErrAuditBroken, ev.ID)
+			return ev.ID, fmt.Errorf("%w: event %d does not link to its predecessor", audit.ErrBroken, ev.ID)
+		case !bytes.Equal(audit.Hash(prev, &ev), ev.Hash):
+			return ev.ID, fmt.Errorf("%w: event %d was altered", audit.ErrBroken, ev.ID)
 		}
 		prev = ev.Hash
 		want++
@@ -182,11 +151,11 @@ func (s *sqlStore) VerifyAudit(ctx context.Context) (int64, error) {
 	last := want - 1
 	switch {
 	case headID > last:
-		return last + 1, fmt.Errorf("%w: events %d to %d are missing", ErrAuditBroken, last+1, headID)
+		return last + 1, fmt.Errorf("%w: events %d to %d are missing", audit.ErrBroken, last+1, headID)
 	case headID < last:
-		return headID + 1, fmt.Errorf("%w: event %d is past the chain head %d", ErrAuditBroken, headID+1, headID)
+		return headID + 1, fmt.Errorf("%w: event %d is past the chain head %d", audit.ErrBroken, headID+1, headID)
 	case !bytes.Equal(headHash, prev) && !(last == 0 && len(headHash) == 0):
-		return last, fmt.Errorf("%w: chain head does not match event %d", ErrAuditBroken, last)
+		return last, fmt.Errorf("%w: chain head does not match event %d", audit.ErrBroken, last)
 	}
 	return 0, nil
 }

@@ -12,13 +12,16 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
 func TestAuditCheckpointMessageKnownAnswer(t *testing.T) {
-	cp := store.AuditCheckpoint{
+	cp := audit.Checkpoint{
 		UpToID:   42,
 		Hash:     []byte{0x00, 0x1f, 0xab, 0xff},
 		SignedAt: time.Date(2026, 11, 28, 22, 5, 9, 0, time.FixedZone("CST", 8*3600)),
@@ -57,7 +60,7 @@ func identities(t *testing.T) (platform, seal *keys.Identity) {
 		return ca.IssuePlatform(pub, "吉林省生育服务卡平台", now)
 	})
 	seal = mk(func(pub any) (*smx509.Certificate, error) {
-		return ca.IssueSeal(pub, keys.Org{Code: "220102", Level: keys.County, Name: "南关区卫生健康局"}, now)
+		return ca.IssueSeal(pub, org.Org{Code: "220102", Level: org.County, Name: "南关区卫生健康局"}, now)
 	})
 	return platform, seal
 }
@@ -66,10 +69,10 @@ func TestSignAuditHead(t *testing.T) {
 	ctx := context.Background()
 	platform, seal := identities(t)
 	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
-		appendN := func(t *testing.T, s store.Store, n int) {
+		appendN := func(t *testing.T, s *store.DB, n int) {
 			t.Helper()
 			for range n {
-				if _, err := s.AppendAudit(ctx, store.AuditEvent{Actor: "admin", Action: "user.login", RemoteAddr: "198.51.100.1"}); err != nil {
+				if _, err := s.AppendAudit(ctx, audit.Event{Actor: "admin", Action: "user.login", RemoteAddr: "198.51.100.1"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -96,20 +99,20 @@ func TestSignAuditHead(t *testing.T) {
 
 		t.Run("sign and read back", func(t *testing.T) {
 			s, _ := open(t)
-			if _, err := s.SignAuditHead(ctx, platform); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("empty log: %v, want ErrNotFound", err)
+			if _, err := audit.Sign(ctx, s, platform, time.Now()); !errors.Is(err, card.ErrNotFound) {
+				t.Errorf("empty log: %v, want card.ErrNotFound", err)
 			}
-			if _, err := s.LastAuditCheckpoint(ctx); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.LastAuditCheckpoint(ctx); !errors.Is(err, card.ErrNotFound) {
 				t.Errorf("LastAuditCheckpoint without checkpoints: %v", err)
 			}
 			appendN(t, s, 3)
 			for _, id := range []*keys.Identity{nil, seal, {Cert: platform.Cert}} {
-				if _, err := s.SignAuditHead(ctx, id); !errors.Is(err, store.ErrInvalid) {
+				if _, err := audit.Sign(ctx, s, id, time.Now()); !errors.Is(err, audit.ErrNotPlatform) {
 					t.Errorf("identity %+v: %v, want ErrInvalid", id, err)
 				}
 			}
 			before := time.Now().Add(-time.Second)
-			cp, err := s.SignAuditHead(ctx, platform)
+			cp, err := audit.Sign(ctx, s, platform, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +132,7 @@ func TestSignAuditHead(t *testing.T) {
 				t.Error("signature does not verify")
 			}
 			appendN(t, s, 2)
-			cp2, err := s.SignAuditHead(ctx, platform)
+			cp2, err := audit.Sign(ctx, s, platform, time.Now())
 			if err != nil || cp2.ID != 2 || cp2.UpToID != 5 {
 				t.Fatalf("second checkpoint %+v, %v", cp2, err)
 			}
@@ -137,7 +140,7 @@ func TestSignAuditHead(t *testing.T) {
 			if err != nil || len(cps) != 2 {
 				t.Fatalf("AuditCheckpoints = %d, %v", len(cps), err)
 			}
-			for i, want := range []store.AuditCheckpoint{cp, cp2} {
+			for i, want := range []audit.Checkpoint{cp, cp2} {
 				got := cps[i]
 				if got.ID != want.ID || got.UpToID != want.UpToID || string(got.Hash) != string(want.Hash) ||
 					!got.SignedAt.Equal(want.SignedAt) || string(got.Signature) != string(want.Signature) || string(got.Cert) != string(want.Cert) {
@@ -165,13 +168,13 @@ func TestSignAuditHead(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				s, url := open(t)
 				appendN(t, s, 3)
-				if _, err := s.SignAuditHead(ctx, platform); err != nil {
+				if _, err := audit.Sign(ctx, s, platform, time.Now()); err != nil {
 					t.Fatal(err)
 				}
 				appendN(t, s, 2)
 				exec(t, rawDB(t, url), tc.sql)
-				if cp, err := s.SignAuditHead(ctx, platform); !errors.Is(err, store.ErrAuditBroken) {
-					t.Errorf("SignAuditHead = %+v, %v; want ErrAuditBroken", cp, err)
+				if cp, err := audit.Sign(ctx, s, platform, time.Now()); !errors.Is(err, audit.ErrBroken) {
+					t.Errorf("SignAuditHead = %+v, %v; want audit.ErrBroken", cp, err)
 				}
 				if cps, err := s.AuditCheckpoints(ctx); err != nil || len(cps) != 1 {
 					t.Errorf("%d checkpoints after a refusal, %v", len(cps), err)

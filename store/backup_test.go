@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store/internal/testdb"
 )
 
@@ -24,7 +25,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	url := testdb.SQLite(t)
 	st := mustOpen(t, url)
-	if err := st.CreateOrg(ctx, Org{Code: "220102", Level: keys.County, Name: "南关区卫生健康局"}); err != nil {
+	if err := st.CreateOrg(ctx, org.Org{Code: "220102", Level: org.County, Name: "南关区卫生健康局"}); err != nil {
 		t.Fatal(err)
 	}
 	var n atomic.Int64
@@ -39,7 +40,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := st.AppendAudit(ctx, AuditEvent{Actor: "test", Action: "test.write"}); err != nil {
+			if _, err := st.AppendAudit(ctx, audit.Event{Actor: "test", Action: "test.write"}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -99,7 +100,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	if _, err := Restore(ctx, out, target, false); !errors.Is(err, ErrExists) {
 		t.Fatalf("restore over an existing database: %v", err)
 	}
-	if _, err := r.AppendAudit(ctx, AuditEvent{Actor: "test", Action: "after.restore"}); err != nil {
+	if _, err := r.AppendAudit(ctx, audit.Event{Actor: "test", Action: "after.restore"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Restore(ctx, out, target, true); !errors.Is(err, ErrInUse) {
@@ -127,7 +128,7 @@ func TestRestoreRefusesDamagedSnapshots(t *testing.T) {
 	url := testdb.SQLite(t)
 	st := mustOpen(t, url)
 	for i := range 5 {
-		if _, err := st.AppendAudit(ctx, AuditEvent{Actor: "test", Action: fmt.Sprintf("e%d", i)}); err != nil {
+		if _, err := st.AppendAudit(ctx, audit.Event{Actor: "test", Action: audit.Action(fmt.Sprintf("e%d", i))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,16 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/staff"
 )
 
 // bulkInsert writes cards straight into the table in one transaction, for
 // tests that need thousands of rows. Only ID, Status, VillageCode,
 // CountyCode, StatusIndex, CoupleKey and CreatedAt are taken from cs.
-func bulkInsert(t *testing.T, s Store, cs []Card) {
+func bulkInsert(t *testing.T, s *DB, cs []card.Card) {
 	t.Helper()
 	ctx := context.Background()
-	ss := s.(*sqlStore)
+	ss := s
 	tx, err := ss.w.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +45,7 @@ func bulkInsert(t *testing.T, s Store, cs []Card) {
 	}
 }
 
-func ids(cs []Card) []string {
+func ids(cs []card.Card) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		out[i] = c.ID
@@ -51,7 +54,7 @@ func ids(cs []Card) []string {
 }
 
 // pageAll reads every card matching f, limit cards at a time.
-func pageAll(t *testing.T, s Store, f CardFilter, limit int) []string {
+func pageAll(t *testing.T, s *DB, f card.Filter, limit int) []string {
 	t.Helper()
 	f.Limit = limit
 	var out []string
@@ -80,8 +83,8 @@ func testCouples(t *testing.T, open opener) {
 		seedOrgs(t, s)
 		keyA := strings.Repeat("ab", 32) // 64 digits, the most allowed
 		keyB := "0123abcd"
-		withKey := func(k string, typ card.Type) func(*Card) {
-			return func(c *Card) { c.CoupleKey, c.Type = k, typ }
+		withKey := func(k string, typ card.Type) func(*card.Card) {
+			return func(c *card.Card) { c.CoupleKey, c.Type = k, typ }
 		}
 		a1 := newCardWith(t, s, withKey(keyA, card.Rebirth))
 		b1 := newCardWith(t, s, withKey(keyB, card.First))
@@ -94,37 +97,37 @@ func testCouples(t *testing.T, open opener) {
 		if got, err := s.GetCardByToken(ctx, none.QRToken); err != nil || got.CoupleKey != "" {
 			t.Errorf("card without a couple key = %q, %v", got.CoupleKey, err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{CoupleKey: keyA}); err != nil || !slices.Equal(ids(got), []string{a1.ID, a2.ID}) {
+		if got, err := s.ListCards(ctx, card.Filter{CoupleKey: keyA}); err != nil || !slices.Equal(ids(got), []string{a1.ID, a2.ID}) {
 			t.Errorf("couple A's cards = %v, %v; want %v", ids(got), err, []string{a1.ID, a2.ID})
 		}
 		// Art. 22: the couple's earlier voided re-birth card.
-		ev := AuditEvent{Actor: "220102", OrgCode: "220102", Action: "card.void"}
-		if err := s.SetStatus(ctx, a1.ID, []Status{StatusDraft}, StatusVoided, "error", "", "", ev); err != nil {
+		ev := audit.Event{Actor: "220102", OrgCode: "220102", Action: "card.void"}
+		if err := s.SetStatus(ctx, a1.ID, []card.Status{card.StatusDraft}, card.StatusVoided, "error", "", "", ev); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.ListCards(ctx, CardFilter{CoupleKey: keyA, Statuses: []Status{StatusVoided}})
+		got, err := s.ListCards(ctx, card.Filter{CoupleKey: keyA, Statuses: []card.Status{card.StatusVoided}})
 		if err != nil || len(got) != 1 || got[0].ID != a1.ID || got[0].Type != card.Rebirth || got[0].CoupleKey != keyA {
 			t.Errorf("couple A's voided cards = %+v, %v", got, err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{CoupleKey: keyB, Statuses: []Status{StatusVoided}}); err != nil || len(got) != 0 {
+		if got, err := s.ListCards(ctx, card.Filter{CoupleKey: keyB, Statuses: []card.Status{card.StatusVoided}}); err != nil || len(got) != 0 {
 			t.Errorf("couple B's voided cards = %v, %v", ids(got), err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{CoupleKey: "ff"}); err != nil || len(got) != 0 {
+		if got, err := s.ListCards(ctx, card.Filter{CoupleKey: "ff"}); err != nil || len(got) != 0 {
 			t.Errorf("unknown couple's cards = %v, %v", ids(got), err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{}); err != nil || len(got) != 4 || got[1].ID != b1.ID {
+		if got, err := s.ListCards(ctx, card.Filter{}); err != nil || len(got) != 4 || got[1].ID != b1.ID {
 			t.Errorf("no couple filter = %v, %v", ids(got), err)
 		}
 
 		before := count(t, s, `SELECT count(*) FROM cards`)
 		for _, bad := range []string{strings.Repeat("a", 65), "ABCD", "xyz", "ab cd", "ab\x00"} {
-			if _, err := s.ListCards(ctx, CardFilter{CoupleKey: bad}); !errors.Is(err, ErrInvalid) {
+			if _, err := s.ListCards(ctx, card.Filter{CoupleKey: bad}); !errors.Is(err, ErrInvalid) {
 				t.Errorf("filter by couple key %q = %v, want ErrInvalid", bad, err)
 			}
-			id, _ := NewCardID()
-			c := Card{ID: id, Number: "X" + id, Type: card.First, VillageCode: "220102001001", CountyCode: "220102",
+			id, _ := card.NewID()
+			c := card.Card{ID: id, Number: "X" + id, Type: card.First, VillageCode: "220102001001", CountyCode: "220102",
 				Applicant: []byte(`{}`), StatusIndex: 7, CreatedBy: "u", CoupleKey: bad}
-			if err := s.CreateCard(ctx, &c, []byte("%PDF"), AuditEvent{Actor: "u", Action: "card.create"}); !errors.Is(err, ErrInvalid) {
+			if err := s.CreateCard(ctx, &c, []byte("%PDF"), audit.Event{Actor: "u", Action: "card.create"}); !errors.Is(err, ErrInvalid) {
 				t.Errorf("create with couple key %q = %v, want ErrInvalid", bad, err)
 			}
 		}
@@ -132,7 +135,7 @@ func testCouples(t *testing.T, open opener) {
 			t.Errorf("refused creates left %d cards", after-before)
 		}
 		// The database holds the length bound too.
-		if _, err := s.(*sqlStore).w.ExecContext(ctx, `UPDATE cards SET couple_key = $1 WHERE id = $2`,
+		if _, err := s.w.ExecContext(ctx, `UPDATE cards SET couple_key = $1 WHERE id = $2`,
 			strings.Repeat("a", 65), none.ID); err == nil {
 			t.Error("the schema accepts a 65-character couple key")
 		}
@@ -147,29 +150,29 @@ func testStatusEntries(t *testing.T, open opener) {
 		if got, err := s.StatusEntries(ctx); err != nil || len(got) != 0 {
 			t.Fatalf("StatusEntries(empty) = %v, %v", got, err)
 		}
-		cs := make([]Card, 6)
+		cs := make([]card.Card, 6)
 		for i := range cs {
 			cs[i] = newCard(t, s)
 		}
-		ev := AuditEvent{Actor: "220102", OrgCode: "220102", Action: "card.status"}
+		ev := audit.Event{Actor: "220102", OrgCode: "220102", Action: "card.status"}
 		for _, tc := range []struct {
-			c          Card
-			to         Status
+			c          card.Card
+			to         card.Status
 			superseded string
 		}{
-			{cs[0], StatusVoided, ""},
-			{cs[1], StatusRevoked, ""},
-			{cs[2], StatusSuperseded, cs[3].ID},
-			{cs[3], StatusIssued, ""},
-			{cs[4], StatusRefused, ""},
+			{cs[0], card.StatusVoided, ""},
+			{cs[1], card.StatusRevoked, ""},
+			{cs[2], card.StatusSuperseded, cs[3].ID},
+			{cs[3], card.StatusIssued, ""},
+			{cs[4], card.StatusRefused, ""},
 			// cs[5] stays a draft.
 		} {
-			if err := s.SetStatus(ctx, tc.c.ID, []Status{StatusDraft}, tc.to, "r", "", tc.superseded, ev); err != nil {
+			if err := s.SetStatus(ctx, tc.c.ID, []card.Status{card.StatusDraft}, tc.to, "r", "", tc.superseded, ev); err != nil {
 				t.Fatal(err)
 			}
 		}
-		want := []StatusEntry{{cs[0].StatusIndex, StatusVoided}, {cs[1].StatusIndex, StatusRevoked}, {cs[2].StatusIndex, StatusSuperseded}}
-		slices.SortFunc(want, func(a, b StatusEntry) int { return a.Index - b.Index })
+		want := []card.StatusEntry{{Index: cs[0].StatusIndex, Status: card.StatusVoided}, {Index: cs[1].StatusIndex, Status: card.StatusRevoked}, {Index: cs[2].StatusIndex, Status: card.StatusSuperseded}}
+		slices.SortFunc(want, func(a, b card.StatusEntry) int { return a.Index - b.Index })
 		if got, err := s.StatusEntries(ctx); err != nil || !slices.Equal(got, want) {
 			t.Fatalf("StatusEntries = %v, %v; want %v", got, err, want)
 		}
@@ -179,21 +182,21 @@ func testStatusEntries(t *testing.T, open opener) {
 		for _, c := range cs {
 			taken[c.StatusIndex] = true
 		}
-		var bulk []Card
+		var bulk []card.Card
 		for i := range 1400 {
-			idx := StatusListSize - 1 - 37*i
+			idx := card.StatusListSize - 1 - 37*i
 			if taken[idx] {
 				continue
 			}
-			st := []Status{StatusVoided, StatusRevoked, StatusSuperseded, StatusIssued}[i%4]
-			bulk = append(bulk, Card{ID: fmt.Sprintf("%016x", 0xb000+i), Status: st, VillageCode: "220102001001",
+			st := []card.Status{card.StatusVoided, card.StatusRevoked, card.StatusSuperseded, card.StatusIssued}[i%4]
+			bulk = append(bulk, card.Card{ID: fmt.Sprintf("%016x", 0xb000+i), Status: st, VillageCode: "220102001001",
 				CountyCode: "220102", StatusIndex: idx, CreatedAt: time.Now()})
-			if st != StatusIssued {
-				want = append(want, StatusEntry{idx, st})
+			if st != card.StatusIssued {
+				want = append(want, card.StatusEntry{Index: idx, Status: st})
 			}
 		}
 		bulkInsert(t, s, bulk)
-		slices.SortFunc(want, func(a, b StatusEntry) int { return a.Index - b.Index })
+		slices.SortFunc(want, func(a, b card.StatusEntry) int { return a.Index - b.Index })
 		got, err := s.StatusEntries(ctx)
 		if err != nil || len(got) != len(want) || len(want) <= 1000 {
 			t.Fatalf("StatusEntries = %d entries, %v; want %d", len(got), err, len(want))
@@ -205,7 +208,7 @@ func testStatusEntries(t *testing.T, open opener) {
 
 	t.Run("status entries read the partial index", func(t *testing.T) {
 		s, _ := open(t)
-		ss := s.(*sqlStore)
+		ss := s
 		var plan []string
 		switch ss.d.name {
 		case "sqlite":
@@ -267,11 +270,11 @@ func testPaging(t *testing.T, open opener) {
 		// Scrambled IDs and creation times with many ties, so that neither
 		// insertion order nor ID order alone is ListCards' order.
 		t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-		var all []Card
+		var all []card.Card
 		for i := range 2500 {
-			c := Card{ID: fmt.Sprintf("%016x", uint64(i+1)*0x9e3779b97f4a7c15), StatusIndex: i,
+			c := card.Card{ID: fmt.Sprintf("%016x", uint64(i+1)*0x9e3779b97f4a7c15), StatusIndex: i,
 				CreatedAt:  t0.Add(time.Duration((i*7919)%700) * time.Millisecond),
-				Status:     []Status{StatusVoided, StatusDraft, StatusIssued, StatusIssued, StatusIssued}[i%5],
+				Status:     []card.Status{card.StatusVoided, card.StatusDraft, card.StatusIssued, card.StatusIssued, card.StatusIssued}[i%5],
 				CountyCode: "220102", VillageCode: "220102001001"}
 			if i%3 == 0 {
 				c.CountyCode, c.VillageCode = "220103", "220103001001"
@@ -279,50 +282,50 @@ func testPaging(t *testing.T, open opener) {
 			all = append(all, c)
 		}
 		bulkInsert(t, s, all)
-		slices.SortFunc(all, func(a, b Card) int {
+		slices.SortFunc(all, func(a, b card.Card) int {
 			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 				return c
 			}
 			return strings.Compare(a.ID, b.ID)
 		})
-		if got := pageAll(t, s, CardFilter{}, 1000); !slices.Equal(got, ids(all)) {
+		if got := pageAll(t, s, card.Filter{}, 1000); !slices.Equal(got, ids(all)) {
 			t.Errorf("paging through all %d cards by 1000 gave %d, not in order", len(all), len(got))
 		}
-		var export []Card
+		var export []card.Card
 		for _, c := range all {
-			if c.CountyCode == "220102" && c.Status == StatusIssued {
+			if c.CountyCode == "220102" && c.Status == card.StatusIssued {
 				export = append(export, c)
 			}
 		}
-		f := CardFilter{CountyCode: "220102", Statuses: []Status{StatusIssued}}
+		f := card.Filter{CountyCode: "220102", Statuses: []card.Status{card.StatusIssued}}
 		if got := pageAll(t, s, f, 333); !slices.Equal(got, ids(export)) || len(export) < 1000 {
 			t.Errorf("county 220102's issued cards: %d paged, want %d in order", len(got), len(export))
 		}
-		if got, err := s.ListCards(ctx, CardFilter{CountyCode: "220103", Limit: 1000}); err != nil || len(got) != 834 {
+		if got, err := s.ListCards(ctx, card.Filter{CountyCode: "220103", Limit: 1000}); err != nil || len(got) != 834 {
 			t.Errorf("county 220103 = %d cards, %v; want 834", len(got), err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{Limit: 5000}); err != nil || len(got) != 1000 {
+		if got, err := s.ListCards(ctx, card.Filter{Limit: 5000}); err != nil || len(got) != 1000 {
 			t.Errorf("Limit 5000 = %d cards, %v; want the cap 1000", len(got), err)
 		}
-		if got, err := s.ListCards(ctx, CardFilter{AfterID: all[len(all)-1].ID}); err != nil || len(got) != 0 {
+		if got, err := s.ListCards(ctx, card.Filter{AfterID: all[len(all)-1].ID}); err != nil || len(got) != 0 {
 			t.Errorf("after the newest card = %d cards, %v", len(got), err)
 		}
 		// A cursor inside a run of equal creation times continues with the
 		// next ID of the same time.
 		for i := 1; i < len(all); i++ {
 			if all[i].CreatedAt.Equal(all[i-1].CreatedAt) {
-				got, err := s.ListCards(ctx, CardFilter{AfterID: all[i-1].ID, Limit: 1})
+				got, err := s.ListCards(ctx, card.Filter{AfterID: all[i-1].ID, Limit: 1})
 				if err != nil || len(got) != 1 || got[0].ID != all[i].ID {
 					t.Errorf("after %s (a tie) = %v, %v; want %s", all[i-1].ID, ids(got), err, all[i].ID)
 				}
 				break
 			}
 		}
-		if _, err := s.ListCards(ctx, CardFilter{AfterID: "00000000000000aa"}); !errors.Is(err, ErrNotFound) {
-			t.Errorf("after a missing card = %v, want ErrNotFound", err)
+		if _, err := s.ListCards(ctx, card.Filter{AfterID: "00000000000000aa"}); !errors.Is(err, card.ErrNotFound) {
+			t.Errorf("after a missing card = %v, want card.ErrNotFound", err)
 		}
 		for _, county := range []string{"2201", "220102001", "22010x"} {
-			if _, err := s.ListCards(ctx, CardFilter{CountyCode: county}); !errors.Is(err, ErrInvalid) {
+			if _, err := s.ListCards(ctx, card.Filter{CountyCode: county}); !errors.Is(err, ErrInvalid) {
 				t.Errorf("county %q = %v, want ErrInvalid", county, err)
 			}
 		}
@@ -334,8 +337,8 @@ func testAdmin(t *testing.T, open opener) {
 	t.Run("user administration", func(t *testing.T) {
 		s, _ := open(t)
 		seedOrgs(t, s)
-		users := map[string]*User{}
-		for _, u := range []User{
+		users := map[string]*staff.User{}
+		for _, u := range []staff.User{
 			{Username: "west", OrgCode: "220102001002", PasswordHash: "h1"},
 			{Username: "east", OrgCode: "220102001001", PasswordHash: "h2"},
 			{Username: "town", OrgCode: "220102001", PasswordHash: "h3"},
@@ -347,7 +350,7 @@ func testAdmin(t *testing.T, open opener) {
 			}
 			users[u.Username] = &u
 		}
-		names := func(us []User) []string {
+		names := func(us []staff.User) []string {
 			var out []string
 			for _, u := range us {
 				out = append(out, u.Username)
@@ -410,11 +413,11 @@ func testAdmin(t *testing.T, open opener) {
 			t.Error("a refused password change changed the hash")
 		}
 		const missing = 1 << 40
-		if err := s.SetUserPassword(ctx, missing, "h"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("SetUserPassword(missing) = %v, want ErrNotFound", err)
+		if err := s.SetUserPassword(ctx, missing, "h"); !errors.Is(err, staff.ErrNotFound) {
+			t.Errorf("SetUserPassword(missing) = %v, want staff.ErrNotFound", err)
 		}
-		if err := s.SetUserDisabled(ctx, missing, true); !errors.Is(err, ErrNotFound) {
-			t.Errorf("SetUserDisabled(missing) = %v, want ErrNotFound", err)
+		if err := s.SetUserDisabled(ctx, missing, true); !errors.Is(err, staff.ErrNotFound) {
+			t.Errorf("SetUserDisabled(missing) = %v, want staff.ErrNotFound", err)
 		}
 	})
 
@@ -448,12 +451,12 @@ func testAdmin(t *testing.T, open opener) {
 		}
 		for _, tc := range []struct {
 			name string
-			org  Org
+			org  org.Org
 			want error
 		}{
-			{"missing", Org{Code: "229999", Level: "county", Name: "x"}, ErrNotFound},
-			{"level of another code length", Org{Code: o.Code, Level: "county", Name: "x"}, ErrInvalid},
-			{"no name", Org{Code: o.Code, Level: o.Level}, ErrInvalid},
+			{"missing", org.Org{Code: "229999", Level: "county", Name: "x"}, org.ErrUnknown},
+			{"level of another code length", org.Org{Code: o.Code, Level: "county", Name: "x"}, ErrInvalid},
+			{"no name", org.Org{Code: o.Code, Level: o.Level}, ErrInvalid},
 		} {
 			if err := s.UpdateOrg(ctx, tc.org); !errors.Is(err, tc.want) {
 				t.Errorf("%s: UpdateOrg = %v, want %v", tc.name, err, tc.want)
@@ -474,6 +477,8 @@ func testUpgrade(t *testing.T, open opener) {
 		seedOrgs(t, s)
 		c := newCard(t, s)
 		for _, q := range []string{
+			`DROP INDEX cards_awaiting`, // version 5
+			`ALTER TABLE cards DROP COLUMN next_level`,
 			`DROP TABLE attachments`, // version 4
 			`DROP TABLE forms`,
 			`DROP TABLE notices`,
@@ -493,18 +498,18 @@ func testUpgrade(t *testing.T, open opener) {
 		}
 		s = mustOpen(t, url)
 		got, err := s.GetCard(ctx, c.ID)
-		if err != nil || got.CoupleKey != "" || got.Number != c.Number {
+		if err != nil || got.CoupleKey != "" || got.Number != c.Number || got.NextLevel != org.Village {
 			t.Fatalf("version 1 card after upgrade = %+v, %v", got, err)
 		}
-		ms, err := loadMigrations(s.(*sqlStore).d.name)
+		ms, err := loadMigrations(s.d.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := count(t, s, `SELECT count(*) FROM schema_migrations`); n != len(ms) || n < 3 {
 			t.Errorf("%d migrations recorded after upgrade, want %d", n, len(ms))
 		}
-		ev := AuditEvent{Actor: "220102", OrgCode: "220102", Action: "card.void"}
-		if err := s.SetStatus(ctx, c.ID, []Status{StatusDraft}, StatusVoided, "r", "", "", ev); err != nil {
+		ev := audit.Event{Actor: "220102", OrgCode: "220102", Action: "card.void"}
+		if err := s.SetStatus(ctx, c.ID, []card.Status{card.StatusDraft}, card.StatusVoided, "r", "", "", ev); err != nil {
 			t.Fatal(err)
 		}
 		if es, err := s.StatusEntries(ctx); err != nil || len(es) != 1 || es[0].Index != c.StatusIndex {

@@ -12,7 +12,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store/internal/testdb"
 )
 
@@ -34,14 +35,14 @@ func TestCrashChild(t *testing.T) {
 	}
 	for {
 		c := newCard(t, s)
-		for seq, l := range keys.Levels {
-			status := StatusDraft
-			if l == keys.County {
-				status = StatusIssued
+		for seq, l := range org.Levels {
+			status := card.StatusDraft
+			if l == org.County {
+				status = card.StatusIssued
 			}
 			// A big revision makes the window inside the write wider.
 			pdf := append(pdfRev(c.ID, seq+1), bytes.Repeat([]byte{'x'}, 256<<10)...)
-			if err := s.AddSeal(ctx, c.ID, seq, pdf, sealAt(l), status, sealEvent(l)); err != nil {
+			if err := s.AddSeal(ctx, c.ID, seq, pdf, sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -89,7 +90,7 @@ func testCrash(t *testing.T, url string) {
 	}
 
 	s = mustOpen(t, url)
-	cards, err := s.ListCards(ctx, CardFilter{Limit: 1000})
+	cards, err := s.ListCards(ctx, card.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func testCrash(t *testing.T, url string) {
 		if c.Seq != len(seals) || c.Version != 1+len(seals) {
 			t.Errorf("card %s: seq %d, version %d, %d seals", c.ID, c.Seq, c.Version, len(seals))
 		}
-		if want := c.Seq == 3; (c.Status == StatusIssued) != want {
+		if want := c.Seq == 3; (c.Status == card.StatusIssued) != want {
 			t.Errorf("card %s: status %s with %d seals", c.ID, c.Status, c.Seq)
 		}
 		if n := count(t, s, `SELECT count(*) FROM card_pdfs WHERE card_id = $1`, c.ID); n != c.Seq+1 {
@@ -115,7 +116,7 @@ func testCrash(t *testing.T, url string) {
 				t.Fatal(err)
 			}
 			d := sm3.Sum(pdf)
-			if se.Seq != i+1 || se.Level != keys.Levels[i] || !bytes.Equal(se.PDFDigest, d[:]) ||
+			if se.Seq != i+1 || se.Level != org.Levels[i] || !bytes.Equal(se.PDFDigest, d[:]) ||
 				!bytes.HasPrefix(pdf, pdfRev(c.ID, se.Seq)) {
 				t.Errorf("card %s: seal %d does not match its PDF revision", c.ID, se.Seq)
 			}

@@ -60,7 +60,7 @@ func loadMigrations(dialect string) ([]migration, error) {
 // migrate applies the pending migrations in one transaction. Concurrent
 // Opens serialise: PostgreSQL on a transaction-scoped advisory lock,
 // SQLite on its write lock (the writer's transactions begin IMMEDIATE).
-func (s *sqlStore) migrate(ctx context.Context) error {
+func (s *DB) migrate(ctx context.Context) error {
 	ms, err := loadMigrations(s.d.name)
 	if err != nil {
 		return err

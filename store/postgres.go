@@ -24,7 +24,7 @@ import (
 // (SELECT … FOR UPDATE on the card row, then on the audit chain head), so
 // two transactions sealing one card are serialised: the second sees the
 // first's committed revision and reports ErrConflict.
-func openPostgres(ctx context.Context, url string) (Store, error) {
+func openPostgres(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %q: %w: %w", redact(url), ErrInvalid, err)
@@ -38,7 +38,7 @@ func openPostgres(ctx context.Context, url string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open postgres %q: %w", redact(url), err)
 	}
-	s := &sqlStore{
+	s := &DB{
 		d: dialect{
 			name:      "postgres",
 			forUpdate: " FOR UPDATE",
@@ -63,11 +63,11 @@ func classifyPostgres(err error) error {
 	}
 	switch pe.Code {
 	case "23505": // unique_violation
-		return ErrDuplicate
+		return errUnique
 	case "23503": // foreign_key_violation
-		return ErrNotFound
+		return errForeignKey
 	case "40001", "40P01": // serialization_failure, deadlock_detected: retryable
-		return ErrConflict
+		return errRetry
 	}
 	return nil
 }

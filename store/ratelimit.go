@@ -21,7 +21,7 @@ const maxRateKeyLen = 256
 // (SQLite) makes concurrent hits, from this process or another, count one
 // after the other, so no window ever admits more than limit. A denied hit
 // writes nothing, so a flood does not grow the count.
-func (s *sqlStore) Hit(ctx context.Context, key string, window time.Duration, limit int) (bool, error) {
+func (s *DB) Hit(ctx context.Context, key string, window time.Duration, limit int) (bool, error) {
 	switch {
 	case key == "" || len(key) > maxRateKeyLen:
 		return false, fmt.Errorf("rate limit: %w: key of %d bytes, want 1 to %d", ErrInvalid, len(key), maxRateKeyLen)
@@ -54,7 +54,7 @@ func (s *sqlStore) Hit(ctx context.Context, key string, window time.Duration, li
 	return true, nil
 }
 
-func (s *sqlStore) DeleteExpiredRateLimits(ctx context.Context) (int64, error) {
+func (s *DB) DeleteExpiredRateLimits(ctx context.Context) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_end <= $1`, s.d.timeArg(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired rate limits: %w", s.wrap(err))

@@ -17,7 +17,7 @@ func testRateLimit(t *testing.T, open opener) {
 	t.Run("rate limit windows", func(t *testing.T) {
 		s, _ := open(t)
 		clock := time.Date(2026, 11, 28, 10, 0, 0, 500_000_000, time.UTC)
-		s.(*sqlStore).clock = func() time.Time { return clock }
+		s.clock = func() time.Time { return clock }
 		hits := func(key string, n, limit int) []bool {
 			t.Helper()
 			var out []bool
@@ -82,8 +82,8 @@ func testRateLimit(t *testing.T, open opener) {
 		s1, url := open(t)
 		s2 := mustOpen(t, url)
 		fixed := func() time.Time { return time.Date(2026, 11, 28, 10, 0, 30, 0, time.UTC) }
-		s1.(*sqlStore).clock, s2.(*sqlStore).clock = fixed, fixed
-		stores := []Store{s1, s2}
+		s1.clock, s2.clock = fixed, fixed
+		stores := []*DB{s1, s2}
 		for _, tc := range []struct {
 			key        string
 			limit, per int

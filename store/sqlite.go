@@ -30,7 +30,7 @@ const busyTimeoutMS = 15000
 //
 // Both use synchronous=FULL (a committed seal survives power loss) and
 // foreign_keys=ON.
-func openSQLite(ctx context.Context, path string) (Store, error) {
+func openSQLite(ctx context.Context, path string) (*DB, error) {
 	switch {
 	case path == "":
 		return nil, fmt.Errorf("open sqlite: %w: no database path", ErrInvalid)
@@ -75,7 +75,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 
-	s := &sqlStore{
+	s := &DB{
 		d: dialect{
 			name:     "sqlite",
 			timeArg:  sqliteTime,
@@ -99,9 +99,9 @@ func classifySQLite(err error) error {
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return ErrDuplicate
+		return errUnique
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return ErrNotFound
+		return errForeignKey
 	}
 	return nil
 }

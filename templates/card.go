@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // CardData is everything printed on a card.
@@ -15,9 +15,9 @@ type CardData struct {
 	Number           string // card number, printed in the header and beside the QR
 	Type             card.Type
 	Applicant        *card.Applicant
-	Village          keys.Org // receiving village (residents') committee
-	Township         keys.Org
-	County           keys.Org // issuing authority (发证机关)
+	Village          org.Org // receiving village (residents') committee
+	Township         org.Org
+	County           org.Org // issuing authority (发证机关)
 	IssueDate        time.Time
 	QRURL            string // upper-case verification URL (QR alphanumeric set)
 	VerificationCode string // 核验码 for manual checks
@@ -42,8 +42,8 @@ const (
 )
 
 // sealRect returns the seal box of a level in page coordinates.
-func sealRect(l keys.Level) (rect, bool) {
-	for i, lv := range keys.Levels {
+func sealRect(l org.Level) (rect, bool) {
+	for i, lv := range org.Levels {
 		if lv == l {
 			return rect{marginX + float64(i)*(sealSide+sealGap), sealTop, sealSide, sealSide}, true
 		}
@@ -55,7 +55,7 @@ func sealRect(l keys.Level) (rect, bool) {
 // seal of level l goes, as [llx lly urx ury] in PDF points with the
 // lower-left origin. No text is drawn inside it. An unknown level yields
 // the zero array.
-func SealBox(l keys.Level) [4]float64 {
+func SealBox(l org.Level) [4]float64 {
 	r, ok := sealRect(l)
 	if !ok {
 		return [4]float64{}
@@ -93,9 +93,9 @@ func checkCardData(d *CardData) error {
 		return fmt.Errorf("%w: no issue date", ErrCardData)
 	}
 	for _, o := range []struct {
-		org   keys.Org
-		level keys.Level
-	}{{d.Village, keys.Village}, {d.Township, keys.Township}, {d.County, keys.County}} {
+		org   org.Org
+		level org.Level
+	}{{d.Village, org.Village}, {d.Township, org.Township}, {d.County, org.County}} {
 		if o.org.Level != o.level {
 			return fmt.Errorf("%w: %s organisation has level %q", ErrCardData, o.level, o.org.Level)
 		}
@@ -167,8 +167,8 @@ func cardFrame(p *page, d *CardData, modules [][]bool) {
 
 	// Seal section.
 	p.text("label", "审核盖章（村(居)、乡(镇、街道)、县级逐级加盖电子印章）", marginX, 217*mm, 10)
-	orgs := map[keys.Level]keys.Org{keys.Village: d.Village, keys.Township: d.Township, keys.County: d.County}
-	for _, l := range keys.Levels {
+	orgs := map[org.Level]org.Org{org.Village: d.Village, org.Township: d.Township, org.County: d.County}
+	for _, l := range org.Levels {
 		r, _ := sealRect(l)
 		p.textIn("label", l.Chinese(), r.x, r.y-2.5*mm, r.w, 10, center)
 		p.rectangle(r, 0.6, 150, true)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/internal/testtool"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // renderFile renders d and writes it to a temporary directory.
@@ -235,7 +235,7 @@ func TestCardDataErrors(t *testing.T) {
 		{"no issue date", func(d *CardData) { d.IssueDate = time.Time{} }, ErrCardData},
 		{"levels swapped", func(d *CardData) { d.Village, d.Township = d.Township, d.Village }, ErrCardData},
 		{"not nested", func(d *CardData) { d.Village.Code = "220103001001" }, ErrCardData},
-		{"bad code", func(d *CardData) { d.County.Code = "22010" }, keys.ErrBadCode},
+		{"bad code", func(d *CardData) { d.County.Code = "22010" }, org.ErrBadCode},
 		{"QR lower case", func(d *CardData) { d.QRURL = "http://x/v/ab" }, ErrQRURL},
 		{"too much text", func(d *CardData) {
 			long := strings.Repeat("吉林省长春市南关区永吉街道幸福里小区", 11)
@@ -301,7 +301,7 @@ func TestSealBoxes(t *testing.T) {
 		t.Errorf("QR symbol narrower than 35 mm")
 	}
 	boxes := map[string]rect{}
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		r := sealBoxRect(SealBox(l))
 		if g := r.gap(qr); g < 42*mm {
 			t.Errorf("%s box is %.1f mm from the QR code, want ≥ 42 mm", l, g/mm)

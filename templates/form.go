@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // RebirthFormData is everything printed on a re-birth approval form
@@ -15,9 +15,9 @@ import (
 type RebirthFormData struct {
 	Number    string          // form number (e.g. the card number + "-F"); also the PDF's /Subject
 	Applicant *card.Applicant // a re-birth application
-	Village   keys.Org        // village (residents') committee that received or pre-reviewed it
-	Township  keys.Org
-	County    keys.Org
+	Village   org.Org         // village (residents') committee that received or pre-reviewed it
+	Township  org.Org
+	County    org.Org
 	Date      time.Time // date the form is drawn up
 	// Reason is the couple's reason for the application (申请再生育理由).
 	Reason string
@@ -28,30 +28,30 @@ type RebirthFormData struct {
 	// gets DefaultOpinion. All three are printed in revision 0: a seal
 	// may add nothing but itself, so the opinions cannot be written in
 	// later.
-	Opinions map[keys.Level]string
+	Opinions map[org.Level]string
 }
 
 // DefaultOpinion is the opinion printed for a level that gave none.
-func DefaultOpinion(l keys.Level) string {
+func DefaultOpinion(l org.Level) string {
 	switch l {
-	case keys.Village:
+	case org.Village:
 		return "经核实，申请情况属实，同意上报。"
-	case keys.Township:
+	case org.Township:
 		return "经审核，符合再生育条件，同意上报县级卫生健康部门审批。"
-	case keys.County:
+	case org.County:
 		return "经审核，符合再生育条件，同意办理再生育服务卡。"
 	}
 	return ""
 }
 
 // opinionLabel is the caption of a level's opinion column.
-func opinionLabel(l keys.Level) string {
+func opinionLabel(l org.Level) string {
 	switch l {
-	case keys.Village:
+	case org.Village:
 		return "村(居)意见"
-	case keys.Township:
+	case org.Township:
 		return "乡(镇、街道)意见"
-	case keys.County:
+	case org.County:
 		return "县级审批意见"
 	}
 	return ""
@@ -73,8 +73,8 @@ const (
 )
 
 // formColumn returns the opinion column of a level (below its caption).
-func formColumn(l keys.Level) (rect, bool) {
-	for i, lv := range keys.Levels {
+func formColumn(l org.Level) (rect, bool) {
+	for i, lv := range org.Levels {
 		if lv == l {
 			top := formOpinionTop + formHeadH
 			return rect{marginX + float64(i)*formColW, top, formColW, formOpinionBot - top}, true
@@ -83,7 +83,7 @@ func formColumn(l keys.Level) (rect, bool) {
 	return rect{}, false
 }
 
-func formSealRect(l keys.Level) (rect, bool) {
+func formSealRect(l org.Level) (rect, bool) {
 	col, ok := formColumn(l)
 	if !ok {
 		return rect{}, false
@@ -95,7 +95,7 @@ func formSealRect(l keys.Level) (rect, bool) {
 // re-birth approval form where the seal of level l goes, as [llx lly urx
 // ury] in PDF points with the lower-left origin. No text is drawn inside
 // it. An unknown level yields the zero array.
-func RebirthFormSealBox(l keys.Level) [4]float64 {
+func RebirthFormSealBox(l org.Level) [4]float64 {
 	r, ok := formSealRect(l)
 	if !ok {
 		return [4]float64{}
@@ -145,7 +145,7 @@ func checkRebirthFormData(d *RebirthFormData) error {
 	return nil
 }
 
-func (d *RebirthFormData) opinion(l keys.Level) string {
+func (d *RebirthFormData) opinion(l org.Level) string {
 	if s := strings.TrimSpace(d.Opinions[l]); s != "" {
 		return s
 	}
@@ -163,7 +163,7 @@ func layoutRebirthForm(d *RebirthFormData) (*page, error) {
 		return nil, err
 	}
 	fields := []cell{{"number", d.Number}, {"reason", d.Reason}, {"conditions", d.Conditions}}
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		fields = append(fields, cell{string(l) + ".opinion", d.opinion(l)})
 	}
 	if err := checkFields(f, fields); err != nil {
@@ -261,14 +261,14 @@ func formBody(p *page, d *RebirthFormData, size float64) float64 {
 // name; it reports false if one does not fit even at the smallest size.
 func formOpinions(p *page, d *RebirthFormData) bool {
 	size := 10.5
-	var lines map[keys.Level][]string
+	var lines map[org.Level][]string
 	for ; ; size -= 0.5 {
 		if size < 8 {
 			return false
 		}
-		lines = map[keys.Level][]string{}
+		lines = map[org.Level][]string{}
 		fits := true
-		for _, l := range keys.Levels {
+		for _, l := range org.Levels {
 			col, _ := formColumn(l)
 			box, _ := formSealRect(l)
 			lines[l] = p.wrap(d.opinion(l), col.w-2*cellPadX, size)
@@ -284,8 +284,8 @@ func formOpinions(p *page, d *RebirthFormData) bool {
 		}
 	}
 	lh := size * lineGap
-	orgs := map[keys.Level]keys.Org{keys.Village: d.Village, keys.Township: d.Township, keys.County: d.County}
-	for _, l := range keys.Levels {
+	orgs := map[org.Level]org.Org{org.Village: d.Village, org.Township: d.Township, org.County: d.County}
+	for _, l := range org.Levels {
 		col, _ := formColumn(l)
 		box, _ := formSealRect(l)
 		head := rect{col.x, formOpinionTop, col.w, formHeadH}
@@ -299,7 +299,7 @@ func formOpinions(p *page, d *RebirthFormData) bool {
 		p.textIn(string(l)+".name", orgs[l].Name+"（盖章）", col.x+cellPadX, box.y-2*mm-p.f.descent*size, col.w-2*cellPadX, size, center)
 		p.rectangle(box, 0.6, 150, true)
 		p.reserve(string(l)+" seal box", box)
-		if l != keys.Village {
+		if l != org.Village {
 			p.line(col.x, formOpinionTop, col.x, formOpinionBot, 0.5)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func demoForm(t testing.TB) *RebirthFormData {
@@ -29,7 +29,7 @@ func demoForm(t testing.TB) *RebirthFormData {
 		Date:       d.IssueDate,
 		Reason:     "次子经市级医疗机构鉴定为非遗传性残疾，不能成长为正常劳动力。",
 		Conditions: "《吉林省人口与计划生育条例》规定的可以再生育的特殊情形",
-		Opinions:   map[keys.Level]string{keys.Township: "经审核，情况属实，符合再生育条件，同意上报。"},
+		Opinions:   map[org.Level]string{org.Township: "经审核，情况属实，符合再生育条件，同意上报。"},
 	}
 }
 
@@ -46,13 +46,13 @@ func TestRenderRebirthFormText(t *testing.T) {
 		"现有子女", "1.李翀，男，2021年3月4日出生；2.李玥，女，2023年8月14日出生", "申请再生育理由", "非遗传性残疾",
 		"规定的可以再生育的特殊情形", "是（夫妻双方已书面承诺申办理由真实）",
 		"村(居)意见", "乡(镇、街道)意见", "县级审批意见",
-		DefaultOpinion(keys.Village), "经审核，情况属实，符合再生育条件，同意上报。", DefaultOpinion(keys.County),
+		DefaultOpinion(org.Village), "经审核，情况属实，符合再生育条件，同意上报。", DefaultOpinion(org.County),
 		"永安社区居民委员会（盖章）", "永吉街道办事处（盖章）", "长春市南关区卫生健康局（盖章）", "第十七条", "补盖电子印章"} {
 		if !strings.Contains(flat, strings.ReplaceAll(w, " ", "")) {
 			t.Errorf("pdftotext output lacks %q:\n%s", w, flat)
 		}
 	}
-	if strings.Contains(flat, DefaultOpinion(keys.Township)) {
+	if strings.Contains(flat, DefaultOpinion(org.Township)) {
 		t.Error("the township's own opinion was replaced by the default")
 	}
 	info := run(t, "pdfinfo", "-enc", "UTF-8", path)
@@ -79,7 +79,7 @@ func TestRebirthFormSealBoxes(t *testing.T) {
 	}
 	d.Reason = strings.Repeat("理由", maxReasonLen/2)
 	d.Conditions = strings.Repeat("情形", maxReasonLen/2)
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		d.Opinions[l] = string([]rune(strings.Repeat("经审核符合条件同意办理", 10))[:maxOpinionLen])
 	}
 	p, err := layoutRebirthForm(d)
@@ -91,7 +91,7 @@ func TestRebirthFormSealBoxes(t *testing.T) {
 		t.Fatal(err)
 	}
 	boxes := map[string]rect{}
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		boxes[string(l)] = sealBoxRect(RebirthFormSealBox(l))
 	}
 	checkBoxesEmpty(t, p, writePDF(t, b), boxes, 10)
@@ -100,7 +100,7 @@ func TestRebirthFormSealBoxes(t *testing.T) {
 		t.Errorf("boxes not in level order: %v", boxes)
 	}
 	// The card's boxes are elsewhere: a card seal does not fit a form.
-	for _, l := range keys.Levels {
+	for _, l := range org.Levels {
 		if RebirthFormSealBox(l) == SealBox(l) {
 			t.Errorf("%s: form box equals the card's", l)
 		}
@@ -124,7 +124,7 @@ func TestRebirthFormErrors(t *testing.T) {
 		{"levels swapped", func(d *RebirthFormData) { d.Village, d.Township = d.Township, d.Village }, ErrNoticeData},
 		{"not nested", func(d *RebirthFormData) { d.Township.Code = "220103001" }, ErrNoticeData},
 		{"long opinion", func(d *RebirthFormData) {
-			d.Opinions[keys.Village] = strings.Repeat("经", maxOpinionLen+1)
+			d.Opinions[org.Village] = strings.Repeat("经", maxOpinionLen+1)
 		}, ErrNoticeData},
 		{"long reason", func(d *RebirthFormData) { d.Reason = strings.Repeat("理", maxReasonLen+1) }, ErrNoticeData},
 		{"too much text", func(d *RebirthFormData) {
@@ -152,7 +152,7 @@ func TestRebirthFormMissingGlyph(t *testing.T) {
 		set   func(d *RebirthFormData, s string)
 	}{
 		{"reason", 0x20000, func(d *RebirthFormData, s string) { d.Reason += s }},
-		{"county.opinion", 0x9FF0, func(d *RebirthFormData, s string) { d.Opinions[keys.County] = "同意" + s }},
+		{"county.opinion", 0x9FF0, func(d *RebirthFormData, s string) { d.Opinions[org.County] = "同意" + s }},
 		{"female.name", 0x2A6D6, func(d *RebirthFormData, s string) { d.Applicant.Female.Name = "王" + s }},
 		{"children", 0x20001, func(d *RebirthFormData, s string) { d.Applicant.Children[0].Name = "李" + s }},
 		{"county.name", 0xE000, func(d *RebirthFormData, s string) { d.County.Name += s }},

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 var (
-	demoCounty   = keys.Org{Code: "220102", Level: keys.County, Name: "长春市南关区卫生健康局"}
-	demoTownship = keys.Org{Code: "220102001", Level: keys.Township, Name: "永吉街道办事处"}
-	demoVillage  = keys.Org{Code: "220102001001", Level: keys.Village, Name: "永安社区居民委员会"}
+	demoCounty   = org.Org{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"}
+	demoTownship = org.Org{Code: "220102001", Level: org.Township, Name: "永吉街道办事处"}
+	demoVillage  = org.Org{Code: "220102001001", Level: org.Village, Name: "永安社区居民委员会"}
 )
 
 // demoURL is a realistic verification URL: host, path and a 200-character

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // NoticeKind selects one of the two written notices to an applicant.
@@ -43,7 +43,7 @@ type NoticeData struct {
 	// empty.
 	Male, Female string
 	CardType     card.Type // the card applied for; empty prints 生育服务卡
-	Org          keys.Org  // the receiving organisation, which seals the notice
+	Org          org.Org   // the receiving organisation, which seals the notice
 	Date         time.Time // date of the notice
 	// Items are the missing materials (NoticeMissing; see MaterialNames)
 	// or the reasons for the refusal (NoticeRefusal). At least one.

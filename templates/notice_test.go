@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func demoNotice(kind NoticeKind) *NoticeData {
@@ -231,7 +231,7 @@ func TestNoticeDataErrors(t *testing.T) {
 		{"too many items", func(d *NoticeData) { d.Items = make([]string, maxNoticeItems+1) }, ErrNoticeData},
 		{"bad card type", func(d *NoticeData) { d.CardType = "third" }, ErrNoticeData},
 		{"no org level", func(d *NoticeData) { d.Org.Level = "" }, ErrNoticeData},
-		{"bad org code", func(d *NoticeData) { d.Org.Code = "2201" }, keys.ErrBadCode},
+		{"bad org code", func(d *NoticeData) { d.Org.Code = "2201" }, org.ErrBadCode},
 		{"time limit on refusal", func(d *NoticeData) { d.Kind = NoticeRefusal; d.CrossProvince = true }, ErrNoticeData},
 		{"long note", func(d *NoticeData) { d.Note = strings.Repeat("注", maxNoteLen+1) }, ErrNoticeData},
 	} {

@@ -10,7 +10,7 @@ import (
 	"math"
 	"sync"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/image/vector"
@@ -34,7 +34,7 @@ type sealEntry struct {
 
 var sealCache sync.Map // name + "\x00" + code → *sealEntry
 
-func cachedSeal(org keys.Org) *sealEntry {
+func cachedSeal(org org.Org) *sealEntry {
 	v, _ := sealCache.LoadOrStore(org.Name+"\x00"+org.Code, new(sealEntry))
 	e := v.(*sealEntry)
 	e.once.Do(func() {
@@ -58,7 +58,7 @@ func cachedSeal(org keys.Org) *sealEntry {
 // name along the upper arc, 计划生育专用章 below the star and the 12-digit
 // division code along the lower arc. Pictures are drawn once per
 // organisation and cached; the caller gets its own copy.
-func SealImage(org keys.Org) (*image.NRGBA, error) {
+func SealImage(org org.Org) (*image.NRGBA, error) {
 	e := cachedSeal(org)
 	if e.err != nil {
 		return nil, e.err
@@ -69,7 +69,7 @@ func SealImage(org keys.Org) (*image.NRGBA, error) {
 }
 
 // SealPNG returns SealImage encoded as PNG (with its alpha channel).
-func SealPNG(org keys.Org) ([]byte, error) {
+func SealPNG(org org.Org) ([]byte, error) {
 	e := cachedSeal(org)
 	if e.err != nil {
 		return nil, e.err
@@ -195,21 +195,21 @@ func (p *sealPen) arcText(s string, cx, cy, radius, px, sx, span float64, upper 
 }
 
 // drawSeal draws the picture of an organisation's seal.
-func drawSeal(org keys.Org) (*image.NRGBA, error) {
+func drawSeal(o org.Org) (*image.NRGBA, error) {
 	f, err := loadFace()
 	if err != nil {
 		return nil, err
 	}
-	if err := f.check("org.name", org.Name); err != nil {
+	if err := f.check("org.name", o.Name); err != nil {
 		return nil, err
 	}
-	name := []rune(org.Name)
+	name := []rune(o.Name)
 	if len(name) == 0 || len(name) > 24 {
-		return nil, fmt.Errorf("%w: a seal name has 1 to 24 characters, %q has %d", ErrCardData, org.Name, len(name))
+		return nil, fmt.Errorf("%w: a seal name has 1 to 24 characters, %q has %d", ErrCardData, o.Name, len(name))
 	}
-	code := keys.Padded(org.Code)
+	code := org.Padded(o.Code)
 	if len(code) != 12 {
-		return nil, fmt.Errorf("%w: division code %q", ErrCardData, org.Code)
+		return nil, fmt.Errorf("%w: division code %q", ErrCardData, o.Code)
 	}
 
 	const (
@@ -230,7 +230,7 @@ func drawSeal(org keys.Org) (*image.NRGBA, error) {
 	n := float64(len(name))
 	span := math.Min(240, 60+22*n) * math.Pi / 180
 	px := math.Min(76, (span*rTxt/n)/0.9)
-	if err := p.arcText(org.Name, c, c, rTxt, px, 0.8, span, true); err != nil {
+	if err := p.arcText(o.Name, c, c, rTxt, px, 0.8, span, true); err != nil {
 		return nil, err
 	}
 

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func TestSealImage(t *testing.T) {
-	for _, org := range []keys.Org{demoCounty, demoTownship, demoVillage} {
+	for _, org := range []org.Org{demoCounty, demoTownship, demoVillage} {
 		t.Run(org.Name, func(t *testing.T) {
 			img, err := SealImage(org)
 			if err != nil {
@@ -74,12 +74,12 @@ func TestSealImage(t *testing.T) {
 }
 
 func TestSealImageErrors(t *testing.T) {
-	_, err := SealImage(keys.Org{Code: "220102", Level: keys.County, Name: "南关区\U00020000局"})
+	_, err := SealImage(org.Org{Code: "220102", Level: org.County, Name: "南关区\U00020000局"})
 	var mg *MissingGlyphError
 	if !errors.As(err, &mg) || mg.Field != "org.name" || mg.Char != 0x20000 {
 		t.Errorf("err = %v, want a missing glyph in org.name", err)
 	}
-	if _, err := SealPNG(keys.Org{Code: "220102", Level: keys.County, Name: ""}); !errors.Is(err, ErrCardData) {
+	if _, err := SealPNG(org.Org{Code: "220102", Level: org.County, Name: ""}); !errors.Is(err, ErrCardData) {
 		t.Errorf("empty name: err = %v", err)
 	}
 }

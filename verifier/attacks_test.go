@@ -7,6 +7,7 @@ package verifier_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -79,7 +80,7 @@ func appearance(t testing.TB, o keys.Org) *signer.Appearance {
 // request (policy, rectangle, identity, time, document ID) first.
 func (f *fixture) sealReq(t testing.TB, doc []byte, code string, mod func(*signer.Request)) []byte {
 	t.Helper()
-	o, err := f.ks.Org(code)
+	o, err := keys.Demo.GetOrg(context.Background(), code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -917,7 +918,7 @@ func TestChainAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	const number2 = "2201022026000002"
-	r, err := lifecycle.Render(f.ks, &lifecycle.Draft{CardID: 43, Number: number2, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := lifecycle.Render(context.Background(), keys.Demo, f.ks, &lifecycle.Draft{CardID: 43, Number: number2, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -941,7 +942,7 @@ func TestChainAttacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	county, err := f.ks.Org("220102")
+	county, err := keys.Demo.GetOrg(context.Background(), "220102")
 	if err != nil {
 		t.Fatal(err)
 	}

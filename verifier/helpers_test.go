@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
@@ -68,7 +70,7 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{ks: ks, sealer: lifecycle.NewSealer(ks), number: "2201022026000001"}
-	r, err := lifecycle.Render(ks, &lifecycle.Draft{CardID: 42, Number: f.number, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := lifecycle.Render(context.Background(), keys.Demo, ks, &lifecycle.Draft{CardID: 42, Number: f.number, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,7 @@ func newFixture() (*fixture, error) {
 	f.sealed[0] = r.PDF
 	doc := r.PDF
 	for i, code := range []string{"220102001001", "220102001", "220102"} {
-		if doc, err = f.sealer.SealCard(doc, code, f.number, time.Now()); err != nil {
+		if doc, err = f.sealer.SealCard(doc, mustOrg(keys.Demo.GetOrg(context.Background(), code)), f.number, time.Now()); err != nil {
 			return nil, fmt.Errorf("seal %s: %w", code, err)
 		}
 		f.sealed[i+1] = doc
@@ -101,7 +103,7 @@ func (f *fixture) verify(t testing.TB, doc []byte) *verifier.Report {
 // forged chains the real policy would refuse).
 func (f *fixture) sealWith(t testing.TB, doc []byte, code string, pol chain.Policy, id *keys.Identity) []byte {
 	t.Helper()
-	o, err := f.ks.Org(code)
+	o, err := keys.Demo.GetOrg(context.Background(), code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,4 +211,12 @@ func replaceSame(t testing.TB, doc []byte, old, repl string) []byte {
 	out := append([]byte(nil), doc...)
 	copy(out[i:], repl)
 	return out
+}
+
+// mustOrg panics on an organisation the demo province lacks.
+func mustOrg(o org.Org, err error) org.Org {
+	if err != nil {
+		panic(err)
+	}
+	return o
 }

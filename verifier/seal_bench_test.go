@@ -1,8 +1,11 @@
 package verifier_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jilin-health/cardseal/keys"
 )
 
 // BenchmarkSealCard applies one seal to the rendered demo card (issue 7:
@@ -21,13 +24,13 @@ func BenchmarkSealCard(b *testing.B) {
 		{"county", f.sealed[2], "220102"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			if _, err := f.sealer.SealCard(tc.doc, tc.code, f.number, at); err != nil { // caches warmed
+			if _, err := f.sealer.SealCard(tc.doc, mustOrg(keys.Demo.GetOrg(context.Background(), tc.code)), f.number, at); err != nil { // caches warmed
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(len(tc.doc)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := f.sealer.SealCard(tc.doc, tc.code, f.number, at); err != nil {
+				if _, err := f.sealer.SealCard(tc.doc, mustOrg(keys.Demo.GetOrg(context.Background(), tc.code)), f.number, at); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -147,7 +148,7 @@ func TestUntrustedRootCopyingOurName(t *testing.T) {
 		t.Fatal(err)
 	}
 	sk, _ := keys.NewKey()
-	o, _ := f.ks.Org("220102001001")
+	o, _ := keys.Demo.GetOrg(context.Background(), "220102001001")
 	cert, err := evil.IssueSeal(sk.Public(), o, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jilin-health/cardseal/audit"
 	auditlog "github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/store"
 )
@@ -134,12 +136,12 @@ func auditSign(args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	cp, err := st.SignAuditHead(ctx, id)
+	cp, err := audit.Sign(ctx, st, id, time.Now())
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, card.ErrNotFound):
 		fmt.Fprintln(out, "audit log empty: nothing to sign")
 		return nil
-	case errors.Is(err, store.ErrAuditBroken):
+	case errors.Is(err, audit.ErrBroken):
 		return withHint(err, "run 'cardseal audit verify' to see which event")
 	case err != nil:
 		return err
@@ -153,7 +155,7 @@ func auditSign(args []string, out io.Writer) error {
 // openAuditStore opens the database of a data directory (or --db). A
 // missing SQLite file is an error: opening would create an empty log,
 // which verifies as intact.
-func openAuditStore(ctx context.Context, dir, db string) (store.Store, error) {
+func openAuditStore(ctx context.Context, dir, db string) (*store.DB, error) {
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, err

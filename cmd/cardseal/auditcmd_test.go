@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/store"
 )
 
@@ -37,8 +39,11 @@ func TestCLIAudit(t *testing.T) {
 	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
 		t.Fatalf("init: %d %s", code, stderr)
 	}
-	// No database yet: could not check, rather than an empty log that
-	// verifies.
+	// No database (init creates it; here it is gone): could not check,
+	// rather than an empty log that verifies.
+	if err := os.Remove(filepath.Join(d, "cardseal.db")); err != nil {
+		t.Fatal(err)
+	}
 	if code, out, err := auditCLI(t, "verify", "--dir", d); code != -1 || !strings.Contains(err.Error(), "no database") {
 		t.Fatalf("verify without a database: %d %q %v", code, out, err)
 	}
@@ -51,7 +56,7 @@ func TestCLIAudit(t *testing.T) {
 	defer st.Close()
 	appendN := func(n int) {
 		for range n {
-			if _, err := st.AppendAudit(ctx, store.AuditEvent{Actor: "admin", Action: "user.login", RemoteAddr: "198.51.100.1"}); err != nil {
+			if _, err := st.AppendAudit(ctx, audit.Event{Actor: "admin", Action: "user.login", RemoteAddr: "198.51.100.1"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,7 +118,7 @@ func TestCLIAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var h hinted
-	if code, out, err := auditCLI(t, "sign", "--dir", d); code != -1 || !errors.Is(err, store.ErrAuditBroken) || !errors.As(err, &h) {
+	if code, out, err := auditCLI(t, "sign", "--dir", d); code != -1 || !errors.Is(err, audit.ErrBroken) || !errors.As(err, &h) {
 		t.Fatalf("sign a broken chain: %d %q %v", code, out, err)
 	}
 

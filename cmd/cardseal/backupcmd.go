@@ -14,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // Backups: the database only. The keys directory (encrypted seal keys and
@@ -273,28 +275,18 @@ func checkRestored(ctx context.Context, cfg *config.Config, target string, out i
 	return nil
 }
 
-// verifyAllCards runs lifecycle's VerifyStored over every card, a page at
-// a time. Cards that do not match are returned; an error means the check
-// could not run.
-func verifyAllCards(ctx context.Context, st store.Store, ks keys.Store) (n int, bad []error, err error) {
+// verifyAllCards runs lifecycle's VerifyStored over every card. Cards
+// that do not match are returned; an error means the check could not run.
+func verifyAllCards(ctx context.Context, st *store.DB, ks keys.Store) (n int, bad []error, err error) {
 	ch := lifecycle.NewChecker(lifecycle.NewService(st, ks, ""))
-	f := store.CardFilter{Limit: 1000}
-	for {
-		cards, err := st.ListCards(ctx, f)
-		if err != nil {
-			return n, bad, err
+	err = ch.VerifyAll(ctx, func(c *card.Card, _ *verifier.Report, err error) error {
+		n++
+		if errors.Is(err, lifecycle.ErrRecordMismatch) {
+			bad = append(bad, err)
+		} else if err != nil {
+			bad = append(bad, fmt.Errorf("card %s (%s): could not check: %w", c.ID, c.Number, err))
 		}
-		for i := range cards {
-			n++
-			if _, err := ch.VerifyStored(ctx, &cards[i]); errors.Is(err, lifecycle.ErrRecordMismatch) {
-				bad = append(bad, err)
-			} else if err != nil {
-				bad = append(bad, fmt.Errorf("card %s (%s): could not check: %w", cards[i].ID, cards[i].Number, err))
-			}
-		}
-		if len(cards) < f.Limit {
-			return n, bad, nil
-		}
-		f.AfterID = cards[len(cards)-1].ID
-	}
+		return nil
+	})
+	return n, bad, err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 	"github.com/jilin-health/cardseal/verifier"
@@ -42,16 +43,13 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := storetest.OpenURL(t, filepath.Join(live, "cardseal.db"))
-	if err := lifecycle.SyncOrgs(ctx, st, ks); err != nil {
-		t.Fatal(err)
-	}
 	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
 	b, err := os.ReadFile("../../examples/applicant.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	actor := func(code string) lifecycle.Actor {
-		o, err := ks.Org(code)
+		o, err := keys.Demo.GetOrg(context.Background(), code)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +118,7 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 	if m == nil || m[1] == "0" {
 		t.Fatalf("backup output:\n%s", out)
 	}
-	liveCards, _ := st.ListCards(ctx, store.CardFilter{Limit: 1000})
+	liveCards, _ := st.ListCards(ctx, card.Filter{Limit: 1000})
 	if t.Failed() {
 		return
 	}
@@ -146,7 +144,7 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := lifecycle.NewChecker(lifecycle.NewService(rst, rks, ""))
-	cards, err := rst.ListCards(ctx, store.CardFilter{Limit: 1000})
+	cards, err := rst.ListCards(ctx, card.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +179,7 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := verifier.Incomplete
-		if c.Status == store.StatusIssued {
+		if c.Status == card.StatusIssued {
 			want = verifier.Valid
 			issued++
 		}
@@ -202,7 +200,7 @@ func TestRestoreRefusals(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "live"), 0o700)
 	st := storetest.OpenURL(t, filepath.Join(dir, "live", "cardseal.db"))
-	if err := st.CreateOrg(context.Background(), store.Org{Code: "220102", Level: keys.County, Name: "南关区"}); err != nil {
+	if err := st.CreateOrg(context.Background(), org.Org{Code: "220102", Level: org.County, Name: "南关区"}); err != nil {
 		t.Fatal(err)
 	}
 	snap := filepath.Join(dir, "b.db")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -9,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/token"
 )
 
@@ -42,9 +43,15 @@ func cmdRender(args []string, out io.Writer) error {
 	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if *number == "" {
-		*number = fmt.Sprintf("%s%04d%06d", keys.CountyCode(a.Village), time.Now().In(lifecycle.China).Year(), n.Int64())
+		*number = fmt.Sprintf("%s%04d%06d", org.CountyCode(a.Village), time.Now().In(lifecycle.China).Year(), n.Int64())
 	}
-	r, err := lifecycle.Render(ks, &lifecycle.Draft{
+	ctx := context.Background()
+	st, err := openRegistry(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := lifecycle.Render(ctx, st, ks, &lifecycle.Draft{
 		CardID:    lifecycle.NewCardID(),
 		Number:    *number,
 		Applicant: a,

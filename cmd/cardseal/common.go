@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/templates"
 )
 
@@ -50,6 +56,36 @@ func openKeys(dir string) (*config.Config, *keys.FileStore, error) {
 	return cfg, ks, nil
 }
 
+// openRegistry opens the registry (the database) of a data directory.
+// Unless create is set, a SQLite file must exist already: a mistyped
+// --dir must not start an empty registry.
+func openRegistry(ctx context.Context, cfg *config.Config, create bool) (*store.DB, error) {
+	if !create && !store.IsPostgres(cfg.DB) {
+		p, err := store.SQLitePath(cfg.DB)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, withHint(fmt.Errorf("no database at %s", p), "give the data directory with --dir (or the database with --db); 'cardseal init' and 'cardseal serve' create it")
+		}
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, withHint(err, "check --db / CARDSEAL_DB (postgres://user@host:5432/db or a SQLite file path)")
+	}
+	return st, nil
+}
+
+// seedOrgs records the keystore's certified organisations in the
+// registry (lifecycle.SeedOrgs).
+func seedOrgs(ctx context.Context, st *store.DB, ks *keys.FileStore) error {
+	orgs, err := ks.SealOrgs()
+	if err != nil {
+		return err
+	}
+	return lifecycle.SeedOrgs(ctx, st, orgs)
+}
+
 // hintFor suggests what to do about well-known errors.
 func hintFor(err error) string {
 	var mg *templates.MissingGlyphError
@@ -71,8 +107,8 @@ func hintFor(err error) string {
 		return "the organisation must lie within the jurisdiction of the earlier seals (same division-code prefix)"
 	case errors.Is(err, chain.ErrComplete):
 		return "the card already carries every seal its type requires"
-	case errors.Is(err, keys.ErrUnknownOrg):
-		return "list the organisations in DIR/keys/orgs.json"
+	case errors.Is(err, org.ErrUnknown):
+		return "list the organisations with 'cardseal org list'"
 	}
 	return ""
 }

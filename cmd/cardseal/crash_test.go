@@ -20,8 +20,9 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/api"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
-	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
@@ -191,12 +192,12 @@ func applicantJSON(t *testing.T) []byte {
 
 // levelTokens logs in the village, township and county of the demo
 // province, in chain order.
-func levelTokens(t *testing.T, base string) map[keys.Level]string {
+func levelTokens(t *testing.T, base string) map[org.Level]string {
 	t.Helper()
-	return map[keys.Level]string{
-		keys.Village:  loginAt(t, base, "220102001001"),
-		keys.Township: loginAt(t, base, "220102001"),
-		keys.County:   loginAt(t, base, "220102"),
+	return map[org.Level]string{
+		org.Village:  loginAt(t, base, "220102001001"),
+		org.Township: loginAt(t, base, "220102001"),
+		org.County:   loginAt(t, base, "220102"),
 	}
 }
 
@@ -206,7 +207,7 @@ func levelTokens(t *testing.T, base string) map[keys.Level]string {
 // revision, each record's digest is the SM3 of that revision, and the PDF's
 // seals are the recorded ones in order. It returns the seal records per
 // card.
-func checkAllCards(t *testing.T, dir, db string) map[string][]store.Seal {
+func checkAllCards(t *testing.T, dir, db string) map[string][]card.Seal {
 	t.Helper()
 	ctx := context.Background()
 	if db == "" {
@@ -224,26 +225,26 @@ func checkAllCards(t *testing.T, dir, db string) map[string][]store.Seal {
 	for _, e := range bad {
 		t.Errorf("%v", e)
 	}
-	cards, err := st.ListCards(ctx, store.CardFilter{Limit: 100000})
+	cards, err := st.ListCards(ctx, card.Filter{Limit: 100000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cards) != n {
 		t.Fatalf("checked %d cards, the store lists %d", n, len(cards))
 	}
-	out := map[string][]store.Seal{}
+	out := map[string][]card.Seal{}
 	for _, c := range cards {
 		seals, err := st.Seals(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		per := map[keys.Level]int{}
+		per := map[org.Level]int{}
 		for _, s := range seals {
 			if per[s.Level]++; per[s.Level] > 1 {
 				t.Errorf("card %s has two %s seals", c.ID, s.Level)
 			}
 		}
-		if (c.Status == store.StatusIssued) != (len(seals) == len(keys.Levels)) {
+		if (c.Status == card.StatusIssued) != (len(seals) == len(org.Levels)) {
 			t.Errorf("card %s is %s with %d seals", c.ID, c.Status, len(seals))
 		}
 		out[c.ID] = seals
@@ -275,8 +276,8 @@ func testServeCrash(t *testing.T, db string) {
 
 	var (
 		mu        sync.Mutex
-		acked     = map[string][]keys.Level{} // card → seals a client saw succeed
-		failures  int                         // transport errors (the kills)
+		acked     = map[string][]org.Level{} // card → seals a client saw succeed
+		failures  int                        // transport errors (the kills)
 		errs      []string
 		stop      = make(chan struct{})
 		wg        sync.WaitGroup
@@ -320,7 +321,7 @@ func testServeCrash(t *testing.T, db string) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 200 && !stopped(); i++ {
-				code, b, ok := try("POST", "/api/v1/cards", tokens[keys.Village], app)
+				code, b, ok := try("POST", "/api/v1/cards", tokens[org.Village], app)
 				if !ok {
 					return
 				}
@@ -333,7 +334,7 @@ func testServeCrash(t *testing.T, db string) {
 					fail("create: %v", err)
 					return
 				}
-				for _, l := range keys.Levels {
+				for _, l := range org.Levels {
 					code, b, ok := try("POST", "/api/v1/cards/"+c.ID+"/seal", tokens[l], nil)
 					if !ok {
 						return
@@ -403,13 +404,13 @@ func testServeCrash(t *testing.T, db string) {
 	seals := checkAllCards(t, dir, db)
 	issued := 0
 	for _, s := range seals {
-		if len(s) == len(keys.Levels) {
+		if len(s) == len(org.Levels) {
 			issued++
 		}
 	}
 	lost := 0
 	for id, levels := range acked {
-		have := map[keys.Level]bool{}
+		have := map[org.Level]bool{}
 		for _, s := range seals[id] {
 			have[s.Level] = true
 		}
@@ -447,7 +448,7 @@ func TestServeConcurrentPostgres(t *testing.T) {
 	const cards = 8
 	var ids []string
 	for range cards {
-		code, body := mustCall(t, a.base, "POST", "/api/v1/cards", tokens[keys.Village], app)
+		code, body := mustCall(t, a.base, "POST", "/api/v1/cards", tokens[org.Village], app)
 		if code != 201 {
 			t.Fatalf("create: %d %s", code, body)
 		}
@@ -471,7 +472,7 @@ func TestServeConcurrentPostgres(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range 30 {
-					code, body, err := call(base, "GET", "/api/v1/cards/"+id, tokens[keys.County], nil)
+					code, body, err := call(base, "GET", "/api/v1/cards/"+id, tokens[org.County], nil)
 					if err != nil || code != 200 {
 						mu.Lock()
 						errs = append(errs, fmt.Errorf("get %s at %s: %d %v", id, base, code, err))
@@ -480,10 +481,10 @@ func TestServeConcurrentPostgres(t *testing.T) {
 					}
 					var c api.CardView
 					json.Unmarshal(body, &c)
-					if len(c.Seals) == len(keys.Levels) {
+					if len(c.Seals) == len(org.Levels) {
 						return
 					}
-					l := keys.Levels[len(c.Seals)]
+					l := org.Levels[len(c.Seals)]
 					code, body, err = call(base, "POST", "/api/v1/cards/"+id+"/seal", tokens[l], nil)
 					mu.Lock()
 					switch {
@@ -520,10 +521,10 @@ func TestServeConcurrentPostgres(t *testing.T) {
 		t.Fatalf("%d cards in the store, want %d", len(seals), cards)
 	}
 	for _, id := range ids {
-		if len(seals[id]) != len(keys.Levels) {
+		if len(seals[id]) != len(org.Levels) {
 			t.Errorf("card %s has %d seals", id, len(seals[id]))
 		}
-		for _, l := range keys.Levels {
+		for _, l := range org.Levels {
 			if n := oks[id+"/"+string(l)]; n != 1 {
 				t.Errorf("card %s: %d successful %s seals answered, want 1", id, n, l)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +56,22 @@ func initDir(cfg *config.Config, demo bool, out io.Writer) error {
 		return err
 	}
 	if err := cfg.Save(); err != nil {
+		return err
+	}
+	// The registry of organisations (the database) starts with the
+	// organisations just certified.
+	ks, err := keys.OpenDir(cfg.Dir, pass)
+	if err != nil {
+		return err
+	}
+	cfg.Fill()
+	ctx := context.Background()
+	st, err := openRegistry(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := seedOrgs(ctx, st, ks); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "initialised %s: province root CA, platform key", cfg.Dir)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // The key ceremony (docs/operations.md): `ca init` and `ca sign` on the
@@ -167,6 +169,14 @@ func initServer(cfg *config.Config, rootFile string, out io.Writer) error {
 	if err := cfg.Save(); err != nil {
 		return err
 	}
+	// The registry (the database) starts empty; 'keys import' records
+	// each organisation as its certificate arrives.
+	cfg.Fill()
+	st, err := openRegistry(context.Background(), cfg, true)
+	if err != nil {
+		return err
+	}
+	st.Close()
 	tl, _ := keys.ParseTrustList(b)
 	root := tl.Roots()[0]
 	kid, _ := keys.KeyID(root.PublicKey)
@@ -178,7 +188,7 @@ func initServer(cfg *config.Config, rootFile string, out io.Writer) error {
 func cmdKeysCSR(args []string, out io.Writer) error {
 	fs := newFlags("keys csr")
 	dir := fs.String("dir", "", "data directory")
-	org := fs.String("org", "", "division code of the organisation (6, 9 or 12 digits; the level follows from it)")
+	orgCode := fs.String("org", "", "division code of the organisation (6, 9 or 12 digits; the level follows from it)")
 	name := fs.String("name", "", "organisation name (required for a new organisation; for the platform, its certificate name)")
 	platform := fs.Bool("platform", false, "request the platform's QR-signing key instead of a seal key")
 	outFile := fs.String("out", "", "request file to write (default CODE.csr.pem or platform.csr.pem; - for standard output)")
@@ -186,10 +196,10 @@ func cmdKeysCSR(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if (*org == "") == !*platform {
+	if (*orgCode == "") == !*platform {
 		return usageError{"give either --org CODE or --platform"}
 	}
-	_, ks, err := openKeys(*dir)
+	cfg, ks, err := openKeys(*dir)
 	if err != nil {
 		return err
 	}
@@ -199,13 +209,13 @@ func cmdKeysCSR(args []string, out io.Writer) error {
 		id, what = "platform", "platform QR-signing key"
 		csr, err = ks.RequestPlatform(*name, *replace)
 	} else {
-		code, level, nerr := keys.NormalizeCode(*org)
+		code, level, nerr := org.NormalizeCode(*orgCode)
 		if nerr != nil {
 			return withHint(nerr, "a county code has 6 digits, a township 9, a village 12")
 		}
-		o := keys.Org{Code: code, Level: level, Name: *name}
-		if cur, oerr := ks.Org(code); oerr == nil && o.Name == "" {
-			o.Name = cur.Name
+		o := org.Org{Code: code, Level: level, Name: *name}
+		if o.Name == "" {
+			o.Name = registryName(cfg, code)
 		}
 		if o.Name == "" {
 			return usageError{fmt.Sprintf("%s is a new organisation: give its name with --name", code)}
@@ -217,7 +227,7 @@ func cmdKeysCSR(args []string, out io.Writer) error {
 	case errors.Is(err, keys.ErrPending):
 		return withHint(err, "import the certificate issued for it with 'cardseal keys import', or pass --replace to discard it")
 	case errors.Is(err, keys.ErrOrgMismatch):
-		return withHint(err, "request under the name in orgs.json; renaming an organisation is not a key operation")
+		return withHint(err, "the division code's level and the certificate's must agree")
 	case err != nil:
 		return err
 	}
@@ -252,7 +262,7 @@ func cmdKeysImport(args []string, out io.Writer) error {
 	if *certFile == "" {
 		return usageError{"--cert is required"}
 	}
-	_, ks, err := openKeys(*dir)
+	cfg, ks, err := openKeys(*dir)
 	if err != nil {
 		return err
 	}
@@ -280,7 +290,17 @@ func cmdKeysImport(args []string, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "imported seal certificate of %s %s %s, serial %X, valid to %s\n", res.Org.Level, res.Org.Code, res.Org.Name, cert.SerialNumber, day(cert.NotAfter))
 		if res.NewOrg {
-			fmt.Fprintf(out, "added %s to orgs.json\n", res.Org.Code)
+			ctx := context.Background()
+			if st, err := openRegistry(ctx, cfg, false); err == nil {
+				err = seedOrgs(ctx, st, ks)
+				st.Close()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "recorded %s %s in the registry\n", res.Org.Code, res.Org.Name)
+			} else {
+				fmt.Fprintf(out, "'cardseal serve' records %s in the registry at its next start\n", res.Org.Code)
+			}
 		}
 	}
 	if res.Archived != "" {
@@ -421,4 +441,20 @@ func cmdCABundle(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "signed with %s: %s\n", ca.Cert.Subject.CommonName, *outFile)
 	return nil
+}
+
+// registryName is the organisation's name in the registry, "" when the
+// registry cannot be read or does not know it.
+func registryName(cfg *config.Config, code string) string {
+	ctx := context.Background()
+	st, err := openRegistry(ctx, cfg, false)
+	if err != nil {
+		return ""
+	}
+	defer st.Close()
+	o, err := st.GetOrg(ctx, code)
+	if err != nil {
+		return ""
+	}
+	return o.Name
 }

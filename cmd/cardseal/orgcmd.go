@@ -16,9 +16,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/jilin-health/cardseal/api"
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/config"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 )
 
@@ -39,7 +40,7 @@ func adminFlags(name string) (fs *flag.FlagSet, dir, db *string) {
 
 // adminStore opens the registry of a data directory. It never creates a
 // SQLite file: a mistyped --dir must not start an empty registry.
-func adminStore(ctx context.Context, dir, db string) (*config.Config, store.Store, error) {
+func adminStore(ctx context.Context, dir, db string) (*config.Config, *store.DB, error) {
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, nil, err
@@ -64,8 +65,8 @@ func adminStore(ctx context.Context, dir, db string) (*config.Config, store.Stor
 	return cfg, st, nil
 }
 
-// audit records an admin change.
-func audit(ctx context.Context, st store.Store, action, orgCode string, detail map[string]any) error {
+// adminEvent records an admin change.
+func adminEvent(ctx context.Context, st *store.DB, action audit.Action, orgCode string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
 	}
@@ -76,7 +77,7 @@ func audit(ctx context.Context, st store.Store, action, orgCode string, detail m
 	if err != nil {
 		return err
 	}
-	_, err = st.AppendAudit(ctx, store.AuditEvent{Actor: adminActor, OrgCode: orgCode, Action: action, Detail: b})
+	_, err = st.AppendAudit(ctx, audit.Event{Actor: adminActor, OrgCode: orgCode, Action: action, Detail: b})
 	return err
 }
 
@@ -105,26 +106,26 @@ func cmdOrg(args []string, out io.Writer) error {
 
 // parseOrg turns a code (significant or padded to 12 digits), a name and
 // an optional level into a validated organisation.
-func parseOrg(code, name, level string) (store.Org, error) {
-	c, l, err := keys.NormalizeCode(strings.TrimSpace(code))
+func parseOrg(code, name, level string) (org.Org, error) {
+	c, l, err := org.NormalizeCode(strings.TrimSpace(code))
 	if err != nil {
-		return store.Org{}, err
+		return org.Org{}, err
 	}
 	if level = strings.TrimSpace(level); level != "" {
-		given, err := keys.ParseLevel(strings.ToLower(level))
+		given, err := org.ParseLevel(strings.ToLower(level))
 		if err != nil {
-			return store.Org{}, err
+			return org.Org{}, err
 		}
 		if given != l {
-			return store.Org{}, fmt.Errorf("%w: %s is a %s code, not %s", keys.ErrBadCode, c, l, given)
+			return org.Org{}, fmt.Errorf("%w: %s is a %s code, not %s", org.ErrBadCode, c, l, given)
 		}
 	}
-	o := store.Org{Code: c, Level: l, Name: strings.TrimSpace(name)}
-	if err := o.Key().Validate(); err != nil {
-		return store.Org{}, err
+	o := org.Org{Code: c, Level: l, Name: strings.TrimSpace(name)}
+	if err := o.Validate(); err != nil {
+		return org.Org{}, err
 	}
 	if strings.ContainsFunc(o.Name, unicode.IsControl) || utf8.RuneCountInString(o.Name) > 100 {
-		return store.Org{}, fmt.Errorf("organisation %s: the name must be one line of at most 100 characters", c)
+		return org.Org{}, fmt.Errorf("organisation %s: the name must be one line of at most 100 characters", c)
 	}
 	return o, nil
 }
@@ -175,13 +176,13 @@ func orgAdd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.CreateOrg(ctx, o); errors.Is(err, store.ErrDuplicate) {
+	if err := st.CreateOrg(ctx, o); errors.Is(err, org.ErrDuplicate) {
 		have, _ := st.GetOrg(ctx, o.Code)
 		return withHint(fmt.Errorf("organisation %s exists already (%s)", o.Code, have.Name), "rename it with 'cardseal org rename'")
 	} else if err != nil {
 		return err
 	}
-	if err := audit(ctx, st, "org.add", o.Code, map[string]any{"level": o.Level, "name": o.Name}); err != nil {
+	if err := adminEvent(ctx, st, audit.OrgAdd, o.Code, map[string]any{"level": o.Level, "name": o.Name}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "added %s %s %s\n", o.Level, o.Code, o.Name)
@@ -221,7 +222,7 @@ func orgRename(ctx context.Context, args []string, out io.Writer) error {
 	if err := st.UpdateOrg(ctx, have); err != nil {
 		return err
 	}
-	if err := audit(ctx, st, "org.rename", o.Code, map[string]any{"from": old, "to": o.Name}); err != nil {
+	if err := adminEvent(ctx, st, audit.OrgRename, o.Code, map[string]any{"from": old, "to": o.Name}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "renamed %s: %s → %s\n", o.Code, old, o.Name)
@@ -240,7 +241,7 @@ func orgRetire(ctx context.Context, args []string, out io.Writer) error {
 	if *code == "" {
 		return usageError{"--code is required"}
 	}
-	c, _, err := keys.NormalizeCode(*code)
+	c, _, err := org.NormalizeCode(*code)
 	if err != nil {
 		return err
 	}
@@ -255,7 +256,7 @@ func orgRetire(ctx context.Context, args []string, out io.Writer) error {
 	}
 	detail := map[string]any{"reason": *reason}
 	if *into != "" {
-		ic, _, err := keys.NormalizeCode(*into)
+		ic, _, err := org.NormalizeCode(*into)
 		if err != nil {
 			return err
 		}
@@ -276,7 +277,7 @@ func orgRetire(ctx context.Context, args []string, out io.Writer) error {
 	if err := st.UpdateOrg(ctx, o); err != nil {
 		return err
 	}
-	if err := audit(ctx, st, "org.retire", o.Code, detail); err != nil {
+	if err := adminEvent(ctx, st, audit.OrgRetire, o.Code, detail); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "retired %s %s %s: it applies no new seals; cards it sealed keep verifying\n", o.Level, o.Code, o.Name)
@@ -295,7 +296,7 @@ func orgRetire(ctx context.Context, args []string, out io.Writer) error {
 // csvRow is one organisation read from an import file.
 type csvRow struct {
 	line int
-	org  store.Org
+	org  org.Org
 }
 
 // readOrgCSV reads "division code, name[, level]" rows. A first row whose
@@ -380,7 +381,7 @@ func orgImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	have := map[string]store.Org{}
+	have := map[string]org.Org{}
 	orgs, err := st.ListOrgs(ctx)
 	if err != nil {
 		return err
@@ -389,7 +390,7 @@ func orgImport(ctx context.Context, args []string, out io.Writer) error {
 		have[o.Code] = o
 	}
 	// Decide everything before writing anything.
-	var add, rename []store.Org
+	var add, rename []org.Org
 	unchanged := 0
 	for _, r := range rows {
 		h, ok := have[r.org.Code]
@@ -415,7 +416,7 @@ func orgImport(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if !*dryRun {
 		for _, o := range add {
-			if err := st.CreateOrg(ctx, o); err != nil && !errors.Is(err, store.ErrDuplicate) {
+			if err := st.CreateOrg(ctx, o); err != nil && !errors.Is(err, org.ErrDuplicate) {
 				return err
 			}
 		}
@@ -425,7 +426,7 @@ func orgImport(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 		if len(add)+len(rename) > 0 {
-			if err := audit(ctx, st, "org.import", "", map[string]any{"file": *file, "added": len(add), "renamed": len(rename)}); err != nil {
+			if err := adminEvent(ctx, st, audit.OrgImport, "", map[string]any{"file": *file, "added": len(add), "renamed": len(rename)}); err != nil {
 				return err
 			}
 		}
@@ -466,49 +467,45 @@ func cmdUser(args []string, out io.Writer) error {
 	return usageError{fmt.Sprintf("unknown user command %q; %s", args[0], try)}
 }
 
-// Bounds of usernames and passwords (the login endpoint's limits).
-const (
-	maxUsername = 64
-	minPassword = 8
-	maxPassword = 256
-)
-
-func checkUsername(u string) error {
-	if u == "" || len(u) > maxUsername || strings.ContainsFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return usageError{fmt.Sprintf("username %q: 1 to %d bytes, no spaces or control characters", u, maxUsername)}
+// adminStaff opens the registry and the staff service over it; changes
+// are audited as made by adminActor, naming the operating-system user.
+func adminStaff(ctx context.Context, dir, db string) (*store.DB, *staff.Service, staff.Admin, error) {
+	_, st, err := adminStore(ctx, dir, db)
+	if err != nil {
+		return nil, nil, staff.Admin{}, err
 	}
-	return nil
+	by := staff.Admin{Name: adminActor}
+	if u, err := user.Current(); err == nil {
+		by.Remote = "os-user:" + u.Username
+	}
+	return st, staff.NewService(st, st, st, staff.Policy{}), by, nil
 }
 
 // newPassword reads the password from file, or generates one (printed by
 // the caller, once) when file is empty.
 func newPassword(file string) (password string, generated bool, err error) {
 	if file == "" {
-		return randomPassword(), true, nil
+		return staff.RandomPassword(), true, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", false, err
 	}
-	p := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if n := utf8.RuneCountInString(p); n < minPassword || len(p) > maxPassword || strings.ContainsAny(p, "\r\n") {
-		return "", false, fmt.Errorf("%s: the password must be one line of %d to %d characters", file, minPassword, maxPassword)
-	}
-	return p, false, nil
+	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), false, nil
 }
 
 func userList(ctx context.Context, args []string, out io.Writer) error {
 	fs, dir, db := adminFlags("user list")
-	org := fs.String("org", "", "only users of organisations whose code starts with this")
+	orgCode := fs.String("org", "", "only users of organisations whose code starts with this")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, st, err := adminStore(ctx, *dir, *db)
+	st, sv, _, err := adminStaff(ctx, *dir, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	users, err := st.ListUsers(ctx, *org)
+	users, err := sv.Users(ctx, *orgCode)
 	if err != nil {
 		return err
 	}
@@ -529,19 +526,16 @@ func userList(ctx context.Context, args []string, out io.Writer) error {
 
 func userAdd(ctx context.Context, args []string, out io.Writer) error {
 	fs, dir, db := adminFlags("user add")
-	org := fs.String("org", "", "division code of the user's organisation")
+	orgCode := fs.String("org", "", "division code of the user's organisation")
 	username := fs.String("username", "", "login name")
 	pwFile := fs.String("password-file", "", "file holding the initial password (default: generate one and print it once)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *org == "" || *username == "" {
+	if *orgCode == "" || *username == "" {
 		return usageError{"--org and --username are required"}
 	}
-	if err := checkUsername(*username); err != nil {
-		return err
-	}
-	code, _, err := keys.NormalizeCode(*org)
+	code, _, err := org.NormalizeCode(*orgCode)
 	if err != nil {
 		return err
 	}
@@ -549,31 +543,25 @@ func userAdd(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, st, err := adminStore(ctx, *dir, *db)
+	st, sv, by, err := adminStaff(ctx, *dir, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	o, err := st.GetOrg(ctx, code)
-	if err != nil {
+	u, err := sv.AddUser(ctx, by, *username, code, password)
+	switch {
+	case errors.Is(err, staff.ErrUsername), errors.Is(err, staff.ErrPassword):
+		return usageError{err.Error()}
+	case errors.Is(err, org.ErrUnknown):
 		return withHint(err, "add the organisation first ('cardseal org add') or check the code with 'cardseal org list'")
-	}
-	if o.Retired {
-		return withHint(fmt.Errorf("organisation %s %s is retired", o.Code, o.Name), "add the user to the organisation it merged into")
-	}
-	hash, err := api.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	u := &store.User{Username: *username, OrgCode: o.Code, PasswordHash: hash}
-	if err := st.CreateUser(ctx, u); errors.Is(err, store.ErrDuplicate) {
+	case errors.Is(err, staff.ErrRetiredOrg):
+		return withHint(err, "add the user to the organisation it merged into")
+	case errors.Is(err, staff.ErrDuplicate):
 		return withHint(fmt.Errorf("user %q exists already", *username), "choose another username, or 'cardseal user reset-password'")
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
-	if err := audit(ctx, st, "user.add", o.Code, map[string]any{"username": u.Username}); err != nil {
-		return err
-	}
+	o, _ := st.GetOrg(ctx, u.OrgCode)
 	fmt.Fprintf(out, "added user %s of %s %s\n", u.Username, o.Code, o.Name)
 	if generated {
 		fmt.Fprintf(out, "password (shown only now; give it to the user in person): %s\n", password)
@@ -582,13 +570,13 @@ func userAdd(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // lookupUser looks up a user by name for a change.
-func lookupUser(ctx context.Context, st store.Store, username string) (store.User, error) {
-	if err := checkUsername(username); err != nil {
-		return store.User{}, err
-	}
-	u, err := st.GetUserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, withHint(fmt.Errorf("no user %q", username), "list the users with 'cardseal user list'")
+func lookupUser(ctx context.Context, sv *staff.Service, username string) (staff.User, error) {
+	u, err := sv.User(ctx, username)
+	switch {
+	case errors.Is(err, staff.ErrUsername):
+		return staff.User{}, usageError{err.Error()}
+	case errors.Is(err, staff.ErrNotFound):
+		return staff.User{}, withHint(fmt.Errorf("no user %q", username), "list the users with 'cardseal user list'")
 	}
 	return u, err
 }
@@ -603,12 +591,12 @@ func userSetDisabled(ctx context.Context, verb string, args []string, out io.Wri
 	if *username == "" {
 		return usageError{"--username is required"}
 	}
-	_, st, err := adminStore(ctx, *dir, *db)
+	st, sv, by, err := adminStaff(ctx, *dir, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := lookupUser(ctx, st, *username)
+	u, err := lookupUser(ctx, sv, *username)
 	if err != nil {
 		return err
 	}
@@ -617,10 +605,7 @@ func userSetDisabled(ctx context.Context, verb string, args []string, out io.Wri
 		fmt.Fprintf(out, "user %s is already %sd\n", u.Username, verb)
 		return nil
 	}
-	if err := st.SetUserDisabled(ctx, u.ID, disable); err != nil {
-		return err
-	}
-	if err := audit(ctx, st, "user."+verb, u.OrgCode, map[string]any{"username": u.Username, "reason": *reason}); err != nil {
+	if err := sv.SetDisabled(ctx, by, u, disable, *reason); err != nil {
 		return err
 	}
 	if disable {
@@ -645,23 +630,18 @@ func userResetPassword(ctx context.Context, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	_, st, err := adminStore(ctx, *dir, *db)
+	st, sv, by, err := adminStaff(ctx, *dir, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := lookupUser(ctx, st, *username)
+	u, err := lookupUser(ctx, sv, *username)
 	if err != nil {
 		return err
 	}
-	hash, err := api.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	if err := st.SetUserPassword(ctx, u.ID, hash); err != nil {
-		return err
-	}
-	if err := audit(ctx, st, "user.reset_password", u.OrgCode, map[string]any{"username": u.Username}); err != nil {
+	if err := sv.ResetPassword(ctx, by, u, password); errors.Is(err, staff.ErrPassword) {
+		return fmt.Errorf("%s: %w", *pwFile, err)
+	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "new password set for %s; failed-login count and lock cleared\n", u.Username)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jilin-health/cardseal/api"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
@@ -35,7 +35,7 @@ func mustAdmin(t *testing.T, cmd func([]string, io.Writer) error, args ...string
 	return out
 }
 
-func auditActions(t *testing.T, st store.Store) []string {
+func auditActions(t *testing.T, st *store.DB) []string {
 	t.Helper()
 	evs, err := st.AuditEvents(context.Background(), "", 1000)
 	if err != nil {
@@ -46,7 +46,7 @@ func auditActions(t *testing.T, st store.Store) []string {
 		if evs[i].Actor != adminActor {
 			t.Fatalf("event %d by %q", evs[i].ID, evs[i].Actor)
 		}
-		out = append(out, evs[i].Action+" "+evs[i].OrgCode)
+		out = append(out, string(evs[i].Action)+" "+evs[i].OrgCode)
 	}
 	return out
 }
@@ -56,19 +56,19 @@ func TestOrgCommands(t *testing.T) {
 		ctx := context.Background()
 		st, url := open(t)
 		dir := t.TempDir()
-		org := func(args ...string) (string, error) {
+		orgCmd := func(args ...string) (string, error) {
 			return admin(t, cmdOrg, append(args, "--dir", dir, "--db", url)...)
 		}
-		for _, o := range []store.Org{
-			{Code: "220102", Level: keys.County, Name: "长春市南关区卫生健康局"},
-			{Code: "220102001", Level: keys.Township, Name: "永吉街道办事处"},
+		for _, o := range []org.Org{
+			{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"},
+			{Code: "220102001", Level: org.Township, Name: "永吉街道办事处"},
 		} {
 			if err := st.CreateOrg(ctx, o); err != nil {
 				t.Fatal(err)
 			}
 		}
 
-		out, err := org("add", "--code", "220102002000", "--name", "桃源街道办事处")
+		out, err := orgCmd("add", "--code", "220102002000", "--name", "桃源街道办事处")
 		if err != nil || !strings.Contains(out, "added township 220102002 桃源街道办事处") || !strings.Contains(out, "keys csr --org 220102002") {
 			t.Fatalf("add: %v\n%s", err, out)
 		}
@@ -82,7 +82,7 @@ func TestOrgCommands(t *testing.T) {
 			{"retire", "--code", "220102002", "--into", "220102"},               // other level
 			{"frobnicate"},
 		} {
-			if out, err := org(bad...); err == nil {
+			if out, err := orgCmd(bad...); err == nil {
 				t.Errorf("%v succeeded:\n%s", bad, out)
 			}
 		}
@@ -96,7 +96,7 @@ func TestOrgCommands(t *testing.T) {
 			"220102005,\n"+
 			"220102003,新城街道办事处\n"), 0o600)
 		before, _ := st.ListOrgs(ctx)
-		_, err = org("import", "--csv", csvFile)
+		_, err = orgCmd("import", "--csv", csvFile)
 		msg := ""
 		if err != nil {
 			msg = err.Error()
@@ -115,7 +115,7 @@ func TestOrgCommands(t *testing.T) {
 
 		// GBK is refused with a hint.
 		os.WriteFile(csvFile, []byte("220102003,\xd0\xc2\xb3\xc7\n"), 0o600)
-		if _, err := org("import", "--csv", csvFile); err == nil || !strings.Contains(err.Error(), "not UTF-8") {
+		if _, err := orgCmd("import", "--csv", csvFile); err == nil || !strings.Contains(err.Error(), "not UTF-8") {
 			t.Fatalf("GBK file: %v", err)
 		}
 
@@ -124,37 +124,37 @@ func TestOrgCommands(t *testing.T) {
 			"220102003001,新城社区居民委员会\n" +
 			"220102001,永吉街道办事处\n"
 		os.WriteFile(csvFile, []byte(good), 0o600)
-		if out, err := org("import", "--csv", csvFile, "--dry-run"); err != nil || !strings.Contains(out, "2 added, 0 renamed, 1 unchanged") || !strings.Contains(out, "nothing written") {
+		if out, err := orgCmd("import", "--csv", csvFile, "--dry-run"); err != nil || !strings.Contains(out, "2 added, 0 renamed, 1 unchanged") || !strings.Contains(out, "nothing written") {
 			t.Fatalf("dry run: %v\n%s", err, out)
 		}
 		if o, _ := st.ListOrgs(ctx); len(o) != 3 {
 			t.Fatalf("dry run wrote: %d organisations", len(o))
 		}
-		if out, err := org("import", "--csv", csvFile); err != nil || !strings.Contains(out, "2 added, 0 renamed, 1 unchanged") {
+		if out, err := orgCmd("import", "--csv", csvFile); err != nil || !strings.Contains(out, "2 added, 0 renamed, 1 unchanged") {
 			t.Fatalf("import: %v\n%s", err, out)
 		}
 		nEvents := len(auditActions(t, st))
-		if out, err := org("import", "--csv", csvFile); err != nil || !strings.Contains(out, "0 added, 0 renamed, 3 unchanged") {
+		if out, err := orgCmd("import", "--csv", csvFile); err != nil || !strings.Contains(out, "0 added, 0 renamed, 3 unchanged") {
 			t.Fatalf("re-import: %v\n%s", err, out)
 		}
 		if n := len(auditActions(t, st)); n != nEvents {
 			t.Fatalf("a re-import that changed nothing was audited (%d → %d events)", nEvents, n)
 		}
-		if o, err := st.GetOrg(ctx, "220102003001"); err != nil || o.Level != keys.Village || o.Name != "新城社区居民委员会" {
+		if o, err := st.GetOrg(ctx, "220102003001"); err != nil || o.Level != org.Village || o.Name != "新城社区居民委员会" {
 			t.Fatalf("imported village: %+v %v", o, err)
 		}
 
-		if out, err := org("rename", "--code", "220102003", "--name", "新城街道"); err != nil || !strings.Contains(out, "新城街道办事处 → 新城街道") {
+		if out, err := orgCmd("rename", "--code", "220102003", "--name", "新城街道"); err != nil || !strings.Contains(out, "新城街道办事处 → 新城街道") {
 			t.Fatalf("rename: %v\n%s", err, out)
 		}
-		if err := st.CreateUser(ctx, &store.User{Username: "taoyuan1", OrgCode: "220102002", PasswordHash: "x"}); err != nil {
+		if err := st.CreateUser(ctx, &staff.User{Username: "taoyuan1", OrgCode: "220102002", PasswordHash: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		out, err = org("retire", "--code", "220102002", "--into", "220102001", "--reason", "merged")
+		out, err = orgCmd("retire", "--code", "220102002", "--into", "220102001", "--reason", "merged")
 		if err != nil || !strings.Contains(out, "retired township 220102002") || !strings.Contains(out, "user disable --username taoyuan1") {
 			t.Fatalf("retire: %v\n%s", err, out)
 		}
-		if out, err := org("retire", "--code", "220102002"); err != nil || !strings.Contains(out, "already retired") {
+		if out, err := orgCmd("retire", "--code", "220102002"); err != nil || !strings.Contains(out, "already retired") {
 			t.Fatalf("retire again: %v\n%s", err, out)
 		}
 		out = mustAdmin(t, cmdOrg, "list", "--dir", dir, "--db", url)
@@ -187,9 +187,9 @@ func TestUserCommands(t *testing.T) {
 		user := func(args ...string) (string, error) {
 			return admin(t, cmdUser, append(args, "--dir", dir, "--db", url)...)
 		}
-		for _, o := range []store.Org{
-			{Code: "220102001", Level: keys.Township, Name: "永吉街道办事处"},
-			{Code: "220102002", Level: keys.Township, Name: "桃源街道办事处", Retired: true},
+		for _, o := range []org.Org{
+			{Code: "220102001", Level: org.Township, Name: "永吉街道办事处"},
+			{Code: "220102002", Level: org.Township, Name: "桃源街道办事处", Retired: true},
 		} {
 			if err := st.CreateOrg(ctx, o); err != nil {
 				t.Fatal(err)
@@ -201,7 +201,7 @@ func TestUserCommands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok, err := api.CheckPassword(u.PasswordHash, password); err != nil || ok != want {
+			if ok, err := staff.CheckPassword(u.PasswordHash, password); err != nil || ok != want {
 				t.Fatalf("password %q of %s: %v %v, want %v", password, username, ok, err, want)
 			}
 		}
@@ -229,7 +229,7 @@ func TestUserCommands(t *testing.T) {
 				t.Errorf("%v succeeded:\n%s", bad, out)
 			}
 		}
-		if _, err := st.GetUserByName(ctx, "li"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.GetUserByName(ctx, "li"); !errors.Is(err, staff.ErrNotFound) {
 			t.Fatalf("a refused add created the user: %v", err)
 		}
 

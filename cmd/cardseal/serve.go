@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -26,6 +25,8 @@ import (
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/workday"
 )
@@ -180,7 +181,8 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		return withHint(err, "check --db / CARDSEAL_DB (postgres://user@host:5432/db or a SQLite file path)")
 	}
 	defer st.Close()
-	if err := bootstrap(ctx, st, ks, o.demoPassword, cfg.PublicURL, stdout); err != nil {
+	staffSvc := staff.NewService(st, st, st, staff.Policy{})
+	if err := bootstrap(ctx, st, staffSvc, ks, o.demoPassword, cfg.PublicURL, stdout); err != nil {
 		return err
 	}
 	// Sign the audit log's head every five minutes and at shutdown, so
@@ -192,7 +194,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	actx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
-	go func() { auditlog.RunAuditSigner(actx, st, platformID, 5*time.Minute, log); close(auditDone) }()
+	go func() { auditlog.RunAuditSigner(actx, st, platformID, 5*time.Minute, time.Now, log); close(auditDone) }()
 	defer func() { stopAudit(); <-auditDone }() // before st.Close
 
 	// Certificates ending soon: a log warning at start and daily, and a
@@ -215,7 +217,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		}
 	}
 	h := api.New(api.Deps{
-		Service: svc, Checker: lifecycle.NewChecker(svc), Store: st, Logger: log,
+		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, Logger: log,
 		Options: api.Options{TrustProxy: o.trustProxy, Registry: reg},
 	})
 	srv := &http.Server{
@@ -229,7 +231,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		TLSConfig:         tlsConf,
 	}
-	go sweepSessions(ctx, st, log)
+	go sweepSessions(ctx, st, staffSvc, log)
 
 	scheme := "http"
 	if tlsConf != nil {
@@ -388,7 +390,7 @@ func storeKind(db string) string {
 
 // sweepSessions deletes expired sessions and rate-limit windows every
 // hour.
-func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
+func sweepSessions(ctx context.Context, st *store.DB, sv *staff.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -396,7 +398,7 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := st.DeleteExpiredSessions(ctx); err != nil {
+			if n, err := sv.Sweep(ctx); err != nil {
 				log.Warn("delete expired sessions", "err", err)
 			} else if n > 0 {
 				log.Info("deleted expired sessions", "count", n)
@@ -411,24 +413,25 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 // adminUser is the demo administrator, a member of the first county.
 const adminUser = "admin"
 
-// bootstrap copies the keystore's organisations into the store and, on a
-// store without staff, creates one user per organisation (its division
-// code is the username) plus admin, and prints the logins once.
-func bootstrap(ctx context.Context, st store.Store, ks keys.Store, password, publicURL string, out io.Writer) error {
-	orgs := ks.Orgs()
-	for _, o := range orgs {
-		if err := st.CreateOrg(ctx, store.Org{Code: o.Code, Level: o.Level, Name: o.Name}); err != nil && !errors.Is(err, store.ErrDuplicate) {
-			return err
-		}
+// bootstrap records the keystore's organisations in the registry and, on
+// a registry without staff, creates one user per organisation (its
+// division code is the username) plus admin, and prints the logins once.
+func bootstrap(ctx context.Context, st *store.DB, sv *staff.Service, ks *keys.FileStore, password, publicURL string, out io.Writer) error {
+	if err := seedOrgs(ctx, st, ks); err != nil {
+		return err
 	}
 	if _, err := st.GetUserByName(ctx, adminUser); err == nil {
 		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, staff.ErrNotFound) {
 		return err
 	}
-	var county *keys.Org
+	orgs, err := st.ListOrgs(ctx)
+	if err != nil {
+		return err
+	}
+	var county *org.Org
 	for i := range orgs {
-		if orgs[i].Level == keys.County {
+		if orgs[i].Level == org.County {
 			county = &orgs[i]
 			break
 		}
@@ -439,31 +442,23 @@ func bootstrap(ctx context.Context, st store.Store, ks keys.Store, password, pub
 	}
 	generated := password == ""
 	if generated {
-		password = randomPassword()
+		password = staff.RandomPassword()
 	}
-	hash, err := api.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	type login struct{ user, org string }
+	type login struct{ user, code, name string }
 	var logins []login
 	for _, o := range orgs {
-		logins = append(logins, login{o.Code, o.Name})
+		logins = append(logins, login{o.Code, o.Code, o.Name})
 	}
-	logins = append(logins, login{adminUser, county.Name})
+	logins = append(logins, login{adminUser, county.Code, county.Name})
+	by := staff.Admin{Name: "bootstrap"}
 	for _, l := range logins {
-		code := l.user
-		if l.user == adminUser {
-			code = county.Code
-		}
-		u := &store.User{Username: l.user, OrgCode: code, PasswordHash: hash}
-		if err := st.CreateUser(ctx, u); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		if _, err := sv.AddUser(ctx, by, l.user, l.code, password); err != nil && !errors.Is(err, staff.ErrDuplicate) {
 			return err
 		}
 	}
 	fmt.Fprintln(out, "staff logins (one per organisation; the username is its division code):")
 	for _, l := range logins {
-		fmt.Fprintf(out, "  %-13s %s\n", l.user, l.org)
+		fmt.Fprintf(out, "  %-13s %s\n", l.user, l.name)
 	}
 	if generated {
 		fmt.Fprintf(out, "password of every login above (shown only now): %s\n", password)
@@ -472,20 +467,4 @@ func bootstrap(ctx context.Context, st store.Store, ks keys.Store, password, pub
 	}
 	fmt.Fprintf(out, "log in: POST %s/api/v1/login {\"username\":\"220102001001\",\"password\":\"…\"}\n", strings.TrimRight(publicURL, "/"))
 	return nil
-}
-
-// randomPassword returns 16 characters from an alphabet without look-alikes.
-func randomPassword() string {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	out := make([]byte, 0, 16)
-	var b [1]byte
-	for len(out) < cap(out) {
-		if _, err := rand.Read(b[:]); err != nil {
-			panic(err)
-		}
-		if int(b[0]) < 256-256%len(alphabet) { // no modulo bias
-			out = append(out, alphabet[int(b[0])%len(alphabet)])
-		}
-	}
-	return string(out)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store/storetest"
 
 	"bytes"
@@ -29,7 +30,6 @@ import (
 
 	"github.com/jilin-health/cardseal/api"
 	"github.com/jilin-health/cardseal/internal/testtool"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -262,11 +262,11 @@ func testServe(t *testing.T, db string) {
 	if full.Status != "issued" || len(full.Seals) != 3 {
 		t.Fatalf("issued card: %+v", full)
 	}
-	levels := map[keys.Level]int{}
+	levels := map[org.Level]int{}
 	for _, x := range full.Seals {
 		levels[x.Level]++
 	}
-	if levels[keys.Village] != 1 || levels[keys.Township] != 1 || levels[keys.County] != 1 {
+	if levels[org.Village] != 1 || levels[org.Township] != 1 || levels[org.County] != 1 {
 		t.Fatalf("seals per level %v", levels)
 	}
 
@@ -379,11 +379,11 @@ func testServe(t *testing.T, db string) {
 		}
 	}
 	c2 := s.card(second.ID, county)
-	levels = map[keys.Level]int{}
+	levels = map[org.Level]int{}
 	for _, x := range c2.Seals {
 		levels[x.Level]++
 	}
-	if levels[keys.Village] != 1 || levels[keys.Township] > 1 || len(c2.Seals) != c2.Seq {
+	if levels[org.Village] != 1 || levels[org.Township] > 1 || len(c2.Seals) != c2.Seq {
 		t.Fatalf("second card after concurrent sealing: seals %v, seq %d", levels, c2.Seq)
 	}
 	r = s.request("GET", "/api/v1/cards/"+second.ID+"/pdf", county, "", nil)

@@ -23,11 +23,11 @@ import (
 // Opener returns a fresh, empty store (migrated, closed when the test
 // ends) and the URL that opens the same database again, as a second
 // instance would.
-type Opener = func(t testing.TB) (store.Store, string)
+type Opener = func(t testing.TB) (*store.DB, string)
 
 // Open opens a fresh store on PostgreSQL when CARDSEAL_TEST_POSTGRES is
 // set, else on SQLite.
-func Open(t testing.TB) (store.Store, string) {
+func Open(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	if os.Getenv(testdb.Env) != "" {
 		return OpenPostgres(t)
@@ -36,7 +36,7 @@ func Open(t testing.TB) (store.Store, string) {
 }
 
 // OpenSQLite opens a fresh store in a SQLite file in t.TempDir().
-func OpenSQLite(t testing.TB) (store.Store, string) {
+func OpenSQLite(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	url := testdb.SQLite(t)
 	return OpenURL(t, url), url
@@ -45,7 +45,7 @@ func OpenSQLite(t testing.TB) (store.Store, string) {
 // OpenPostgres opens a fresh store in a new schema of the server named by
 // CARDSEAL_TEST_POSTGRES. It skips t if the variable is unset and fails t
 // if the server cannot be reached.
-func OpenPostgres(t testing.TB) (store.Store, string) {
+func OpenPostgres(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	url := testdb.Postgres(t)
 	return OpenURL(t, url), url
@@ -53,7 +53,7 @@ func OpenPostgres(t testing.TB) (store.Store, string) {
 
 // OpenURL opens the store at url, failing t on error, and closes it when
 // the test ends.
-func OpenURL(t testing.TB, url string) store.Store {
+func OpenURL(t testing.TB, url string) *store.DB {
 	t.Helper()
 	s, err := store.Open(context.Background(), url)
 	if err != nil {

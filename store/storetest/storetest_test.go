@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
@@ -16,10 +16,10 @@ import (
 func TestBackends(t *testing.T) {
 	ctx := context.Background()
 	ran := map[string]bool{}
-	storetest.Backends(t, func(t *testing.T, open func(testing.TB) (store.Store, string)) {
+	storetest.Backends(t, func(t *testing.T, open func(testing.TB) (*store.DB, string)) {
 		ran[t.Name()] = true
 		s, u := open(t)
-		org := store.Org{Code: "220102", Level: keys.County, Name: "南关区卫生健康局"}
+		org := org.Org{Code: "220102", Level: org.County, Name: "南关区卫生健康局"}
 		if err := s.CreateOrg(ctx, org); err != nil {
 			t.Fatal(err)
 		}

@@ -4,54 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
 )
-
-// NoticeKind is the kind of a written notice of an application.
-type NoticeKind string
-
-const (
-	NoticeMissing NoticeKind = "missing" // 一次性告知书 (Art. 19)
-	NoticeRefusal NoticeKind = "refusal" // 不予办理告知书 (Art. 11)
-)
-
-// Notice is a sealed written notice given on an application (a draft card).
-type Notice struct {
-	CardID    string
-	Seq       int // 1, 2, … per card, assigned by AddNotice
-	Kind      NoticeKind
-	Number    string // the notice number printed and bound by the seal
-	AppDigest string // SM3 of the application the notice was given on (hex)
-	OrgCode   string // the receiving organisation that sealed it
-	PDF       []byte
-	CreatedAt time.Time
-	CreatedBy string
-}
-
-// Form is a re-birth approval form (再生育审批表, Art. 17): its newest
-// revision and the number of seals applied.
-type Form struct {
-	ID        string // 16 lower-case hex digits, random (NewCardID)
-	CardID    string
-	Number    string
-	Seq       int
-	PDF       []byte
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	CreatedBy string
-}
-
-// Attachment is a material sent online (Art. 16); Data is encrypted by
-// the caller.
-type Attachment struct {
-	CardID      string
-	Seq         int // assigned by AddAttachments
-	Material    string
-	ContentType string
-	Size        int // plaintext size in bytes
-	Data        []byte
-	CreatedAt   time.Time
-}
 
 // Procedures is the persistence of the procedure's documents: notices,
 // re-birth approval forms and online attachments.
@@ -61,37 +17,35 @@ type Procedures interface {
 	// with the same AppDigest is ErrDuplicate. If to is not empty the
 	// card, which must be a draft (ErrConflict otherwise), moves to that
 	// status with reason and the notice number as note (a refusal).
-	AddNotice(ctx context.Context, n *Notice, to Status, reason string, ev AuditEvent) error
+	AddNotice(ctx context.Context, n *card.Notice, to card.Status, reason string, ev audit.Event) error
 	// Notices returns the card's notices in order, without their PDFs.
-	Notices(ctx context.Context, cardID string) ([]Notice, error)
+	Notices(ctx context.Context, cardID string) ([]card.Notice, error)
 	// GetNotice returns one notice with its PDF.
-	GetNotice(ctx context.Context, cardID string, seq int) (Notice, error)
+	GetNotice(ctx context.Context, cardID string, seq int) (card.Notice, error)
 
 	// CreateForm stores a new form (seq 0) and appends ev; one form per
 	// card (ErrDuplicate).
-	CreateForm(ctx context.Context, f *Form, ev AuditEvent) error
-	GetForm(ctx context.Context, id string) (Form, error)
+	CreateForm(ctx context.Context, f *card.Form, ev audit.Event) error
+	GetForm(ctx context.Context, id string) (card.Form, error)
 	// UpdateForm replaces the form's PDF with a new revision if its seq
 	// is still expectSeq (ErrConflict otherwise), and appends ev.
-	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev AuditEvent) error
+	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
 
 	// UpdateApplicant replaces a draft card's applicant record (encrypted
 	// by the caller) and appends ev; ErrConflict if the card is not a
 	// draft.
-	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev AuditEvent) error
+	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
 
 	// AddAttachments stores a card's attachments, numbered on from the
 	// existing ones, in one transaction.
-	AddAttachments(ctx context.Context, cardID string, atts []Attachment) error
+	AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error
 	// Attachments returns the card's attachments in order.
-	Attachments(ctx context.Context, cardID string) ([]Attachment, error)
+	Attachments(ctx context.Context, cardID string) ([]card.Attachment, error)
 }
 
-var _ Procedures = (*sqlStore)(nil)
-
-func (s *sqlStore) AddNotice(ctx context.Context, n *Notice, to Status, reason string, ev AuditEvent) error {
+func (s *DB) AddNotice(ctx context.Context, n *card.Notice, to card.Status, reason string, ev audit.Event) error {
 	switch {
-	case n.Kind != NoticeMissing && n.Kind != NoticeRefusal:
+	case n.Kind != card.NoticeMissing && n.Kind != card.NoticeRefusal:
 		return fmt.Errorf("add notice: %w: kind %q", ErrInvalid, n.Kind)
 	case !cardIDRE.MatchString(n.CardID), n.Number == "", len(n.PDF) == 0, n.CreatedBy == "", n.OrgCode == "":
 		return fmt.Errorf("add notice: %w: card, number, PDF, organisation and creator are required", ErrInvalid)
@@ -105,8 +59,8 @@ func (s *sqlStore) AddNotice(ctx context.Context, n *Notice, to Status, reason s
 		if err != nil {
 			return err
 		}
-		if st != StatusDraft {
-			return fmt.Errorf("%w: card is %s", ErrConflict, st)
+		if st != card.StatusDraft {
+			return fmt.Errorf("%w: card is %s", card.ErrConflict, st)
 		}
 		var seq int
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM notices WHERE card_id = $1`, n.CardID).Scan(&seq); err != nil {
@@ -121,7 +75,7 @@ func (s *sqlStore) AddNotice(ctx context.Context, n *Notice, to Status, reason s
 		}
 		if to != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE cards SET status = $1, status_reason = $2, status_note = $3,
-				updated_at = $4, version = version + 1 WHERE id = $5`,
+				next_level = '', updated_at = $4, version = version + 1 WHERE id = $5`,
 				string(to), reason, n.Number, s.d.timeArg(t), n.CardID); err != nil {
 				return s.wrap(err)
 			}
@@ -139,15 +93,15 @@ func (s *sqlStore) AddNotice(ctx context.Context, n *Notice, to Status, reason s
 
 const noticeCols = `card_id, seq, kind, number, app_digest, org_code, created_at, created_by`
 
-func (s *sqlStore) Notices(ctx context.Context, cardID string) ([]Notice, error) {
+func (s *DB) Notices(ctx context.Context, cardID string) ([]card.Notice, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE card_id = $1 ORDER BY seq`, cardID)
 	if err != nil {
 		return nil, fmt.Errorf("notices of card %s: %w", cardID, s.wrap(err))
 	}
 	defer rows.Close()
-	var out []Notice
+	var out []card.Notice
 	for rows.Next() {
-		var n Notice
+		var n card.Notice
 		if err := rows.Scan(&n.CardID, &n.Seq, &n.Kind, &n.Number, &n.AppDigest, &n.OrgCode, dbTime{&n.CreatedAt}, &n.CreatedBy); err != nil {
 			return nil, fmt.Errorf("notices of card %s: %w", cardID, err)
 		}
@@ -159,17 +113,17 @@ func (s *sqlStore) Notices(ctx context.Context, cardID string) ([]Notice, error)
 	return out, nil
 }
 
-func (s *sqlStore) GetNotice(ctx context.Context, cardID string, seq int) (Notice, error) {
-	var n Notice
+func (s *DB) GetNotice(ctx context.Context, cardID string, seq int) (card.Notice, error) {
+	var n card.Notice
 	err := s.r.QueryRowContext(ctx, `SELECT `+noticeCols+`, pdf FROM notices WHERE card_id = $1 AND seq = $2`, cardID, seq).
 		Scan(&n.CardID, &n.Seq, &n.Kind, &n.Number, &n.AppDigest, &n.OrgCode, dbTime{&n.CreatedAt}, &n.CreatedBy, &n.PDF)
 	if err != nil {
-		return Notice{}, fmt.Errorf("notice %d of card %s: %w", seq, cardID, s.wrap(err))
+		return card.Notice{}, fmt.Errorf("notice %d of card %s: %w", seq, cardID, s.wrap(err))
 	}
 	return n, nil
 }
 
-func (s *sqlStore) CreateForm(ctx context.Context, f *Form, ev AuditEvent) error {
+func (s *DB) CreateForm(ctx context.Context, f *card.Form, ev audit.Event) error {
 	if !cardIDRE.MatchString(f.ID) || !cardIDRE.MatchString(f.CardID) || f.Number == "" || len(f.PDF) == 0 || f.CreatedBy == "" {
 		return fmt.Errorf("create form: %w: id, card, number, PDF and creator are required", ErrInvalid)
 	}
@@ -190,17 +144,17 @@ func (s *sqlStore) CreateForm(ctx context.Context, f *Form, ev AuditEvent) error
 	return nil
 }
 
-func (s *sqlStore) GetForm(ctx context.Context, id string) (Form, error) {
-	var f Form
+func (s *DB) GetForm(ctx context.Context, id string) (card.Form, error) {
+	var f card.Form
 	err := s.r.QueryRowContext(ctx, `SELECT id, card_id, number, seq, pdf, created_at, updated_at, created_by FROM forms WHERE id = $1`, id).
 		Scan(&f.ID, &f.CardID, &f.Number, &f.Seq, &f.PDF, dbTime{&f.CreatedAt}, dbTime{&f.UpdatedAt}, &f.CreatedBy)
 	if err != nil {
-		return Form{}, fmt.Errorf("get form %s: %w", id, s.wrap(err))
+		return card.Form{}, fmt.Errorf("get form %s: %w", id, s.wrap(err))
 	}
 	return f, nil
 }
 
-func (s *sqlStore) UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev AuditEvent) error {
+func (s *DB) UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error {
 	if len(pdf) == 0 {
 		return fmt.Errorf("update form %s: %w: empty PDF", id, ErrInvalid)
 	}
@@ -214,7 +168,7 @@ func (s *sqlStore) UpdateForm(ctx context.Context, id string, expectSeq int, pdf
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != 1 {
-			return fmt.Errorf("%w: form is no longer at revision %d", ErrConflict, expectSeq)
+			return fmt.Errorf("%w: form is no longer at revision %d", card.ErrConflict, expectSeq)
 		}
 		_, err = s.appendAudit(ctx, tx, &ev)
 		return err
@@ -225,7 +179,7 @@ func (s *sqlStore) UpdateForm(ctx context.Context, id string, expectSeq int, pdf
 	return nil
 }
 
-func (s *sqlStore) AddAttachments(ctx context.Context, cardID string, atts []Attachment) error {
+func (s *DB) AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error {
 	t := now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var seq int
@@ -250,16 +204,16 @@ func (s *sqlStore) AddAttachments(ctx context.Context, cardID string, atts []Att
 	return nil
 }
 
-func (s *sqlStore) Attachments(ctx context.Context, cardID string) ([]Attachment, error) {
+func (s *DB) Attachments(ctx context.Context, cardID string) ([]card.Attachment, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT card_id, seq, material, content_type, size, data, created_at
 		FROM attachments WHERE card_id = $1 ORDER BY seq`, cardID)
 	if err != nil {
 		return nil, fmt.Errorf("attachments of card %s: %w", cardID, s.wrap(err))
 	}
 	defer rows.Close()
-	var out []Attachment
+	var out []card.Attachment
 	for rows.Next() {
-		var a Attachment
+		var a card.Attachment
 		if err := rows.Scan(&a.CardID, &a.Seq, &a.Material, &a.ContentType, &a.Size, &a.Data, dbTime{&a.CreatedAt}); err != nil {
 			return nil, fmt.Errorf("attachments of card %s: %w", cardID, err)
 		}
@@ -271,7 +225,7 @@ func (s *sqlStore) Attachments(ctx context.Context, cardID string) ([]Attachment
 	return out, nil
 }
 
-func (s *sqlStore) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev AuditEvent) error {
+func (s *DB) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error {
 	if len(applicant) == 0 {
 		return fmt.Errorf("update applicant of card %s: %w: no applicant data", cardID, ErrInvalid)
 	}
@@ -282,8 +236,8 @@ func (s *sqlStore) UpdateApplicant(ctx context.Context, cardID string, applicant
 		if err != nil {
 			return err
 		}
-		if st != StatusDraft {
-			return fmt.Errorf("%w: card is %s", ErrConflict, st)
+		if st != card.StatusDraft {
+			return fmt.Errorf("%w: card is %s", card.ErrConflict, st)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE cards SET applicant = $1, updated_at = $2, version = version + 1 WHERE id = $3`,
 			applicant, s.d.timeArg(t), cardID); err != nil {

@@ -1,0 +1,90 @@
+package audit
+
+// Action names what an audit event records. Every action is declared
+// here, next to the Chinese label staff read in the console; a test fails
+// for an action without a label.
+type Action string
+
+// Actions on cards and their documents.
+const (
+	CardCreate    Action = "card.create"    // an application received, revision 0 rendered
+	CardRead      Action = "card.read"      // staff read the full application (Art. 13)
+	CardSeal      Action = "card.seal"      // a level's seal applied
+	CardMaterials Action = "card.materials" // how the materials are satisfied changed
+	CardNotice    Action = "card.notice"    // the one-time notice given (Art. 19)
+	CardRefuse    Action = "card.refuse"    // refused in writing (Art. 11)
+	CardVoid      Action = "card.void"      // 作废 (Art. 22)
+	CardRevoke    Action = "card.revoke"    // 取消 (Art. 20)
+	CardSupersede Action = "card.supersede" // 换发 (Art. 16)
+	CardDownload  Action = "card.download"  // the holder downloaded the card
+	CardPDF       Action = "card.pdf"       // staff downloaded the card's PDF
+	FormCreate    Action = "form.create"    // re-birth approval form drawn up (Art. 17)
+	FormSeal      Action = "form.seal"      // a seal applied to the form (补盖)
+	CardsExport   Action = "cards.export"   // export for the population database (Art. 23)
+	ReportOverdue Action = "report.overdue" // the overdue report read (Art. 19, 24)
+)
+
+// Actions on staff accounts and organisations.
+const (
+	UserLogin         Action = "user.login"
+	UserLogout        Action = "user.logout"
+	UserLoginFailed   Action = "user.login_failed"
+	UserLocked        Action = "user.locked"
+	UserAdd           Action = "user.add"
+	UserDisable       Action = "user.disable"
+	UserEnable        Action = "user.enable"
+	UserResetPassword Action = "user.reset_password"
+	OrgAdd            Action = "org.add"
+	OrgRename         Action = "org.rename"
+	OrgRetire         Action = "org.retire"
+	OrgImport         Action = "org.import"
+)
+
+// labels are the actions as staff read them (zh-CN).
+var labels = map[Action]string{
+	CardCreate:        "受理申请、生成服务卡",
+	CardRead:          "查看申请信息",
+	CardSeal:          "审核通过并加盖电子印章",
+	CardMaterials:     "更新申请材料",
+	CardNotice:        "出具一次性告知书",
+	CardRefuse:        "不予办理",
+	CardVoid:          "作废",
+	CardRevoke:        "取消",
+	CardSupersede:     "换发",
+	CardDownload:      "持卡人下载",
+	CardPDF:           "下载服务卡文件",
+	FormCreate:        "制作再生育审批表",
+	FormSeal:          "在再生育审批表上盖章",
+	CardsExport:       "导出办证数据",
+	ReportOverdue:     "查看超期报告",
+	UserLogin:         "登录",
+	UserLogout:        "退出登录",
+	UserLoginFailed:   "登录失败",
+	UserLocked:        "账号暂时锁定",
+	UserAdd:           "新增工作人员账号",
+	UserDisable:       "停用工作人员账号",
+	UserEnable:        "启用工作人员账号",
+	UserResetPassword: "重置密码",
+	OrgAdd:            "新增机构",
+	OrgRename:         "机构更名",
+	OrgRetire:         "机构撤销",
+	OrgImport:         "导入机构",
+}
+
+// Label is the action as staff read it; an action without a label reads
+// as its own name (the test makes sure there is none).
+func (a Action) Label() string {
+	if l, ok := labels[a]; ok {
+		return l
+	}
+	return string(a)
+}
+
+// Actions lists every declared action.
+func Actions() []Action {
+	out := make([]Action, 0, len(labels))
+	for a := range labels {
+		out = append(out, a)
+	}
+	return out
+}

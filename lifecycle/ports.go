@@ -1,0 +1,125 @@
+package lifecycle
+
+import (
+	"context"
+	"time"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
+)
+
+// The storage the lifecycle needs, one small interface per kind of
+// record. Package store implements every one of them on SQLite and
+// PostgreSQL; the lifecycle's own tests use an in-memory fake
+// (fake_test.go). A port keeps records and enforces their integrity
+// (unique keys, a revision that moved on); it decides no rule.
+
+// Cards keeps card records.
+type Cards interface {
+	// CreateCard inserts c with PDF revision 0 and the audit event in
+	// one transaction. It sets c's Seq, Version and times.
+	CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit.Event) error
+	GetCard(ctx context.Context, id string) (card.Card, error)
+	GetCardByNumber(ctx context.Context, number string) (card.Card, error)
+	GetCardByToken(ctx context.Context, token string) (card.Card, error)
+	// ListCards returns matching cards, oldest first.
+	ListCards(ctx context.Context, f card.Filter) ([]card.Card, error)
+	// SetStatus moves the card to status to if its status is one of from
+	// (card.ErrConflict otherwise), recording reason, note and
+	// supersededBy, and appends ev in the same transaction.
+	SetStatus(ctx context.Context, cardID string, from []card.Status, to card.Status, reason, note, supersededBy string, ev audit.Event) error
+	// UpdateApplicant replaces a draft card's encrypted application and
+	// appends ev (card.ErrConflict if the card is not a draft).
+	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
+	// StatusEntries returns every voided, revoked or superseded card's
+	// status-list entry.
+	StatusEntries(ctx context.Context) ([]card.StatusEntry, error)
+	// NextCardNumber allocates the next card number of a county and
+	// year: county code, four-digit year, six-digit sequence.
+	NextCardNumber(ctx context.Context, countyCode string, year int) (string, error)
+}
+
+// Seals keeps the PDF revisions of cards and the records of their seals.
+type Seals interface {
+	// CurrentPDF returns the newest revision of the card's PDF.
+	CurrentPDF(ctx context.Context, cardID string) (seq int, pdf []byte, err error)
+	// PDF returns revision seq of the card's PDF.
+	PDF(ctx context.Context, cardID string, seq int) ([]byte, error)
+	// AddSeal commits PDF revision expectSeq+1 with its seal record, sets
+	// the status to newStatus (draft or issued) and the awaited level to
+	// next, and appends ev, atomically and serialised per card. It
+	// returns card.ErrConflict if the card's newest revision is not
+	// expectSeq, the card is not a draft, or the level is already
+	// sealed; then nothing changes.
+	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error
+	// Seals returns the card's seal records in order.
+	Seals(ctx context.Context, cardID string) ([]card.Seal, error)
+}
+
+// Documents keeps the documents of a card's procedure: notices, the
+// re-birth approval form and the materials citizens sent.
+type Documents interface {
+	// AddNotice stores a notice with the next seq of its card and
+	// appends ev, in one transaction. A second missing-materials notice
+	// with the same AppDigest is card.ErrDuplicate. If to is not empty
+	// the card, which must be a draft (card.ErrConflict otherwise),
+	// moves to that status with reason and the notice number as note.
+	AddNotice(ctx context.Context, n *card.Notice, to card.Status, reason string, ev audit.Event) error
+	// Notices returns the card's notices in order, without their PDFs.
+	Notices(ctx context.Context, cardID string) ([]card.Notice, error)
+	// GetNotice returns one notice with its PDF.
+	GetNotice(ctx context.Context, cardID string, seq int) (card.Notice, error)
+
+	// CreateForm stores a new form (seq 0) and appends ev; one form per
+	// card (card.ErrDuplicate).
+	CreateForm(ctx context.Context, f *card.Form, ev audit.Event) error
+	GetForm(ctx context.Context, id string) (card.Form, error)
+	// UpdateForm replaces the form's PDF with a new revision if its seq
+	// is still expectSeq (card.ErrConflict otherwise), and appends ev.
+	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
+
+	// AddAttachments stores a card's attachments, numbered on from the
+	// existing ones, in one transaction.
+	AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error
+	// Attachments returns the card's attachments in order.
+	Attachments(ctx context.Context, cardID string) ([]card.Attachment, error)
+}
+
+// Orgs is the registry of organisations: the one source of their names,
+// levels and retirement.
+type Orgs interface {
+	GetOrg(ctx context.Context, code string) (org.Org, error)
+	ListOrgs(ctx context.Context) ([]org.Org, error)
+	CreateOrg(ctx context.Context, o org.Org) error
+	// UpdateOrg sets the name and retired flag of the organisation with
+	// o.Code.
+	UpdateOrg(ctx context.Context, o org.Org) error
+}
+
+// AuditLog is the hash-chained audit log.
+type AuditLog interface {
+	// AppendAudit appends an event not tied to another write (a staff
+	// read of personal data, an export) and returns its ID.
+	AppendAudit(ctx context.Context, ev audit.Event) (int64, error)
+	// AuditEvents returns up to limit events, newest first; all events
+	// if cardID is empty, else the card's.
+	AuditEvents(ctx context.Context, cardID string, limit int) ([]audit.Event, error)
+}
+
+// Quotas counts requests against limits shared by every instance.
+type Quotas interface {
+	// Hit counts one request against key in the current fixed window of
+	// length window and reports whether it is within limit.
+	Hit(ctx context.Context, key string, window time.Duration, limit int) (allowed bool, err error)
+}
+
+// Registry is every port the lifecycle uses; package store's DB is one.
+type Registry interface {
+	Cards
+	Seals
+	Documents
+	Orgs
+	AuditLog
+	Quotas
+}

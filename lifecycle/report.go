@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"context"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
+)
+
+// Reports for staff: the Art. 19 time limit of a draft, the overdue
+// report (Art. 19, 24) and the export for the population database
+// (Art. 23). Each read of many applicants is one audit event (Art. 13).
+
+// pageSize is the page the reports read the registry in.
+const pageSize = 500
+
+// Deadline returns a draft card's Art. 19 time limit today.
+func (s *Service) Deadline(c *card.Card) (Deadline, error) {
+	app, err := s.Applicant(c)
+	if err != nil {
+		return Deadline{}, err
+	}
+	return DeadlineOf(s.WorkCalendar(), c, app, s.Now()), nil
+}
+
+// Overdue is one application past its Art. 19 time limit.
+type Overdue struct {
+	Card     card.Card
+	Deadline Deadline
+}
+
+// OverdueReport lists the draft applications of the actor's jurisdiction
+// whose time limit has passed (Art. 19, 24), oldest first.
+func (s *Service) OverdueReport(ctx context.Context, a Actor) ([]Overdue, error) {
+	if err := Allowed(a, nil, ReadReports); err != nil {
+		return nil, err
+	}
+	var out []Overdue
+	err := s.pages(ctx, card.Filter{Statuses: []card.Status{card.StatusDraft}, CodePrefix: a.Org.Code}, func(c *card.Card) error {
+		d, err := s.Deadline(c)
+		if err == nil && d.Overdue() {
+			out = append(out, Overdue{Card: *c, Deadline: d})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.reg.AppendAudit(ctx, s.event(a, audit.ReportOverdue, "", "", map[string]any{"overdue": len(out)})); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ExportRow is one issued card for the population database (Art. 23).
+type ExportRow struct {
+	Card      card.Card
+	Applicant *card.Applicant
+}
+
+// Export calls fn with every issued card of the actor's county, paged
+// through the registry, with its decrypted application, and records the
+// export as one audit event (Art. 13, 23).
+func (s *Service) Export(ctx context.Context, a Actor, format string, fn func(ExportRow) error) (int, error) {
+	if err := Allowed(a, nil, ExportCards); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.pages(ctx, card.Filter{Statuses: []card.Status{card.StatusIssued}, CountyCode: a.Org.Code}, func(c *card.Card) error {
+		app, err := s.Applicant(c)
+		if err != nil {
+			return err
+		}
+		n++
+		return fn(ExportRow{Card: *c, Applicant: app})
+	})
+	if err != nil {
+		return n, err
+	}
+	_, err = s.reg.AppendAudit(ctx, s.event(a, audit.CardsExport, "", "", map[string]any{"format": format, "county": a.Org.Code, "cards": n}))
+	return n, err
+}
+
+// pages calls fn with every card matching f, a page at a time.
+func (s *Service) pages(ctx context.Context, f card.Filter, fn func(*card.Card) error) error {
+	f.Limit = pageSize
+	for {
+		page, err := s.reg.ListCards(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+}

@@ -1,0 +1,169 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
+)
+
+// Who may do what to a card: Allowed is the one answer. Every entry point
+// (JSON API, console, command line) calls the Service, and every Service
+// method asks Allowed before it changes or shows anything; the console
+// asks it too to decide which buttons to offer. Nothing else in the tree
+// decides a permission.
+
+// Errors of the rules. Each refusal wraps exactly one of them; package api
+// maps them to HTTP statuses.
+var (
+	// ErrForbidden: the card lies outside the actor's jurisdiction, or
+	// belongs to another county.
+	ErrForbidden = errors.New("not permitted for this organisation")
+	// ErrLevel: the actor's level may never do this (only the county
+	// voids, for instance).
+	ErrLevel = errors.New("not permitted at this level")
+	// ErrWrongLevel: the card awaits a lower level's seal first.
+	ErrWrongLevel = errors.New("the card awaits another level's seal")
+	// ErrSealed: the actor's level has sealed the card already.
+	ErrSealed = errors.New("this level has sealed the card already")
+	// ErrStagePassed: the card has moved past the actor's level; only
+	// the level whose turn it is, or a higher one, may still act on the
+	// application (refuse it, change its materials, give a notice).
+	ErrStagePassed = errors.New("the card has passed this level's review")
+	// ErrState: the card's status does not allow the action.
+	ErrState = errors.New("the card's status does not allow this")
+	// ErrRetired: the actor's organisation is retired (merged, closed)
+	// and applies no new seal and gives no new document. Seals it
+	// applied before keep verifying.
+	ErrRetired = errors.New("the organisation is retired")
+)
+
+// Actor is who acts: a staff member of an organisation, as the registry
+// has it now (its retirement included), from an address.
+type Actor struct {
+	Username   string
+	Org        org.Org
+	RemoteAddr string
+}
+
+// Action is something an actor may do to a card.
+type Action string
+
+const (
+	TakeApplication Action = "apply"     // record an application for a village (Art. 3, 14)
+	ReadCard        Action = "read"      // the full application, its PDF, notices, forms and materials
+	SealCard        Action = "seal"      // approve and apply the actor's level's seal (Art. 15)
+	ChangeMaterials Action = "materials" // record how the materials are satisfied (Art. 8-10)
+	GiveNotice      Action = "notice"    // the one-time notice (Art. 19)
+	RefuseCard      Action = "refuse"    // refuse in writing (Art. 11)
+	VoidCard        Action = "void"      // 作废 (Art. 22)
+	RevokeCard      Action = "revoke"    // 取消 (Art. 20)
+	SupersedeCard   Action = "supersede" // 换发 (Art. 16)
+	DrawForm        Action = "form.draw" // draw up the re-birth approval form (Art. 17)
+	SealForm        Action = "form.seal" // seal the re-birth approval form, in any order (补盖)
+	ExportCards     Action = "export"    // export the registry for the population database (Art. 23)
+	ReadReports     Action = "report"    // the overdue report (Art. 19, 24)
+)
+
+// Actions lists every action, for the permission table's tests.
+var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports}
+
+// statusesFor are the card statuses each action needs. TakeApplication,
+// ExportCards and ReadReports act on no existing card.
+var statusesFor = map[Action][]card.Status{
+	ReadCard:        card.Statuses,
+	SealCard:        {card.StatusDraft},
+	ChangeMaterials: {card.StatusDraft},
+	GiveNotice:      {card.StatusDraft},
+	RefuseCard:      {card.StatusDraft},
+	VoidCard:        {card.StatusIssued},
+	RevokeCard:      {card.StatusIssued},
+	SupersedeCard:   {card.StatusIssued},
+	DrawForm:        {card.StatusDraft},
+	// The lower levels add their seals to the form after the county
+	// (补盖), also once the card is issued; never on a card that was
+	// refused or has ended.
+	SealForm: {card.StatusDraft, card.StatusIssued},
+}
+
+// writes are the actions that apply a seal or issue a document: a
+// retired organisation does none of them.
+var writes = []Action{TakeApplication, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm}
+
+// Allowed reports whether the actor may do act to card c, nil if so and
+// otherwise an error wrapping one of the errors above. For
+// TakeApplication, c carries only the village the application names; for
+// ExportCards and ReadReports c is nil.
+func Allowed(a Actor, c *card.Card, act Action) error {
+	if a.Org.Retired && slices.Contains(writes, act) {
+		return fmt.Errorf("%w: %s %s", ErrRetired, a.Org.Code, a.Org.Name)
+	}
+	switch act {
+	case ExportCards, ReadReports:
+		if a.Org.Level != org.County {
+			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
+		}
+		return nil
+	case TakeApplication:
+		if c == nil || !a.Org.Contains(c.VillageCode) {
+			return fmt.Errorf("%w: village %s lies outside %s", ErrForbidden, villageOf(c), a.Org.Code)
+		}
+		return nil
+	}
+	if c == nil {
+		return fmt.Errorf("%w: %s needs a card", ErrState, act)
+	}
+	statuses, ok := statusesFor[act]
+	if !ok {
+		return fmt.Errorf("%w: unknown action %q", ErrState, act)
+	}
+	switch act {
+	case VoidCard, RevokeCard, SupersedeCard, DrawForm:
+		// The issuing county's acts (Art. 6, 16, 17, 20, 22).
+		if a.Org.Level != org.County {
+			return fmt.Errorf("%w: only the county may %s", ErrLevel, act)
+		}
+		if a.Org.Code != c.CountyCode {
+			return fmt.Errorf("%w: card of county %s", ErrForbidden, c.CountyCode)
+		}
+	default:
+		if !a.Org.Contains(c.VillageCode) {
+			return fmt.Errorf("%w: card of village %s", ErrForbidden, c.VillageCode)
+		}
+	}
+	if !slices.Contains(statuses, c.Status) {
+		return fmt.Errorf("%w: card is %s", ErrState, c.Status)
+	}
+	switch act {
+	case SealCard:
+		switch r := rank(a.Org.Level); {
+		case r < rank(c.NextLevel):
+			return fmt.Errorf("%w: the card awaits the %s level", ErrSealed, c.NextLevel)
+		case r > rank(c.NextLevel):
+			return fmt.Errorf("%w: the card awaits the %s level", ErrWrongLevel, c.NextLevel)
+		}
+	case ChangeMaterials, GiveNotice, RefuseCard:
+		// The level whose turn it is, or a higher one of the same
+		// jurisdiction: a lower level may not override a stage that
+		// has moved past it.
+		if rank(a.Org.Level) < rank(c.NextLevel) {
+			return fmt.Errorf("%w: the card is with the %s level", ErrStagePassed, c.NextLevel)
+		}
+	}
+	return nil
+}
+
+// rank orders the levels, village lowest; an unknown level ranks below
+// every level.
+func rank(l org.Level) int { return slices.Index(org.Levels, l) }
+
+func villageOf(c *card.Card) string {
+	if c == nil {
+		return "(none)"
+	}
+	return c.VillageCode
+}
