@@ -8,56 +8,41 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emmansun/gmsm/smx509"
 	"github.com/labstack/echo/v4"
 
+	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/token"
 )
 
 // The citizen download (Art. 16: couples print the card themselves). The
 // QR token identifies the card; one spouse's ID number, checked against
-// the token's salted holder digests, proves the right to the PDF. Every
-// attempt is rate-limited per client IP and audited; nothing lists cards.
+// the registry's encrypted applicant record (never against anything in
+// the token), proves the right to the PDF. Every attempt is rate-limited
+// per client IP and per card, and audited; nothing lists cards.
 
 var idNumberRE = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 
-// downloadCard resolves a token to the card it was issued for, checking
-// the token's signature; nil claims mean the token is not genuine.
-func (s *server) downloadCard(c echo.Context) (*token.Claims, *store.Card, error) {
+// downloadCard resolves a token to the card it names; nil means the token
+// is forged, malformed or unknown (all answered alike).
+func (s *server) downloadCard(c echo.Context) (*store.Card, error) {
 	tok := tokenParam(c)
 	if tok == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
-	plat, err := s.svc.Keys.PlatformIdentity()
-	if err != nil {
-		return nil, nil, err
+	sc, err := s.checker.CardByToken(c.Request().Context(), tok)
+	if errors.Is(err, lifecycle.ErrForgedToken) || errors.Is(err, lifecycle.ErrUnknownToken) {
+		return nil, nil
 	}
-	claims, _, err := token.Verify(tok, []*smx509.Certificate{plat.Cert})
-	if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	sc, err := s.store.GetCardByToken(c.Request().Context(), token.FromURL(tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	if sc.Number != claims.Number {
-		return nil, nil, nil
-	}
-	return claims, &sc, nil
+	return sc, err
 }
 
 // downloadForm asks for one spouse's ID number.
 func (s *server) downloadForm(c echo.Context) error {
-	claims, sc, err := s.downloadCard(c)
+	sc, err := s.downloadCard(c)
 	if err != nil {
 		return err
 	}
-	if claims == nil {
+	if sc == nil {
 		return fail(kindNotFound, errors.New("download form for an unknown or forged token"))
 	}
 	return s.pages.renderDownload(c, http.StatusOK, sc, "")
@@ -65,11 +50,11 @@ func (s *server) downloadForm(c echo.Context) error {
 
 // download checks the ID number and sends the card's current PDF.
 func (s *server) download(c echo.Context) error {
-	claims, sc, err := s.downloadCard(c)
+	sc, err := s.downloadCard(c)
 	if err != nil {
 		return err
 	}
-	if claims == nil {
+	if sc == nil {
 		s.metrics.downloads.WithLabelValues("unknown").Inc()
 		return fail(kindNotFound, errors.New("download for an unknown or forged token"))
 	}
@@ -94,7 +79,11 @@ func (s *server) download(c echo.Context) error {
 		_, err := s.store.AppendAudit(ctx, store.AuditEvent{Actor: "public", Action: "card.download", CardID: sc.ID, Reason: reason, RemoteAddr: c.RealIP(), Detail: detail})
 		return err
 	}
-	if !claims.MatchesHolder(id) {
+	holder, err := s.svc.IsHolder(sc, id)
+	if err != nil {
+		return err
+	}
+	if !holder {
 		s.metrics.downloads.WithLabelValues("holder_mismatch").Inc()
 		if err := audit("holder_mismatch"); err != nil {
 			return err

@@ -15,7 +15,6 @@ import (
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/templates"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -340,7 +339,7 @@ func TestCardPolicyRefusesCountyFirst(t *testing.T) {
 	a.StatusCert = &card.StatusCert{Number: "YJ-2026-0042"}
 	a.ChildOrder = 3
 	number := "2201022026000127"
-	r, err := Render(ks, &Draft{CardID: NewCardID(), Number: number, Applicant: a, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := Render(ks, &Draft{Number: number, Applicant: a, IssueDate: time.Now()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,10 @@
 // Package lifecycle owns the path of a card from application to check:
-// rendering revision 0 with its signed QR token, applying each level's
+// rendering revision 0 with its QR token, applying each level's
 // seal with the organisation's key, and (with a store) the registry's
 // statuses — draft, issued, voided, revoked, superseded.
 package lifecycle
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -18,31 +16,22 @@ import (
 
 // Draft is what rendering needs to know of a new card.
 type Draft struct {
-	CardID    uint64
 	Number    string // 16 digits
 	Applicant *card.Applicant
 	IssueDate time.Time
-	Salt      [8]byte
-	// StatusIndex is the card's position in the status list.
+	// StatusIndex is the card's position in the status list, written
+	// into revision 0 for offline checks (StatusIndex).
 	StatusIndex int
 }
 
 // Rendered is revision 0 of a card.
 type Rendered struct {
-	PDF              []byte
+	PDF []byte
+	// Token is the card's version-2 QR token, a fresh random handle: the
+	// registry keeps it as the card's QR token and finds the card by it.
 	Token            string
 	URL              string
 	VerificationCode string
-	Claims           *token.Claims
-}
-
-// NewCardID returns a random, unguessable card id.
-func NewCardID() uint64 {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
 // Orgs resolves the village, township and county of a village code.
@@ -62,31 +51,14 @@ func Orgs(ks keys.Store, village string) (v, t, c keys.Org, err error) {
 }
 
 // Render draws revision 0 of a card: the fields, the seal boxes and the
-// QR code whose token the platform key signs.
+// QR code with the verification URL of a fresh version-2 token. Nothing
+// in the token depends on the draft: it is random (docs/qr-token.md).
 func Render(ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
 	v, t, c, err := Orgs(ks, d.Applicant.Village)
 	if err != nil {
 		return nil, err
 	}
-	plat, err := ks.PlatformIdentity()
-	if err != nil {
-		return nil, fmt.Errorf("platform key: %w", err)
-	}
-	claims := &token.Claims{
-		CardID:    d.CardID,
-		Number:    d.Number,
-		Type:      d.Applicant.Type,
-		County:    c.Code,
-		IssueDate: d.IssueDate,
-		Salt:      d.Salt,
-
-		StatusIndex: d.StatusIndex,
-	}
-	claims.BindHolders(d.Applicant.Male.IDNumber, d.Applicant.Female.IDNumber)
-	tok, err := token.Sign(claims, plat)
-	if err != nil {
-		return nil, err
-	}
+	tok := token.NewHandle().String()
 	u, err := token.URL(publicURL, tok)
 	if err != nil {
 		return nil, err
@@ -102,11 +74,12 @@ func Render(ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
 		IssueDate:        d.IssueDate,
 		QRURL:            u,
 		VerificationCode: vc,
+		StatusIndex:      d.StatusIndex,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Rendered{PDF: pdf, Token: tok, URL: u, VerificationCode: vc, Claims: claims}, nil
+	return &Rendered{PDF: pdf, Token: tok, URL: u, VerificationCode: vc}, nil
 }
 
 // China is the time zone of dates printed on cards.

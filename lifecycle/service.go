@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -14,7 +13,6 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/store"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/workday"
 )
 
@@ -108,20 +106,18 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*sto
 		if err != nil {
 			return nil, err
 		}
-		cid, _ := strconv.ParseUint(id, 16, 64)
-		salt := token.NewSalt()
 		idx, err := store.RandomStatusIndex()
 		if err != nil {
 			return nil, err
 		}
-		r, err := Render(s.Keys, &Draft{CardID: cid, Number: number, Applicant: app, IssueDate: now, Salt: salt, StatusIndex: idx}, s.PublicURL)
+		r, err := Render(s.Keys, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx}, s.PublicURL)
 		if err != nil {
 			return nil, err
 		}
 		c := &store.Card{
 			ID: id, Number: number, Type: app.Type, Status: store.StatusDraft,
 			VillageCode: app.Village, CountyCode: county, Applicant: priv.seal(id, appJSON), CoupleKey: priv.coupleKey(app),
-			TokenSalt: salt[:], QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
+			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
 		}
 		ev := s.event(a, "card.create", id, "", map[string]any{
 			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel,
@@ -130,7 +126,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*sto
 		})
 		err = s.Store.CreateCard(ctx, c, r.PDF, ev)
 		if errors.Is(err, store.ErrDuplicate) && attempt < 3 {
-			continue // id or status index collided: draw again
+			continue // id, status index or QR token collided: draw again
 		}
 		if err != nil {
 			return nil, err

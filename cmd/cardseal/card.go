@@ -11,7 +11,6 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/token"
 )
 
 // china is the time zone of dates printed on cards.
@@ -45,11 +44,9 @@ func cmdRender(args []string, out io.Writer) error {
 		*number = fmt.Sprintf("%s%04d%06d", keys.CountyCode(a.Village), time.Now().In(lifecycle.China).Year(), n.Int64())
 	}
 	r, err := lifecycle.Render(ks, &lifecycle.Draft{
-		CardID:    lifecycle.NewCardID(),
 		Number:    *number,
 		Applicant: a,
 		IssueDate: time.Now().In(lifecycle.China),
-		Salt:      token.NewSalt(),
 		// No registry here: the card gets a random status-list slot.
 		StatusIndex: int(n.Int64()) % (1 << 20),
 	}, cfg.PublicURL)
