@@ -18,7 +18,7 @@ const (
 	// phones read from a black-and-white office print held at an angle,
 	// out of focus, in poor light (docs/qr-token.md: a 56-character URL
 	// at version 3 decoded from 33 of 45 simulated phone photos, a
-	// 210-character one at version 9 from 13). Version 4 at level M
+	// 210-character one at version 8 from 13). Version 4 at level M
 	// holds 90 alphanumeric characters; a version-2 token's URL has at
 	// most 64.
 	qrMaxVersion = 4
