@@ -14,8 +14,10 @@ import (
 
 // The citizen download (Art. 16: couples print the card themselves). The
 // QR token identifies the card; one spouse's ID number, checked by the
-// lifecycle against the registry's encrypted record, proves the right to
-// the PDF. Nothing lists cards.
+// lifecycle against the registry's encrypted applicant record (never
+// against anything in the token), proves the right to the PDF. Every
+// attempt is rate-limited per client IP and per card, and audited;
+// nothing lists cards.
 
 var idNumberRE = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 

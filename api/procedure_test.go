@@ -26,7 +26,6 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/statuslist"
 	"github.com/jilin-health/cardseal/store/storetest"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -290,13 +289,10 @@ func TestStatusListOffline(t *testing.T) {
 		if r2.Code != http.StatusOK || r2.Header().Get("ETag") == etag {
 			t.Fatalf("after void: %d", r2.Code)
 		}
-		// Offline: the scanned token names the index; the signed list says voided.
+		// Offline: the card PDF's seals verify, its revision 0 names the
+		// index, and the signed list says voided.
 		sc, _ := v.st.GetCard(context.Background(), c.ID)
-		plat, err := v.ks.PlatformIdentity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		claims, _, err := token.Verify(sc.QRToken, []*smx509.Certificate{plat.Cert})
+		_, pdf, err := v.st.CurrentPDF(context.Background(), c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,10 +300,14 @@ func TestStatusListOffline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if claims.StatusIndex != sc.StatusIndex || l.Status(claims.StatusIndex) != statuslist.Voided {
-			t.Fatalf("index %d/%d status %q", claims.StatusIndex, sc.StatusIndex, l.Status(claims.StatusIndex))
+		oc, err := lifecycle.CheckOffline(pdf, v.ks.TrustList(), l)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if l.Status((claims.StatusIndex+1)%card.StatusListSize) != "" {
+		if oc.StatusIndex != sc.StatusIndex || oc.Status != lifecycle.PublicVoided || oc.Report.DocID != c.Number {
+			t.Fatalf("offline: index %d/%d status %q card %q", oc.StatusIndex, sc.StatusIndex, oc.Status, oc.Report.DocID)
+		}
+		if l.Status((sc.StatusIndex+1)%card.StatusListSize) != "" {
 			t.Fatal("a neighbouring index is set")
 		}
 		// A list from another key does not parse.
@@ -377,7 +377,7 @@ func TestArt7aCrossProvinceTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	number := "2101022026000001"
-	rd, err := lifecycle.Render(context.Background(), other, ks2, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: app, IssueDate: time.Now(), StatusIndex: 7}, "http://liaoning.example")
+	rd, err := lifecycle.Render(context.Background(), other, &lifecycle.Draft{Number: number, Applicant: app, IssueDate: time.Now(), StatusIndex: 7}, "http://liaoning.example")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/jilin-health/cardseal/lifecycle"
 )
 
-// maxTokenParam bounds the token taken from a path: a real one has 175
-// characters.
+// maxTokenParam bounds the token taken from a path: a version-2 token has
+// 26 characters, a version-1 one 180.
 const maxTokenParam = 256
 
 // tokenParam returns the path's token in upper case: Base32 is case

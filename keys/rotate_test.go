@@ -16,7 +16,6 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -72,8 +71,8 @@ func sealedCard(t *testing.T, ks keys.Store, number string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := lifecycle.Render(context.Background(), keys.Demo, ks, &lifecycle.Draft{CardID: lifecycle.NewCardID(), Number: number, Applicant: a,
-		IssueDate: time.Now().In(lifecycle.China), Salt: token.NewSalt()}, "https://cards.example.cn")
+	r, err := lifecycle.Render(context.Background(), keys.Demo, &lifecycle.Draft{Number: number, Applicant: a,
+		IssueDate: time.Now().In(lifecycle.China)}, "https://cards.example.cn")
 	if err != nil {
 		t.Fatal(err)
 	}

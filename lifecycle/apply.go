@@ -14,7 +14,6 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/token"
 )
 
 // ErrRebirthBlocked: a voided re-birth card blocks a new one (Art. 22).
@@ -63,13 +62,11 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		if err != nil {
 			return nil, err
 		}
-		cid, _ := strconv.ParseUint(id, 16, 64)
-		salt := token.NewSalt()
 		idx, err := card.RandomStatusIndex()
 		if err != nil {
 			return nil, err
 		}
-		r, err := Render(ctx, s.reg, s.keys, &Draft{CardID: cid, Number: number, Applicant: app, IssueDate: now, Salt: salt, StatusIndex: idx}, s.publicURL)
+		r, err := Render(ctx, s.reg, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx}, s.publicURL)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +82,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		})
 		err = s.reg.CreateCard(ctx, c, r.PDF, ev)
 		if errors.Is(err, card.ErrDuplicate) && attempt < 3 {
-			continue // id or status index collided: draw again
+			continue // id, status index or QR token collided: draw again
 		}
 		if err != nil {
 			return nil, err
@@ -247,7 +244,7 @@ func (s *Service) Track(ctx context.Context, number, idNumber string) (*Applicat
 // couple's ID numbers.
 func holds(app *card.Applicant, idNumber string) bool {
 	id := []byte(strings.ToUpper(strings.TrimSpace(idNumber)))
-	m := subtle.ConstantTimeCompare(id, []byte(app.Male.IDNumber))
-	f := subtle.ConstantTimeCompare(id, []byte(app.Female.IDNumber))
+	m := subtle.ConstantTimeCompare(id, []byte(strings.ToUpper(app.Male.IDNumber)))
+	f := subtle.ConstantTimeCompare(id, []byte(strings.ToUpper(app.Female.IDNumber)))
 	return m|f == 1
 }

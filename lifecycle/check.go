@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,9 +88,9 @@ type Checker struct {
 
 	mu      sync.Mutex
 	cache   map[[32]byte]*verifier.Report
-	stored  map[string]storedVerdict // card ID → verdict of its current PDF
-	tokens  map[string]tokenClaims   // token → its verified claims
-	holders map[string]maskedHolders // card ID → its masked holders
+	stored  map[string]storedVerdict  // card ID → verdict of its current PDF
+	tokens  map[string]*token.Scanned // version-1 token → its verified claims
+	holders map[string]maskedHolders  // card ID → its masked holders
 }
 
 // maskedHolders are the masked holders of the application record sealed
@@ -109,17 +109,10 @@ type storedVerdict struct {
 	checked time.Time
 }
 
-// tokenClaims are the claims of a token whose signature verified with
-// cert.
-type tokenClaims struct {
-	claims *token.Claims
-	cert   *smx509.Certificate
-}
-
 // NewChecker returns a checker over a service.
 func NewChecker(s *Service) *Checker {
 	return &Checker{Service: s, cache: map[[32]byte]*verifier.Report{},
-		stored: map[string]storedVerdict{}, tokens: map[string]tokenClaims{}, holders: map[string]maskedHolders{}}
+		stored: map[string]storedVerdict{}, tokens: map[string]*token.Scanned{}, holders: map[string]maskedHolders{}}
 }
 
 // maxCache bounds each of the checker's caches.
@@ -168,70 +161,99 @@ func (ch *Checker) platformCerts() ([]*smx509.Certificate, error) {
 	return []*smx509.Certificate{id.Cert}, nil
 }
 
+// Errors of CardByToken.
+var (
+	// ErrForgedToken: the token is malformed, or a version-1 token whose
+	// signature does not verify or that names another card than the one
+	// the registry holds under it.
+	ErrForgedToken = errors.New("forged or malformed QR token")
+	// ErrUnknownToken: a well-formed token the registry does not know.
+	ErrUnknownToken = errors.New("no card has this QR token")
+)
+
 // Check answers a scanned token.
 func (ch *Checker) Check(ctx context.Context, tok string) (*Answer, error) {
-	c, status, err := ch.resolve(ctx, tok)
-	if err != nil {
+	now := ch.Service.Now().UTC()
+	c, err := ch.CardByToken(ctx, tok)
+	switch {
+	case errors.Is(err, ErrForgedToken):
+		return &Answer{Status: PublicForged, CheckedAt: now, Seals: []PublicSeal{}}, nil
+	case errors.Is(err, ErrUnknownToken):
+		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
+	case err != nil:
 		return nil, err
-	}
-	if c == nil {
-		return &Answer{Status: status, CheckedAt: ch.Service.Now().UTC(), Seals: []PublicSeal{}}, nil
 	}
 	return ch.Answer(ctx, c)
 }
 
-// resolve finds the card a scanned token was issued for. A token that is
-// not genuine is (nil, PublicForged); a genuine one the registry does not
-// know, (nil, PublicUnknown).
-func (ch *Checker) resolve(ctx context.Context, tok string) (*card.Card, string, error) {
-	certs, err := ch.platformCerts()
-	if err != nil {
-		return nil, "", err
+// CardByToken finds the card a scanned token names, for the public check
+// and the citizen download alike. A version-2 token is a random handle:
+// it is parsed strictly and looked up. A version-1 token (cards printed
+// before version 2) must verify against the platform certificate, and
+// the card the registry holds under it must have the number it signs.
+// The version-1 holder digests are not used (docs/privacy.md).
+func (ch *Checker) CardByToken(ctx context.Context, tok string) (*card.Card, error) {
+	sc, err := ch.readToken(tok)
+	if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
+		return nil, fmt.Errorf("%w: %w", ErrForgedToken, err)
 	}
-	claims, err := ch.verifyToken(tok, certs)
-	if err != nil {
-		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrForged) || errors.Is(err, token.ErrNoKey) {
-			return nil, PublicForged, nil
-		}
-		return nil, "", err
-	}
-	c, err := ch.Service.reg.GetCardByToken(ctx, strings.ToUpper(token.FromURL(tok)))
-	if errors.Is(err, card.ErrNotFound) {
-		return nil, PublicUnknown, nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	if c.Number != claims.Number {
-		return nil, PublicForged, nil
-	}
-	return &c, "", nil
-}
-
-// verifyToken verifies a token's signature, once per token and platform
-// certificate; only tokens that verified are remembered.
-func (ch *Checker) verifyToken(tok string, certs []*smx509.Certificate) (*token.Claims, error) {
-	ch.mu.Lock()
-	t, ok := ch.tokens[tok]
-	ch.mu.Unlock()
-	if ok {
-		for _, c := range certs {
-			if c == t.cert {
-				return t.claims, nil
-			}
-		}
-	}
-	claims, cert, err := token.Verify(tok, certs)
 	if err != nil {
 		return nil, err
 	}
-	ch.mu.Lock()
-	if len(ch.tokens) >= maxCache {
-		clear(ch.tokens)
+	c, err := ch.Service.reg.GetCardByToken(ctx, sc.Key)
+	if errors.Is(err, card.ErrNotFound) {
+		return nil, ErrUnknownToken
 	}
-	ch.tokens[tok] = tokenClaims{claims: claims, cert: cert}
+	if err != nil {
+		return nil, err
+	}
+	if sc.Legacy != nil && c.Number != sc.Legacy.Number {
+		return nil, fmt.Errorf("%w: the token signs card %s, the registry holds %s under it", ErrForgedToken, sc.Legacy.Number, c.Number)
+	}
+	return &c, nil
+}
+
+// readToken reads a scanned token. A version-1 token's signature is
+// checked once per token and platform certificate; only tokens that
+// verified are remembered. A version-2 token costs nothing to parse and
+// is not cached.
+func (ch *Checker) readToken(tok string) (*token.Scanned, error) {
+	certs, err := ch.platformCerts()
+	if err != nil {
+		return nil, err
+	}
+	key := token.Normalize(tok)
+	ch.mu.Lock()
+	t, ok := ch.tokens[key]
 	ch.mu.Unlock()
-	return claims, nil
+	if ok && slices.Contains(certs, t.Cert) {
+		return t, nil
+	}
+	sc, err := token.Read(key, certs)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Legacy != nil {
+		ch.mu.Lock()
+		if len(ch.tokens) >= maxCache {
+			clear(ch.tokens)
+		}
+		ch.tokens[key] = sc
+		ch.mu.Unlock()
+	}
+	return sc, nil
+}
+
+// IsHolder reports whether idNumber is the ID number of one of the card's
+// two holders, as the registry's encrypted applicant record says: the
+// citizen download's check (Art. 16), the same for every token version.
+// Both numbers are compared in constant time, and both always are.
+func (s *Service) IsHolder(c *card.Card, idNumber string) (bool, error) {
+	app, err := s.Applicant(c)
+	if err != nil {
+		return false, err
+	}
+	return holds(app, idNumber), nil
 }
 
 // storedReport returns the verifier's report on a card's current PDF,

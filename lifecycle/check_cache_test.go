@@ -8,7 +8,7 @@ import (
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
-// TestCheckerCaches: the public answer's caches (token signature, stored
+// TestCheckerCaches: the public answer's caches (stored
 // PDF verdict per revision, masked holders) never hide a new seal or a
 // status change: the next answer reflects each at once.
 func TestCheckerCaches(t *testing.T) {
@@ -57,7 +57,12 @@ func TestCheckerCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(PublicVoided, 3)
-	if a, err := ch.Check(ctx, c.QRToken[:len(c.QRToken)-4]+"AAAA"); err != nil || a.Status != PublicForged {
+	// A changed handle is well-formed but names no card; a malformed
+	// one is forged.
+	if a, err := ch.Check(ctx, c.QRToken[:len(c.QRToken)-4]+"AAAA"); err != nil || a.Status != PublicUnknown {
 		t.Fatalf("altered token: %+v, %v", a, err)
+	}
+	if a, err := ch.Check(ctx, c.QRToken[:len(c.QRToken)-1]+"1"); err != nil || a.Status != PublicForged {
+		t.Fatalf("malformed token: %+v, %v", a, err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -342,7 +341,7 @@ func TestCardPolicyRefusesCountyFirst(t *testing.T) {
 	a.StatusCert = &card.StatusCert{Number: "YJ-2026-0042"}
 	a.ChildOrder = 3
 	number := "2201022026000127"
-	r, err := Render(context.Background(), demoOrgs, ks, &Draft{CardID: NewCardID(), Number: number, Applicant: a, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := Render(context.Background(), demoOrgs, &Draft{Number: number, Applicant: a, IssueDate: time.Now()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}

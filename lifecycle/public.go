@@ -35,14 +35,11 @@ func (e *LimitError) Error() string { return "too many attempts: " + e.What }
 // CardForDownload returns the card a token names, for the download form;
 // card.ErrNotFound for a token that is not genuine or not registered.
 func (ch *Checker) CardForDownload(ctx context.Context, tok string) (*card.Card, error) {
-	c, _, err := ch.resolve(ctx, tok)
-	if err != nil {
-		return nil, err
+	c, err := ch.CardByToken(ctx, tok)
+	if errors.Is(err, ErrForgedToken) || errors.Is(err, ErrUnknownToken) {
+		return nil, fmt.Errorf("download: %w: %w", card.ErrNotFound, err)
 	}
-	if c == nil {
-		return nil, fmt.Errorf("download: %w", card.ErrNotFound)
-	}
-	return c, nil
+	return c, err
 }
 
 // Download gives the holder the card's current PDF: one spouse's ID
@@ -62,7 +59,7 @@ func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (
 	if !allowed {
 		return c, nil, &LimitError{What: "download attempts on this card", RetryAfter: time.Hour}
 	}
-	app, err := s.Applicant(c)
+	holder, err := s.IsHolder(c, idNumber)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,7 +69,7 @@ func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (
 		_, err := s.reg.AppendAudit(ctx, ev)
 		return err
 	}
-	if !holds(app, idNumber) {
+	if !holder {
 		if err := record("holder_mismatch"); err != nil {
 			return nil, nil, err
 		}

@@ -2,14 +2,11 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/token"
@@ -17,31 +14,22 @@ import (
 
 // Draft is what rendering needs to know of a new card.
 type Draft struct {
-	CardID    uint64
 	Number    string // 16 digits
 	Applicant *card.Applicant
 	IssueDate time.Time
-	Salt      [8]byte
-	// StatusIndex is the card's position in the status list.
+	// StatusIndex is the card's position in the status list, written
+	// into revision 0 for offline checks (StatusIndex).
 	StatusIndex int
 }
 
 // Rendered is revision 0 of a card.
 type Rendered struct {
-	PDF              []byte
+	PDF []byte
+	// Token is the card's version-2 QR token, a fresh random handle: the
+	// registry keeps it as the card's QR token and finds the card by it.
 	Token            string
 	URL              string
 	VerificationCode string
-	Claims           *token.Claims
-}
-
-// NewCardID returns a random, unguessable card id.
-func NewCardID() uint64 {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
 // OrgSource finds organisations in the registry (Orgs is one).
@@ -70,31 +58,14 @@ func OrgsOf(ctx context.Context, src OrgSource, village string) (v, t, c org.Org
 }
 
 // Render draws revision 0 of a card: the fields, the seal boxes and the
-// QR code whose token the platform key signs.
-func Render(ctx context.Context, src OrgSource, ks keys.Store, d *Draft, publicURL string) (*Rendered, error) {
+// QR code with the verification URL of a fresh version-2 token. Nothing
+// in the token depends on the draft: it is random (docs/qr-token.md).
+func Render(ctx context.Context, src OrgSource, d *Draft, publicURL string) (*Rendered, error) {
 	v, t, c, err := OrgsOf(ctx, src, d.Applicant.Village)
 	if err != nil {
 		return nil, err
 	}
-	plat, err := ks.PlatformIdentity()
-	if err != nil {
-		return nil, fmt.Errorf("platform key: %w", err)
-	}
-	claims := &token.Claims{
-		CardID:    d.CardID,
-		Number:    d.Number,
-		Type:      d.Applicant.Type,
-		County:    c.Code,
-		IssueDate: d.IssueDate,
-		Salt:      d.Salt,
-
-		StatusIndex: d.StatusIndex,
-	}
-	claims.BindHolders(d.Applicant.Male.IDNumber, d.Applicant.Female.IDNumber)
-	tok, err := token.Sign(claims, plat)
-	if err != nil {
-		return nil, err
-	}
+	tok := token.NewHandle().String()
 	u, err := token.URL(publicURL, tok)
 	if err != nil {
 		return nil, err
@@ -110,11 +81,12 @@ func Render(ctx context.Context, src OrgSource, ks keys.Store, d *Draft, publicU
 		IssueDate:        d.IssueDate,
 		QRURL:            u,
 		VerificationCode: vc,
+		StatusIndex:      d.StatusIndex,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Rendered{PDF: pdf, Token: tok, URL: u, VerificationCode: vc, Claims: claims}, nil
+	return &Rendered{PDF: pdf, Token: tok, URL: u, VerificationCode: vc}, nil
 }
 
 // China is the time zone of dates printed on cards.

@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/smx509"
-
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/token"
 )
 
@@ -58,61 +57,59 @@ func example(t testing.TB) *card.Applicant {
 	return a
 }
 
-// TestRenderedQRDecodesToSignedToken renders a card, rasterises it as a
-// black-and-white print would be scanned (grey, 150 dpi), decodes the QR
-// code and checks the token in it with the platform certificate; the same
-// token with one byte changed does not verify.
-func TestRenderedQRDecodesToSignedToken(t *testing.T) {
+// TestPrintedQRDecodes renders cards through the lifecycle for the demo
+// public URL and a production one, rasterises each as a black-and-white
+// office print is scanned (1 bit per pixel, 150 dpi), decodes the QR code
+// with zbarimg and checks that it is the card's URL: at most 64
+// characters, QR version 4 or below at level M, with a version-2 token.
+// Revision 0 holds the card's status-list index.
+func TestPrintedQRDecodes(t *testing.T) {
 	pdftoppm := testtool.Require(t, "pdftoppm")
 	zbarimg := testtool.Require(t, "zbarimg")
-	ks := demoKeys(t)
-	r, err := Render(context.Background(), demoOrgs, ks, &Draft{CardID: NewCardID(), Number: "2201022026000007", Applicant: example(t), IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "card.pdf")
-	if err := os.WriteFile(in, r.PDF, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(pdftoppm, "-gray", "-r", "150", "-png", "-f", "1", "-l", "1", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, out)
-	}
-	pages, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
-	if len(pages) != 1 {
-		t.Fatalf("pages: %v", pages)
-	}
-	out, err := exec.Command(zbarimg, "--raw", "-q", pages[0]).Output()
-	if err != nil {
-		t.Fatalf("zbarimg: %v", err)
-	}
-	url := strings.TrimSpace(string(out))
-	if url != r.URL {
-		t.Fatalf("QR decodes to %q, want %q", url, r.URL)
-	}
-	plat, err := ks.PlatformIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs := []*smx509.Certificate{plat.Cert}
-	claims, _, err := token.Verify(token.FromURL(url), certs)
-	if err != nil {
-		t.Fatalf("scanned token does not verify: %v", err)
-	}
-	if claims.Number != "2201022026000007" || claims.County != "220102" || claims.Type != card.First {
-		t.Fatalf("claims %+v", claims)
-	}
-	if !claims.MatchesHolder("220102199208152346") {
-		t.Fatal("the holder's ID number does not match the scanned token")
-	}
-	tok := []byte(token.FromURL(url))
-	i := len(tok) / 2
-	if tok[i] == 'A' {
-		tok[i] = 'B'
-	} else {
-		tok[i] = 'A'
-	}
-	if _, _, err := token.Verify(string(tok), certs); err == nil {
-		t.Fatal("a token with a changed character verifies")
+	demoKeys(t)
+	for i, base := range []string{"http://127.0.0.1:8080", "https://card.wsjkw.jl.gov.cn"} {
+		t.Run(base, func(t *testing.T) {
+			idx := 0x0abcde + i
+			r, err := Render(context.Background(), demoOrgs, &Draft{Number: "2201022026000007", Applicant: example(t), IssueDate: time.Now(), StatusIndex: idx}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.ToUpper(base) + "/V/" + r.Token; r.URL != want {
+				t.Fatalf("URL %q, want %q", r.URL, want)
+			}
+			if _, err := token.ParseHandle(r.Token); err != nil {
+				t.Fatalf("token %q is not a version-2 token: %v", r.Token, err)
+			}
+			v, err := templates.QRVersion(r.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d characters, QR version %d", r.URL, len(r.URL), v)
+			if len(r.URL) > 64 || v > 4 {
+				t.Fatalf("%q: %d characters, QR version %d; want ≤ 64 and ≤ 4", r.URL, len(r.URL), v)
+			}
+			if got, err := StatusIndex(r.PDF); err != nil || got != idx {
+				t.Fatalf("status index %d, %v; want %d", got, err, idx)
+			}
+			dir := t.TempDir()
+			in := filepath.Join(dir, "card.pdf")
+			if err := os.WriteFile(in, r.PDF, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(pdftoppm, "-mono", "-r", "150", "-png", "-f", "1", "-l", "1", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+				t.Fatalf("pdftoppm: %v\n%s", err, out)
+			}
+			pages, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
+			if len(pages) != 1 {
+				t.Fatalf("pages: %v", pages)
+			}
+			out, err := exec.Command(zbarimg, "--raw", "-q", pages[0]).Output()
+			if err != nil {
+				t.Fatalf("zbarimg: %v", err)
+			}
+			if url := strings.TrimSpace(string(out)); url != r.URL {
+				t.Fatalf("QR decodes to %q, want %q", url, r.URL)
+			}
+		})
 	}
 }

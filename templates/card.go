@@ -21,6 +21,9 @@ type CardData struct {
 	IssueDate        time.Time
 	QRURL            string // upper-case verification URL (QR alphanumeric set)
 	VerificationCode string // 核验码 for manual checks
+	// StatusIndex is the card's index in the signed status list, written
+	// into the document information (StatusIndexKey) for offline checks.
+	StatusIndex int
 }
 
 // ErrCardData is returned for card data that is incomplete or
@@ -39,6 +42,9 @@ const (
 	bodyTop    = 80 * mm
 	bodyBottom = 212 * mm // the seal section's heading starts below
 	maxNumber  = 40       // characters of the card number / verification code
+	// maxStatusIndex bounds a status-list index (the largest list a
+	// verifier parses has 2^24 entries).
+	maxStatusIndex = 1 << 24
 )
 
 // sealRect returns the seal box of a level in page coordinates.
@@ -74,6 +80,7 @@ func RenderCard(d *CardData) ([]byte, error) {
 		title:   "吉林省" + d.Type.Title(),
 		subject: d.Number,
 		created: d.IssueDate,
+		ints:    map[string]int{StatusIndexKey: d.StatusIndex},
 	})
 }
 
@@ -91,6 +98,8 @@ func checkCardData(d *CardData) error {
 		return fmt.Errorf("%w: verification code must have 1 to %d characters", ErrCardData, maxNumber)
 	case d.IssueDate.IsZero():
 		return fmt.Errorf("%w: no issue date", ErrCardData)
+	case d.StatusIndex < 0 || d.StatusIndex >= maxStatusIndex:
+		return fmt.Errorf("%w: status index %d outside [0, %d)", ErrCardData, d.StatusIndex, maxStatusIndex)
 	}
 	for _, o := range []struct {
 		org   org.Org

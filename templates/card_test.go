@@ -108,14 +108,21 @@ func TestFontEmbeddedAsSubset(t *testing.T) {
 	}
 }
 
+// TestQRCodeScans rasterises the card as a black-and-white office print
+// is scanned, 1 bit per pixel at 150 dpi and grey at 150 dpi, and decodes
+// the QR code with zbarimg.
 func TestQRCodeScans(t *testing.T) {
 	d := demoCard(t)
 	pdf := renderFile(t, d)
-	prefix := filepath.Join(filepath.Dir(pdf), "page")
-	run(t, "pdftoppm", "-gray", "-r", "150", "-png", "-f", "1", "-l", "1", pdf, prefix)
-	got := run(t, "zbarimg", "--raw", "-q", prefix+"-1.png")
-	if strings.TrimRight(got, "\n") != d.QRURL {
-		t.Fatalf("zbarimg decoded %q, want %q", got, d.QRURL)
+	for _, mode := range []string{"-mono", "-gray"} {
+		t.Run(mode, func(t *testing.T) {
+			prefix := filepath.Join(t.TempDir(), "page")
+			run(t, "pdftoppm", mode, "-r", "150", "-png", "-f", "1", "-l", "1", pdf, prefix)
+			got := run(t, "zbarimg", "--raw", "-q", prefix+"-1.png")
+			if strings.TrimRight(got, "\n") != d.QRURL {
+				t.Fatalf("zbarimg decoded %q, want %q", got, d.QRURL)
+			}
+		})
 	}
 }
 
@@ -124,20 +131,24 @@ func TestQRURL(t *testing.T) {
 		name    string
 		url     string
 		wantErr bool
-		maxVer  int
+		version int
 	}{
-		// 224 alphanumeric characters fit version 8-M (221 would not fit
-		// version 8 in byte mode, which holds 152): the encoder must be
-		// using alphanumeric mode.
-		{"base32 token", demoURL(), false, 9},
-		{"short", "HTTP://X/V/AB", false, 2},
+		// The URL of a version-2 token on a production host (57
+		// characters) and the longest one token.URL allows (64).
+		{"version-2 token", demoURL(), false, 3},
+		{"64 characters", "HTTPS://" + strings.Repeat("X", 27) + "/V/" + strings.Repeat("A", 26), false, 4},
+		{"short", "HTTP://X/V/AB", false, 1},
+		// 90 alphanumeric characters fit version 4-M; in byte mode it
+		// holds 62: the encoder must be using alphanumeric mode.
+		{"90 characters", "HTTP://X/V/" + strings.Repeat("A", 79), false, 4},
+		{"needs version 5", "HTTP://X/V/" + strings.Repeat("A", 80), true, 0},
+		{"version-1 token", "HTTP://127.0.0.1:8080/V/" + strings.Repeat("A", 180), true, 0},
 		{"lower case", strings.ToLower(demoURL()), true, 0},
 		{"query string", "HTTP://X/V?T=1", true, 0},
 		{"empty", "", true, 0},
-		{"needs version 11", "HTTP://X/V/" + strings.Repeat("A", 320), true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := qrModules(tc.url)
+			v, err := QRVersion(tc.url)
 			if tc.wantErr {
 				if !errors.Is(err, ErrQRURL) {
 					t.Fatalf("err = %v, want ErrQRURL", err)
@@ -147,10 +158,39 @@ func TestQRURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v := (len(m) - 17) / 4; v > tc.maxVer {
-				t.Errorf("version %d for %d characters, want ≤ %d", v, len(tc.url), tc.maxVer)
+			if v != tc.version {
+				t.Errorf("version %d for %d characters, want %d", v, len(tc.url), tc.version)
 			}
 		})
+	}
+}
+
+// TestStatusIndexInInfo: the card's status-list index is an integer entry
+// of the document information in the trailer of revision 0, inserted
+// without moving any object (qpdf finds the cross-reference table
+// intact), next to the title and subject pdfinfo shows.
+func TestStatusIndexInInfo(t *testing.T) {
+	d := demoCard(t)
+	path := renderFile(t, d)
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte("/"+StatusIndexKey+" ")); n != 1 {
+		t.Fatalf("%d %s entries", n, StatusIndexKey)
+	}
+	if !bytes.Contains(b, []byte("/Info <<\n/"+StatusIndexKey+" 658188\n")) {
+		t.Fatal("the status index is not in the trailer's /Info")
+	}
+	if out, err := exec.Command(testtool.Require(t, "qpdf"), "--check", path).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf --check: %v\n%s", err, out)
+	}
+	info := run(t, "pdfinfo", "-enc", "UTF-8", path)
+	if !strings.Contains(info, "Subject:         "+d.Number+"\n") || !strings.Contains(info, "Title:           吉林省一孩生育服务卡\n") {
+		t.Fatalf("pdfinfo:\n%s", info)
+	}
+	for _, bad := range []int{-1, 1 << 24} {
+		d.StatusIndex = bad
+		if _, err := RenderCard(d); !errors.Is(err, ErrCardData) {
+			t.Errorf("status index %d: %v", bad, err)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package templates
 
 import (
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,16 +15,11 @@ var (
 	demoVillage  = org.Org{Code: "220102001001", Level: org.Village, Name: "永安社区居民委员会"}
 )
 
-// demoURL is a realistic verification URL: host, path and a 200-character
-// Base32 token (upper case, QR alphanumeric).
+// demoURL is a realistic verification URL: a production host, the path
+// and a 26-character version-2 token (upper case, QR alphanumeric; the
+// vector of docs/qr-token.md).
 func demoURL() string {
-	const b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	var sb strings.Builder
-	sb.WriteString("HTTP://127.0.0.1:8080/V/")
-	for i := 0; i < 200; i++ {
-		sb.WriteByte(b32[(i*7+i/5)%32])
-	}
-	return sb.String()
+	return "HTTPS://CARD.WSJKW.JL.GOV.CN/V/L4HIUHET2JDXXIGE4YNSR46ZAU"
 }
 
 func demoApplicant(t testing.TB) *card.Applicant {
@@ -52,5 +46,6 @@ func demoCard(t testing.TB) *CardData {
 		IssueDate:        time.Date(2026, 11, 28, 0, 0, 0, 0, time.FixedZone("CST", 8*3600)),
 		QRURL:            demoURL(),
 		VerificationCode: "7K3Q-9XWD-M2PA",
+		StatusIndex:      0x0a0b0c,
 	}
 }

@@ -293,6 +293,9 @@ func (p *page) validate() error {
 type docInfo struct {
 	title, subject string
 	created        time.Time
+	// ints are extra integer entries (addInfoInts), e.g. a card's
+	// status-list index.
+	ints map[string]int
 }
 
 // render validates the page and draws it with gopdf.
@@ -368,7 +371,7 @@ func (p *page) render(info docInfo) (out []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("write pdf: %w", err)
 	}
-	return b, nil
+	return addInfoInts(b, info.ints)
 }
 
 // runeLen is utf8.RuneCountInString, named for the limits below.

@@ -9,15 +9,19 @@ import (
 
 // ErrQRURL is returned for a verification URL the card's QR code cannot
 // carry: empty, with characters outside the QR alphanumeric set, or too
-// long for version 10.
+// long for version 4.
 var ErrQRURL = errors.New("unsuitable QR verification URL")
 
 const (
-	// qrMaxVersion bounds the symbol so that its modules stay large
-	// enough (≥ 0.63 mm at a 36 mm symbol) for a phone to read a
-	// black-and-white office print. Version 10 at level M holds 311
-	// alphanumeric characters.
-	qrMaxVersion = 10
+	// qrMaxVersion bounds the symbol so that its modules stay large: at
+	// version 4 (33 modules) a 36 mm symbol has modules of 1.09 mm, which
+	// phones read from a black-and-white office print held at an angle,
+	// out of focus, in poor light (docs/qr-token.md: a 56-character URL
+	// at version 3 decoded from 33 of 45 simulated phone photos, a
+	// 210-character one at version 8 from 13). Version 4 at level M
+	// holds 90 alphanumeric characters; a version-2 token's URL has at
+	// most 64.
+	qrMaxVersion = 4
 	// qrSymbolW is the printed width of the symbol without its quiet zone.
 	qrSymbolW = 36 * mm
 	// qrQuiet is the quiet zone in modules (ISO/IEC 18004: 4).
@@ -49,6 +53,17 @@ func qrModules(url string) ([][]bool, error) {
 	}
 	q.DisableBorder = true
 	return q.Bitmap(), nil
+}
+
+// QRVersion returns the QR version (1–40) of the symbol a card draws for
+// url at error-correction level M, or ErrQRURL when the card cannot carry
+// url.
+func QRVersion(url string) (int, error) {
+	m, err := qrModules(url)
+	if err != nil {
+		return 0, err
+	}
+	return (len(m) - 17) / 4, nil
 }
 
 func containsByte(s string, b byte) bool {

@@ -28,7 +28,6 @@ import (
 	"github.com/jilin-health/cardseal/seal"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -918,7 +917,7 @@ func TestChainAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	const number2 = "2201022026000002"
-	r, err := lifecycle.Render(context.Background(), keys.Demo, f.ks, &lifecycle.Draft{CardID: 43, Number: number2, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := lifecycle.Render(context.Background(), keys.Demo, &lifecycle.Draft{Number: number2, Applicant: app, IssueDate: time.Now()}, "http://127.0.0.1:8080")
 	if err != nil {
 		t.Fatal(err)
 	}

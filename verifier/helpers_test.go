@@ -19,7 +19,6 @@ import (
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
-	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -70,7 +69,7 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{ks: ks, sealer: lifecycle.NewSealer(ks), number: "2201022026000001"}
-	r, err := lifecycle.Render(context.Background(), keys.Demo, ks, &lifecycle.Draft{CardID: 42, Number: f.number, Applicant: app, IssueDate: time.Now(), Salt: token.NewSalt()}, "http://127.0.0.1:8080")
+	r, err := lifecycle.Render(context.Background(), keys.Demo, &lifecycle.Draft{Number: f.number, Applicant: app, IssueDate: time.Now()}, "http://127.0.0.1:8080")
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/token"
 )
 
 // china is the time zone of dates printed on cards.
@@ -29,7 +28,7 @@ func cmdRender(args []string, out io.Writer) error {
 	if *app == "" {
 		return usageError{"--applicant is required"}
 	}
-	cfg, ks, err := openKeys(*dir)
+	cfg, _, err := openKeys(*dir)
 	if err != nil {
 		return err
 	}
@@ -51,12 +50,10 @@ func cmdRender(args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	r, err := lifecycle.Render(ctx, st, ks, &lifecycle.Draft{
-		CardID:    lifecycle.NewCardID(),
+	r, err := lifecycle.Render(ctx, st, &lifecycle.Draft{
 		Number:    *number,
 		Applicant: a,
 		IssueDate: time.Now().In(lifecycle.China),
-		Salt:      token.NewSalt(),
 		// No registry here: the card gets a random status-list slot.
 		StatusIndex: int(n.Int64()) % (1 << 20),
 	}, cfg.PublicURL)

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/smx509"
-
+	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/statuslist"
 	"github.com/jilin-health/cardseal/token"
 )
@@ -125,17 +124,20 @@ func TestCLIUsage(t *testing.T) {
 	}
 }
 
-// TestCLIVerifyOffline checks a scanned QR URL against a signed status
-// list with no network: valid, then voided once the list says so, and
-// forged for a changed token.
+// TestCLIVerifyOffline checks cards against a signed status list with no
+// network. A sealed card PDF: valid, then voided once the list says so,
+// and not valid once tampered with. Its version-2 QR URL: refused with a
+// hint, there is nothing in it to check. A version-1 QR URL (cards
+// printed before): valid, voided, and forged for a changed token.
 func TestCLIVerifyOffline(t *testing.T) {
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
 	dir := t.TempDir()
-	d := filepath.Join(dir, "data")
+	p := func(name string) string { return filepath.Join(dir, name) }
+	d := p("data")
 	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
 		t.Fatal(stderr)
 	}
-	code, stdout, stderr := cli(t, "card", "render", "--dir", d, "--applicant", "../../examples/applicant.json", "--out", filepath.Join(dir, "c.pdf"))
+	code, stdout, stderr := cli(t, "card", "render", "--dir", d, "--applicant", "../../examples/applicant.json", "--out", p("c0.pdf"))
 	if code != 0 {
 		t.Fatal(stderr)
 	}
@@ -145,6 +147,19 @@ func TestCLIVerifyOffline(t *testing.T) {
 			url = strings.TrimPrefix(l, "QR: ")
 		}
 	}
+	in := p("c0.pdf")
+	for i, org := range []string{"220102001001", "220102001", "220102"} {
+		out := p(fmt.Sprintf("c%d.pdf", i+1))
+		if code, _, stderr := cli(t, "seal", "--dir", d, "--org", org, "--in", in, "--out", out); code != 0 {
+			t.Fatal(stderr)
+		}
+		in = out
+	}
+	sealed, _ := os.ReadFile(in)
+	index, err := lifecycle.StatusIndex(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, ks, err := openKeys(d)
 	if err != nil {
 		t.Fatal(err)
@@ -153,33 +168,51 @@ func TestCLIVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims, _, err := token.Verify(token.FromURL(url), []*smx509.Certificate{plat.Cert})
+	legacy, err := token.SignLegacy(&token.Claims{Number: "2201022026000001", Type: "first", County: "220102", IssueDate: time.Now(), StatusIndex: 77}, plat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := func(voided bool) string {
+	legacyURL := "HTTP://127.0.0.1:8080/V/" + legacy
+	list := func(voided ...int) string {
 		l := statuslist.New("平台", 1<<20, time.Now(), time.Hour)
-		if voided {
-			l.Set(statuslist.Voided, claims.StatusIndex)
+		for _, i := range voided {
+			l.Set(statuslist.Voided, i)
 		}
 		doc, err := l.Sign(plat)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := filepath.Join(dir, fmt.Sprintf("list-%v.json", voided))
-		os.WriteFile(p, doc, 0o644)
-		return p
+		f := p(fmt.Sprintf("list-%v.json", voided))
+		os.WriteFile(f, doc, 0o644)
+		return f
 	}
 	trust := filepath.Join(d, "keys", "trust.pem")
-	if code, out, errs := cli(t, "verify", "--offline", "--trust", trust, "--status", list(false), url); code != 0 || !strings.Contains(out, "status: valid") {
-		t.Fatalf("clean list: %d %s %s", code, out, errs)
+	verify := func(list, arg string, more ...string) (int, string, string) {
+		return cli(t, append(append([]string{"verify", "--offline", "--trust", trust, "--status", list}, more...), arg)...)
 	}
-	if code, out, _ := cli(t, "verify", "--offline", "--trust", trust, "--status", list(true), "--json", url); code != 1 || !strings.Contains(out, `"status": "voided"`) {
-		t.Fatalf("voided: %d %s", code, out)
+	if code, out, errs := verify(list(), in); code != 0 || !strings.Contains(out, "status: valid") || !strings.Contains(out, "seals were checked") {
+		t.Fatalf("sealed PDF, clean list: %d %s %s", code, out, errs)
 	}
-	forged := []byte(url)
+	if code, out, _ := verify(list(index), in, "--json"); code != 1 || !strings.Contains(out, `"status": "voided"`) || !strings.Contains(out, `"seals_checked": true`) {
+		t.Fatalf("sealed PDF, voided: %d %s", code, out)
+	}
+	tampered := bytes.Replace(sealed, []byte("/CardsealStatusIndex "), []byte("/CardsealStatusIndeX "), 1)
+	os.WriteFile(p("tampered.pdf"), tampered, 0o644)
+	if code, out, _ := verify(list(), p("tampered.pdf")); code != 1 || strings.Contains(out, "status: valid") {
+		t.Fatalf("tampered PDF: %d %s", code, out)
+	}
+	if code, out, errs := verify(list(), url); code == 0 || !strings.Contains(errs, "version-2") || !strings.Contains(errs, "hint:") {
+		t.Fatalf("version-2 URL: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := verify(list(), legacyURL); code != 0 || !strings.Contains(out, "status: valid") {
+		t.Fatalf("legacy URL, clean list: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := verify(list(77), legacyURL, "--json"); code != 1 || !strings.Contains(out, `"status": "voided"`) {
+		t.Fatalf("legacy URL, voided: %d %s", code, out)
+	}
+	forged := []byte(legacyURL)
 	forged[len(forged)-3] ^= 0x01
-	if code, out, _ := cli(t, "verify", "--offline", "--trust", trust, "--status", list(false), string(forged)); code != 1 || !strings.Contains(out, "forged") {
+	if code, out, _ := verify(list(), string(forged)); code != 1 || !strings.Contains(out, "forged") {
 		t.Fatalf("forged: %d %s", code, out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ func cmdVerify(args []string, out io.Writer) error {
 	trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
-	offline := fs.Bool("offline", false, "check a scanned QR URL or token against a signed status list, with no network")
+	offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
 	status := fs.String("status", "", "signed status list (JSON) for --offline")
 	bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
 	if err := parse(fs, args); err != nil {
@@ -34,7 +35,7 @@ func cmdVerify(args []string, out io.Writer) error {
 	}
 	if *offline {
 		if fs.NArg() != 1 || *status == "" {
-			return usageError{"verify --offline takes --status LIST.json and one QR URL or token"}
+			return usageError{"verify --offline takes --status LIST.json and one card PDF, QR URL or token"}
 		}
 		tl, err := trustList(*dir, *trust)
 		if err != nil {
@@ -106,7 +107,7 @@ type offlineAnswer struct {
 	IssueDate    string    `json:"issue_date,omitempty"`
 	ListIssued   time.Time `json:"status_list_issued"`
 	ListStale    bool      `json:"status_list_stale"`
-	SealsChecked bool      `json:"seals_checked"` // always false: offline, only the token and the list are checked
+	SealsChecked bool      `json:"seals_checked"` // true for a card PDF; false for a version-1 token (only it and the list are checked)
 }
 
 func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, out io.Writer) error {
@@ -120,16 +121,27 @@ func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, ou
 		return withHint(err, "fetch a fresh list from /api/v1/status-list and check it with the province's trust list")
 	}
 	a := offlineAnswer{ListIssued: list.Issued, ListStale: stale}
-	claims, _, err := token.Verify(token.FromURL(scanned), []*smx509.Certificate{cert})
-	switch {
-	case err != nil:
-		a.Status = "forged"
-	default:
-		a.Number, a.CardType, a.County = claims.Number, string(claims.Type), claims.County
-		a.IssueDate = claims.IssueDate.Format("2006-01-02")
-		a.Status = "valid"
-		if p := list.Status(claims.StatusIndex); p != "" {
-			a.Status = string(p)
+	if doc, err := os.ReadFile(scanned); err == nil && bytes.HasPrefix(doc, []byte("%PDF-")) {
+		oc, err := lifecycle.CheckOffline(doc, tl, list)
+		if err != nil {
+			return withHint(err, "give a card PDF rendered with a version-2 token, or a version-1 card's QR URL")
+		}
+		a.Status, a.Number, a.SealsChecked = oc.Status, oc.Report.DocID, true
+	} else if _, err := token.ParseHandle(token.Normalize(scanned)); err == nil {
+		return withHint(errors.New("a version-2 QR code holds only a random handle: there is nothing in it to check offline"),
+			"check the card online, or check its PDF offline: cardseal verify --offline --status LIST.json card.pdf")
+	} else {
+		claims, _, err := token.Verify(token.FromURL(scanned), []*smx509.Certificate{cert})
+		switch {
+		case err != nil:
+			a.Status = "forged"
+		default:
+			a.Number, a.CardType, a.County = claims.Number, string(claims.Type), claims.County
+			a.IssueDate = claims.IssueDate.Format("2006-01-02")
+			a.Status = "valid"
+			if p := list.Status(claims.StatusIndex); p != "" {
+				a.Status = string(p)
+			}
 		}
 	}
 	if asJSON {
@@ -140,14 +152,21 @@ func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, ou
 		}
 	} else {
 		fmt.Fprintf(out, "status: %s\n", a.Status)
-		if a.Number != "" {
+		switch {
+		case a.Number != "" && a.CardType != "":
 			fmt.Fprintf(out, "card: %s (%s), county %s, issued %s\n", a.Number, a.CardType, a.County, a.IssueDate)
+		case a.Number != "":
+			fmt.Fprintf(out, "card: %s\n", a.Number)
 		}
 		fmt.Fprintf(out, "status list issued %s", a.ListIssued.Format(time.RFC3339))
 		if stale {
 			fmt.Fprint(out, " — STALE: past its valid-until time")
 		}
-		fmt.Fprintln(out, "\nthe QR token's signature was checked offline; the seals are checked by the online service or by verifying the PDF")
+		if a.SealsChecked {
+			fmt.Fprintln(out, "\nthe card's seals were checked offline, and its status-list index read from revision 0, which they cover")
+		} else {
+			fmt.Fprintln(out, "\nthe QR token's signature was checked offline; the seals are checked by the online service or by verifying the PDF")
+		}
 	}
 	if a.Status != "valid" || stale {
 		return exitCode(1)
