@@ -42,10 +42,17 @@ func CheckUsername(u string) error {
 }
 
 // CheckPasswordPolicy checks a new password for a username: one line of
-// MinPassword to MaxPassword characters.
+// MinPassword to MaxPassword characters, not the username and not on the
+// list of common passwords (IsCommonPassword), whatever the case.
 func CheckPasswordPolicy(username, password string) error {
 	if n := utf8.RuneCountInString(password); n < MinPassword || len(password) > MaxPassword || strings.ContainsAny(password, "\r\n") {
 		return fmt.Errorf("%w: one line of %d to %d characters", ErrPassword, MinPassword, MaxPassword)
+	}
+	if strings.EqualFold(strings.TrimSpace(password), strings.TrimSpace(username)) {
+		return fmt.Errorf("%w: the password is the username", ErrPassword)
+	}
+	if IsCommonPassword(password) {
+		return fmt.Errorf("%w: the password is on the list of common passwords", ErrPassword)
 	}
 	return nil
 }

@@ -1,8 +1,12 @@
 package staff
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -88,3 +92,37 @@ var dummyHash = sync.OnceValue(func() string {
 	}
 	return h
 })
+
+// commonPasswordsGz is the list of common passwords of zxcvbn-ts
+// (npm @zxcvbn-ts/language-common 4.1.3, MIT licence), trimmed, lower-cased
+// and gzipped by gen_common.go.
+//
+//go:generate npm pack --silent @zxcvbn-ts/language-common@4.1.3
+//go:generate go run gen_common.go zxcvbn-ts-language-common-4.1.3.tgz
+//go:generate rm zxcvbn-ts-language-common-4.1.3.tgz
+//go:embed common-passwords.txt.gz
+var commonPasswordsGz []byte
+
+// commonPasswords is the list as a set, read on first use.
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	zr, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
+	if err != nil {
+		panic(fmt.Sprintf("embedded common-passwords.txt.gz: %v", err))
+	}
+	set := make(map[string]struct{}, 50000)
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		set[sc.Text()] = struct{}{}
+	}
+	if err := sc.Err(); err != nil || len(set) == 0 {
+		panic(fmt.Sprintf("embedded common-passwords.txt.gz: %d entries, %v", len(set), err))
+	}
+	return set
+})
+
+// IsCommonPassword reports whether the password, trimmed and in lower
+// case, is on the list of common passwords.
+func IsCommonPassword(password string) bool {
+	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(password))]
+	return ok
+}
