@@ -61,6 +61,16 @@ type Options struct {
 	// TrustProxy takes the client IP from X-Forwarded-For (set it only
 	// behind a reverse proxy that overwrites the header).
 	TrustProxy bool
+	// HTTPS says clients reach the service over HTTPS even when this
+	// listener gets plain HTTP (TLS ends at a proxy; the public URL is
+	// https://): every answer then carries Strict-Transport-Security, as
+	// answers over TLS always do.
+	HTTPS bool
+	// MetricsToken, if set, serves GET /metrics on this handler to
+	// scrapes that carry it as a bearer token. Without it /metrics is not
+	// served here: serve it on an operator-only address with
+	// MetricsHandler.
+	MetricsToken string
 	// Registry receives the metrics (default: a new registry with the Go
 	// and process collectors).
 	Registry *prometheus.Registry

@@ -335,7 +335,7 @@ func testServeCrash(t *testing.T, db string) {
 					return
 				}
 				for _, l := range org.Levels {
-					code, b, ok := try("POST", "/api/v1/cards/"+c.ID+"/seal", tokens[l], nil)
+					code, b, ok := try("POST", "/api/v1/cards/"+c.ID+"/seal", tokens[l], sealBody)
 					if !ok {
 						return
 					}
@@ -485,7 +485,7 @@ func TestServeConcurrentPostgres(t *testing.T) {
 						return
 					}
 					l := org.Levels[len(c.Seals)]
-					code, body, err = call(base, "POST", "/api/v1/cards/"+id+"/seal", tokens[l], nil)
+					code, body, err = call(base, "POST", "/api/v1/cards/"+id+"/seal", tokens[l], sealBody)
 					mu.Lock()
 					switch {
 					case err != nil:

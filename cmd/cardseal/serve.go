@@ -46,9 +46,15 @@ type serveOptions struct {
 	// redirecting, when set, is called with the address of the plain
 	// HTTP listener that redirects to HTTPS (tests).
 	redirecting func(addr string)
+	// metricsListening, when set, is called with the address of the
+	// metrics listener (tests).
+	metricsListening func(addr string)
 	// expiryWarning is how long before its end a certificate is warned
 	// about (default certWarning); tests lengthen it.
 	expiryWarning time.Duration
+	// metricsAddr is the operator's listener of /metrics (issue 12 I2:
+	// the public listener does not serve it).
+	metricsAddr string
 }
 
 // certWarning: the server warns about a certificate that ends within this
@@ -70,6 +76,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	redirectHTTP := fs.String("redirect-http", "", "with TLS: also listen on this address for plain HTTP and redirect every request to HTTPS, e.g. 0.0.0.0:80 (default $CARDSEAL_REDIRECT_HTTP)")
 	calendar := fs.String("calendar", "", "working-day calendar file for the Art. 19 time limits (default $CARDSEAL_CALENDAR, else the built-in one)")
 	trustProxy := fs.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For (only behind a reverse proxy)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this operator-only address, e.g. 127.0.0.1:9090 (default $CARDSEAL_METRICS_ADDR; the public address never serves them)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -78,7 +85,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return usageError{"serve takes no arguments"}
 	}
 	o := serveOptions{dir: *dir, addr: *addr, db: *db, publicURL: *publicURL, demoPassword: *demoPW, trustProxy: *trustProxy,
-		tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP, calendar: *calendar}
+		tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP, calendar: *calendar, metricsAddr: *metricsAddr}
+	if o.metricsAddr == "" {
+		o.metricsAddr = os.Getenv("CARDSEAL_METRICS_ADDR")
+	}
 	if o.demoPassword == "" {
 		o.demoPassword = os.Getenv("CARDSEAL_DEMO_PASSWORD")
 	}
@@ -218,7 +228,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	h := api.New(api.Deps{
 		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, Logger: log,
-		Options: api.Options{TrustProxy: o.trustProxy, Registry: reg},
+		Options: api.Options{TrustProxy: o.trustProxy, Registry: reg, HTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
 	})
 	srv := &http.Server{
 		Handler:           h,
@@ -242,7 +252,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if o.started != nil {
 		o.started(cfg.Addr)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3) // the server, the redirect and the metrics listener
 	go func() {
 		if tlsConf != nil {
 			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
@@ -267,6 +277,24 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		log.Info("redirecting to https", "addr", redirectLn.Addr().String())
 		if o.redirecting != nil {
 			o.redirecting(redirectLn.Addr().String())
+		}
+	}
+	if o.metricsAddr != "" {
+		mln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return withHint(err, "choose another --metrics-addr, or stop the program that uses it")
+		}
+		msrv := &http.Server{
+			Handler:           api.MetricsHandler(reg),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+		if o.metricsListening != nil {
+			o.metricsListening(mln.Addr().String())
 		}
 	}
 	select {
