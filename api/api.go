@@ -50,7 +50,8 @@ type Options struct {
 	DownloadRate  float64
 	DownloadBurst int
 	// LoginRate and LoginBurst limit login attempts per client IP
-	// (default one per 6 s, burst 10), on top of the per-user lockout.
+	// (default one per 6 s, burst 10), on top of the growing delay per
+	// username and client (package staff).
 	LoginRate  float64
 	LoginBurst int
 	// LoginWindowLimit caps login attempts per client IP per

@@ -82,9 +82,9 @@ func CheckPassword(encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// dummyHash is checked against when the user does not exist, is
-// disabled or locked, so that these cost as much time as a wrong password
-// and the answers cannot be told apart.
+// dummyHash is checked against when the user does not exist or is
+// disabled, so that these cost as much time as a wrong password and the
+// answers cannot be told apart.
 var dummyHash = sync.OnceValue(func() string {
 	h, err := HashPassword("cardseal-dummy-password")
 	if err != nil {
