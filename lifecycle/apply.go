@@ -208,12 +208,17 @@ type Application struct {
 // (number, client) with a growing delay (*LimitError), as the download's
 // do: a stranger's guesses never hold up the couple.
 func (s *Service) Track(ctx context.Context, number, idNumber, remote string) (*Application, error) {
-	t := s.holderThrottle()
-	key, err := s.beginHolder(ctx, t, scopeTrack, number, remote, "tracking attempts on this application from this client")
+	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
 	if err != nil {
 		return nil, err
 	}
 	c, err := s.reg.GetCardByNumber(ctx, number)
+	if errors.Is(err, card.ErrNotFound) {
+		if err := at.Failed(ctx); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +227,12 @@ func (s *Service) Track(ctx context.Context, number, idNumber, remote string) (*
 		return nil, err
 	}
 	if !holds(app, idNumber) {
+		if err := at.Failed(ctx); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
 	}
-	if err := t.Succeeded(ctx, key); err != nil {
+	if err := at.Succeeded(ctx); err != nil {
 		return nil, err
 	}
 	atts, err := s.reg.Attachments(ctx, c.ID)

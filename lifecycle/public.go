@@ -67,17 +67,16 @@ func (s *Service) holderThrottle() *throttle.Throttle {
 
 // beginHolder starts an attempt of remote on an ID number of subject; a
 // client that must wait gets a *LimitError.
-func (s *Service) beginHolder(ctx context.Context, t *throttle.Throttle, scope, subject, remote, what string) (throttle.Key, error) {
+func (s *Service) beginHolder(ctx context.Context, scope, subject, remote, what string) (*throttle.Attempt, error) {
 	if remote == "" {
 		remote = "unknown"
 	}
-	k := throttle.Key{Scope: scope, Subject: subject, Client: remote}
-	_, err := t.Begin(ctx, k)
+	at, err := s.holderThrottle().Begin(ctx, throttle.Key{Scope: scope, Subject: subject, Client: remote})
 	var we *throttle.WaitError
 	if errors.As(err, &we) {
-		return k, &LimitError{What: what, RetryAfter: we.RetryAfter}
+		return nil, &LimitError{What: what, RetryAfter: we.RetryAfter}
 	}
-	return k, err
+	return at, err
 }
 
 // Download gives the holder the card's current PDF: one spouse's ID
@@ -90,8 +89,7 @@ func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (
 		return nil, nil, err
 	}
 	s := ch.Service
-	t := s.holderThrottle()
-	key, err := s.beginHolder(ctx, t, scopeDownload, c.ID, remote, "download attempts on this card from this client")
+	at, err := s.beginHolder(ctx, scopeDownload, c.ID, remote, "download attempts on this card from this client")
 	if err != nil {
 		return c, nil, err
 	}
@@ -106,12 +104,15 @@ func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (
 		return err
 	}
 	if !holder {
+		if err := at.Failed(ctx); err != nil {
+			return nil, nil, err
+		}
 		if err := record("holder_mismatch"); err != nil {
 			return nil, nil, err
 		}
 		return c, nil, ErrHolderMismatch
 	}
-	if err := t.Succeeded(ctx, key); err != nil {
+	if err := at.Succeeded(ctx); err != nil {
 		return nil, nil, err
 	}
 	if c.Status != card.StatusIssued {

@@ -181,8 +181,7 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 		_, _ = CheckPassword(dummyHash(), password)
 		return Principal{}, &LoginError{OutcomeUnknownUser, "empty or oversized username or password"}
 	}
-	key := throttleKey(username, remote)
-	n, err := s.throttle.Begin(ctx, key)
+	at, err := s.throttle.Begin(ctx, throttleKey(username, remote))
 	if err != nil {
 		return Principal{}, fmt.Errorf("login: %w", err)
 	}
@@ -190,14 +189,20 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 	switch {
 	case errors.Is(err, ErrNotFound):
 		_, _ = CheckPassword(dummyHash(), password)
-		return Principal{}, &LoginError{OutcomeUnknownUser, fmt.Sprintf("unknown user (%d failures from %s)", n, remote)}
+		if err := at.Failed(ctx); err != nil {
+			return Principal{}, err
+		}
+		return Principal{}, &LoginError{OutcomeUnknownUser, fmt.Sprintf("unknown user (%d failures from %s)", at.Failures(), remote)}
 	case err != nil:
 		return Principal{}, err
 	case u.Disabled:
 		_, _ = CheckPassword(dummyHash(), password)
+		if err := at.Failed(ctx); err != nil {
+			return Principal{}, err
+		}
 		return Principal{}, &LoginError{OutcomeDisabled, fmt.Sprintf("user %q is disabled", u.Username)}
 	}
-	if err := s.checkPassword(ctx, u, key, n, password, remote); err != nil {
+	if err := s.checkPassword(ctx, u, at, password, remote); err != nil {
 		return Principal{}, err
 	}
 	o, err := s.orgs.GetOrg(ctx, u.OrgCode)
@@ -208,14 +213,18 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 }
 
 // checkPassword checks u's password for an attempt that the throttle let
-// through as the n-th failure in a row of key: a wrong one stays counted,
-// is audited and is a *LoginError; a right one clears the count.
-func (s *Service) checkPassword(ctx context.Context, u User, key throttle.Key, n int, password, remote string) error {
+// through: a wrong one is counted, audited and is a *LoginError; a right
+// one clears the count.
+func (s *Service) checkPassword(ctx context.Context, u User, at *throttle.Attempt, password, remote string) error {
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil {
 		return fmt.Errorf("user %q: %w", u.Username, err)
 	}
 	if !ok {
+		if err := at.Failed(ctx); err != nil {
+			return err
+		}
+		n := at.Failures()
 		detail := map[string]any{"consecutive_failures": n}
 		if d := s.throttle.Policy().Delay(n); d > 0 {
 			detail["delay_seconds"] = int(d.Seconds())
@@ -225,7 +234,7 @@ func (s *Service) checkPassword(ctx context.Context, u User, key throttle.Key, n
 		}
 		return &LoginError{OutcomeWrongPassword, fmt.Sprintf("user %q: wrong password (%d in a row from %s)", u.Username, n, remote)}
 	}
-	return s.throttle.Succeeded(ctx, key)
+	return at.Succeeded(ctx)
 }
 
 // Authenticate recognises the bearer of a session token of the kind. A
@@ -269,8 +278,7 @@ func (s *Service) Confirm(ctx context.Context, p Principal, password, remote str
 	if password == "" || len(password) > MaxPassword {
 		return &LoginError{OutcomeWrongPassword, "empty or oversized password"}
 	}
-	key := throttleKey(p.User.Username, remote)
-	n, err := s.throttle.Begin(ctx, key)
+	at, err := s.throttle.Begin(ctx, throttleKey(p.User.Username, remote))
 	if err != nil {
 		return fmt.Errorf("confirm: %w", err)
 	}
@@ -278,7 +286,7 @@ func (s *Service) Confirm(ctx context.Context, p Principal, password, remote str
 	if err != nil {
 		return err
 	}
-	return s.checkPassword(ctx, u, key, n, password, remote)
+	return s.checkPassword(ctx, u, at, password, remote)
 }
 
 // Logout ends the principal's session.

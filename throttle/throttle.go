@@ -41,8 +41,9 @@ func (k Key) Check() error {
 
 // Record is what the store keeps of a key.
 type Record struct {
-	// Failures counts the key's attempts since its last success
-	// (attempts are counted as failures when they begin; see Begin).
+	// Failures counts the key's failures since its last success (an
+	// attempt that could start a wait is counted when it begins; see
+	// Begin).
 	// Zero means the key has no record.
 	Failures int
 	// NotBefore: no attempt is allowed before this time.
@@ -68,6 +69,10 @@ type Store interface {
 
 // ErrInvalid: a malformed key or policy (a programming error).
 var ErrInvalid = errors.New("invalid throttle argument")
+
+// ErrContention: a failure could not be counted because other attempts
+// of the key kept changing the count.
+var ErrContention = errors.New("throttle count contended")
 
 // WaitError refuses an attempt: the client must wait RetryAfter, a whole
 // number of seconds (HTTP's Retry-After counts in seconds), at least one.
@@ -135,57 +140,126 @@ func New(st Store, p Policy, now func() time.Time) *Throttle {
 // Policy returns the throttle's policy.
 func (t *Throttle) Policy() Policy { return t.policy }
 
+// Attempt is one try of a secret that Begin let through. The caller
+// reports how it went: Failed or Succeeded.
+type Attempt struct {
+	t   *Throttle
+	k   Key
+	n   int
+	pre bool // counted as a failure in advance (a wait is at stake)
+	had bool // the key had a count when the attempt began
+}
+
+// Failures is the number of failures in a row of the key if this attempt
+// fails (for the audit log).
+func (a *Attempt) Failures() int { return a.n }
+
 // Begin starts an attempt of k. While k must wait it returns a *WaitError
-// and the caller must not try the secret at all. Otherwise it counts the
-// attempt as a failure before the secret is tried — so that concurrent
-// attempts, on this instance or another, cannot slip in ahead of the
-// delay — and returns the number of failures in a row this attempt makes
-// if it fails; the caller calls Succeeded if the secret was right.
-func (t *Throttle) Begin(ctx context.Context, k Key) (int, error) {
+// and the caller must not try the secret at all.
+//
+// An attempt whose failure would make a wait due is counted as a failure
+// before the secret is tried, with a compare-and-set on the stored count:
+// so concurrent attempts, on this instance or another, cannot outrun the
+// delay — each needs an increment of its own, and the one that makes the
+// wait due sets it for every attempt after it. An attempt within the free
+// failures writes nothing until it fails (Failed), so right answers cost
+// one read, honest parallel attempts (two tabs sealing at once) are never
+// refused, and a crash in the middle leaves no phantom failure behind.
+// Parallel wrong attempts within the free ones are each let through, but
+// each is counted, so the wait that follows is the longer.
+func (t *Throttle) Begin(ctx context.Context, k Key) (*Attempt, error) {
 	if err := k.Check(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	now := t.now()
-	rec, err := t.store.Throttle(ctx, k)
-	if err != nil {
-		return 0, fmt.Errorf("throttle %s: %w", k.Scope, err)
+	for range maxRetries {
+		now := t.now()
+		rec, err := t.store.Throttle(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("throttle %s: %w", k.Scope, err)
+		}
+		failures := t.effective(rec, now)
+		// Only a delay the policy asks for is waited out: with none
+		// due, a NotBefore from an instance whose clock runs a little
+		// ahead holds nobody up.
+		if t.policy.Delay(failures) > 0 && now.Before(rec.NotBefore) {
+			return nil, &WaitError{Key: k, Failures: failures, RetryAfter: seconds(rec.NotBefore.Sub(now))}
+		}
+		n := failures + 1
+		a := &Attempt{t: t, k: k, n: n, had: rec.Failures > 0}
+		if t.policy.Delay(n) == 0 {
+			return a, nil
+		}
+		ok, err := t.store.SetThrottle(ctx, k, rec.Failures, t.record(n, now))
+		if err != nil {
+			return nil, fmt.Errorf("throttle %s: %w", k.Scope, err)
+		}
+		if ok {
+			a.pre, a.had = true, true
+			return a, nil
+		}
+		// Another attempt of k counted itself since we read: read again.
 	}
-	failures := rec.Failures
-	if failures > 0 && !now.Before(rec.Expires) {
-		failures = 0 // forgotten
+	// Every try lost to another attempt of k: a flood of them; this one
+	// waits.
+	return nil, &WaitError{Key: k, Failures: t.policy.Free + 1, RetryAfter: seconds(t.policy.First)}
+}
+
+// maxRetries bounds the compare-and-set loops. Each lost try means
+// another attempt's increment succeeded, so a loop always progresses;
+// the bound only stops a flood of parallel attempts from holding a
+// request.
+const maxRetries = 16
+
+func (t *Throttle) effective(rec Record, now time.Time) int {
+	if rec.Failures > 0 && !now.Before(rec.Expires) {
+		return 0 // forgotten
 	}
-	// Only a delay the policy asks for is waited out: with none due, a
-	// NotBefore from an instance whose clock runs a little ahead holds
-	// nobody up.
-	if t.policy.Delay(failures) > 0 && now.Before(rec.NotBefore) {
-		return 0, &WaitError{Key: k, Failures: failures, RetryAfter: seconds(rec.NotBefore.Sub(now))}
+	return rec.Failures
+}
+
+func (t *Throttle) record(n int, now time.Time) Record {
+	return Record{Failures: n, NotBefore: now.Add(t.policy.Delay(n)), Expires: now.Add(t.policy.Forget)}
+}
+
+// Failed counts the attempt's failure (unless Begin counted it already).
+func (a *Attempt) Failed(ctx context.Context) error {
+	if a.pre {
+		return nil
 	}
-	n := failures + 1
-	next := Record{Failures: n, NotBefore: now.Add(t.policy.Delay(n)), Expires: now.Add(t.policy.Forget)}
-	ok, err := t.store.SetThrottle(ctx, k, rec.Failures, next)
-	if err != nil {
-		return 0, fmt.Errorf("throttle %s: %w", k.Scope, err)
+	t := a.t
+	for range maxRetries {
+		now := t.now()
+		rec, err := t.store.Throttle(ctx, a.k)
+		if err != nil {
+			return fmt.Errorf("throttle %s: %w", a.k.Scope, err)
+		}
+		n := t.effective(rec, now) + 1
+		ok, err := t.store.SetThrottle(ctx, a.k, rec.Failures, t.record(n, now))
+		if err != nil {
+			return fmt.Errorf("throttle %s: %w", a.k.Scope, err)
+		}
+		if ok {
+			a.n, a.pre = n, true
+			return nil
+		}
 	}
-	if !ok {
-		// Another attempt of k began since we read the record: this one
-		// waits as if it had failed too.
-		return 0, &WaitError{Key: k, Failures: n, RetryAfter: seconds(t.policy.Delay(n))}
+	return fmt.Errorf("throttle %s: %w: the count kept changing", a.k.Scope, ErrContention)
+}
+
+// Succeeded clears the key's count after the attempt turned out right.
+func (a *Attempt) Succeeded(ctx context.Context) error {
+	if !a.had && !a.pre {
+		return nil // nothing counted
 	}
-	return n, nil
+	if err := a.t.store.ClearThrottle(ctx, a.k); err != nil {
+		return fmt.Errorf("throttle %s: %w", a.k.Scope, err)
+	}
+	return nil
 }
 
 // seconds rounds d up to a whole number of seconds, at least one.
 func seconds(d time.Duration) time.Duration {
 	return max(time.Second, (d+time.Second-1)/time.Second*time.Second)
-}
-
-// Succeeded clears k's count after an attempt that Begin allowed turned
-// out right.
-func (t *Throttle) Succeeded(ctx context.Context, k Key) error {
-	if err := t.store.ClearThrottle(ctx, k); err != nil {
-		return fmt.Errorf("throttle %s: %w", k.Scope, err)
-	}
-	return nil
 }
 
 // Failures returns how many failures k has counted now (0 once forgotten).

@@ -53,9 +53,11 @@ func TestThrottle(t *testing.T) {
 		stranger := throttle.Key{Scope: "download", Subject: "0123456789abcdef", Client: "198.51.100.66"}
 		holder := throttle.Key{Scope: "download", Subject: "0123456789abcdef", Client: "203.0.113.5"}
 
-		begin := func(k throttle.Key) (int, time.Duration) {
+		// try makes one attempt of k that fails (or succeeds) and
+		// returns the failures it made, or the wait it was told.
+		try := func(k throttle.Key, right bool) (int, time.Duration) {
 			t.Helper()
-			n, err := th.Begin(ctx, k)
+			at, err := th.Begin(ctx, k)
 			var we *throttle.WaitError
 			if errors.As(err, &we) {
 				return 0, we.RetryAfter
@@ -63,110 +65,142 @@ func TestThrottle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n, 0
+			if right {
+				err = at.Succeeded(ctx)
+			} else {
+				err = at.Failed(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at.Failures(), 0
+		}
+		failures := func(k throttle.Key) int {
+			t.Helper()
+			n, err := th.Failures(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// Right answers with nothing counted write nothing.
+		if n, wait := try(holder, true); n != 1 || wait != 0 || failures(holder) != 0 {
+			t.Fatalf("right answer: n %d, wait %v, %d failures counted", n, wait, failures(holder))
 		}
 		// Two free failures and the third: each attempt goes through.
 		for i := 1; i <= 3; i++ {
-			if n, wait := begin(stranger); n != i || wait != 0 {
+			if n, wait := try(stranger, false); n != i || wait != 0 {
 				t.Fatalf("attempt %d: n %d, wait %v", i, n, wait)
 			}
 		}
 		// Now the stranger waits First, then twice as long after the
 		// next failure, and so on; the holder never waits.
 		for round, want := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 80 * time.Second} {
-			if _, wait := begin(stranger); wait != want {
+			if _, wait := try(stranger, true); wait != want {
 				t.Fatalf("round %d: wait %v, want %v", round, wait, want)
 			}
-			if n, wait := begin(holder); wait != 0 || n != 1 {
-				t.Fatalf("round %d: holder n %d, wait %v", round, n, wait)
+			if _, wait := try(holder, false); wait != 0 {
+				t.Fatalf("round %d: holder waits %v", round, wait)
 			}
-			if err := th.Succeeded(ctx, holder); err != nil {
-				t.Fatal(err)
+			if _, wait := try(holder, true); wait != 0 || failures(holder) != 0 {
+				t.Fatalf("round %d: holder waits %v, %d failures left", round, wait, failures(holder))
 			}
 			clk.add(want - time.Second)
-			if _, wait := begin(stranger); wait != time.Second {
+			if _, wait := try(stranger, false); wait != time.Second {
 				t.Fatalf("round %d: a second early: wait %v", round, wait)
 			}
 			clk.add(time.Second)
-			if n, wait := begin(stranger); wait != 0 || n != 4+round {
+			if n, wait := try(stranger, false); wait != 0 || n != 4+round {
 				t.Fatalf("round %d: after the wait: n %d, wait %v", round, n, wait)
 			}
 		}
 		// A fraction of a second still to wait is a whole second.
 		clk.add(80*time.Second - 300*time.Millisecond)
-		if _, wait := begin(stranger); wait != time.Second {
+		if _, wait := try(stranger, false); wait != time.Second {
 			t.Fatalf("300 ms left: wait %v, want 1s", wait)
 		}
-		// A success clears the count.
+		// An attempt that could start a wait is counted when it begins:
+		// a crash before it reports leaves it counted.
 		clk.add(time.Second)
-		if _, wait := begin(stranger); wait != 0 {
-			t.Fatal("still waiting")
-		}
-		if err := th.Succeeded(ctx, stranger); err != nil {
+		if _, err := th.Begin(ctx, stranger); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := begin(stranger); n != 1 {
-			t.Fatalf("after a success: n %d, want 1", n)
+		if n := failures(stranger); n != 9 {
+			t.Fatalf("an attempt in the wait zone is not counted in advance: %d failures, want 9", n)
 		}
-		// A count is forgotten Forget after the last attempt, and the sweep
-		// drops it.
-		begin(stranger)
-		begin(stranger)
+		// A success clears the count.
+		clk.add(80 * time.Second)
+		if _, wait := try(stranger, true); wait != 0 || failures(stranger) != 0 {
+			t.Fatalf("a success: wait %v, %d failures left", wait, failures(stranger))
+		}
+		// A count is forgotten Forget after the last failure.
+		try(stranger, false)
+		try(stranger, false)
 		clk.add(policy.Forget)
-		if n, wait := begin(stranger); n != 1 || wait != 0 {
+		if n, wait := try(stranger, false); n != 1 || wait != 0 {
 			t.Fatalf("after Forget: n %d, wait %v", n, wait)
 		}
 		// Forget of a subject clears every client.
-		begin(holder)
+		try(holder, false)
 		if err := th.Forget(ctx, "download", holder.Subject); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []throttle.Key{stranger, holder} {
-			if n, err := th.Failures(ctx, k); err != nil || n != 0 {
-				t.Errorf("%s after Forget: %d, %v", k.Client, n, err)
+			if n := failures(k); n != 0 {
+				t.Errorf("%s after Forget: %d failures", k.Client, n)
 			}
 		}
 
-		// Two instances on one database, eight attempts at once when the
-		// next failure starts a wait: exactly one goes ahead.
+		// Two instances on one database, eight wrong attempts at once.
 		other := throttle.New(storetest.OpenURL(t, url), policy, clk.now)
-		race := throttle.Key{Scope: "login", Subject: "220102", Client: "192.0.2.99"}
-		for range policy.Free {
-			if _, err := th.Begin(ctx, race); err != nil {
-				t.Fatal(err)
+		race := func(k throttle.Key) (ahead, waited int) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					inst := th
+					if i%2 == 1 {
+						inst = other
+					}
+					at, err := inst.Begin(ctx, k)
+					if err == nil {
+						err = at.Failed(ctx)
+					}
+					var we *throttle.WaitError
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ahead++
+					case errors.As(err, &we):
+						waited++
+					default:
+						t.Error(err)
+					}
+				}()
 			}
+			wg.Wait()
+			return ahead, waited
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		ahead, waited := 0, 0
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				inst := th
-				if i%2 == 1 {
-					inst = other
-				}
-				_, err := inst.Begin(ctx, race)
-				var we *throttle.WaitError
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					ahead++
-				case errors.As(err, &we):
-					waited++
-				default:
-					t.Error(err)
-				}
-			}()
+		// When the next failure starts a wait, exactly one goes ahead.
+		edge := throttle.Key{Scope: "login", Subject: "220102", Client: "192.0.2.99"}
+		for range policy.Free {
+			try(edge, false)
 		}
-		wg.Wait()
-		if ahead != 1 || waited != 7 {
-			t.Errorf("8 concurrent attempts: %d went ahead, %d waited; want 1 and 7", ahead, waited)
+		if ahead, waited := race(edge); ahead != 1 || waited != 7 {
+			t.Errorf("8 concurrent attempts when the next starts a wait: %d went ahead, %d waited; want 1 and 7", ahead, waited)
 		}
-		if n, err := th.Failures(ctx, race); err != nil || n != policy.Free+1 {
-			t.Errorf("after the race: %d failures, %v; want %d", n, err, policy.Free+1)
+		if n := failures(edge); n != policy.Free+1 {
+			t.Errorf("after the race: %d failures, want %d", n, policy.Free+1)
+		}
+		// From a clean count at least the free ones go ahead, and every
+		// failure that went ahead is counted: none is lost to the race.
+		clean := throttle.Key{Scope: "login", Subject: "220102", Client: "192.0.2.98"}
+		ahead, waited := race(clean)
+		if ahead < policy.Free+1 || ahead+waited != 8 || failures(clean) != ahead {
+			t.Errorf("8 concurrent attempts on a clean count: %d went ahead, %d waited, %d failures counted", ahead, waited, failures(clean))
 		}
 
 		for _, bad := range []throttle.Key{{}, {Scope: "login", Subject: "x"}, {Scope: "login", Subject: string(make([]byte, throttle.MaxKeyPart+1)), Client: "c"}} {
