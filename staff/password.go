@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -80,6 +82,25 @@ func CheckPassword(encoded, password string) (bool, error) {
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// hashSlots bounds the password checks running at once to the number of
+// CPUs: each takes 64 MiB and a core for a few hundred milliseconds, so a
+// burst of logins and seal confirmations — or a flood of guesses from
+// many addresses — queues here instead of exhausting memory and starving
+// every other request.
+var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// checkPassword is CheckPassword in one of the hashSlots, waiting for one
+// no longer than ctx allows.
+func checkPassword(ctx context.Context, encoded, password string) (bool, error) {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("password check: %w", ctx.Err())
+	}
+	defer func() { <-hashSlots }()
+	return CheckPassword(encoded, password)
 }
 
 // dummyHash is checked against when the user does not exist or is

@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -37,5 +38,32 @@ func TestPasswordPolicy(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrPassword) {
 			t.Errorf("CheckPasswordPolicy(%q, %q) = %v, not ErrPassword", tc.user, tc.password, err)
 		}
+	}
+}
+
+// Password checks run in at most GOMAXPROCS slots: with every slot taken
+// a check waits, and gives up when its context ends, without hashing.
+func TestPasswordChecksBounded(t *testing.T) {
+	h, err := HashPassword("a long enough passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cap(hashSlots) {
+		hashSlots <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, err := checkPassword(ctx, h, "a long enough passphrase"); ok || !errors.Is(err, context.Canceled) {
+		t.Errorf("with every slot taken: %v, %v; want context.Canceled", ok, err)
+	}
+	<-hashSlots
+	if ok, err := checkPassword(context.Background(), h, "a long enough passphrase"); !ok || err != nil {
+		t.Errorf("with a slot free: %v, %v", ok, err)
+	}
+	for range cap(hashSlots) - 1 {
+		<-hashSlots
+	}
+	if len(hashSlots) != 0 {
+		t.Errorf("%d slots still taken", len(hashSlots))
 	}
 }

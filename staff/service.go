@@ -178,7 +178,7 @@ func (s *Service) Login(ctx context.Context, kind SessionKind, username, passwor
 // session.
 func (s *Service) check(ctx context.Context, username, password, remote string) (Principal, error) {
 	if username == "" || password == "" || len(username) > MaxUsername || len(password) > MaxPassword {
-		_, _ = CheckPassword(dummyHash(), password)
+		_, _ = checkPassword(ctx, dummyHash(), password)
 		return Principal{}, &LoginError{OutcomeUnknownUser, "empty or oversized username or password"}
 	}
 	at, err := s.throttle.Begin(ctx, throttleKey(username, remote))
@@ -188,7 +188,7 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 	u, err := s.store.GetUserByName(ctx, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_, _ = CheckPassword(dummyHash(), password)
+		_, _ = checkPassword(ctx, dummyHash(), password)
 		if err := at.Failed(ctx); err != nil {
 			return Principal{}, err
 		}
@@ -196,7 +196,7 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 	case err != nil:
 		return Principal{}, err
 	case u.Disabled:
-		_, _ = CheckPassword(dummyHash(), password)
+		_, _ = checkPassword(ctx, dummyHash(), password)
 		if err := at.Failed(ctx); err != nil {
 			return Principal{}, err
 		}
@@ -216,7 +216,7 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 // through: a wrong one is counted, audited and is a *LoginError; a right
 // one clears the count.
 func (s *Service) checkPassword(ctx context.Context, u User, at *throttle.Attempt, password, remote string) error {
-	ok, err := CheckPassword(u.PasswordHash, password)
+	ok, err := checkPassword(ctx, u.PasswordHash, password)
 	if err != nil {
 		return fmt.Errorf("user %q: %w", u.Username, err)
 	}
