@@ -88,46 +88,6 @@ func NewRegistry() *Registry {
 // both of the store's backends keep.
 func (r *Registry) now() time.Time { return r.Now().UTC().Truncate(time.Microsecond) }
 
-// Clone returns an independent copy of the registry: a test builds its
-// cards once and gives every case a copy to change. Byte slices (PDFs,
-// encrypted applications) are shared; the registry never changes one in
-// place.
-func (r *Registry) Clone() *Registry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := NewRegistry()
-	n.Now = r.Now
-	for k, v := range r.orgs {
-		n.orgs[k] = v
-	}
-	for k, v := range r.cards {
-		n.cards[k] = &record{
-			c: v.c, pdfs: slices.Clone(v.pdfs), seals: slices.Clone(v.seals),
-			notices: slices.Clone(v.notices), atts: slices.Clone(v.atts),
-		}
-	}
-	for k, v := range r.forms {
-		f := *v
-		n.forms[k] = &f
-	}
-	copyMap(n.numbers, r.numbers)
-	copyMap(n.tokens, r.tokens)
-	copyMap(n.indexes, r.indexes)
-	copyMap(n.counters, r.counters)
-	copyMap(n.formOf, r.formOf)
-	copyMap(n.formNums, r.formNums)
-	copyMap(n.noteNums, r.noteNums)
-	copyMap(n.hits, r.hits)
-	n.events = slices.Clone(r.events)
-	return n
-}
-
-func copyMap[K comparable, V any](dst, src map[K]V) {
-	for k, v := range src {
-		dst[k] = v
-	}
-}
-
 var (
 	digitsRE    = regexp.MustCompile(`^[0-9]+$`)
 	cardIDRE    = regexp.MustCompile(`^[0-9a-f]{16}$`)
