@@ -246,7 +246,10 @@ func (s *Settings) resolve() {
 	s.TLSCert, s.TLSKey, s.RedirectHTTP = get("tls_cert"), get("tls_key"), get("redirect_http")
 	s.Calendar, s.PassphraseFile, s.DemoPassword = get("calendar"), get("passphrase_file"), get("demo_password")
 	s.keyPassphraseFile, s.keyPassphrase = get("key_passphrase_file"), get("key_passphrase")
-	if v, ok := s.vals["trust_proxy"]; ok {
+	if _, ok := s.vals["trust_proxy"]; !ok {
+		s.vals["trust_proxy"] = value{"false", Default, ""}
+	}
+	if v := s.vals["trust_proxy"]; v.src != Default {
 		b, err := strconv.ParseBool(v.raw)
 		if err != nil {
 			s.valErrs = append(s.valErrs, Problem{"trust_proxy", fmt.Sprintf("%q (from %s): want true or false", v.raw, v.from())})

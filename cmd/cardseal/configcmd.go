@@ -97,12 +97,12 @@ func printSettings(out io.Writer, s *config.Settings) {
 // keystoreProblems checks the data directory's keystore: present, every
 // certificate readable and current, and the passphrase able to decrypt a
 // key (one is enough: they share the passphrase).
-func keystoreProblems(cfg *config.Settings, now time.Time, within time.Duration) (problems, warnings []string) {
-	if !keys.Initialised(cfg.Dir) {
-		return []string{fmt.Sprintf("keystore: %s is not initialised (cardseal init --dir %s --root trust.pem)", cfg.Dir, cfg.Dir)}, nil
+func keystoreProblems(s *config.Settings, now time.Time, within time.Duration) (problems, warnings []string) {
+	if !keys.Initialised(s.Dir) {
+		return []string{fmt.Sprintf("keystore: %s is not initialised ('cardseal init --dir %s --root trust.pem' for a server of the province's offline root; 'cardseal serve' or 'cardseal init --demo' for a demo)", s.Dir, s.Dir)}, nil
 	}
-	pass, _ := cfg.Passphrase() // an unreadable passphrase is reported by Inspect
-	ks, err := keys.OpenDir(cfg.Dir, pass)
+	pass, _ := s.Passphrase() // an unreadable passphrase is reported by Inspect
+	ks, err := keys.OpenDir(s.Dir, pass)
 	if err != nil {
 		return []string{"keystore: " + err.Error()}, nil
 	}
