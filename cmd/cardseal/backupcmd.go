@@ -102,7 +102,7 @@ func pgBackup(ctx context.Context, s *config.Settings, db store.URL, outFile str
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, pgDump, dumpArgs(c, "--schema-only", "--file="+os.DevNull)...)
-	cmd.Env = os.Environ() // the child gets ours, and the password apart
+	cmd.Env = os.Environ() // pg_dump honours PGSSLROOTCERT and the like; the password goes apart
 	if c.Password != "" {
 		cmd.Env = append(cmd.Env, "PGPASSWORD="+c.Password)
 	}

@@ -90,8 +90,8 @@ func printSettings(out io.Writer, s *config.Settings) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.Setting, v, src)
 	}
-	fmt.Fprintf(tw, "  key passphrase\t%s\t\n", s.PassphraseSource())
 	tw.Flush()
+	fmt.Fprintf(out, "key passphrase: %s\n", s.PassphraseSource())
 }
 
 // keystoreProblems checks the data directory's keystore: present, every

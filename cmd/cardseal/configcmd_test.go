@@ -60,7 +60,7 @@ func TestCLIConfigCheck(t *testing.T) {
 			want: []string{"demo_password                 (set)", "env CARDSEAL_DEMO_PASSWORD", "config ok"}},
 		{name: "demo password too short", setup: setup{env: map[string]string{"CARDSEAL_DEMO_PASSWORD": "short"}}, want: []string{"problem: demo_password: "}, wantErr: true},
 		{name: "sources", setup: setup{toml: "calendar = \"/etc/cal.toml\"\n", env: map[string]string{"CARDSEAL_CALENDAR": "", "CARDSEAL_ADDR": "127.0.0.1:9999"}},
-			want: []string{"  addr   ", "127.0.0.1:9999", "env CARDSEAL_ADDR", "/etc/cal.toml", "http://127.0.0.1:9999", "key passphrase                CARDSEAL_KEY_PASSPHRASE", "config ok"}},
+			want: []string{"  addr   ", "127.0.0.1:9999", "env CARDSEAL_ADDR", "/etc/cal.toml", "http://127.0.0.1:9999", "key passphrase: CARDSEAL_KEY_PASSPHRASE", "config ok"}},
 		{name: "typing error in an environment variable", setup: setup{env: map[string]string{"CARDSEAL_PUBLICURL": "https://x"}}, want: []string{"warning: environment variable CARDSEAL_PUBLICURL", "config ok"}},
 	}
 	for i, tc := range tests {

@@ -240,7 +240,13 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 			o.redirecting(redirectLn.Addr().String())
 		}
 	}
-	return runServers(ctx, servers, serve, log)
+	err = runServers(ctx, servers, serve, log)
+	cancel()
+	wg.Wait() // the audit signer's last checkpoint is written
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
 }
 
 // runServers runs each server until ctx ends or one of them fails, then
@@ -278,11 +284,7 @@ func runServers(ctx context.Context, servers []*http.Server, serve []func() erro
 	if failed != nil && !errors.Is(failed, http.ErrServerClosed) {
 		errs = append([]error{failed}, errs...)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	log.Info("stopped")
-	return nil
+	return errors.Join(errs...)
 }
 
 // redirectToHTTPS answers every plain-HTTP request with a permanent
