@@ -155,11 +155,6 @@ func (f *Flags) Load() (*Settings, error) {
 	return s, nil
 }
 
-// Given reports whether the setting's flag was on the command line.
-func (f *Flags) Given(key string) bool {
-	return f != nil && f.vals[key] != nil && f.vals[key].isSet
-}
-
 func (f *Flags) bind() *Settings {
 	env := environ()
 	s := &Settings{vals: map[string]value{}}

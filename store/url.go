@@ -69,15 +69,6 @@ func ParseURL(s string) (URL, error) {
 	return sqliteURL(s, s)
 }
 
-// MustParseURL is ParseURL for URLs known to be good (tests, constants).
-func MustParseURL(s string) URL {
-	u, err := ParseURL(s)
-	if err != nil {
-		panic(err)
-	}
-	return u
-}
-
 func sqliteURL(raw, path string) (URL, error) {
 	switch {
 	case path == "":
@@ -103,9 +94,6 @@ func (u URL) String() string {
 	}
 	return ""
 }
-
-// IsZero reports whether u is the zero URL (nothing parsed).
-func (u URL) IsZero() bool { return u.Backend == 0 }
 
 // Libpq is a PostgreSQL URL as the libpq tools (pg_dump, pg_restore)
 // take it: the URL without the password (which goes in PGPASSWORD, so it

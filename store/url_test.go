@@ -41,7 +41,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestLibpq(t *testing.T) {
-	c, err := MustParseURL("postgres://card:s3cret@db.example:5432/cardseal?sslmode=verify-full&search_path=cs&application_name=x&statement_timeout=5000").Libpq()
+	c, err := mustParseURL("postgres://card:s3cret@db.example:5432/cardseal?sslmode=verify-full&search_path=cs&application_name=x&statement_timeout=5000").Libpq()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,16 @@ func TestLibpq(t *testing.T) {
 		!strings.Contains(c.URL, "options=-c%20search_path%3Dcs%20-c%20statement_timeout%3D5000") || !strings.Contains(c.URL, "sslmode=verify-full") {
 		t.Fatalf("%+v", c)
 	}
-	if _, err := MustParseURL("x.db").Libpq(); !errors.Is(err, ErrInvalid) {
+	if _, err := mustParseURL("x.db").Libpq(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Libpq of a SQLite URL: %v", err)
 	}
+}
+
+// mustParseURL is ParseURL for URLs known to be good.
+func mustParseURL(s string) URL {
+	u, err := ParseURL(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

@@ -31,7 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "--help", "-help":
-		if len(args) == 1 || args[0] != "help" {
+		if len(args) == 1 || args[0] != "help" || args[1] == "help" {
 			mainHelp(stdout)
 			return 0
 		}
