@@ -176,6 +176,11 @@ func (p *parser) parseDict() (Dict, error) {
 	}
 	defer func() { p.depth-- }()
 	d := make(Dict, 0, 8)
+	// Duplicate keys are refused. Small dictionaries are searched; a
+	// large one keeps a set, so that a dictionary of n keys costs O(n),
+	// not O(n²) (a 10 MB trailer of a million keys would otherwise take
+	// minutes).
+	var keys map[Name]bool
 	for {
 		p.skipWS()
 		if p.pos >= len(p.buf) {
@@ -200,14 +205,31 @@ func (p *parser) parseDict() (Dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i := range d {
-			if d[i].Key == k {
-				return nil, p.errf("duplicate dictionary key /%s", k)
+		if keys == nil && len(d) >= smallDict {
+			keys = make(map[Name]bool, 2*len(d))
+			for _, e := range d {
+				keys[e.Key] = true
 			}
+		}
+		dup := keys[k]
+		if keys == nil {
+			for i := range d {
+				dup = dup || d[i].Key == k
+			}
+		}
+		if dup {
+			return nil, p.errf("duplicate dictionary key /%s", k)
+		}
+		if keys != nil {
+			keys[k] = true
 		}
 		d = append(d, Entry{k, v})
 	}
 }
+
+// smallDict is the size up to which a dictionary being parsed is searched
+// for duplicate keys rather than indexed.
+const smallDict = 16
 
 func (p *parser) parseName() (Name, error) {
 	start := p.pos
