@@ -33,6 +33,21 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// ParseObject parses data as one direct object (or a reference), with
+// only white space and comments around it, nested at most
+// DefaultLimits.MaxDepth deep. Errors wrap ErrMalformed.
+func ParseObject(data []byte) (Object, error) {
+	p := &parser{buf: data, maxDepth: DefaultLimits.MaxDepth}
+	o, err := p.parseObject()
+	if err != nil {
+		return nil, err
+	}
+	if p.skipWS(); p.pos != len(data) {
+		return nil, p.errf("data after the object")
+	}
+	return o, nil
+}
+
 // parser reads objects from buf. base is the file offset of buf[0] for
 // error messages (-1 when buf is decoded stream data).
 type parser struct {

@@ -361,6 +361,13 @@ func (v *run) locate(s *found) {
 		s.fail(CheckByteRange, "signature dictionary %v: %v", s.sig, err)
 		return
 	}
+	v.locateDict(s, e, defRev, sd)
+}
+
+// locateDict is locate's reading of the dictionary sd, found at the
+// entry e of revision defRev (FuzzSigDict calls it with fuzzed ones).
+func (v *run) locateDict(s *found, e pdf.XrefEntry, defRev int, sd pdf.Dict) {
+	f := v.f
 	if t, ok := sd.Name("Type"); ok && t != "Sig" {
 		s.fail(CheckByteRange, "signature dictionary has /Type /%s", t)
 		return
