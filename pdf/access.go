@@ -14,7 +14,7 @@ const maxRefHops = 32
 // an indirect /Length (nil: only direct lengths are accepted). It
 // returns the object and the offset just past "endobj".
 func (f *File) parseIndirect(off int64, length func(Ref) (Object, error)) (Ref, Object, int, error) {
-	p := &parser{buf: f.Data, pos: int(off), maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: f.Data, pos: int(off), maxDepth: f.lim.MaxDepth, f: f}
 	num, err := p.parseUint()
 	if err != nil {
 		return Ref{}, nil, 0, err
@@ -258,7 +258,7 @@ func (os *objStream) get(f *File, i, num int) (Object, error) {
 	if i+1 < len(os.offs) {
 		end = os.first + os.offs[i+1]
 	}
-	p := &parser{buf: os.data[:end], pos: os.first + os.offs[i], base: -1, maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: os.data[:end], pos: os.first + os.offs[i], base: -1, maxDepth: f.lim.MaxDepth, f: f}
 	o, err := p.parseObject()
 	if err != nil {
 		return nil, err
@@ -273,6 +273,13 @@ func (f *File) Inflated() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.decoded
+}
+
+// Elements returns the objects parsed so far (Limits.MaxElements).
+func (f *File) Elements() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.elements
 }
 
 // Decode returns the decoded data of s. Only FlateDecode (with PNG

@@ -301,3 +301,59 @@ func TestPages(t *testing.T) {
 		t.Fatalf("Pages(64) of 101 nodes: %v", err)
 	}
 }
+
+// TestReferences: "num gen R" is found by looking ahead without parsing
+// the generation as an object; what is not a reference stays numbers.
+func TestReferences(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // AppendObject of the result, or "error"
+	}{
+		{"[1 0 R 2 3]", "[1 0 R 2 3]"},
+		{"[1 00000 R]", "[1 0 R]"},
+		{"[1 65535 R]", "[1 65535 R]"},
+		{"[1 65536 R]", "error"},
+		{"[1 0 %comment\nR]", "[1 0 R]"},
+		{"[1 0R]", "error"},
+		{"[1 0 Rx]", "error"},
+		{"[1 2 3 4]", "[1 2 3 4]"},
+		{"[1 2.0 R]", "error"},
+		{"[-1 0 R]", "error"},
+		{"[1 0 R]", "[1 0 R]"},
+		{"[2147483648 0 R]", "error"},
+		{"[1 " + strings.Repeat("0", 70) + " R]", "error"},
+		{"[1\n0\nR 5 0]", "[1 0 R 5 0]"},
+	} {
+		o, err := ParseObject([]byte(tc.in))
+		got := "error"
+		if err == nil {
+			got = string(AppendObject(nil, o))
+		}
+		if got != tc.want {
+			t.Errorf("%q: %s, want %s (%v)", tc.in, got, tc.want, err)
+		}
+	}
+}
+
+// TestMaxElements: every object parsed counts against the file's
+// allowance, and past it nothing more is parsed.
+func TestMaxElements(t *testing.T) {
+	doc := buildPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 100 100] >>",
+		"<< /Type /Page /Parent 2 0 R >>", "[1 2 3 4 5 6 7 8 9 10]")
+	if _, err := ParseLimits(doc, Limits{MaxElements: 3}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("a trailer of 6 objects under a limit of 3: %v", err)
+	}
+	f, err := ParseLimits(doc, Limits{MaxElements: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Elements(); n != 5 { // /Size 5 /Root 1 0 R /ID [<0102> <0102>]
+		t.Fatalf("%d objects parsed for the trailer", n)
+	}
+	if _, err := f.Object(0, Ref{4, 0}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("an array of 10 past the allowance: %v", err)
+	}
+	if _, err := f.Object(0, Ref{1, 0}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("after the allowance: %v", err)
+	}
+}

@@ -15,6 +15,11 @@ type Limits struct {
 	MaxRevisions  int   // cross-reference sections
 	MaxStreamSize int64 // decoded bytes of one stream
 	MaxDecoded    int64 // decoded bytes over the whole file
+	// MaxElements bounds the objects parsed over the whole file: every
+	// number, name, string, reference, array and dictionary counts one,
+	// each time it is parsed. The time to parse a file of small objects
+	// grows with their number, not with their bytes.
+	MaxElements int
 }
 
 // DefaultLimits suits cards and notices with ample margin.
@@ -25,6 +30,7 @@ var DefaultLimits = Limits{
 	MaxRevisions:  256,
 	MaxStreamSize: 16 << 20,
 	MaxDecoded:    64 << 20,
+	MaxElements:   1 << 24,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -46,6 +52,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDecoded > 0 {
 		d.MaxDecoded = l.MaxDecoded
+	}
+	if l.MaxElements > 0 {
+		d.MaxElements = l.MaxElements
 	}
 	return d
 }
@@ -123,12 +132,13 @@ type File struct {
 	// defs lists, for each object number, the revisions whose
 	// cross-reference sections define it, oldest first: Lookup is a
 	// binary search, not a walk back through up to MaxRevisions maps.
-	defs    map[int][]int
-	mu      sync.Mutex
-	objs    map[objKey]cached
-	objstms map[stmKey]objStreamResult
-	decoded int64
-	nest    int
+	defs     map[int][]int
+	mu       sync.Mutex
+	objs     map[objKey]cached
+	objstms  map[stmKey]objStreamResult
+	decoded  int64
+	elements int64
+	nest     int
 }
 
 // objKey names a parsed object: its offset, and the revision whose
@@ -353,7 +363,7 @@ func (f *File) readEOF(r *Revision, pos int) error {
 }
 
 func (f *File) readTable(r *Revision, total *int) (int, error) {
-	p := &parser{buf: f.Data, pos: int(r.XrefOffset), maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: f.Data, pos: int(r.XrefOffset), maxDepth: f.lim.MaxDepth, f: f}
 	if err := p.expectKeyword("xref"); err != nil {
 		return 0, err
 	}
@@ -404,7 +414,7 @@ func (f *File) readTable(r *Revision, total *int) (int, error) {
 			}
 		}
 	}
-	d, err := (&parser{buf: f.Data, pos: p.pos, maxDepth: f.lim.MaxDepth}).parseTrailer()
+	d, err := (&parser{buf: f.Data, pos: p.pos, maxDepth: f.lim.MaxDepth, f: f}).parseTrailer()
 	if err != nil {
 		return 0, err
 	}

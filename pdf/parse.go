@@ -56,6 +56,9 @@ type parser struct {
 	base     int64
 	depth    int
 	maxDepth int
+	// f, when set, counts every object parsed against the file's
+	// Limits.MaxElements.
+	f *File
 }
 
 func (p *parser) off() int64 {
@@ -110,6 +113,11 @@ func (p *parser) parseObject() (Object, error) {
 	p.skipWS()
 	if p.pos >= len(p.buf) {
 		return nil, p.errf("unexpected end of data")
+	}
+	if f := p.f; f != nil {
+		if f.elements++; f.elements > int64(f.lim.MaxElements) {
+			return nil, errCause(p.off(), ErrLimit, "more than %d objects parsed in the file", f.lim.MaxElements)
+		}
 	}
 	switch c := p.buf[p.pos]; c {
 	case '/':
@@ -425,21 +433,24 @@ func (p *parser) parseNumberOrRef() (Object, error) {
 	if !ok || first < '0' || first > '9' {
 		return n, nil
 	}
+	// A reference is "num gen R": look for the generation and the R
+	// without parsing them as objects, since most numbers are not
+	// references (an array of numbers would otherwise be read twice).
 	save := p.pos
 	p.skipWS()
-	if p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' {
-		g, err := p.parseNumber()
-		if err == nil {
-			if gi, ok := g.(Integer); ok && gi >= 0 && gi <= 65535 {
-				p.skipWS()
-				if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || !isRegular(p.buf[p.pos+1])) {
-					p.pos++
-					if i > math.MaxInt32 {
-						return nil, p.errf("object number %d out of range", i)
-					}
-					return Ref{Num: int(i), Gen: int(gi)}, nil
-				}
+	start, gen := p.pos, 0
+	for p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' && p.pos-start < 64 {
+		gen = min(gen*10+int(p.buf[p.pos]-'0'), 1<<20)
+		p.pos++
+	}
+	if p.pos > start && gen <= 65535 && (p.pos == len(p.buf) || !isRegular(p.buf[p.pos])) {
+		p.skipWS()
+		if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || !isRegular(p.buf[p.pos+1])) {
+			p.pos++
+			if i > math.MaxInt32 {
+				return nil, p.errf("object number %d out of range", i)
 			}
+			return Ref{Num: int(i), Gen: gen}, nil
 		}
 	}
 	p.pos = save

@@ -9,12 +9,13 @@ type Work struct {
 	Chains    int   // certificate path validations
 	DiffSteps int   // steps of the difference analysis
 	Inflated  int64 // bytes the PDF reader inflated
+	Parsed    int64 // objects the PDF reader parsed
 }
 
 // WorkOf returns the work counted for the report.
 func WorkOf(r *Report) Work {
 	w := r.work
-	return Work{Hashed: w.hashed, CMS: w.cms, Chains: w.chains, DiffSteps: w.diff, Inflated: w.inflated}
+	return Work{Hashed: w.hashed, CMS: w.cms, Chains: w.chains, DiffSteps: w.diff, Inflated: w.inflated, Parsed: w.parsed}
 }
 
 // WithHashHook returns opt with fn called after every chunk hashed, with
@@ -33,4 +34,5 @@ const (
 	// DecodedAllowance is what the reader may inflate beyond the file's
 	// size.
 	DecodedAllowance = decodedAllowance
+	MaxElements      = maxElements
 )

@@ -36,8 +36,10 @@ type Options struct {
 	SealBoxes map[keys.Level][4]float64
 	// Now is the time of the check (default time.Now).
 	Now func() time.Time
-	// Limits bound the PDF reader (zero: pdf.DefaultLimits, except that
-	// the bytes inflated are bounded by the file's size plus 4 MiB).
+	// Limits bound the PDF reader. Zero fields mean pdf.DefaultLimits,
+	// except the verifier's tighter bounds (work.go): 32 768
+	// cross-reference entries, 65 536 objects parsed, and the file's
+	// size plus 4 MiB inflated.
 	Limits pdf.Limits
 
 	// onHash, in tests, is called after every chunk hashed with the
@@ -105,11 +107,7 @@ func VerifyContext(ctx context.Context, data []byte, opt Options) (*Report, erro
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return nil, ErrNotPDF
 	}
-	lim := opt.Limits
-	if lim.MaxDecoded == 0 {
-		lim.MaxDecoded = min(pdf.DefaultLimits.MaxDecoded, decodedAllowance+int64(len(data)))
-	}
-	f, err := pdf.ParseLimits(data, lim)
+	f, err := pdf.ParseLimits(data, readerLimits(opt.Limits, len(data)))
 	if err != nil {
 		rep.problem("malformed PDF: %v", err)
 		return rep.finish(), nil
@@ -125,7 +123,7 @@ func VerifyContext(ctx context.Context, data []byte, opt Options) (*Report, erro
 	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: now()}
 	v.hash = newPrefixHasher(data, &v.work.hashed, opt.onHash)
 	v.check()
-	v.work.inflated = f.Inflated()
+	v.work.inflated, v.work.parsed = f.Inflated(), f.Elements()
 	rep.work = v.work
 	if v.err != nil {
 		return nil, v.err

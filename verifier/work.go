@@ -3,6 +3,8 @@ package verifier
 import (
 	"errors"
 	"fmt"
+
+	"github.com/jilin-health/cardseal/pdf"
 )
 
 // The bounds of one verification (issue 12, H1). Every uploaded PDF is
@@ -31,11 +33,31 @@ const (
 	maxChanges = 64
 	// hashChunk is how much is hashed between two looks at the context.
 	hashChunk = 256 << 10
+	// The PDF reader's bounds, where Options.Limits leaves them zero. A
+	// cardseal document has about a hundred objects of a few elements
+	// each; parsing small objects costs per object, not per byte, so the
+	// count of objects parsed is bounded, not only the file's size.
+	maxXrefEntries = 1 << 15 // cross-reference entries over all revisions
+	maxElements    = 1 << 16 // objects parsed (the demo card: 257)
 	// decodedAllowance plus the file's size bounds the bytes the reader
 	// may inflate (cross-reference and object streams; the verifier never
-	// decodes content or images), unless Options.Limits says otherwise.
+	// decodes content or images).
 	decodedAllowance = 4 << 20
 )
+
+// readerLimits fills the zero fields of l with the verifier's bounds.
+func readerLimits(l pdf.Limits, size int) pdf.Limits {
+	if l.MaxObjects == 0 {
+		l.MaxObjects = maxXrefEntries
+	}
+	if l.MaxElements == 0 {
+		l.MaxElements = maxElements
+	}
+	if l.MaxDecoded == 0 {
+		l.MaxDecoded = min(pdf.DefaultLimits.MaxDecoded, decodedAllowance+int64(size))
+	}
+	return l
+}
 
 // ErrCanceled is returned when the context ended before the check did:
 // the file could not be checked, which is not a verdict. The error also
@@ -53,6 +75,7 @@ type work struct {
 	chains   int   // certificate path validations
 	diff     int   // steps of the difference analysis
 	inflated int64 // bytes the reader inflated (pdf.File.Inflated)
+	parsed   int64 // objects the reader parsed (pdf.File.Elements)
 }
 
 // alive reports whether the verification may go on; once the context

@@ -27,7 +27,7 @@ const upload = 10 << 20
 func budget(t testing.TB, doc []byte, rep *verifier.Report, maxCMS int) {
 	t.Helper()
 	w := verifier.WorkOf(rep)
-	t.Logf("%d bytes: hashed %d, %d CMS, %d chains, %d diff steps, inflated %d", len(doc), w.Hashed, w.CMS, w.Chains, w.DiffSteps, w.Inflated)
+	t.Logf("%d bytes: hashed %d, %d CMS, %d chains, %d diff steps, inflated %d, parsed %d", len(doc), w.Hashed, w.CMS, w.Chains, w.DiffSteps, w.Inflated, w.Parsed)
 	if w.Hashed > 2*int64(len(doc)) {
 		t.Errorf("hashed %d bytes of a %d-byte file", w.Hashed, len(doc))
 	}
@@ -40,6 +40,9 @@ func budget(t testing.TB, doc []byte, rep *verifier.Report, maxCMS int) {
 	// One byte past the allowance is how the reader finds it spent.
 	if w.Inflated > verifier.DecodedAllowance+int64(len(doc))+1 {
 		t.Errorf("inflated %d bytes", w.Inflated)
+	}
+	if w.Parsed > verifier.MaxElements+1 {
+		t.Errorf("parsed %d objects", w.Parsed)
 	}
 }
 
@@ -209,7 +212,10 @@ func alternating(t testing.TB, doc []byte, n, revs int) ([]byte, pdf.Ref) {
 func TestDifferenceAnalysisBound(t *testing.T) {
 	fx := demo(t)
 	t.Run("two copies of a large array, alternating", func(t *testing.T) {
-		doc, ref := alternating(t, fx.sealed[3], 100000, 100)
+		// Both copies together are under the reader's allowance of
+		// objects parsed, and comparing them costs a third of the
+		// analysis's allowance.
+		doc, ref := alternating(t, fx.sealed[3], verifier.MaxDiffSteps/3, 100)
 		rep := fx.verify(t, doc)
 		mustContain(t, rep, verifier.Invalid, fmt.Sprintf("revision 4: object %v: a new array that no seal accounts for", ref))
 		mustContain(t, rep, verifier.Invalid, "the revisions redefine more than the difference analysis compares")
