@@ -112,17 +112,39 @@ func (s *server) verifyUpload(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
-// checkUpload verifies an uploaded PDF and, when its genuine seals name a
-// card of the registry, adds that card's public answer (the same answer
-// the QR code gets) and whether the file is the card's newest revision.
-// Only seals that verified may lead to the registry: a forged file naming
-// some card number learns nothing about that card.
-//
-// The verification holds a slot of the upload gate (gate.go) and runs
-// under the request's context: when the request ends or times out the
-// verifier stops, and the client gets 503, not a verdict.
+// checkUpload answers an uploaded PDF (answerUpload) in a slot of the
+// upload gate (gate.go), under the request's context: an upload that
+// finds every slot taken gets 503 busy at once, and when the request
+// ends or times out the verifier stops and the client gets 503, not a
+// verdict.
 func (s *server) checkUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
-	rep, err := s.verifyGated(ctx, data)
+	release, err := s.uploads.enter()
+	if err != nil {
+		s.metrics.rateLimited.WithLabelValues("verify_busy").Inc()
+		return nil, err
+	}
+	defer release()
+	if s.opt.inGate != nil {
+		s.opt.inGate()
+	}
+	out, err := s.answerUpload(ctx, data)
+	if errors.Is(err, verifier.ErrCanceled) {
+		return nil, fail(kindUnavailable, err)
+	}
+	return out, err
+}
+
+// answerUpload verifies an uploaded PDF and, when its genuine seals name
+// a card of the registry, adds that card's public answer (the same
+// answer the QR code gets) and whether the file is the card's newest
+// revision. Only seals that verified may lead to the registry: a forged
+// file naming some card number learns nothing about that card.
+func (s *server) answerUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
+	rep, err := verifier.VerifyContext(ctx, data, verifier.Options{
+		Trust:     s.svc.Keys.TrustList(),
+		SealBoxes: lifecycle.CardSealBoxes(),
+		Now:       s.opt.Now,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -146,29 +168,6 @@ func (s *server) checkUpload(ctx context.Context, data []byte) (*UploadAnswer, e
 	}
 	out.Current = bytes.Equal(cur, data)
 	return out, nil
-}
-
-// verifyGated runs the verifier on an upload in a slot of the upload
-// gate, under the request's context.
-func (s *server) verifyGated(ctx context.Context, data []byte) (*verifier.Report, error) {
-	release, err := s.uploads.enter()
-	if err != nil {
-		s.metrics.rateLimited.WithLabelValues("verify_busy").Inc()
-		return nil, err
-	}
-	defer release()
-	if s.opt.inGate != nil {
-		s.opt.inGate()
-	}
-	rep, err := verifier.VerifyContext(ctx, data, verifier.Options{
-		Trust:     s.svc.Keys.TrustList(),
-		SealBoxes: lifecycle.CardSealBoxes(),
-		Now:       s.opt.Now,
-	})
-	if errors.Is(err, verifier.ErrCanceled) {
-		return nil, fail(kindUnavailable, err)
-	}
-	return rep, err
 }
 
 // readUpload reads the PDF of an upload, bounded by MaxUpload.

@@ -68,9 +68,12 @@ func TestSignatureFieldBomb(t *testing.T) {
 		maxCMS int
 		reason string
 	}{
+		// The file of the issue: a form of 1000 signature fields (the
+		// card's three and 997 forged), all forged ones naming one
+		// dictionary.
 		{"1000 fields, one dictionary", func() []byte {
-			return forge(t, card, der, padTo(t, card, der, forgery{sigs: 1, fields: 1000}, upload))
-		}, 0, "signature fields: the form has more than 16 signature fields (its /Fields lists 1003 fields); no cardseal document has as many"},
+			return forge(t, card, der, padTo(t, card, der, forgery{sigs: 1, fields: 997}, upload))
+		}, 0, "signature fields: the form has more than 16 signature fields (its /Fields lists 1000 fields); no cardseal document has as many"},
 		{"16 fields, one dictionary", func() []byte {
 			return forge(t, card, der, padTo(t, card, der, forgery{sigs: 1, fields: verifier.MaxSigFields - 3}, upload))
 		}, 4, "is the value of 13 signature fields; a seal has exactly one"},
@@ -274,7 +277,7 @@ func TestObjectStreamBombOnce(t *testing.T) {
 	n := pf.Size(pf.Latest())
 	var nums []int
 	for i := range 1000 {
-		nums = append(nums, n+i)
+		nums = append(nums, n+2+i) // n and n+1 are the object and cross-reference streams
 	}
 	doc := xrefStreamRevision(t, fx.sealed[3], pdf.Dict{{Key: "N", Value: pdf.Integer(1000)}, {Key: "First", Value: pdf.Integer(10)},
 		{Key: "Filter", Value: pdf.Name("FlateDecode")}}, deflate(make([]byte, 64<<20)), nums)
