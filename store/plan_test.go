@@ -19,7 +19,7 @@ import (
 // page, and what its plan must show on each backend.
 type planCase struct {
 	name  string
-	query func(ctx context.Context, s *DB, cursor string) (string, []any, error)
+	query func(ctx context.Context, s *DB, c sample) (string, []any, error)
 	// sqlite and postgres are patterns every one of which the plan must
 	// match: the index that answers the query and the conditions it is
 	// searched with.
@@ -29,14 +29,24 @@ type planCase struct {
 	ordered bool
 }
 
-func lookup(where string, arg any) func(context.Context, *DB, string) (string, []any, error) {
-	return func(context.Context, *DB, string) (string, []any, error) { return cardQuery(where), []any{arg}, nil }
+// sample is a stored card whose keys the lookups use: on a filled
+// registry, the plans (and on PostgreSQL the buffers read) are those of a
+// card that is there.
+type sample struct{ ID, Number, Token string }
+
+func lookup(where string) func(context.Context, *DB, sample) (string, []any, error) {
+	return func(_ context.Context, _ *DB, c sample) (string, []any, error) {
+		arg := map[string]string{"id": c.ID, "number": c.Number, "qr_token": c.Token}[where]
+		return cardQuery(where), []any{arg}, nil
+	}
 }
 
-func listing(f card.Filter) func(context.Context, *DB, string) (string, []any, error) {
-	return func(ctx context.Context, s *DB, cursor string) (string, []any, error) {
+// listing is ListCards' query for f, paging after the sample if f has a
+// cursor.
+func listing(f card.Filter) func(context.Context, *DB, sample) (string, []any, error) {
+	return func(ctx context.Context, s *DB, c sample) (string, []any, error) {
 		if f.AfterID != "" {
-			f.AfterID = cursor
+			f.AfterID = c.ID
 		}
 		return s.listQuery(ctx, f)
 	}
@@ -46,21 +56,21 @@ func listing(f card.Filter) func(context.Context, *DB, string) (string, []any, e
 func pgIndex(name string) string { return `(Scan using|Bitmap Index Scan on) ` + name + `\b` }
 
 var planCases = []planCase{
-	{name: "card by token (public check)", query: lookup("qr_token", "AAAAAAAAAAAAAAAAAAAAAAAAAA"),
+	{name: "card by token (public check)", query: lookup("qr_token"),
 		sqlite: []string{`SEARCH cards USING (COVERING )?INDEX \S+ \(qr_token=\?\)`}, postgres: []string{pgIndex("cards_qr_token_key")}},
-	{name: "card by number (manual check)", query: lookup("number", "2201022026000001"),
+	{name: "card by number (manual check)", query: lookup("number"),
 		sqlite: []string{`SEARCH cards USING (COVERING )?INDEX \S+ \(number=\?\)`}, postgres: []string{pgIndex("cards_number_key")}},
-	{name: "card by id", query: lookup("id", "0123456789abcdef"),
+	{name: "card by id", query: lookup("id"),
 		sqlite: []string{`SEARCH cards USING (COVERING )?INDEX \S+ \(id=\?\)`}, postgres: []string{pgIndex("cards_pkey")}},
 	{name: "current PDF (public check)",
-		query: func(context.Context, *DB, string) (string, []any, error) {
-			return currentPDFQuery, []any{"0123456789abcdef"}, nil
+		query: func(_ context.Context, _ *DB, c sample) (string, []any, error) {
+			return currentPDFQuery, []any{c.ID}, nil
 		},
 		sqlite:   []string{`SEARCH c USING (COVERING )?INDEX \S+ \(id=\?\)`, `SEARCH p USING INDEX \S+ \(card_id=\? AND seq=\?\)`},
 		postgres: []string{pgIndex("cards_pkey"), pgIndex("card_pdfs_pkey")}},
 	{name: "page cursor",
-		query: func(_ context.Context, _ *DB, cursor string) (string, []any, error) {
-			return cursorQuery, []any{cursor}, nil
+		query: func(_ context.Context, _ *DB, c sample) (string, []any, error) {
+			return cursorQuery, []any{c.ID}, nil
 		},
 		sqlite: []string{`SEARCH cards USING (COVERING )?INDEX \S+ \(id=\?\)`}, postgres: []string{pgIndex("cards_pkey")}},
 	// Service.Queue's filter for a village and a township.
@@ -104,39 +114,48 @@ var planCases = []planCase{
 // plan a prepared statement switches to after a few executions, with
 // sequential and bitmap scans (and, for a listing the index must order,
 // sorts) priced out so that the small table shows what the indexes can do
-// rather than what is cheapest for twenty rows. With CARDSEAL_PLAN_URLS (space-separated store URLs) it also
-// checks the plans on those registries as they are, with no nudging:
-// scripts/bench.sh scale passes the registries BenchmarkScale filled.
+// rather than what is cheapest for twenty rows.
+//
+// With CARDSEAL_PLAN_URLS (space-separated store URLs) it also checks the
+// plans on those registries as they are, with no nudging (only logging
+// them for a registry under 100 000 cards), and on PostgreSQL logs the
+// buffers each query reads (EXPLAIN ANALYZE BUFFERS): scripts/bench.sh
+// scale passes the registries BenchmarkScale filled.
 func TestQueryPlans(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		s := mustOpen(t, testdb.SQLite(t))
-		checkPlans(t, s, seedPlanCards(t, s), true)
+		checkPlans(t, s, seedPlanCards(t, s), true, true)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		s := mustOpen(t, testdb.Schema(t, testdb.PostgresBase(t)))
-		checkPlans(t, s, seedPlanCards(t, s), true)
+		checkPlans(t, s, seedPlanCards(t, s), true, true)
 	})
 	for i, url := range strings.Fields(os.Getenv("CARDSEAL_PLAN_URLS")) {
 		t.Run(fmt.Sprintf("registry-%d", i+1), func(t *testing.T) {
 			s := mustOpen(t, url)
+			ctx := context.Background()
 			var n int
-			var cursor string
-			if err := s.r.QueryRowContext(context.Background(), `SELECT count(*) FROM cards`).Scan(&n); err != nil {
+			var c sample
+			if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM cards`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.r.QueryRowContext(context.Background(),
-				`SELECT id FROM cards WHERE county_code = '220102' AND status = 'issued' LIMIT 1`).Scan(&cursor); err != nil {
-				t.Fatalf("no issued card of county 220102 for the cursor: %v", err)
+			if err := s.r.QueryRowContext(ctx, `SELECT id, number, qr_token FROM cards
+				WHERE county_code = '220102' AND status = 'issued' AND qr_token IS NOT NULL LIMIT 1`).
+				Scan(&c.ID, &c.Number, &c.Token); err != nil {
+				t.Fatalf("no issued card of county 220102 to look up: %v", err)
 			}
-			t.Logf("%s: %d cards", s.d.name, n)
-			checkPlans(t, s, cursor, false)
+			t.Logf("%s registry of %d cards", s.d.name, n)
+			// A table of a few thousand rows is cheaper to read whole,
+			// and PostgreSQL's planner, with statistics, rightly does:
+			// there the plans are only logged, for comparison.
+			checkPlans(t, s, c, false, n >= 100000)
 		})
 	}
 }
 
-// seedPlanCards writes a few cards, so that a cursor exists, and returns
-// the ID of one.
-func seedPlanCards(t *testing.T, s *DB) string {
+// seedPlanCards writes a few cards, so that the sample and a cursor
+// exist, and returns one.
+func seedPlanCards(t *testing.T, s *DB) sample {
 	var cs []card.Card
 	for i := range 20 {
 		cs = append(cs, card.Card{ID: fmt.Sprintf("%016x", 0xc000+i), StatusIndex: i, CreatedAt: time.Now(),
@@ -144,14 +163,17 @@ func seedPlanCards(t *testing.T, s *DB) string {
 			VillageCode: []string{"220102001001", "220102002001"}[i%2], CountyCode: "220102"})
 	}
 	bulkInsert(t, s, cs)
-	return cs[1].ID
+	return sample{ID: cs[1].ID, Number: "N" + cs[1].ID, Token: "AAAAAAAAAAAAAAAAAAAAAAAAAA"}
 }
 
-func checkPlans(t *testing.T, s *DB, cursor string, nudge bool) {
+// checkPlans explains every planCase on s with the sample's keys; nudge
+// prices scans out on PostgreSQL (a small table); strict fails the test
+// on a plan that is not the expected one, else the plans are only logged.
+func checkPlans(t *testing.T, s *DB, c sample, nudge, strict bool) {
 	ctx := context.Background()
 	for _, pc := range planCases {
 		t.Run(pc.name, func(t *testing.T) {
-			q, args, err := pc.query(ctx, s, cursor)
+			q, args, err := pc.query(ctx, s, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,11 +185,17 @@ func checkPlans(t *testing.T, s *DB, cursor string, nudge bool) {
 					kind := map[bool]string{false: "custom", true: "generic"}[generic]
 					plans[kind] = explainPostgres(t, s, q, args, nudge, nudge && pc.ordered, generic)
 				}
+				if !nudge {
+					t.Logf("executed:\n%s", explainPostgresAnalyze(t, s, q, args))
+				}
 			} else {
 				plans["sqlite"] = explainSQLite(t, s, q, args)
 			}
 			for kind, plan := range plans {
 				t.Logf("%s plan of %s:\n%s", kind, q, plan)
+				if !strict {
+					continue
+				}
 				for _, w := range want {
 					if !regexp.MustCompile(w).MatchString(plan) {
 						t.Errorf("%s plan does not match %q:\n%s", kind, w, plan)
@@ -182,6 +210,28 @@ func checkPlans(t *testing.T, s *DB, cursor string, nudge bool) {
 			}
 		})
 	}
+}
+
+// explainPostgresAnalyze runs q and returns its plan with the rows and
+// buffers each step read.
+func explainPostgresAnalyze(t *testing.T, s *DB, q string, args []any) string {
+	rows, err := s.r.QueryContext(context.Background(), `EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF) `+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
 
 func explainSQLite(t *testing.T, s *DB, q string, args []any) string {
