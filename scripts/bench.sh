@@ -83,10 +83,14 @@ scale() {
 	local status=0
 	ratios || status=1
 	local urls
-	urls=$(sed -n 's/.*"URL": "\(.*\)",$/\1/p' "$dir"/*-"$cards".json | tr '\n' ' ')
+	urls=$(sed -n 's/.*"URL": "\(.*\)",$/\1/p' "$dir"/*.json | tr '\n' ' ')
 	CARDSEAL_PLAN_URLS="$urls" go test -count 1 -run '^TestQueryPlans$/^registry-' -v ./store >"$OUT/plans.txt" 2>&1 ||
 		{ echo "bench.sh: a plan on the large registries reads no index or sorts: $OUT/plans.txt" >&2; status=1; }
-	echo "bench.sh: plans in $OUT/plans.txt" >&2
+	echo "bench.sh: plans in $OUT/plans.txt; PostgreSQL buffers read per query:" >&2
+	awk '/registry of [0-9]+ cards/ { print "  " $2 ", " $5 " cards" }
+		/^=== RUN +TestQueryPlans\/registry-[0-9]+\// { sub(/.*\//, "", $3); name = $3 }
+		/executed:/ { want = 1 }
+		want && /Buffers:/ { sub(/^ +/, ""); printf "    %-32s %s\n", name, $0; want = 0 }' "$OUT/plans.txt" | tee "$OUT/buffers.txt"
 	echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt"
 	return "$status"
 }
