@@ -5,10 +5,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
+	"github.com/jilin-health/cardseal/internal/lru"
 
 	"github.com/emmansun/gmsm/smx509"
 )
@@ -29,8 +29,7 @@ type TrustList struct {
 	// certificates given: the same organisation certificates verify
 	// card after card, and a path's signatures do not change — only the
 	// validity check depends on the time, and it is redone every time.
-	mu     sync.Mutex
-	chains map[[32]byte][]*smx509.Certificate
+	chains *lru.Cache[[32]byte, []*smx509.Certificate]
 }
 
 // maxChains bounds the path cache.
@@ -38,7 +37,7 @@ const maxChains = 4096
 
 // NewTrustList builds a trust list from root certificates.
 func NewTrustList(roots ...*smx509.Certificate) *TrustList {
-	t := &TrustList{pool: smx509.NewCertPool(), chains: map[[32]byte][]*smx509.Certificate{}}
+	t := &TrustList{pool: smx509.NewCertPool(), chains: lru.New[[32]byte, []*smx509.Certificate](maxChains)}
 	for _, r := range roots {
 		t.roots = append(t.roots, r)
 		t.pool.AddCert(r)
@@ -101,10 +100,7 @@ func (t *TrustList) Verify(cert *smx509.Certificate, intermediates []*smx509.Cer
 	}
 	var key [32]byte
 	h.Sum(key[:0])
-	t.mu.Lock()
-	chain, ok := t.chains[key]
-	t.mu.Unlock()
-	if ok {
+	if chain, ok := t.chains.Get(key); ok {
 		for _, c := range chain {
 			if at.Before(c.NotBefore) || at.After(c.NotAfter) {
 				return nil, fmt.Errorf("%w: %q is valid from %s to %s, not at %s", ErrExpired, c.Subject.CommonName,
@@ -130,11 +126,6 @@ func (t *TrustList) Verify(cert *smx509.Certificate, intermediates []*smx509.Cer
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
-	t.mu.Lock()
-	if len(t.chains) >= maxChains {
-		clear(t.chains)
-	}
-	t.chains[key] = chains[0]
-	t.mu.Unlock()
+	t.chains.Put(key, chains[0])
 	return chains[0][len(chains[0])-1], nil
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/internal/lru"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -86,11 +86,10 @@ type Answer struct {
 type Checker struct {
 	Service *Service
 
-	mu      sync.Mutex
-	cache   map[[32]byte]*verifier.Report
-	stored  map[string]storedVerdict  // card ID → verdict of its current PDF
-	tokens  map[string]*token.Scanned // version-1 token → its verified claims
-	holders map[string]maskedHolders  // card ID → its masked holders
+	reports *lru.Cache[[32]byte, *verifier.Report] // SM3 of a PDF → its report
+	stored  *lru.Cache[string, storedVerdict]      // card ID → verdict of its current PDF
+	tokens  *lru.Cache[string, *token.Scanned]     // version-1 token → its verified claims
+	holders *lru.Cache[string, maskedHolders]      // card ID → its masked holders
 }
 
 // maskedHolders are the masked holders of the application record sealed
@@ -102,7 +101,7 @@ type maskedHolders struct {
 }
 
 // storedVerdict is the report on a card's stored PDF at revision seq,
-// read and verified at checked (monotonic clock).
+// read and verified at checked.
 type storedVerdict struct {
 	seq     int
 	rep     *verifier.Report
@@ -111,8 +110,9 @@ type storedVerdict struct {
 
 // NewChecker returns a checker over a service.
 func NewChecker(s *Service) *Checker {
-	return &Checker{Service: s, cache: map[[32]byte]*verifier.Report{},
-		stored: map[string]storedVerdict{}, tokens: map[string]*token.Scanned{}, holders: map[string]maskedHolders{}}
+	return &Checker{Service: s, reports: lru.New[[32]byte, *verifier.Report](maxCache),
+		stored: lru.New[string, storedVerdict](maxCache), tokens: lru.New[string, *token.Scanned](maxCache),
+		holders: lru.New[string, maskedHolders](maxCache)}
 }
 
 // maxCache bounds each of the checker's caches.
@@ -128,10 +128,7 @@ const storedTTL = 10 * time.Second
 // using the cache.
 func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error) {
 	key := sm3.Sum(pdf)
-	ch.mu.Lock()
-	rep, ok := ch.cache[key]
-	ch.mu.Unlock()
-	if ok && rep.DocID == docID {
+	if rep, ok := ch.reports.Get(key); ok && rep.DocID == docID {
 		return rep, nil
 	}
 	rep, err := verifier.Verify(pdf, verifier.Options{
@@ -142,12 +139,7 @@ func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error)
 	if err != nil {
 		return nil, err
 	}
-	ch.mu.Lock()
-	if len(ch.cache) >= maxCache {
-		clear(ch.cache)
-	}
-	ch.cache[key] = rep
-	ch.mu.Unlock()
+	ch.reports.Put(key, rep)
 	return rep, nil
 }
 
@@ -223,10 +215,7 @@ func (ch *Checker) readToken(tok string) (*token.Scanned, error) {
 		return nil, err
 	}
 	key := token.Normalize(tok)
-	ch.mu.Lock()
-	t, ok := ch.tokens[key]
-	ch.mu.Unlock()
-	if ok && slices.Contains(certs, t.Cert) {
+	if t, ok := ch.tokens.Get(key); ok && slices.Contains(certs, t.Cert) {
 		return t, nil
 	}
 	sc, err := token.Read(key, certs)
@@ -234,12 +223,7 @@ func (ch *Checker) readToken(tok string) (*token.Scanned, error) {
 		return nil, err
 	}
 	if sc.Legacy != nil {
-		ch.mu.Lock()
-		if len(ch.tokens) >= maxCache {
-			clear(ch.tokens)
-		}
-		ch.tokens[key] = sc
-		ch.mu.Unlock()
+		ch.tokens.Put(key, sc)
 	}
 	return sc, nil
 }
@@ -260,28 +244,20 @@ func (s *Service) IsHolder(c *card.Card, idNumber string) (bool, error) {
 // reading and verifying it when the card is at a revision not seen yet or
 // the last reading is older than storedTTL.
 func (ch *Checker) storedReport(ctx context.Context, c *card.Card) (*verifier.Report, error) {
-	ch.mu.Lock()
-	v, ok := ch.stored[c.ID]
-	ch.mu.Unlock()
-	if ok && v.seq == c.Seq && v.rep.DocID == c.Number && time.Since(v.checked) < storedTTL {
+	now := ch.Service.Now()
+	if v, ok := ch.stored.Get(c.ID); ok && v.seq == c.Seq && v.rep.DocID == c.Number && now.Sub(v.checked) < storedTTL && !now.Before(v.checked) {
 		return v.rep, nil
 	}
 	seq, pdf, err := ch.Service.reg.CurrentPDF(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	checked := time.Now()
 	rep, err := ch.VerifyPDF(pdf, c.Number)
 	if err != nil {
 		return nil, err
 	}
 	if seq == c.Seq {
-		ch.mu.Lock()
-		if len(ch.stored) >= maxCache {
-			clear(ch.stored)
-		}
-		ch.stored[c.ID] = storedVerdict{seq: seq, rep: rep, checked: checked}
-		ch.mu.Unlock()
+		ch.stored.Put(c.ID, storedVerdict{seq: seq, rep: rep, checked: now})
 	}
 	return rep, nil
 }
@@ -290,10 +266,7 @@ func (ch *Checker) storedReport(ctx context.Context, c *card.Card) (*verifier.Re
 // application record once per distinct record (the stored ciphertext is
 // compared byte for byte). Only masked values are kept.
 func (ch *Checker) maskedHolders(c *card.Card) ([]Holder, error) {
-	ch.mu.Lock()
-	m, ok := ch.holders[c.ID]
-	ch.mu.Unlock()
-	if ok && bytes.Equal(m.applicant, c.Applicant) {
+	if m, ok := ch.holders.Get(c.ID); ok && bytes.Equal(m.applicant, c.Applicant) {
 		return slices.Clone(m.holders), nil
 	}
 	app, err := ch.Service.Applicant(c)
@@ -301,12 +274,7 @@ func (ch *Checker) maskedHolders(c *card.Card) ([]Holder, error) {
 		return nil, err
 	}
 	holders := MaskHolders(app)
-	ch.mu.Lock()
-	if len(ch.holders) >= maxCache {
-		clear(ch.holders)
-	}
-	ch.holders[c.ID] = maskedHolders{applicant: bytes.Clone(c.Applicant), holders: holders}
-	ch.mu.Unlock()
+	ch.holders.Put(c.ID, maskedHolders{applicant: bytes.Clone(c.Applicant), holders: holders})
 	return slices.Clone(holders), nil
 }
 

@@ -7,12 +7,12 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/internal/lru"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -29,20 +29,14 @@ const (
 // certs remembers parsed certificates by their DER: every seal of a
 // province carries one of a few organisation certificates, and parsing one
 // was 6% of verifying a card (docs/performance.md). Certificates are
-// never modified after parsing. Bounded; cleared when full.
-var certs struct {
-	sync.Mutex
-	m map[string]*smx509.Certificate
-}
+// never modified after parsing. Bounded.
+var certs = lru.New[string, *smx509.Certificate](maxCachedCerts)
 
 const maxCachedCerts = 1024
 
 // parseCert parses a DER certificate, once per distinct DER.
 func parseCert(der []byte) (*smx509.Certificate, error) {
-	certs.Lock()
-	c, ok := certs.m[string(der)]
-	certs.Unlock()
-	if ok {
+	if c, ok := certs.Get(string(der)); ok {
 		return c, nil
 	}
 	der = bytes.Clone(der) // not the caller's buffer: the cache outlives it
@@ -50,12 +44,7 @@ func parseCert(der []byte) (*smx509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs.Lock()
-	if certs.m == nil || len(certs.m) >= maxCachedCerts {
-		certs.m = map[string]*smx509.Certificate{}
-	}
-	certs.m[string(der)] = c
-	certs.Unlock()
+	certs.Put(string(der), c)
 	return c, nil
 }
 
