@@ -87,7 +87,7 @@ scale() {
 	CARDSEAL_PLAN_URLS="$urls" go test -count 1 -run '^TestQueryPlans$/^registry-' -v ./store >"$OUT/plans.txt" 2>&1 ||
 		{ echo "bench.sh: a plan on the large registries reads no index or sorts: $OUT/plans.txt" >&2; status=1; }
 	echo "bench.sh: plans in $OUT/plans.txt; PostgreSQL buffers read per query:" >&2
-	awk '/registry of [0-9]+ cards/ { print "  " $2 ", " $5 " cards" }
+	awk '/postgres registry of [0-9]+ cards/ { print "  " $2 ", " $5 " cards" }
 		/^=== RUN +TestQueryPlans\/registry-[0-9]+\// { sub(/.*\//, "", $3); name = $3 }
 		/executed:/ { want = 1 }
 		want && /Buffers:/ { sub(/^ +/, ""); printf "    %-32s %s\n", name, $0; want = 0 }' "$OUT/plans.txt" | tee "$OUT/buffers.txt"
