@@ -55,7 +55,7 @@ scale() {
 		local s
 		for s in $(schemas); do
 			if command -v psql >/dev/null; then
-				psql -q "$CARDSEAL_TEST_POSTGRES" -c "DROP SCHEMA IF EXISTS $s CASCADE"
+				psql -q "$CARDSEAL_TEST_POSTGRES" -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS $s CASCADE"
 			else
 				echo "bench.sh: drop the schema $s yourself (no psql here)" >&2
 			fi
