@@ -17,6 +17,7 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/internal/testdb"
 )
 
@@ -45,12 +46,15 @@ type BulkCard struct {
 // would find it after a while: SQLite's log checkpointed, PostgreSQL's
 // tables vacuumed and analysed (as autovacuum would).
 func Load(ctx context.Context, url string, orgs []org.Org, cards iter.Seq[BulkCard]) (int, error) {
+	u, err := store.ParseURL(url)
+	if err != nil {
+		return 0, fmt.Errorf("load: %w", err)
+	}
 	var l loader
-	var err error
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+	if u.Backend == store.Postgres {
 		l, err = newPGLoader(ctx, url)
 	} else {
-		l, err = newSQLiteLoader(ctx, url)
+		l, err = newSQLiteLoader(ctx, u.Path)
 	}
 	if err != nil {
 		return 0, err
@@ -139,8 +143,7 @@ const countersQuery = `INSERT INTO card_counters (county_code, year, last)
 // load is thrown away.
 type sqliteLoader struct{ db *sql.DB }
 
-func newSQLiteLoader(ctx context.Context, u string) (*sqliteLoader, error) {
-	path := strings.TrimPrefix(strings.TrimPrefix(u, "sqlite://"), "sqlite:")
+func newSQLiteLoader(ctx context.Context, path string) (*sqliteLoader, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(15000)", "foreign_keys(1)", "synchronous(OFF)", "cache_size(-1048576)"} {
 		q.Add("_pragma", p)
