@@ -3,10 +3,8 @@ package lifecycle
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,10 +46,6 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err != nil {
 		return nil, err
 	}
-	appJSON, err := json.Marshal(app)
-	if err != nil {
-		return nil, err
-	}
 	priv, err := s.privacy()
 	if err != nil {
 		return nil, err
@@ -70,9 +64,13 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		if err != nil {
 			return nil, err
 		}
+		sealed, err := s.sealApplicant(id, app)
+		if err != nil {
+			return nil, err
+		}
 		c := &card.Card{
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
-			VillageCode: v.Code, CountyCode: county, Applicant: priv.seal(id, appJSON), CoupleKey: priv.coupleKey(app),
+			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
@@ -124,8 +122,8 @@ var ErrNotRequired = errors.New("material not required for this case (Art. 8)")
 
 // ApplyOnline records a citizen's online application without an account
 // (Art. 15, 16): as if received by the village it names, which sees it in
-// its queue; the uploads are stored encrypted (SM4-GCM, bound to the card
-// and their position). It returns the card, whose number is the
+// its queue; the uploads are stored encrypted like every document
+// (privacy.go). It returns the card, whose number is the
 // application number.
 func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads []Upload, remote string) (*card.Card, error) {
 	if err := app.Validate(); err != nil {
@@ -153,16 +151,9 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	if len(uploads) == 0 {
 		return c, nil
 	}
-	priv, err := s.privacy()
-	if err != nil {
-		return nil, err
-	}
 	atts := make([]card.Attachment, len(uploads))
 	for i, u := range uploads {
-		atts[i] = card.Attachment{
-			Material: string(u.Material), ContentType: u.ContentType, Size: len(u.Data),
-			Data: priv.seal(attachmentAD(c.ID, i+1), u.Data),
-		}
+		atts[i] = card.Attachment{Material: string(u.Material), ContentType: u.ContentType, Size: len(u.Data), Data: u.Data}
 	}
 	if err := s.reg.AddAttachments(ctx, c.ID, atts); err != nil {
 		return nil, err
@@ -170,24 +161,13 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	return c, nil
 }
 
-func attachmentAD(cardID string, seq int) string { return cardID + "/attachment/" + strconv.Itoa(seq) }
-
 // Attachments returns the materials sent online for a card the actor may
-// read, still encrypted (AttachmentData decrypts one).
+// read.
 func (s *Service) Attachments(ctx context.Context, a Actor, c *card.Card) ([]card.Attachment, error) {
 	if err := Allowed(a, c, ReadCard); err != nil {
 		return nil, err
 	}
 	return s.reg.Attachments(ctx, c.ID)
-}
-
-// AttachmentData decrypts an attachment.
-func (s *Service) AttachmentData(a *card.Attachment) ([]byte, error) {
-	priv, err := s.privacy()
-	if err != nil {
-		return nil, err
-	}
-	return priv.open(attachmentAD(a.CardID, a.Seq), a.Data)
 }
 
 // Application is what a citizen who proved to be one of the couple

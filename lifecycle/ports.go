@@ -80,7 +80,8 @@ type Documents interface {
 	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
 
 	// AddAttachments stores a card's attachments, numbered on from the
-	// existing ones, in one transaction.
+	// existing ones, in one transaction; an attachment whose Seq is set
+	// must get that number (card.ErrConflict otherwise).
 	AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error
 	// Attachments returns the card's attachments in order.
 	Attachments(ctx context.Context, cardID string) ([]card.Attachment, error)

@@ -42,7 +42,7 @@ func TestCrashChild(t *testing.T) {
 			}
 			// A big revision makes the window inside the write wider.
 			pdf := append(pdfRev(c.ID, seq+1), bytes.Repeat([]byte{'x'}, 256<<10)...)
-			if err := s.AddSeal(ctx, c.ID, seq, pdf, sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
+			if err := addSeal(ctx, s, c.ID, seq, pdf, sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
 				t.Fatal(err)
 			}
 		}

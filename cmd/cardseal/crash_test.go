@@ -214,7 +214,7 @@ func checkAllCards(t *testing.T, dir, db string) map[string][]card.Seal {
 		db = filepath.Join(dir, "cardseal.db")
 	}
 	st := storetest.OpenURL(t, db)
-	ks, err := keys.OpenDir(dir, nil)
+	ks, err := keys.OpenDir(dir, []byte(procPassphrase)) // the PDFs are encrypted under the data key
 	if err != nil {
 		t.Fatal(err)
 	}
