@@ -78,6 +78,11 @@ func (s *FileStore) DataKeyRing() ([][]byte, error) {
 // created on the first call and found again by a rotation that resumes
 // after an interruption.
 func (s *FileStore) NextDataKey() ([]byte, error) {
+	// Unlock the current key first: a wrong passphrase must not wrap a
+	// new key that the right one cannot open.
+	if _, err := s.DataKey(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.nextDataKeyPath()

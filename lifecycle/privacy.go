@@ -153,14 +153,18 @@ func attachmentSlot(cardID string, seq int) slot {
 }
 
 func (p *privacy) seal(s slot, plain []byte) []byte {
-	k := p.cur
-	out := make([]byte, 0, len(format2)+len(k.id)+k.v2.NonceSize()+len(plain)+k.v2.Overhead())
-	out = append(append(out, format2...), k.id...)
-	nonce := make([]byte, k.v2.NonceSize())
+	nonce := make([]byte, p.cur.v2.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err) // crypto/rand does not fail
 	}
-	out = append(out, nonce...)
+	return p.sealNonce(s, nonce, plain)
+}
+
+// sealNonce is seal with a given nonce (the test vector's).
+func (p *privacy) sealNonce(s slot, nonce, plain []byte) []byte {
+	k := p.cur
+	out := make([]byte, 0, len(format2)+len(k.id)+len(nonce)+len(plain)+k.v2.Overhead())
+	out = append(append(append(out, format2...), k.id...), nonce...)
 	return k.v2.Seal(out, nonce, plain, []byte(s.ad))
 }
 

@@ -58,6 +58,7 @@ commands:
   audit sign  sign the audit log's head now (for cron)
   backup      online SQLite snapshot (PostgreSQL: checks pg_dump and prints the commands)
   restore     put a snapshot in place and re-verify every card
+  data-key rotate  re-encrypt every stored document under a new data key (servers stopped)
 
 Run 'cardseal <command> -h' for a command's flags.
 `
@@ -103,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdBackup(args[1:], stdout)
 	case "restore":
 		err = cmdRestore(args[1:], stdout)
+	case "data-key":
+		err = cmdDataKey(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
