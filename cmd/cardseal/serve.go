@@ -210,7 +210,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	checkCertificates(ks, tlsLeaf, expiry, warnWithin, time.Now(), log)
 	go watchCertificates(ctx, ks, tlsLeaf, expiry, warnWithin, log)
 
-	svc := lifecycle.NewService(st, ks, cfg.PublicURL)
+	svc := lifecycle.NewService(crashPoint(st, stdout), ks, cfg.PublicURL)
 	if cfg.Calendar != "" {
 		if svc.Calendar, err = workday.Load(cfg.Calendar); err != nil {
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
