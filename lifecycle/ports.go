@@ -115,6 +115,15 @@ type Quotas interface {
 	Hit(ctx context.Context, key string, window time.Duration, limit int) (allowed bool, err error)
 }
 
+// Budgets counts amounts against limits shared by every instance.
+type Budgets interface {
+	// Spend adds amount (1 to limit, at most 2³¹-1) to key's total in
+	// the current fixed window of length window if the total stays
+	// within limit, and reports whether it did; a refused amount is not
+	// added.
+	Spend(ctx context.Context, key string, window time.Duration, amount, limit int) (allowed bool, err error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 type Registry interface {
 	Cards
@@ -123,4 +132,5 @@ type Registry interface {
 	Orgs
 	AuditLog
 	Quotas
+	Budgets
 }

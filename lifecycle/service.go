@@ -46,6 +46,9 @@ type Service struct {
 	// card per hour from all clients together (default 10): each tests
 	// an ID number against the card.
 	AttemptsPerHour int
+	// OnlineQuota bounds the online applications of a village (zero:
+	// DefaultOnlineQuota).
+	OnlineQuota OnlineQuota
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
