@@ -53,8 +53,12 @@ func (s *server) consoleQueue(c echo.Context) error {
 		return err
 	}
 	now := s.opt.Now()
+	villages, err := s.svc.Villages(ctx, a)
+	if err != nil {
+		return err
+	}
 	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
-		CanApply: a.Org.Level == org.Village}
+		CanApply: len(villages) > 0}
 	for i := range cards {
 		sc := &cards[i]
 		app, err := s.svc.Applicant(sc)
@@ -77,6 +81,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 // appForm is the new application form's values, kept to refill the form
 // after a validation error.
 type appForm struct {
+	Village                                            string
 	Type, Channel                                      string
 	MaleName, MaleID, MaleHukou, MaleResidence         string
 	FemaleName, FemaleID, FemaleHukou, FemaleResidence string
@@ -91,16 +96,19 @@ type appForm struct {
 
 type newData struct {
 	consoleBase
-	F       appForm
-	Village OrgView
-	Types   []card.Type
-	Field   string
+	F appForm
+	// Villages are those the caller may take applications for
+	// (lifecycle.Service.Villages); none, and the page says so.
+	Villages []OrgView
+	Types    []card.Type
+	Field    string
 }
 
 func readAppForm(c echo.Context) appForm {
 	v := c.FormValue
 	f := appForm{
-		Type: v("type"), Channel: v("channel"),
+		Village: v("village"),
+		Type:    v("type"), Channel: v("channel"),
 		MaleName: v("male_name"), MaleID: v("male_id"), MaleHukou: v("male_hukou"), MaleResidence: v("male_residence"),
 		FemaleName: v("female_name"), FemaleID: v("female_id"), FemaleHukou: v("female_hukou"), FemaleResidence: v("female_residence"),
 		MarriageDate: v("marriage_date"), MarriageCert: v("marriage_cert"),
@@ -119,7 +127,7 @@ func readAppForm(c echo.Context) appForm {
 
 // applicant turns the form into an application; card.ParseApplicant
 // validates it exactly as it validates the JSON API's.
-func (f appForm) applicant(village string) ([]byte, error) {
+func (f appForm) applicant() ([]byte, error) {
 	order, _ := strconv.Atoi(strings.TrimSpace(f.ChildOrder))
 	app := card.Applicant{
 		Type:             card.Type(f.Type),
@@ -130,7 +138,7 @@ func (f appForm) applicant(village string) ([]byte, error) {
 		BirthCertNumber:  f.BirthCert,
 		Commitment:       f.Commitment,
 		Channel:          card.Channel(f.Channel),
-		Village:          village,
+		Village:          f.Village,
 		OtherProvinceVer: f.OtherProvince,
 	}
 	if f.MarriageDate != "" || f.MarriageCert != "" {
@@ -150,23 +158,50 @@ func (f appForm) applicant(village string) ([]byte, error) {
 	return json.Marshal(app)
 }
 
-// consoleNewForm shows the new application form (village staff).
+// consoleNewForm shows the new application form: village staff take
+// applications for their village, township and county staff for the
+// villages of their jurisdiction at the counter (Art. 14).
 func (s *server) consoleNewForm(c echo.Context) error {
 	a, _ := actorOf(c)
-	d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: appForm{Type: string(card.First), Channel: string(card.ChannelSelf), ChildOrder: "1"}, Village: orgView(a.Org), Types: card.Types}
+	vs, err := s.villageViews(c, a)
+	if err != nil {
+		return err
+	}
+	d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: appForm{Type: string(card.First), Channel: string(card.ChannelSelf), ChildOrder: "1"}, Villages: vs, Types: card.Types}
+	if len(vs) == 1 {
+		d.F.Village = vs[0].Code
+	}
 	return s.pages.render(c, http.StatusOK, "console_new.html", d)
 }
 
-// consoleCreate records the application and opens the new card.
+// villageViews are the villages the actor may take applications for.
+func (s *server) villageViews(c echo.Context, a lifecycle.Actor) ([]OrgView, error) {
+	vs, err := s.svc.Villages(c.Request().Context(), a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OrgView, len(vs))
+	for i, v := range vs {
+		out[i] = orgView(v)
+	}
+	return out, nil
+}
+
+// consoleCreate records the application for the village the form names
+// (the service decides whether the caller may) and opens the new card.
 func (s *server) consoleCreate(c echo.Context) error {
 	a, _ := actorOf(c)
 	f := readAppForm(c)
 	again := func(msg, field string) error {
-		d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Village: orgView(a.Org), Types: card.Types, Field: field}
+		vs, err := s.villageViews(c, a)
+		if err != nil {
+			return err
+		}
+		d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Villages: vs, Types: card.Types, Field: field}
 		d.Error = msg
 		return s.pages.render(c, http.StatusUnprocessableEntity, "console_new.html", d)
 	}
-	body, err := f.applicant(a.Org.Code)
+	body, err := f.applicant()
 	if err != nil {
 		return err
 	}

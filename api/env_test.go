@@ -20,6 +20,7 @@ import (
 
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 )
@@ -129,12 +130,19 @@ func newEnvLimits(t testing.TB, opt Options, attempts int) *env {
 // one user per organisation, the real router.
 func newEnvOn(t testing.TB, st *store.DB, opt Options, attempts int) *env {
 	t.Helper()
-	ctx := context.Background()
 	ks, err := keys.OpenDir(demoKeys(t), []byte("test-passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range keys.Demo.Orgs {
+	return newEnvKeys(t, st, ks, keys.Demo.Orgs, opt, attempts)
+}
+
+// newEnvKeys is newEnvOn for any province: the keystore ks and its
+// organisations orgs, recorded in st with one user per organisation.
+func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, opt Options, attempts int) *env {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range orgs {
 		if err := st.CreateOrg(ctx, o); err != nil {
 			t.Fatal(err)
 		}

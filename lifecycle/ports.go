@@ -11,9 +11,10 @@ import (
 
 // The storage the lifecycle needs, one small interface per kind of
 // record. Package store implements every one of them on SQLite and
-// PostgreSQL; the lifecycle's own tests use an in-memory fake
-// (fake_test.go). A port keeps records and enforces their integrity
-// (unique keys, a revision that moved on); it decides no rule.
+// PostgreSQL; tests use the in-memory registry of package lifecycletest,
+// which a contract test holds to the store's behaviour. A port keeps
+// records and enforces their integrity (unique keys, a revision that
+// moved on); it decides no rule.
 
 // Cards keeps card records.
 type Cards interface {

@@ -110,6 +110,23 @@ func (s *Service) OrgName(ctx context.Context, code string) string {
 	return code
 }
 
+// Villages lists the villages the actor may take applications for
+// (TakeApplication): its own village, or the villages of its township or
+// county at the counter (Art. 14). The console offers exactly these.
+func (s *Service) Villages(ctx context.Context, a Actor) ([]org.Org, error) {
+	all, err := s.reg.ListOrgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []org.Org
+	for _, o := range all {
+		if o.Level == org.Village && Can(a, &card.Card{VillageCode: o.Code}, TakeApplication) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
 // card reads a card and checks that the actor may do act to it.
 func (s *Service) card(ctx context.Context, a Actor, id string, act Action) (*card.Card, error) {
 	c, err := s.reg.GetCard(ctx, id)
