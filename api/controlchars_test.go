@@ -104,7 +104,7 @@ func TestControlCharactersRefused(t *testing.T) {
 
 	t.Run("console application form", func(t *testing.T) {
 		base := url.Values{
-			"type": {"first"}, "channel": {"self"}, "child_order": {"1"},
+			"village": {"220102001001"}, "type": {"first"}, "channel": {"self"}, "child_order": {"1"},
 			"male_name": {"李四"}, "male_id": {"220102199003071235"}, "male_hukou": {"吉林省长春市"}, "male_residence": {"吉林省长春市"},
 			"female_name": {"王喆堃"}, "female_id": {"220102199208152346"}, "female_hukou": {"吉林省长春市"}, "female_residence": {"吉林省长春市"},
 			"marriage_date": {"2024-05-20"}, "marriage_cert": {"J220102-2024-001234"},
