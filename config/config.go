@@ -1,55 +1,28 @@
-// Package config owns cardseal's settings: the data directory's
-// cardseal.toml, overridden by CARDSEAL_* environment variables, overridden
-// by command-line flags; and where the key passphrase comes from.
+// Package config owns cardseal's settings: one Settings value, bound once
+// to the data directory's cardseal.toml, the CARDSEAL_* environment
+// variables and the command-line flags (each overriding the one before),
+// which remembers where each value came from. The environment is read
+// here and nowhere else; where the key passphrase comes from is decided
+// here too (Passphrase). The table of settings (settings.go) is the one
+// list of names: the file's keys, the variables, the flags and their help.
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/store"
 )
 
 // FileName is the config file inside the data directory.
 const FileName = "cardseal.toml"
-
-// Config holds every setting. Zero values mean "the default".
-type Config struct {
-	// Dir is the data directory (keys, SQLite database, config).
-	Dir string `toml:"-"`
-	// Addr is the HTTP listen address.
-	Addr string `toml:"addr"`
-	// DB is the database URL: a SQLite file path or sqlite:// URL, or a
-	// postgres:// URL. Default: sqlite in the data directory.
-	DB string `toml:"db"`
-	// PublicURL is the base of the URLs printed in QR codes.
-	PublicURL string `toml:"public_url"`
-	// PassphraseFile holds the key passphrase (never inside Dir).
-	PassphraseFile string `toml:"passphrase_file"`
-	// TLSCert and TLSKey are PEM files of the server's TLS certificate
-	// (with its intermediates) and private key; with both set, Addr serves
-	// HTTPS.
-	TLSCert string `toml:"tls_cert"`
-	TLSKey  string `toml:"tls_key"`
-	// RedirectHTTP, with TLS, is a second listen address that answers
-	// plain HTTP with a redirect to HTTPS.
-	RedirectHTTP string `toml:"redirect_http"`
-	// Calendar is a working-day calendar file (holidays and adjusted
-	// working days, workday/calendar.toml's format) for the Art. 19 time
-	// limits; empty means the built-in one.
-	Calendar string `toml:"calendar"`
-}
 
 // Defaults.
 const (
@@ -57,199 +30,322 @@ const (
 	DefaultAddr = "127.0.0.1:8080"
 )
 
-// Load reads DIR/cardseal.toml if present and applies CARDSEAL_*
-// environment variables. Flags are applied by the caller afterwards.
-func Load(dir string) (*Config, error) {
-	if dir == "" {
-		dir = os.Getenv("CARDSEAL_DIR")
+// Source says where a setting's value came from.
+type Source int
+
+// The sources, each overriding the one before.
+const (
+	Default Source = iota
+	File
+	Env
+	Flag
+)
+
+func (s Source) String() string {
+	return [...]string{"default", "file", "env", "flag"}[s]
+}
+
+// Settings are cardseal's settings after binding. Load them with
+// Flags.Load (or Flags.Inspect); the fields are filled, defaults included.
+type Settings struct {
+	// Dir is the data directory (keys, SQLite database, config file).
+	Dir string
+	// Addr is the HTTP listen address.
+	Addr string
+	// DB is the database, parsed once; zero when the URL does not
+	// parse (Problems says why, Database returns the error).
+	DB store.URL
+	// PublicURL is the base of the URLs printed in QR codes.
+	PublicURL string
+	// TLSCert and TLSKey are PEM files of the server's TLS certificate
+	// (with its intermediates) and private key; with both set, Addr
+	// serves HTTPS.
+	TLSCert, TLSKey string
+	// RedirectHTTP, with TLS, is a second listen address that answers
+	// plain HTTP with a redirect to HTTPS.
+	RedirectHTTP string
+	// Calendar is a working-day calendar file for the Art. 19 time
+	// limits; empty means the built-in one.
+	Calendar string
+	// TrustProxy takes client IPs from X-Forwarded-For.
+	TrustProxy bool
+	// PassphraseFile holds the key passphrase (never inside Dir).
+	PassphraseFile string
+	// DemoPassword is the password of the demo staff users a new
+	// registry gets ("" for a random one).
+	DemoPassword string
+
+	keyPassphraseFile string // CARDSEAL_KEY_PASSPHRASE_FILE
+	keyPassphrase     string // CARDSEAL_KEY_PASSPHRASE
+
+	vals     map[string]value
+	fileErrs []Problem // the config file's syntax and unknown settings
+	valErrs  []Problem // values that do not parse (db, trust_proxy)
+	dbErr    error
+}
+
+// value is a setting's raw value and where it came from.
+type value struct {
+	raw    string
+	src    Source
+	origin string // the file, the variable or the flag
+}
+
+// Flags are the command-line flags of some settings, registered on a
+// command's flag set by AddFlags. A nil *Flags is a command without them.
+type Flags struct {
+	vals map[string]*flagValue
+}
+
+type flagValue struct {
+	s     *setting
+	v     string
+	isSet bool
+}
+
+func (f *flagValue) String() string {
+	if f == nil {
+		return ""
 	}
-	if dir == "" {
-		dir = DefaultDir
+	return f.v
+}
+
+func (f *flagValue) Set(v string) error {
+	if f.s.boolean {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return errors.New("want true or false")
+		}
 	}
-	c := &Config{Dir: dir}
-	unknown, err := c.decodeFile()
+	f.v, f.isSet = v, true
+	return nil
+}
+
+func (f *flagValue) IsBoolFlag() bool { return f.s.boolean }
+
+// AddFlags registers on fs the flag of each named setting (settings.go),
+// with its help text. It panics on a setting without a flag: that is a
+// mistake in the command table.
+func AddFlags(fs *flag.FlagSet, keys ...string) *Flags {
+	f := &Flags{vals: map[string]*flagValue{}}
+	for _, k := range keys {
+		s := lookup(k)
+		if s == nil || s.flag == "" {
+			panic("config: no flag for setting " + strconv.Quote(k))
+		}
+		v := &flagValue{s: s}
+		fs.Var(v, s.flag, s.flagUsage())
+		f.vals[k] = v
+	}
+	return f
+}
+
+// Load binds the settings: defaults, then the config file, then the
+// environment, then the flags given. A config file that does not parse
+// or names an unknown setting is an error; values are not checked (see
+// Check).
+func (f *Flags) Load() (*Settings, error) {
+	s := f.bind()
+	if len(s.fileErrs) > 0 {
+		errs := make([]error, len(s.fileErrs))
+		for i, p := range s.fileErrs {
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func (f *Flags) bind() *Settings {
+	env := environ()
+	s := &Settings{vals: map[string]value{}}
+	flagged := func(key string) (value, bool) {
+		if f == nil || f.vals[key] == nil || !f.vals[key].isSet {
+			return value{}, false
+		}
+		return value{f.vals[key].v, Flag, "--" + f.vals[key].s.flag}, true
+	}
+	// The data directory first: the file is in it.
+	dir := value{DefaultDir, Default, ""}
+	if v := env["CARDSEAL_DIR"]; v != "" {
+		dir = value{v, Env, "CARDSEAL_DIR"}
+	}
+	if v, ok := flagged("dir"); ok {
+		dir = v
+	}
+	s.vals["dir"] = dir
+	s.Dir = dir.raw
+
+	s.readFile()
+	for i := range table {
+		t := &table[i]
+		if t.env != "" && t.key != "dir" && env[t.env] != "" {
+			s.vals[t.key] = value{env[t.env], Env, t.env}
+		}
+		if v, ok := flagged(t.key); ok {
+			s.vals[t.key] = v
+		}
+	}
+	s.resolve()
+	return s
+}
+
+// readFile reads DIR/cardseal.toml if there is one.
+func (s *Settings) readFile() {
+	b, err := os.ReadFile(s.File())
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
 	if err != nil {
-		return nil, err
+		s.fileErrs = append(s.fileErrs, Problem{FileName, err.Error()})
+		return
 	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s: unknown setting %s", c.File(), strings.Join(unknown, ", "))
+	var m map[string]any
+	if _, err := toml.Decode(string(b), &m); err != nil {
+		s.fileErrs = append(s.fileErrs, Problem{FileName, fmt.Sprintf("%s: %v", s.File(), err)})
+		return
 	}
-	c.applyEnv()
-	return c, nil
+	for _, k := range sortedKeys(m) {
+		t := lookup(k)
+		if t == nil || !t.inFile {
+			s.fileErrs = append(s.fileErrs, Problem{FileName, "unknown setting " + strconv.Quote(k)})
+			continue
+		}
+		var raw string
+		ok := false
+		switch v := m[k].(type) {
+		case string:
+			raw, ok = v, !t.boolean
+		case bool:
+			raw, ok = strconv.FormatBool(v), t.boolean
+		}
+		if !ok {
+			want := "a string"
+			if t.boolean {
+				want = "true or false"
+			}
+			s.fileErrs = append(s.fileErrs, Problem{FileName, fmt.Sprintf("%s: want %s", k, want)})
+			continue
+		}
+		s.vals[k] = value{raw, File, s.File()}
+	}
+}
+
+// resolve sets the typed fields from the raw values, with the defaults.
+func (s *Settings) resolve() {
+	get := func(k string) string { return s.vals[k].raw }
+	s.Addr = get("addr")
+	if s.Addr == "" {
+		s.Addr = DefaultAddr
+		s.vals["addr"] = value{DefaultAddr, Default, ""}
+	}
+	s.TLSCert, s.TLSKey, s.RedirectHTTP = get("tls_cert"), get("tls_key"), get("redirect_http")
+	s.Calendar, s.PassphraseFile, s.DemoPassword = get("calendar"), get("passphrase_file"), get("demo_password")
+	s.keyPassphraseFile, s.keyPassphrase = get("key_passphrase_file"), get("key_passphrase")
+	if _, ok := s.vals["trust_proxy"]; !ok {
+		s.vals["trust_proxy"] = value{"false", Default, ""}
+	}
+	if v := s.vals["trust_proxy"]; v.src != Default {
+		b, err := strconv.ParseBool(v.raw)
+		if err != nil {
+			s.valErrs = append(s.valErrs, Problem{"trust_proxy", fmt.Sprintf("%q (from %s): want true or false", v.raw, v.from())})
+		}
+		s.TrustProxy = b
+	}
+	db, ok := s.vals["db"]
+	if !ok || db.raw == "" {
+		db = value{filepath.Join(s.Dir, "cardseal.db"), Default, ""}
+		s.vals["db"] = db
+	}
+	if s.DB, s.dbErr = store.ParseURL(db.raw); s.dbErr != nil {
+		s.valErrs = append(s.valErrs, Problem{"db", strings.TrimPrefix(s.dbErr.Error(), store.ErrInvalid.Error()+": ")})
+	}
+	s.PublicURL = get("public_url")
+	s.derivePublicURL()
+}
+
+// derivePublicURL sets the default public URL from the listen address.
+func (s *Settings) derivePublicURL() {
+	if v := s.vals["public_url"]; v.raw != "" && v.src != Default {
+		return
+	}
+	host := s.Addr
+	if strings.HasPrefix(host, ":") {
+		host = "127.0.0.1" + host
+	}
+	scheme := "http://"
+	if s.TLS() {
+		scheme = "https://"
+	}
+	s.PublicURL = scheme + host
+	s.vals["public_url"] = value{s.PublicURL, Default, ""}
+}
+
+// Listening records the address the server listens on (a port of 0 is
+// now the real one); a public URL that was not given follows it.
+func (s *Settings) Listening(addr string) {
+	s.Addr = addr
+	s.derivePublicURL()
+}
+
+// Database returns the parsed database URL, or why it did not parse.
+func (s *Settings) Database() (store.URL, error) {
+	if s.dbErr != nil {
+		return store.URL{}, fmt.Errorf("db %s: %w", s.vals["db"].from(), s.dbErr)
+	}
+	return s.DB, nil
+}
+
+// Source returns where a setting's value came from, and the file,
+// variable or flag it came from ("" for a default).
+func (s *Settings) Source(key string) (Source, string) {
+	v := s.vals[key]
+	return v.src, v.origin
+}
+
+// from names where a value came from, for messages.
+func (v value) from() string {
+	if v.src == Default {
+		return "default"
+	}
+	return v.origin
 }
 
 // File returns the path of the config file.
-func (c *Config) File() string { return filepath.Join(c.Dir, FileName) }
-
-// decodeFile reads the config file if there is one and returns the
-// settings it does not know, quoted.
-func (c *Config) decodeFile() (unknown []string, err error) {
-	b, err := os.ReadFile(c.File())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	md, err := toml.Decode(string(b), c)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.File(), err)
-	}
-	for _, k := range md.Undecoded() {
-		unknown = append(unknown, strconv.Quote(k.String()))
-	}
-	return unknown, nil
-}
-
-// envSettings maps each CARDSEAL_* variable to the setting it overrides.
-func (c *Config) envSettings() map[string]*string {
-	return map[string]*string{
-		"CARDSEAL_ADDR":            &c.Addr,
-		"CARDSEAL_DB":              &c.DB,
-		"CARDSEAL_PUBLIC_URL":      &c.PublicURL,
-		"CARDSEAL_PASSPHRASE_FILE": &c.PassphraseFile,
-		"CARDSEAL_TLS_CERT":        &c.TLSCert,
-		"CARDSEAL_CALENDAR":        &c.Calendar,
-		"CARDSEAL_TLS_KEY":         &c.TLSKey,
-		"CARDSEAL_REDIRECT_HTTP":   &c.RedirectHTTP,
-	}
-}
-
-func (c *Config) applyEnv() {
-	for env, p := range c.envSettings() {
-		if v := os.Getenv(env); v != "" {
-			*p = v
-		}
-	}
-}
-
-// Fill sets defaults for empty settings.
-func (c *Config) Fill() {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.DB == "" {
-		c.DB = filepath.Join(c.Dir, "cardseal.db")
-	}
-	if c.PublicURL == "" {
-		host := c.Addr
-		if strings.HasPrefix(host, ":") {
-			host = "127.0.0.1" + host
-		}
-		scheme := "http://"
-		if c.TLS() {
-			scheme = "https://"
-		}
-		c.PublicURL = scheme + host
-	}
-}
+func (s *Settings) File() string { return filepath.Join(s.Dir, FileName) }
 
 // TLS reports whether the server is to serve HTTPS (a certificate and a
 // key are both set; Problems reports one without the other).
-func (c *Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
+func (s *Settings) TLS() bool { return s.TLSCert != "" && s.TLSKey != "" }
 
-// Check validates the settings (after Fill): nil, or every problem
-// Problems finds, joined.
-func (c *Config) Check() error {
-	var errs []error
-	for _, p := range c.Problems() {
-		errs = append(errs, p)
-	}
-	return errors.Join(errs...)
-}
-
-// Problem is one thing wrong with the settings.
-type Problem struct {
-	Setting string // "public_url", "db", … or the file or variable at fault
-	Msg     string
-}
-
-func (p Problem) Error() string { return p.Setting + ": " + p.Msg }
-
-// Problems checks every setting's value and reports each problem found,
-// not only the first. Empty addr and db mean their defaults; public_url
-// must be set (Fill derives it from addr).
-func (c *Config) Problems() []Problem {
-	var out []Problem
-	add := func(setting, format string, a ...any) {
-		out = append(out, Problem{setting, fmt.Sprintf(format, a...)})
-	}
-	if c.Addr != "" {
-		if _, port, err := net.SplitHostPort(c.Addr); err != nil {
-			add("addr", "%q: want host:port (e.g. 127.0.0.1:8080)", c.Addr)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			add("addr", "%q: port must be a number up to 65535", c.Addr)
+// Save writes the config file of a new data directory: the settings that
+// came from the file, and with fromFlags those given as flags (init
+// --public-url). Values from the environment are never written: they
+// keep overriding the file. An existing file with nothing to add is left
+// as it is.
+func (s *Settings) Save(fromFlags bool) error {
+	m := map[string]any{}
+	added := false
+	for _, t := range table {
+		v, ok := s.vals[t.key]
+		if !ok || !t.inFile || !(v.src == File || fromFlags && v.src == Flag) {
+			continue
+		}
+		added = added || v.src == Flag
+		if t.boolean {
+			m[t.key] = v.raw == "true"
+		} else {
+			m[t.key] = v.raw
 		}
 	}
-	switch {
-	case c.TLSCert != "" && c.TLSKey == "":
-		add("tls_key", "tls_cert is set but tls_key is not: give both, or neither for plain HTTP")
-	case c.TLSKey != "" && c.TLSCert == "":
-		add("tls_cert", "tls_key is set but tls_cert is not: give both, or neither for plain HTTP")
+	if _, err := os.Stat(s.File()); err == nil && !added {
+		return nil
 	}
-	if c.TLSKey != "" && Inside(c.TLSKey, filepath.Join(c.Dir, "keys")) {
-		add("tls_key", "%q lies inside the keys directory: keep the TLS key apart from the seal keys (e.g. /etc/cardseal/tls.key)", c.TLSKey)
+	var b strings.Builder
+	b.WriteString("# cardseal settings; CARDSEAL_* environment variables and flags override them.\n")
+	if err := toml.NewEncoder(&b).Encode(m); err != nil {
+		return err
 	}
-	if c.RedirectHTTP != "" {
-		if !c.TLS() {
-			add("redirect_http", "%q: a redirect to HTTPS needs tls_cert and tls_key", c.RedirectHTTP)
-		} else if _, port, err := net.SplitHostPort(c.RedirectHTTP); err != nil {
-			add("redirect_http", "%q: want host:port (e.g. 0.0.0.0:80)", c.RedirectHTTP)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			add("redirect_http", "%q: port must be a number up to 65535", c.RedirectHTTP)
-		}
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("public_url", "%q: want http(s)://host[:port]", c.PublicURL)
-	} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		add("public_url", "%q: a base URL has no user, query or fragment", c.PublicURL)
-	}
-	if msg := dbProblem(c.DB); msg != "" {
-		add("db", "%s", msg)
-	}
-	for setting, f := range map[string]string{"passphrase_file": c.PassphraseFile, "CARDSEAL_KEY_PASSPHRASE_FILE": os.Getenv("CARDSEAL_KEY_PASSPHRASE_FILE")} {
-		if f != "" && Inside(f, c.Dir) {
-			add(setting, "%q lies inside the data directory: keep it apart from the keys", f)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Setting < out[j].Setting })
-	return out
-}
-
-// dbProblem checks a database URL against what store.Open accepts:
-// postgres:// or postgresql:// URLs with a host and database, sqlite: URLs
-// and plain file paths.
-func dbProblem(db string) string {
-	scheme, _, found := strings.Cut(db, "://")
-	switch {
-	case db == "":
-		return "" // the default: SQLite in the data directory
-	case found && (scheme == "postgres" || scheme == "postgresql"):
-		u, err := url.Parse(db)
-		if err != nil {
-			return fmt.Sprintf("not a URL: %v", redactErr(err))
-		}
-		if u.Host == "" || strings.Trim(u.Path, "/") == "" {
-			return "a PostgreSQL URL needs a host and a database: postgres://user@host:5432/db?sslmode=…"
-		}
-	case found && scheme == "sqlite":
-		if strings.TrimPrefix(db, "sqlite://") == "" {
-			return "sqlite:// needs a file path"
-		}
-	case found:
-		return fmt.Sprintf("unsupported scheme %q: use postgres://, postgresql://, sqlite:// or a file path", scheme)
-	}
-	return ""
-}
-
-// redactErr hides a URL (and its password) quoted in a parse error.
-func redactErr(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return "malformed"
+	return os.WriteFile(s.File(), []byte(b.String()), 0o644)
 }
 
 // Inside reports whether path lies in dir or below it, comparing absolute
@@ -271,124 +367,4 @@ func Inside(path, dir string) bool {
 	}
 	rel, err := filepath.Rel(abs(dir), abs(path))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-// Inspect loads the settings like Load and Fill, but instead of stopping
-// at the first mistake reports every problem it finds: the config file's
-// syntax and unknown settings, each value (Problems), and whether the key
-// passphrase can be read. Warnings name CARDSEAL_* environment variables
-// that cardseal does not read (a typing error there is silently ignored
-// otherwise).
-func Inspect(dir string) (c *Config, problems []Problem, warnings []string) {
-	if dir == "" {
-		dir = os.Getenv("CARDSEAL_DIR")
-	}
-	if dir == "" {
-		dir = DefaultDir
-	}
-	c = &Config{Dir: dir}
-	unknown, err := c.decodeFile()
-	if err != nil {
-		problems = append(problems, Problem{FileName, err.Error()})
-	}
-	for _, k := range unknown {
-		problems = append(problems, Problem{FileName, "unknown setting " + k})
-	}
-	c.applyEnv()
-	c.Fill()
-	problems = append(problems, c.Problems()...)
-	if _, err := c.Passphrase(); err != nil {
-		problems = append(problems, Problem{"passphrase", err.Error()})
-	} else if f := c.passphraseFile(); f != "" {
-		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			problems = append(problems, Problem{"passphrase", fmt.Sprintf("%s is readable by other users (mode %v): chmod 600 it", f, fi.Mode().Perm())})
-		}
-	}
-	known := map[string]bool{"CARDSEAL_DIR": true, "CARDSEAL_KEY_PASSPHRASE": true, "CARDSEAL_KEY_PASSPHRASE_FILE": true, "CARDSEAL_TEST_POSTGRES": true}
-	for env := range c.envSettings() {
-		known[env] = true
-	}
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "CARDSEAL_") && !known[name] {
-			warnings = append(warnings, fmt.Sprintf("environment variable %s is not a cardseal setting and is ignored", name))
-		}
-	}
-	sort.Strings(warnings)
-	return c, problems, warnings
-}
-
-// passphraseFile is the passphrase file in use, if any.
-func (c *Config) passphraseFile() string {
-	if c.PassphraseFile != "" {
-		return c.PassphraseFile
-	}
-	return os.Getenv("CARDSEAL_KEY_PASSPHRASE_FILE")
-}
-
-// Save writes the config file.
-func (c *Config) Save() error {
-	var b strings.Builder
-	b.WriteString("# cardseal settings; CARDSEAL_* environment variables and flags override them.\n")
-	if err := toml.NewEncoder(&b).Encode(c); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(c.Dir, FileName), []byte(b.String()), 0o644)
-}
-
-// DemoPassphraseFile is where a demo installation keeps its generated key
-// passphrase: in the user's config directory, outside the data directory,
-// named after the data directory's absolute path.
-func DemoPassphraseFile(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	base, err := os.UserConfigDir()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(base, "cardseal", "demo-passphrase-"+hex.EncodeToString(sum[:8])), nil
-}
-
-// Passphrase finds the key passphrase: the configured file, then
-// CARDSEAL_KEY_PASSPHRASE(_FILE), then a demo installation's generated
-// passphrase file.
-func (c *Config) Passphrase() ([]byte, error) {
-	p, err := keys.Passphrase(c.PassphraseFile)
-	if err == nil || !errors.Is(err, keys.ErrNoPassphrase) {
-		return p, err
-	}
-	f, ferr := DemoPassphraseFile(c.Dir)
-	if ferr != nil {
-		return nil, err
-	}
-	if b, rerr := os.ReadFile(f); rerr == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	}
-	return nil, err
-}
-
-// NewDemoPassphrase creates the demo passphrase file for dir, unless a
-// passphrase is configured already; it returns the passphrase and the file
-// it was written to ("" when configured).
-func (c *Config) NewDemoPassphrase() ([]byte, string, error) {
-	if p, err := keys.Passphrase(c.PassphraseFile); err == nil {
-		return p, "", nil
-	} else if !errors.Is(err, keys.ErrNoPassphrase) {
-		return nil, "", err
-	}
-	f, err := DemoPassphraseFile(c.Dir)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
-		return nil, "", err
-	}
-	p := keys.NewPassphrase()
-	if err := os.WriteFile(f, append(p, '\n'), 0o600); err != nil {
-		return nil, "", err
-	}
-	return p, f, nil
 }

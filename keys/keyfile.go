@@ -74,28 +74,20 @@ func DecryptKey(pemBytes, passphrase []byte) (*sm2.PrivateKey, error) {
 	return k, nil
 }
 
-// Passphrase finds the key passphrase: the file named by CARDSEAL_KEY_PASSPHRASE_FILE
-// (or the given file), else CARDSEAL_KEY_PASSPHRASE. It is never stored
-// in the data directory beside the keys.
-func Passphrase(file string) ([]byte, error) {
-	if file == "" {
-		file = os.Getenv("CARDSEAL_KEY_PASSPHRASE_FILE")
+// ReadPassphrase reads a key passphrase kept in a file: its content
+// without the line ending; an empty file is ErrNoPassphrase. Where the
+// passphrase comes from (which file, or the environment) is the caller's
+// decision (package config).
+func ReadPassphrase(file string) ([]byte, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase file: %w", err)
 	}
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("read passphrase file: %w", err)
-		}
-		p := strings.TrimRight(string(b), "\r\n")
-		if p == "" {
-			return nil, fmt.Errorf("passphrase file %s: %w", file, ErrNoPassphrase)
-		}
-		return []byte(p), nil
+	p := strings.TrimRight(string(b), "\r\n")
+	if p == "" {
+		return nil, fmt.Errorf("passphrase file %s: %w", file, ErrNoPassphrase)
 	}
-	if p := os.Getenv("CARDSEAL_KEY_PASSPHRASE"); p != "" {
-		return []byte(p), nil
-	}
-	return nil, ErrNoPassphrase
+	return []byte(p), nil
 }
 
 // NewPassphrase returns a random passphrase for generated demo keys.

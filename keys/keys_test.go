@@ -212,3 +212,29 @@ func TestDataKey(t *testing.T) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 }
+
+func TestReadPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		file, want string
+		err        error
+	}{
+		{write("unix", "correct horse\n"), "correct horse", nil},
+		{write("windows", "correct horse\r\n"), "correct horse", nil},
+		{write("inner", " spaces kept \n"), " spaces kept ", nil},
+		{write("empty", "\n"), "", ErrNoPassphrase},
+		{filepath.Join(dir, "missing"), "", os.ErrNotExist},
+	} {
+		p, err := ReadPassphrase(tc.file)
+		if string(p) != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("ReadPassphrase(%s) = %q, %v; want %q, %v", filepath.Base(tc.file), p, err, tc.want, tc.err)
+		}
+	}
+}

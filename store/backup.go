@@ -29,30 +29,6 @@ var ErrExists = errors.New("file exists")
 // server) has the target database open.
 var ErrInUse = errors.New("database in use")
 
-// IsPostgres reports whether url selects the PostgreSQL backend.
-func IsPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
-}
-
-// SQLitePath returns the file path of a SQLite store URL as Open reads it.
-func SQLitePath(dbURL string) (string, error) {
-	p := dbURL
-	switch {
-	case IsPostgres(dbURL):
-		return "", fmt.Errorf("%w: %s is a PostgreSQL URL", ErrInvalid, redact(dbURL))
-	case strings.HasPrefix(p, "sqlite://"):
-		p = strings.TrimPrefix(p, "sqlite://")
-	case strings.HasPrefix(p, "sqlite:"):
-		p = strings.TrimPrefix(p, "sqlite:")
-	case strings.Contains(p, "://"):
-		return "", fmt.Errorf("%w: unsupported database URL scheme in %q", ErrInvalid, redact(dbURL))
-	}
-	if p == "" || strings.ContainsAny(p, "?#") || p == ":memory:" || strings.HasPrefix(p, "file:") {
-		return "", fmt.Errorf("%w: %q is not a SQLite file path", ErrInvalid, p)
-	}
-	return p, nil
-}
-
 // SnapshotInfo describes a snapshot file.
 type SnapshotInfo struct {
 	Path        string
@@ -92,29 +68,28 @@ func rawSQLite(path, mode string, immutable bool) (*sql.DB, error) {
 	return db, nil
 }
 
-// Snapshot writes a consistent copy of the SQLite database at dbURL to
-// out, which must not exist, while other connections and processes keep
+// Snapshot writes a consistent copy of the SQLite database at db to out, which must not exist, while other connections and processes keep
 // writing. The copy is written beside out under a temporary name, synced,
 // checked (PRAGMA integrity_check, migrations table present) and only
 // then given its name. It does not migrate the live database.
-func Snapshot(ctx context.Context, dbURL, out string) (*SnapshotInfo, error) {
-	src, err := SQLitePath(dbURL)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
+func Snapshot(ctx context.Context, db URL, out string) (*SnapshotInfo, error) {
+	if db.Backend != SQLite {
+		return nil, fmt.Errorf("snapshot: %w: %s is not a SQLite database", ErrInvalid, db)
 	}
+	src := db.Path
 	if _, err := os.Lstat(out); err == nil {
 		return nil, fmt.Errorf("snapshot: %w: %s", ErrExists, out)
 	}
-	db, err := rawSQLite(src, "rw", false)
+	conn, err := rawSQLite(src, "rw", false)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: open %s: %w", src, err)
 	}
-	defer db.Close()
+	defer conn.Close()
 	tmp := fmt.Sprintf("%s.tmp-%d", out, time.Now().UnixNano())
 	defer os.Remove(tmp)
 	// VACUUM INTO takes a file name, not a parameter; quote it as an SQL
 	// string literal.
-	if _, err := db.ExecContext(ctx, `VACUUM INTO '`+strings.ReplaceAll(tmp, "'", "''")+`'`); err != nil {
+	if _, err := conn.ExecContext(ctx, `VACUUM INTO '`+strings.ReplaceAll(tmp, "'", "''")+`'`); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", src, err)
 	}
 	// The copy holds what the database holds: staff password hashes and
@@ -192,18 +167,18 @@ type RestoreInfo struct {
 	Aside  string // where the database it replaced was moved ("" if none)
 }
 
-// Restore makes the snapshot at in the SQLite database at dbURL. It
+// Restore makes the snapshot at in the SQLite database at db. It
 // refuses (ErrExists) if the database exists unless force is set, and
 // refuses (ErrInUse) to replace a database another connection has open.
 // The snapshot is checked, copied beside the target, opened as a store
 // (pending migrations applied, audit chain verified), turned back into a
 // single self-contained file and then renamed into place; a replaced
 // database is kept beside it as NAME.before-restore-TIME.
-func Restore(ctx context.Context, in, dbURL string, force bool) (*RestoreInfo, error) {
-	target, err := SQLitePath(dbURL)
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+func Restore(ctx context.Context, in string, db URL, force bool) (*RestoreInfo, error) {
+	if db.Backend != SQLite {
+		return nil, fmt.Errorf("restore: %w: %s is not a SQLite database", ErrInvalid, db)
 	}
+	target := db.Path
 	info, err := Inspect(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)

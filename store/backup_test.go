@@ -51,7 +51,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 		runtime.Gosched()
 	}
 	out := filepath.Join(t.TempDir(), "backup.db")
-	info, err := Snapshot(ctx, url, out)
+	info, err := Snapshot(ctx, mustParseURL(url), out)
 	if err != nil {
 		close(stop)
 		wg.Wait()
@@ -69,12 +69,12 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("snapshot file: %v %v", fi, err)
 	}
-	if _, err := Snapshot(ctx, url, out); !errors.Is(err, ErrExists) {
+	if _, err := Snapshot(ctx, mustParseURL(url), out); !errors.Is(err, ErrExists) {
 		t.Fatalf("snapshot over an existing file: %v", err)
 	}
 
 	target := filepath.Join(t.TempDir(), "restored", "cardseal.db")
-	res, err := Restore(ctx, out, "sqlite://"+target, false)
+	res, err := Restore(ctx, out, mustParseURL("sqlite://"+target), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,19 +97,19 @@ func TestSnapshotWhileWriting(t *testing.T) {
 
 	// The target exists: refused without force, refused with force while
 	// a store has it open, replaced (and the old file kept) once closed.
-	if _, err := Restore(ctx, out, target, false); !errors.Is(err, ErrExists) {
+	if _, err := Restore(ctx, out, mustParseURL(target), false); !errors.Is(err, ErrExists) {
 		t.Fatalf("restore over an existing database: %v", err)
 	}
 	if _, err := r.AppendAudit(ctx, audit.Event{Actor: "test", Action: "after.restore"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Restore(ctx, out, target, true); !errors.Is(err, ErrInUse) {
+	if _, err := Restore(ctx, out, mustParseURL(target), true); !errors.Is(err, ErrInUse) {
 		t.Fatalf("restore over an open database: %v", err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res, err = Restore(ctx, out, target, true)
+	res, err = Restore(ctx, out, mustParseURL(target), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRestoreRefusesDamagedSnapshots(t *testing.T) {
 		}
 	}
 	good := filepath.Join(dir, "good.db")
-	if _, err := Snapshot(ctx, url, good); err != nil {
+	if _, err := Snapshot(ctx, mustParseURL(url), good); err != nil {
 		t.Fatal(err)
 	}
 	notDB := filepath.Join(dir, "note.txt")
@@ -162,7 +162,7 @@ func TestRestoreRefusesDamagedSnapshots(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			target := filepath.Join(t.TempDir(), "cardseal.db")
-			_, err := Restore(ctx, tc.in, target, false)
+			_, err := Restore(ctx, tc.in, mustParseURL(target), false)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("restore: %v, want %q", err, tc.want)
 			}
@@ -171,7 +171,7 @@ func TestRestoreRefusesDamagedSnapshots(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Restore(ctx, good, "postgres://x@127.0.0.1/db", false); !errors.Is(err, ErrInvalid) {
+	if _, err := Restore(ctx, good, mustParseURL("postgres://x@127.0.0.1/db"), false); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("restore to a PostgreSQL URL: %v", err)
 	}
 }

@@ -24,10 +24,10 @@ import (
 // (SELECT … FOR UPDATE on the card row, then on the audit chain head), so
 // two transactions sealing one card are serialised: the second sees the
 // first's committed revision and reports ErrConflict.
-func openPostgres(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+func openPostgres(ctx context.Context, u URL) (*DB, error) {
+	cfg, err := pgx.ParseConfig(u.raw)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %q: %w: %w", redact(url), ErrInvalid, err)
+		return nil, fmt.Errorf("open postgres %q: %w: %w", u, ErrInvalid, err)
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(20)
@@ -36,7 +36,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	db.SetConnMaxLifetime(time.Hour)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open postgres %q: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres %q: %w", u, err)
 	}
 	s := &DB{
 		d: dialect{
@@ -51,7 +51,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open postgres %q: %w", redact(url), err)
+		return nil, fmt.Errorf("open postgres %q: %w", u, err)
 	}
 	return s, nil
 }

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -32,35 +31,25 @@ import (
 // card.ErrConflict, card.ErrDuplicate), org.ErrUnknown and staff's.
 var ErrInvalid = errors.New("invalid argument")
 
-// Open opens the store named by url and applies pending migrations.
-// "postgres://…" or "postgresql://…" selects PostgreSQL; "sqlite:///abs/path",
-// "sqlite://rel/path" or a plain file path selects SQLite.
+// Open parses a database URL (ParseURL) and opens the store it names.
 func Open(ctx context.Context, url string) (*DB, error) {
-	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return openPostgres(ctx, url)
-	case strings.HasPrefix(url, "sqlite://"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
-	case strings.HasPrefix(url, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
-	case strings.Contains(url, "://"):
-		return nil, fmt.Errorf("open store: %w: unsupported database URL scheme in %q", ErrInvalid, redact(url))
+	u, err := ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return openSQLite(ctx, url)
+	return OpenURL(ctx, u)
 }
 
-// redact drops the password of a URL for error messages.
-func redact(url string) string {
-	at := strings.LastIndex(url, "@")
-	scheme := strings.Index(url, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return url
+// OpenURL opens the store at a parsed database URL and applies pending
+// migrations.
+func OpenURL(ctx context.Context, u URL) (*DB, error) {
+	switch u.Backend {
+	case Postgres:
+		return openPostgres(ctx, u)
+	case SQLite:
+		return openSQLite(ctx, u.Path)
 	}
-	userinfo := url[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return url[:scheme+3] + userinfo[:i] + ":xxxxx" + url[at:]
-	}
-	return url
+	return nil, fmt.Errorf("open store: %w: no database URL", ErrInvalid)
 }
 
 // now is the store's clock: UTC, truncated to the microsecond that both

@@ -4,76 +4,76 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
-	"github.com/jilin-health/cardseal/audit"
 	auditlog "github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
-	"github.com/jilin-health/cardseal/config"
-	"github.com/jilin-health/cardseal/store"
 )
 
-// cmdAudit runs 'cardseal audit verify' (exit 0 intact, 1 tampered, 2
-// could not check) and 'cardseal audit sign' (one checkpoint now, for
-// cron).
-func cmdAudit(args []string, out io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "verify":
-			return auditVerify(args[1:], out)
-		case "sign":
-			return auditSign(args[1:], out)
-		}
-	}
-	return usageError{"unknown audit command; try 'cardseal audit verify' or 'cardseal audit sign'"}
+var cmdAudit = &command{
+	name:  "audit",
+	short: "the audit log's hash chain and signed checkpoints",
+	long: `Audit checks and signs the audit log: every event is chained to the one before
+by its hash, and the chain's head is signed with the platform key (by the
+server every five minutes and at shutdown, or by 'cardseal audit sign').`,
+	sub: []*command{cmdAuditVerify, cmdAuditSign},
 }
 
-func auditVerify(args []string, out io.Writer) error {
-	fs := newFlags("audit verify")
-	dir := fs.String("dir", "", "data directory (default $CARDSEAL_DIR or "+config.DefaultDir+")")
-	db := fs.String("db", "", "database URL: postgres://… or a SQLite file (default $CARDSEAL_DB or DIR/cardseal.db)")
-	trust := fs.String("trust", "", "PEM bundle of trusted roots (default DIR/keys/trust.pem); an auditor brings their own")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return usageError{"audit verify takes no arguments"}
-	}
-	tl, err := trustList(*dir, *trust)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	st, err := openAuditStore(ctx, *dir, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := auditlog.Verify(ctx, st, tl)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			Intact bool `json:"intact"`
-			*auditlog.Report
-		}{rep.Intact(), rep}); err != nil {
-			return err
+var cmdAuditVerify = &command{
+	name:  "audit verify",
+	args:  "[--dir DIR | --db URL] [--trust roots.pem] [--json]",
+	short: "check the audit log's hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 could not check)",
+	long: `Verify checks every event of the audit log against the hash chain and every
+signed checkpoint against the trusted roots (the data directory's trust list,
+or --trust: an auditor brings their own). It exits 0 when the log is intact,
+1 when it was edited, truncated or re-hashed, 2 when it could not check.`,
+	settings: storeFlag,
+	errExit:  2,
+	flags: func(fs *flag.FlagSet) runFunc {
+		trust := fs.String("trust", "", "PEM bundle of trusted roots (default DIR/keys/trust.pem); an auditor brings their own")
+		asJSON := fs.Bool("json", false, "print the report as JSON")
+		return func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usageError{"audit verify takes no arguments"}
+			}
+			tl, err := trustList(e, *trust)
+			if err != nil {
+				return err
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := auditlog.Verify(ctx, st, tl)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					Intact bool `json:"intact"`
+					*auditlog.Report
+				}{rep.Intact(), rep}); err != nil {
+					return err
+				}
+			} else {
+				printAuditReport(e.stdout, rep)
+			}
+			if !rep.Intact() {
+				return exitCode(1)
+			}
+			return nil
 		}
-	} else {
-		printAuditReport(out, rep)
-	}
-	if !rep.Intact() {
-		return exitCode(1)
-	}
-	return nil
+	},
 }
 
 func printAuditReport(out io.Writer, rep *auditlog.Report) {
@@ -112,80 +112,50 @@ func countNoun(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func auditSign(args []string, out io.Writer) error {
-	fs := newFlags("audit sign")
-	dir := fs.String("dir", "", "data directory (default $CARDSEAL_DIR or "+config.DefaultDir+")")
-	db := fs.String("db", "", "database URL: postgres://… or a SQLite file (default $CARDSEAL_DB or DIR/cardseal.db)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return usageError{"audit sign takes no arguments"}
-	}
-	_, ks, err := openKeys(*dir)
-	if err != nil {
-		return err
-	}
-	id, err := ks.PlatformIdentity()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	st, err := openAuditStore(ctx, *dir, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	cp, err := audit.Sign(ctx, st, id, time.Now())
-	switch {
-	case errors.Is(err, card.ErrNotFound):
-		fmt.Fprintln(out, "audit log empty: nothing to sign")
-		return nil
-	case errors.Is(err, audit.ErrBroken):
-		return withHint(err, "run 'cardseal audit verify' to see which event")
-	case err != nil:
-		return err
-	}
-	// The full hash, so an operator can keep it outside the database.
-	fmt.Fprintf(out, "signed audit checkpoint %d: events 1 to %d, hash %x, at %s\n",
-		cp.ID, cp.UpToID, cp.Hash, cp.SignedAt.UTC().Format(time.RFC3339))
-	return nil
-}
-
-// openAuditStore opens the database of a data directory (or --db). A
-// missing SQLite file is an error: opening would create an empty log,
-// which verifies as intact.
-func openAuditStore(ctx context.Context, dir, db string) (*store.DB, error) {
-	cfg, err := config.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	if db != "" {
-		cfg.DB = db
-	}
-	cfg.Fill()
-	if path, ok := auditDBFile(cfg.DB); ok {
-		if _, err := os.Stat(path); err != nil {
-			return nil, withHint(fmt.Errorf("no database at %s: %w", path, err), "pass --dir DATA_DIR or --db URL of the service's database")
+var cmdAuditSign = &command{
+	name:  "audit sign",
+	args:  "[--dir DIR] [--db URL]",
+	short: "sign the audit log's head now (for cron)",
+	long: `Sign signs the audit log's head with the platform key now: one checkpoint over
+every event so far. It prints the checkpoint's full hash, to keep outside the
+database.`,
+	settings: storeFlag,
+	flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usageError{"audit sign takes no arguments"}
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			ks, err := openKeys(s)
+			if err != nil {
+				return err
+			}
+			id, err := ks.PlatformIdentity()
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cp, err := auditlog.Sign(ctx, st, id, e.now())
+			switch {
+			case errors.Is(err, card.ErrNotFound):
+				fmt.Fprintln(e.stdout, "audit log empty: nothing to sign")
+				return nil
+			case errors.Is(err, auditlog.ErrBroken):
+				return withHint(err, "run 'cardseal audit verify' to see which event")
+			case err != nil:
+				return err
+			}
+			// The full hash, so an operator can keep it outside the database.
+			fmt.Fprintf(e.stdout, "signed audit checkpoint %d: events 1 to %d, hash %x, at %s\n",
+				cp.ID, cp.UpToID, cp.Hash, cp.SignedAt.UTC().Format(time.RFC3339))
+			return nil
 		}
-	}
-	st, err := store.Open(ctx, cfg.DB)
-	if err != nil {
-		return nil, withHint(err, "check --db / CARDSEAL_DB (postgres://user@host:5432/db or a SQLite file path)")
-	}
-	return st, nil
-}
-
-// auditDBFile returns the file of a SQLite database URL, as store.Open
-// reads it.
-func auditDBFile(url string) (string, bool) {
-	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return "", false
-	case strings.HasPrefix(url, "sqlite://"):
-		return strings.TrimPrefix(url, "sqlite://"), true
-	case strings.HasPrefix(url, "sqlite:"):
-		return strings.TrimPrefix(url, "sqlite:"), true
-	}
-	return url, !strings.Contains(url, "://")
+	},
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,20 +14,20 @@ import (
 	"github.com/jilin-health/cardseal/store"
 )
 
-// auditCLI runs cmdAudit in-process: its output, and the exit status run
-// would give (0, 1 from exitCode, or -1 for an error: could not check).
+// auditCLI runs 'cardseal audit' in-process: its output, and the exit
+// status run would give (0, 1 from exitCode, or -1 for an error: could not
+// check).
 func auditCLI(t *testing.T, args ...string) (int, string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	err := cmdAudit(args, &out)
+	out, err := admin(t, "audit", args...)
 	var code exitCode
 	switch {
 	case err == nil:
-		return 0, out.String(), nil
+		return 0, out, nil
 	case errors.As(err, &code):
-		return int(code), out.String(), nil
+		return int(code), out, nil
 	}
-	return -1, out.String(), err
+	return -1, out, err
 }
 
 func TestCLIAudit(t *testing.T) {

@@ -22,7 +22,7 @@ func TestRestoreUnsealedDraft(t *testing.T) {
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", pass)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	mustAdmin(t, cmdInit, "--dir", dir, "--demo")
+	mustAdmin(t, "init", "--dir", dir, "--demo")
 	ks, err := keys.OpenDir(dir, []byte(pass))
 	if err != nil {
 		t.Fatal(err)
@@ -47,10 +47,10 @@ func TestRestoreUnsealedDraft(t *testing.T) {
 	st.Close() // --force refuses a database another connection holds open
 
 	snap := filepath.Join(t.TempDir(), "backup.db")
-	if out, err := admin(t, cmdBackup, "--dir", dir, "--out", snap); err != nil || !strings.Contains(out, "1 cards, 0 seals") {
+	if out, err := admin(t, "backup", "--dir", dir, "--out", snap); err != nil || !strings.Contains(out, "1 cards, 0 seals") {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
-	out, err := admin(t, cmdRestore, "--dir", dir, "--in", snap, "--force")
+	out, err := admin(t, "restore", "--dir", dir, "--in", snap, "--force")
 	if err != nil {
 		t.Fatalf("restore of a snapshot with an unsealed draft: %v\n%s", err, out)
 	}

@@ -36,7 +36,7 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	live := filepath.Join(dir, "live")
-	mustAdmin(t, cmdInit, "--dir", live, "--demo")
+	mustAdmin(t, "init", "--dir", live, "--demo")
 	ks, err := keys.OpenDir(live, []byte(pass))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 	}
 	wait(6)
 	snap := filepath.Join(dir, "backup.db")
-	out, err := admin(t, cmdBackup, "--dir", live, "--out", snap)
+	out, err := admin(t, "backup", "--dir", live, "--out", snap)
 	during := seals.Load()
 	wait(during + 4) // sealing went on after the snapshot
 	close(stop)
@@ -128,11 +128,11 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(fresh, "keys"), os.DirFS(filepath.Join(live, "keys"))); err != nil {
 		t.Fatal(err)
 	}
-	out, err = admin(t, cmdRestore, "--dir", fresh, "--in", snap)
+	out, err = admin(t, "restore", "--dir", fresh, "--in", snap)
 	if err != nil || !strings.Contains(out, "checked "+m[1]+" cards: every PDF verifies") {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if _, err := admin(t, cmdRestore, "--dir", fresh, "--in", snap); !errors.Is(err, store.ErrExists) {
+	if _, err := admin(t, "restore", "--dir", fresh, "--in", snap); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("restore over the restored database: %v", err)
 	}
 
@@ -201,20 +201,20 @@ func TestRestoreRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := filepath.Join(dir, "b.db")
-	mustAdmin(t, cmdBackup, "--dir", filepath.Join(dir, "live"), "--out", snap)
-	if _, err := admin(t, cmdBackup, "--dir", filepath.Join(dir, "live"), "--out", snap); !errors.Is(err, store.ErrExists) {
+	mustAdmin(t, "backup", "--dir", filepath.Join(dir, "live"), "--out", snap)
+	if _, err := admin(t, "backup", "--dir", filepath.Join(dir, "live"), "--out", snap); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("backup over an existing file: %v", err)
 	}
-	if _, err := admin(t, cmdBackup, "--dir", filepath.Join(dir, "nowhere"), "--out", filepath.Join(dir, "c.db")); err == nil {
+	if _, err := admin(t, "backup", "--dir", filepath.Join(dir, "nowhere"), "--out", filepath.Join(dir, "c.db")); err == nil {
 		t.Fatal("backup of a missing database succeeded")
 	}
 	// The live database is open: even --force refuses.
-	_, err := admin(t, cmdRestore, "--dir", filepath.Join(dir, "live"), "--in", snap, "--force")
+	_, err := admin(t, "restore", "--dir", filepath.Join(dir, "live"), "--in", snap, "--force")
 	var h hinted
 	if !errors.Is(err, store.ErrInUse) || !errors.As(err, &h) || !strings.Contains(h.hint, "stop cardseal serve") {
 		t.Fatalf("restore over an open database: %v", err)
 	}
-	out, err := admin(t, cmdRestore, "--dir", filepath.Join(dir, "other"), "--in", snap)
+	out, err := admin(t, "restore", "--dir", filepath.Join(dir, "other"), "--in", snap)
 	if err != nil || !strings.Contains(out, "cards not checked") || !strings.Contains(out, "1 organisations") {
 		t.Fatalf("restore without keys: %v\n%s", err, out)
 	}
@@ -226,32 +226,21 @@ func TestRestoreRefusals(t *testing.T) {
 func TestBackupPostgres(t *testing.T) {
 	_, url := storetest.OpenPostgres(t)
 	dir := t.TempDir()
-	out, err := admin(t, cmdBackup, "--dir", dir, "--db", url, "--out", "x.dump")
+	out, err := admin(t, "backup", "--dir", dir, "--db", url, "--out", "x.dump")
 	if err != nil || !strings.Contains(out, "pg_dump --format=custom --no-owner --file=x.dump --schema=cardseal_test_") || !strings.Contains(out, "pg_restore") {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
 	u, _ := neturl.Parse(url)
 	u.Host = "127.0.0.1:1"
 	bad := u.String()
-	if _, err := admin(t, cmdBackup, "--dir", dir, "--db", bad); err == nil || !strings.Contains(err.Error(), "pg_dump cannot read") {
+	if _, err := admin(t, "backup", "--dir", dir, "--db", bad); err == nil || !strings.Contains(err.Error(), "pg_dump cannot read") {
 		t.Fatalf("unreachable database (%s): %v", bad, err)
 	}
 	t.Setenv("PATH", t.TempDir())
-	if _, err := admin(t, cmdBackup, "--dir", dir, "--db", url); err == nil || !strings.Contains(err.Error(), "not installed") {
+	if _, err := admin(t, "backup", "--dir", dir, "--db", url); err == nil || !strings.Contains(err.Error(), "not installed") {
 		t.Fatalf("without pg_dump: %v", err)
 	}
-	if _, err := admin(t, cmdRestore, "--dir", dir, "--db", url, "--in", "x.dump"); err == nil || !strings.Contains(err.Error(), "pg_restore") {
+	if _, err := admin(t, "restore", "--dir", dir, "--db", url, "--in", "x.dump"); err == nil || !strings.Contains(err.Error(), "pg_restore") {
 		t.Fatalf("restore on PostgreSQL: %v", err)
-	}
-}
-
-func TestParsePG(t *testing.T) {
-	c, err := parsePG("postgres://card:s3cret@db.example:5432/cardseal?sslmode=verify-full&search_path=cs&application_name=x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.password != "s3cret" || c.schema != "cs" || strings.Contains(c.url, "s3cret") ||
-		!strings.Contains(c.url, "options=-c%20search_path%3Dcs") || !strings.Contains(c.url, "sslmode=verify-full") || strings.Contains(c.url, "&search_path") {
-		t.Fatalf("%+v", c)
 	}
 }

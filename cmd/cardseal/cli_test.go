@@ -15,14 +15,6 @@ import (
 	"github.com/jilin-health/cardseal/token"
 )
 
-// cli runs the command in-process and returns its exit code and output.
-func cli(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 func TestCLIRenderSealVerify(t *testing.T) {
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "cli-test-passphrase")
 	dir := t.TempDir()
@@ -160,7 +152,7 @@ func TestCLIVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ks, err := openKeys(d)
+	ks, err := openKeys(settingsFor(t, storeFlag, "--dir", d))
 	if err != nil {
 		t.Fatal(err)
 	}

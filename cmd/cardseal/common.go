@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
+	"time"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
@@ -18,60 +17,52 @@ import (
 	"github.com/jilin-health/cardseal/templates"
 )
 
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
+// The settings most commands take as flags.
+var (
+	dirFlag   = []string{"dir"}
+	storeFlag = []string{"dir", "db"}
+)
+
+// openKeys opens the keystore of the data directory, unlocked.
+func openKeys(s *config.Settings) (*keys.FileStore, error) {
+	if !keys.Initialised(s.Dir) {
+		return nil, withHint(keys.ErrNotInitialised, "create it with 'cardseal init --dir "+s.Dir+" --demo'")
+	}
+	pass, err := s.Passphrase()
+	if err != nil {
+		return nil, err
+	}
+	return keys.OpenDir(s.Dir, pass)
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(nil)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitCode(0)
-		}
-		return usageError{err.Error()}
+// openCerts opens the keystore of the data directory to read its
+// certificates and trust list: no passphrase.
+func openCerts(s *config.Settings) (*keys.FileStore, error) {
+	if !keys.Initialised(s.Dir) {
+		return nil, withHint(fmt.Errorf("%w: %s", keys.ErrNotInitialised, s.Dir), "create it with 'cardseal init --dir "+s.Dir+" --root trust.pem'")
 	}
-	return nil
+	return keys.OpenDir(s.Dir, nil)
 }
 
-// openKeys loads the config and keystore of a data directory.
-func openKeys(dir string) (*config.Config, *keys.FileStore, error) {
-	cfg, err := config.Load(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg.Fill()
-	if !keys.Initialised(cfg.Dir) {
-		return nil, nil, withHint(keys.ErrNotInitialised, "create it with 'cardseal init --dir "+cfg.Dir+" --demo'")
-	}
-	pass, err := cfg.Passphrase()
-	if err != nil {
-		return nil, nil, err
-	}
-	ks, err := keys.OpenDir(cfg.Dir, pass)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, ks, nil
-}
+const dbHint = "check --db / CARDSEAL_DB (postgres://user@host:5432/db or a SQLite file path)"
 
-// openRegistry opens the registry (the database) of a data directory.
-// Unless create is set, a SQLite file must exist already: a mistyped
-// --dir must not start an empty registry.
-func openRegistry(ctx context.Context, cfg *config.Config, create bool) (*store.DB, error) {
-	if !create && !store.IsPostgres(cfg.DB) {
-		p, err := store.SQLitePath(cfg.DB)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(p); err != nil {
-			return nil, withHint(fmt.Errorf("no database at %s", p), "give the data directory with --dir (or the database with --db); 'cardseal init' and 'cardseal serve' create it")
+// openRegistry opens the registry (the database) of the settings. Unless
+// create is set, a SQLite file must exist already: a mistyped --dir must
+// not start an empty registry (nor an empty audit log, which verifies as
+// intact).
+func openRegistry(ctx context.Context, s *config.Settings, create bool) (*store.DB, error) {
+	u, err := s.Database()
+	if err != nil {
+		return nil, withHint(err, dbHint)
+	}
+	if !create && u.Backend == store.SQLite {
+		if _, err := os.Stat(u.Path); err != nil {
+			return nil, withHint(fmt.Errorf("no database at %s", u.Path), "give the data directory with --dir (or the database with --db); 'cardseal init' and 'cardseal serve' create it")
 		}
 	}
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := store.OpenURL(ctx, u)
 	if err != nil {
-		return nil, withHint(err, "check --db / CARDSEAL_DB (postgres://user@host:5432/db or a SQLite file path)")
+		return nil, withHint(err, dbHint)
 	}
 	return st, nil
 }
@@ -95,6 +86,8 @@ func hintFor(err error) string {
 		return "set CARDSEAL_KEY_PASSPHRASE or CARDSEAL_KEY_PASSPHRASE_FILE (keep the file outside the data directory)"
 	case errors.Is(err, keys.ErrPassphrase):
 		return "the key passphrase is wrong: check CARDSEAL_KEY_PASSPHRASE / CARDSEAL_KEY_PASSPHRASE_FILE"
+	case errors.Is(err, config.ErrPassphraseInside):
+		return "keep the passphrase apart from the root key (another medium, or typed into CARDSEAL_KEY_PASSPHRASE)"
 	case errors.As(err, &mg):
 		return "the embedded font lacks this character; check the field for a typing error or a variant form"
 	case errors.As(err, &fe):
@@ -112,3 +105,6 @@ func hintFor(err error) string {
 	}
 	return ""
 }
+
+// day formats a certificate's date.
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }

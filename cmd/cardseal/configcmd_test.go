@@ -54,6 +54,13 @@ func TestCLIConfigCheck(t *testing.T) {
 		{name: "PostgreSQL URL without a database", setup: setup{env: map[string]string{"CARDSEAL_DB": "postgres://u:secret@db.example.cn:5432"}}, want: []string{"needs a host and a database"}, wantErr: true},
 		{name: "expired certificate", setup: setup{edit: func(t *testing.T, dir string) { expireCert(t, dir, "220102001001") }}, want: []string{"seal certificate 220102001001 (永安社区居民委员会): EXPIRED"}, wantErr: true},
 		{name: "not initialised", setup: setup{edit: func(t *testing.T, dir string) { os.RemoveAll(filepath.Join(dir, "keys")) }}, want: []string{"not initialised"}, wantErr: true},
+		// serve reads CARDSEAL_DEMO_PASSWORD: config check reports it as
+		// a setting from the environment, not as an ignored variable.
+		{name: "demo password from the environment", setup: setup{env: map[string]string{"CARDSEAL_DEMO_PASSWORD": "demo-password-1"}},
+			want: []string{"demo_password                 (set)", "env CARDSEAL_DEMO_PASSWORD", "config ok"}},
+		{name: "demo password too short", setup: setup{env: map[string]string{"CARDSEAL_DEMO_PASSWORD": "short"}}, want: []string{"problem: demo_password: "}, wantErr: true},
+		{name: "sources", setup: setup{toml: "calendar = \"/etc/cal.toml\"\n", env: map[string]string{"CARDSEAL_CALENDAR": "", "CARDSEAL_ADDR": "127.0.0.1:9999"}},
+			want: []string{"  addr   ", "127.0.0.1:9999", "env CARDSEAL_ADDR", "/etc/cal.toml", "http://127.0.0.1:9999", "key passphrase: CARDSEAL_KEY_PASSPHRASE", "config ok"}},
 		{name: "typing error in an environment variable", setup: setup{env: map[string]string{"CARDSEAL_PUBLICURL": "https://x"}}, want: []string{"warning: environment variable CARDSEAL_PUBLICURL", "config ok"}},
 	}
 	for i, tc := range tests {
@@ -85,8 +92,8 @@ func TestCLIConfigCheck(t *testing.T) {
 			if tc.wantErr && (!strings.Contains(stderr, "hint:") || strings.Contains(stdout, "config ok")) {
 				t.Errorf("a failed check must end in error + hint:\n%s%s", stdout, stderr)
 			}
-			if strings.Contains(stdout+stderr, "secret") {
-				t.Errorf("the database password leaked:\n%s%s", stdout, stderr)
+			if strings.Contains(stdout+stderr, "secret") || strings.Contains(stdout+stderr, "demo-password-1") || strings.Contains(stdout+stderr, "config-passphrase") {
+				t.Errorf("a password leaked:\n%s%s", stdout, stderr)
 			}
 		})
 	}

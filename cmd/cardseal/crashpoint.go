@@ -9,5 +9,5 @@ import (
 )
 
 // crashPoint returns reg: crash points exist only in binaries built with
-// the crashtest tag, for cmd/cardseal/crash_test.go (crashpoint_test.go).
+// the crashtest tag, for cmd/cardseal/crash_test.go (crashpoint_crashtest.go).
 func crashPoint(reg lifecycle.Registry, _ io.Writer) lifecycle.Registry { return reg }

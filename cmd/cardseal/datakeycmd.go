@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/jilin-health/cardseal/audit"
-	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
@@ -20,33 +20,49 @@ import (
 // a running one keeps writing under the old key and cannot read what was
 // re-encrypted.
 
-const dataKeyUsage = "usage: cardseal data-key rotate [--dir DIR] [--db URL]"
-
-func cmdDataKey(args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usageError{"unknown data-key command; " + dataKeyUsage}
-	}
-	fs, dir, db := adminFlags("data-key rotate")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q; %s", fs.Arg(0), dataKeyUsage)}
-	}
-	ctx := context.Background()
-	_, ks, err := openKeys(*dir)
-	if err != nil {
-		return err
-	}
-	cfg, st, err := adminStore(ctx, *dir, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return rotateDataKey(ctx, cfg, ks, st, out)
+var cmdDataKey = &command{
+	name:  "data-key",
+	short: "the data key that encrypts everything stored about a couple",
+	long: `Data-key manages keys/data.key, under which every stored value that names a
+couple is encrypted: applicant records, PDF revisions, notices, forms and the
+materials sent online (docs/privacy.md, "At rest").`,
+	sub: []*command{cmdDataKeyRotate},
 }
 
-func rotateDataKey(ctx context.Context, cfg *config.Config, ks *keys.FileStore, st *store.DB, out io.Writer) error {
+var cmdDataKeyRotate = &command{
+	name:  "data-key rotate",
+	args:  "[--dir DIR] [--db URL]",
+	short: "re-encrypt every stored document under a new data key (servers stopped)",
+	long: `Rotate creates a new data key, re-encrypts every card's stored values under it
+(a card per transaction; documents stored in clear by older versions too),
+derives the couple keys again, moves the old key to keys/retired/ for backups
+taken before, and records the rotation in the audit log. Stop every server
+first. An interrupted rotation is finished by running it again.`,
+	settings: storeFlag,
+	flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usageError{"data-key rotate takes no arguments"}
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			ks, err := openKeys(s)
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return rotateDataKey(ctx, s.Dir, ks, st, e.stdout)
+		}
+	},
+}
+
+func rotateDataKey(ctx context.Context, dir string, ks *keys.FileStore, st *store.DB, out io.Writer) error {
 	next, err := ks.NextDataKey() // a new key, or the one an interrupted rotation left
 	if err != nil {
 		return err
@@ -61,7 +77,7 @@ func rotateDataKey(ctx context.Context, cfg *config.Config, ks *keys.FileStore, 
 	if err != nil {
 		hint := "nothing is lost: the cards done so far are under the new key, the others under the old one, and both keys are kept; fix the cause and run 'cardseal data-key rotate' again to finish"
 		if errors.Is(err, lifecycle.ErrCorrupt) {
-			hint = "a stored value does not decrypt under any key of " + filepath.Join(cfg.Dir, "keys") + " (a row altered, or a database from another installation); restore that card from a backup, or put back the retired key it was written under, then run the rotation again"
+			hint = "a stored value does not decrypt under any key of " + filepath.Join(dir, "keys") + " (a row altered, or a database from another installation); restore that card from a backup, or put back the retired key it was written under, then run the rotation again"
 		}
 		return withHint(fmt.Errorf("rotation stopped after %d cards: %w", r.Cards, err), hint)
 	}
@@ -76,7 +92,7 @@ func rotateDataKey(ctx context.Context, cfg *config.Config, ks *keys.FileStore, 
 	fmt.Fprintf(out, "rotated: %d cards, %d values re-encrypted (%d documents that were stored in clear, %d in the old format), %d already under the new key\n",
 		r.Cards, r.Rewritten, r.Clear, r.Format1, r.Current)
 	fmt.Fprintf(out, "the data key is now %s; the old key %s is kept in %s for backups taken before the rotation\n",
-		r.To, r.From, filepath.Join(cfg.Dir, "keys", "retired"))
+		r.To, r.From, filepath.Join(dir, "keys", "retired"))
 	fmt.Fprintln(out, "next: back up the keys directory, copy it to every other instance, then start the servers")
 	return nil
 }

@@ -24,7 +24,7 @@ func TestDataKeyRotate(t *testing.T) {
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", pass)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	mustAdmin(t, cmdInit, "--dir", dir, "--demo")
+	mustAdmin(t, "init", "--dir", dir, "--demo")
 	ks, err := keys.OpenDir(dir, []byte(pass))
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,23 +15,6 @@ import (
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
-
-// admin runs an admin command in-process and returns its output and error.
-func admin(t *testing.T, cmd func([]string, io.Writer) error, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	err := cmd(args, &out)
-	return out.String(), err
-}
-
-func mustAdmin(t *testing.T, cmd func([]string, io.Writer) error, args ...string) string {
-	t.Helper()
-	out, err := admin(t, cmd, args...)
-	if err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out)
-	}
-	return out
-}
 
 func auditActions(t *testing.T, st *store.DB) []string {
 	t.Helper()
@@ -57,7 +38,7 @@ func TestOrgCommands(t *testing.T) {
 		st, url := open(t)
 		dir := t.TempDir()
 		orgCmd := func(args ...string) (string, error) {
-			return admin(t, cmdOrg, append(args, "--dir", dir, "--db", url)...)
+			return admin(t, "org", append(args, "--dir", dir, "--db", url)...)
 		}
 		for _, o := range []org.Org{
 			{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"},
@@ -157,7 +138,7 @@ func TestOrgCommands(t *testing.T) {
 		if out, err := orgCmd("retire", "--code", "220102002"); err != nil || !strings.Contains(out, "already retired") {
 			t.Fatalf("retire again: %v\n%s", err, out)
 		}
-		out = mustAdmin(t, cmdOrg, "list", "--dir", dir, "--db", url)
+		out = mustAdmin(t, "org", "list", "--dir", dir, "--db", url)
 		for _, re := range []string{`220102002\s+township\s+retired\s+桃源街道办事处`, `220102003\s+township\s+active\s+新城街道\n`, `220102003001\s+village\s+active`} {
 			if !regexp.MustCompile(re).MatchString(out) {
 				t.Errorf("list lacks %s:\n%s", re, out)
@@ -185,7 +166,7 @@ func TestUserCommands(t *testing.T) {
 		st, url := open(t)
 		dir := t.TempDir()
 		user := func(args ...string) (string, error) {
-			return admin(t, cmdUser, append(args, "--dir", dir, "--db", url)...)
+			return admin(t, "user", append(args, "--dir", dir, "--db", url)...)
 		}
 		for _, o := range []org.Org{
 			{Code: "220102001", Level: org.Township, Name: "永吉街道办事处"},
@@ -248,7 +229,7 @@ func TestUserCommands(t *testing.T) {
 		if out, _ := user("list", "--org", "220102001"); !regexp.MustCompile(`zhang\.wei\s+220102001\s+disabled`).MatchString(out) {
 			t.Fatalf("list:\n%s", out)
 		}
-		mustAdmin(t, cmdUser, "enable", "--username", "zhang.wei", "--dir", dir, "--db", url)
+		mustAdmin(t, "user", "enable", "--username", "zhang.wei", "--dir", dir, "--db", url)
 		if u, _ := st.GetUserByName(ctx, "zhang.wei"); u.Disabled {
 			t.Fatal("not enabled")
 		}
@@ -258,7 +239,7 @@ func TestUserCommands(t *testing.T) {
 		if err := st.UpdateUserLogin(ctx, u.ID, 3, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		out = mustAdmin(t, cmdUser, "reset-password", "--username", "zhang.wei", "--dir", dir, "--db", url)
+		out = mustAdmin(t, "user", "reset-password", "--username", "zhang.wei", "--dir", dir, "--db", url)
 		m = passwordRE.FindStringSubmatch(out)
 		if m == nil || m[1] == pw1 {
 			t.Fatalf("reset:\n%s", out)
@@ -284,7 +265,7 @@ func TestUserCommands(t *testing.T) {
 
 func TestAdminStoreRefusesMissingDatabase(t *testing.T) {
 	dir := t.TempDir()
-	_, err := admin(t, cmdOrg, "list", "--dir", dir)
+	_, err := admin(t, "org", "list", "--dir", dir)
 	var h hinted
 	if err == nil || !errors.As(err, &h) || !strings.Contains(err.Error(), "no database") {
 		t.Fatalf("org list on an empty dir: %v", err)

@@ -2,55 +2,64 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"io"
 	"os"
-	"time"
 
 	"github.com/jilin-health/cardseal/lifecycle"
 )
 
-func cmdSeal(args []string, out io.Writer) error {
-	fs := newFlags("seal")
-	dir := fs.String("dir", "", "data directory")
-	orgCode := fs.String("org", "", "division code of the sealing organisation, e.g. 220102001001")
-	in := fs.String("in", "", "card PDF to seal")
-	outFile := fs.String("out", "", "sealed PDF to write")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *orgCode == "" || *in == "" || *outFile == "" {
-		return usageError{"--org, --in and --out are required"}
-	}
-	cfg, ks, err := openKeys(*dir)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	st, err := openRegistry(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	o, err := st.GetOrg(ctx, *orgCode)
-	if err != nil {
-		return err
-	}
-	pdf, err := os.ReadFile(*in)
-	if err != nil {
-		return err
-	}
-	number, err := lifecycle.CardNumber(pdf)
-	if err != nil {
-		return err
-	}
-	sealed, err := lifecycle.NewSealer(ks).SealCard(pdf, o, number, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(*outFile, sealed, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "sealed as %s %s (%s): %s\n", o.Level, o.Code, o.Name, *outFile)
-	return nil
+var cmdSeal = &command{
+	name:  "seal",
+	args:  "--org CODE --in CARD.pdf --out SEALED.pdf [--dir DIR]",
+	short: "apply an organisation's seal to a card PDF",
+	long: `Seal appends one revision to a card PDF, signed with the seal key of the
+organisation with the division code: village, then township, then county, each
+within the jurisdiction of the seals before it. A seal the chain does not allow
+is refused and nothing is written.`,
+	settings: storeFlag,
+	flags: func(fs *flag.FlagSet) runFunc {
+		orgCode := fs.String("org", "", "division code of the sealing organisation, e.g. 220102001001")
+		in := fs.String("in", "", "card PDF to seal")
+		outFile := fs.String("out", "", "sealed PDF to write")
+		return func(ctx context.Context, e *env, args []string) error {
+			if *orgCode == "" || *in == "" || *outFile == "" || len(args) != 0 {
+				return usageError{"--org, --in and --out are required"}
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			ks, err := openKeys(s)
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			o, err := st.GetOrg(ctx, *orgCode)
+			if err != nil {
+				return err
+			}
+			pdf, err := os.ReadFile(*in)
+			if err != nil {
+				return err
+			}
+			number, err := lifecycle.CardNumber(pdf)
+			if err != nil {
+				return err
+			}
+			sealed, err := lifecycle.NewSealer(ks).SealCard(pdf, o, number, e.now())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*outFile, sealed, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "sealed as %s %s (%s): %s\n", o.Level, o.Code, o.Name, *outFile)
+			return nil
+		}
+	},
 }

@@ -1,38 +1,38 @@
 package main
 
 import (
-	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/store/storetest"
-
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jilin-health/cardseal/api"
+	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/store/storetest"
 	"github.com/jilin-health/cardseal/verifier"
 )
+
+// serveFlags binds the settings of 'cardseal serve' from its flags, with
+// no CARDSEAL_* variable but the passphrase.
+func serveFlags(t *testing.T, args ...string) *config.Settings {
+	t.Helper()
+	for _, v := range []string{"CARDSEAL_DIR", "CARDSEAL_DB", "CARDSEAL_ADDR", "CARDSEAL_PUBLIC_URL", "CARDSEAL_TLS_CERT", "CARDSEAL_TLS_KEY", "CARDSEAL_REDIRECT_HTTP", "CARDSEAL_DEMO_PASSWORD", "CARDSEAL_CALENDAR", "CARDSEAL_TRUST_PROXY"} {
+		t.Setenv(v, "")
+	}
+	return settingsFor(t, serveSettings, args...)
+}
 
 // The end-to-end suite of issue 4: the real server (runServe, as
 // 'cardseal serve' runs it) on a loopback port, driven over HTTP.
@@ -77,13 +77,13 @@ func startServer(t *testing.T, db string) *server {
 	t.Helper()
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "e2e-key-passphrase")
 	dir := filepath.Join(t.TempDir(), "data")
+	settings := serveFlags(t, "--dir", dir, "--addr", "127.0.0.1:0", "--db", db, "--demo-password", e2ePassword)
 	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, serveOptions{dir: dir, addr: "127.0.0.1:0", db: db, demoPassword: e2ePassword,
-			started: func(a string) { started <- a }}, stdout, stderr)
+		done <- runServe(ctx, settings, serveOptions{started: func(a string) { started <- a }}, stdout, stderr)
 	}()
 	var addr string
 	select {
@@ -280,7 +280,7 @@ func testServe(t *testing.T, db string) {
 	if err := os.WriteFile(file, pdf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	trust, err := trustList(s.dir, "")
+	trust, err := trustList(&env{loaded: settingsFor(s.t, dirFlag, "--dir", s.dir)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,218 +501,4 @@ func TestServeBinary(t *testing.T) {
 		t.Fatalf("login after a restart: %d", code)
 	}
 	stop(cmd)
-}
-
-// selfSignedTLS writes a self-signed ECDSA P-256 certificate for
-// 127.0.0.1 and its key, and returns the files and a pool trusting it.
-func selfSignedTLS(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(20261128),
-		Subject:      pkix.Name{CommonName: "cardseal test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(20 * 24 * time.Hour), // ends within the 30-day warning
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-// TestServeTLS serves HTTPS with a certificate made here, redirects plain
-// HTTP to it, warns about certificates ending soon and exports their end
-// as a gauge.
-func TestServeTLS(t *testing.T) {
-	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "e2e-key-passphrase")
-	certFile, keyFile, pool := selfSignedTLS(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	started, redirecting := make(chan string, 1), make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, serveOptions{dir: dir, addr: "127.0.0.1:0", demoPassword: e2ePassword,
-			tlsCert: certFile, tlsKey: keyFile, redirectHTTP: "127.0.0.1:0",
-			// The demo seal certificates run five years: warn about them
-			// all, to see the warning.
-			expiryWarning: 6 * 365 * 24 * time.Hour,
-			started:       func(a string) { started <- a }, redirecting: func(a string) { redirecting <- a }}, stdout, stderr)
-	}()
-	var addr, raddr string
-	for addr == "" || raddr == "" {
-		select {
-		case addr = <-started:
-		case raddr = <-redirecting:
-		case err := <-done:
-			t.Fatalf("serve: %v\n%s", err, stderr.String())
-		case <-time.After(60 * time.Second):
-			t.Fatal("serve did not start")
-		}
-	}
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not shut down")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", stderr.String())
-		}
-	}()
-	if !strings.Contains(stdout.String(), "serving https://"+addr+" (QR codes point to https://"+addr+")") {
-		t.Errorf("startup line:\n%s", stdout.String())
-	}
-	tlsClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	get := func(c *http.Client, u string) (*http.Response, []byte) {
-		t.Helper()
-		res, err := c.Get(u)
-		if err != nil {
-			t.Fatalf("GET %s: %v", u, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
-	}
-
-	res, _ := get(tlsClient, "https://"+addr+"/healthz")
-	if res.StatusCode != 200 || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
-		t.Fatalf("healthz over TLS: %d %+v", res.StatusCode, res.TLS)
-	}
-	// Plain HTTP on the TLS port is refused.
-	if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		res.Body.Close()
-		if res.StatusCode == 200 {
-			t.Errorf("plain HTTP on the TLS port answered 200")
-		}
-	}
-	// An untrusting client gets no answer.
-	if _, err := http.Get("https://" + addr + "/healthz"); err == nil {
-		t.Errorf("a client that does not trust the certificate connected")
-	}
-
-	// The redirect listener: 301 for GET (path and query kept), 308 for POST.
-	noFollow := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, _ = get(noFollow, "http://"+raddr+"/V/ABC?x=1")
-	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusMovedPermanently || loc != "https://"+addr+"/V/ABC?x=1" {
-		t.Errorf("redirect of GET: %d %q", res.StatusCode, loc)
-	}
-	pres, err := noFollow.Post("http://"+raddr+"/api/v1/login", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pres.Body.Close()
-	if loc := pres.Header.Get("Location"); pres.StatusCode != http.StatusPermanentRedirect || loc != "https://"+addr+"/api/v1/login" {
-		t.Errorf("redirect of POST: %d %q", pres.StatusCode, loc)
-	}
-	res, _ = get(tlsClient, "http://"+raddr+"/healthz")
-	if res.StatusCode != 200 || res.Request.URL.Scheme != "https" {
-		t.Errorf("following the redirect: %d at %s", res.StatusCode, res.Request.URL)
-	}
-
-	// The gauge, for every seal certificate, the platform's and the TLS
-	// certificate; the warnings in the log.
-	res, body := get(tlsClient, "https://"+addr+"/metrics")
-	if res.StatusCode != 200 {
-		t.Fatalf("metrics: %d", res.StatusCode)
-	}
-	gauges := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if name, rest, ok := strings.Cut(line, " "); ok && strings.HasPrefix(name, "cardseal_certificate_expiry_seconds{") {
-			v, err := strconv.ParseFloat(rest, 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			gauges[name] = v
-		}
-	}
-	const year = 365 * 24 * 3600
-	for series, want := range map[string][2]float64{
-		`cardseal_certificate_expiry_seconds{id="220102",kind="seal"}`:       {4 * year, 5 * year},
-		`cardseal_certificate_expiry_seconds{id="220102001001",kind="seal"}`: {4 * year, 5 * year},
-		`cardseal_certificate_expiry_seconds{id="platform",kind="platform"}`: {4 * year, 5 * year},
-		`cardseal_certificate_expiry_seconds{id="root",kind="root"}`:         {10 * year, 30 * year},
-		`cardseal_certificate_expiry_seconds{id="server",kind="tls"}`:        {19 * 24 * 3600, 20 * 24 * 3600},
-	} {
-		if v, ok := gauges[series]; !ok || v < want[0] || v > want[1] {
-			t.Errorf("%s = %v (present %v), want between %v and %v", series, v, ok, want[0], want[1])
-		}
-	}
-	if len(gauges) != 8 { // root, platform, five organisations, TLS
-		t.Errorf("%d certificate series, want 8:\n%v", len(gauges), gauges)
-	}
-	logs := stderr.String()
-	warned := map[string]bool{}
-	for _, line := range strings.Split(logs, "\n") {
-		var l struct{ Level, Msg, ID string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Level == "WARN" && l.Msg == "certificate ends soon" {
-			warned[l.ID] = true
-		}
-	}
-	for _, id := range []string{"220102", "220102001001", "platform", "server"} {
-		if !warned[id] {
-			t.Errorf("no warning about certificate %s in the log:\n%s", id, logs)
-		}
-	}
-	if strings.Contains(logs, `"id":"root","name"`) {
-		t.Errorf("the 20-year root was warned about:\n%s", logs)
-	}
-}
-
-// A TLS certificate without its key, a redirect without TLS, and an
-// unreadable certificate are refused before serving.
-func TestServeTLSRefused(t *testing.T) {
-	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "e2e-key-passphrase")
-	certFile, keyFile, _ := selfSignedTLS(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	for _, tc := range []struct {
-		name string
-		o    serveOptions
-		want string
-	}{
-		{"cert without key", serveOptions{tlsCert: certFile}, "tls_key"},
-		{"key without cert", serveOptions{tlsKey: keyFile}, "tls_cert"},
-		{"redirect without TLS", serveOptions{redirectHTTP: "127.0.0.1:0"}, "redirect_http"},
-		{"key as certificate", serveOptions{tlsCert: keyFile, tlsKey: keyFile}, "load TLS certificate"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.o.dir, tc.o.addr, tc.o.demoPassword = dir, "127.0.0.1:0", e2ePassword
-			tc.o.started = func(string) { t.Error("the server started") }
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			err := runServe(ctx, tc.o, io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("runServe: %v, want an error naming %s", err, tc.want)
-			}
-		})
-	}
 }

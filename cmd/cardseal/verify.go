@@ -2,10 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/statuslist"
@@ -21,75 +21,92 @@ import (
 	"github.com/jilin-health/cardseal/verifier"
 )
 
-func cmdVerify(args []string, out io.Writer) error {
-	fs := newFlags("verify")
-	dir := fs.String("dir", "", "data directory whose trust list to use")
-	trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
-	offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
-	status := fs.String("status", "", "signed status list (JSON) for --offline")
-	bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *offline {
-		if fs.NArg() != 1 || *status == "" {
-			return usageError{"verify --offline takes --status LIST.json and one card PDF, QR URL or token"}
+var cmdVerify = &command{
+	name:  "verify",
+	args:  "[--dir DIR | --trust roots.pem] [--json] [--policy card] CARD.pdf",
+	short: "check every seal of a PDF (exit 0 valid, 1 invalid or incomplete, 2 could not check)",
+	long: `Verify checks a card PDF's seal chain against the trusted roots: each seal's
+signature and certificate, the order village → township → county, the
+jurisdiction, and that nothing was changed after the last seal. It prints the
+report (--json: as JSON) and exits 0 when the card is valid, 1 when it is
+invalid or incomplete, 2 when it could not be checked.
+
+The roots are the data directory's trust list, or --trust; other provinces'
+roots come in a trust bundle signed by ours (Art. 7a): --trust-bundle, or
+DIR/keys/trust-bundle.pem when present.
+
+With --offline it checks a card PDF (or a version-1 QR URL or token) against a
+signed status list (--status, from /api/v1/status-list) with no network: exit
+0 valid, 1 voided, revoked, superseded, forged or a stale list.`,
+	settings: dirFlag,
+	errExit:  2,
+	flags: func(fs *flag.FlagSet) runFunc {
+		trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
+		asJSON := fs.Bool("json", false, "print the report as JSON")
+		policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
+		offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
+		status := fs.String("status", "", "signed status list (JSON) for --offline")
+		bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
+		return func(ctx context.Context, e *env, args []string) error {
+			if *offline {
+				if len(args) != 1 || *status == "" {
+					return usageError{"verify --offline takes --status LIST.json and one card PDF, QR URL or token"}
+				}
+				tl, err := trustList(e, *trust)
+				if err != nil {
+					return err
+				}
+				return verifyOffline(tl, *status, args[0], *asJSON, e)
+			}
+			if len(args) != 1 {
+				return usageError{"verify takes one PDF file"}
+			}
+			pol, ok := chain.ForName(*policy)
+			if !ok {
+				return usageError{fmt.Sprintf("unknown policy %q", *policy)}
+			}
+			tl, err := trustList(e, *trust)
+			if err != nil {
+				return err
+			}
+			if tl, err = addBundle(tl, e, *bundle); err != nil {
+				return err
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol)}
+			rep, err := verifier.Verify(data, opt)
+			if err != nil {
+				return withHint(err, "give a PDF file")
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteText(e.stdout)
+			}
+			if rep.Verdict != verifier.Valid {
+				return exitCode(1)
+			}
+			return nil
 		}
-		tl, err := trustList(*dir, *trust)
-		if err != nil {
-			return err
-		}
-		return verifyOffline(tl, *status, fs.Arg(0), *asJSON, out)
-	}
-	if fs.NArg() != 1 {
-		return usageError{"verify takes one PDF file"}
-	}
-	pol, ok := chain.ForName(*policy)
-	if !ok {
-		return usageError{fmt.Sprintf("unknown policy %q", *policy)}
-	}
-	tl, err := trustList(*dir, *trust)
-	if err != nil {
-		return err
-	}
-	if tl, err = addBundle(tl, *dir, *bundle); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol)}
-	rep, err := verifier.Verify(data, opt)
-	if err != nil {
-		return withHint(err, "give a PDF file")
-	}
-	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		rep.WriteText(out)
-	}
-	if rep.Verdict != verifier.Valid {
-		return exitCode(1)
-	}
-	return nil
+	},
 }
 
-// trustList loads the roots to trust: a bundle file, or a data
+// trustList loads the roots to trust: a bundle file, or the data
 // directory's trust list (which needs no key passphrase).
-func trustList(dir, bundle string) (*keys.TrustList, error) {
+func trustList(e *env, bundle string) (*keys.TrustList, error) {
 	if bundle == "" {
-		cfg, err := config.Load(dir)
+		s, err := e.settings()
 		if err != nil {
 			return nil, err
 		}
-		bundle = cfg.Dir + "/keys/trust.pem"
+		bundle = filepath.Join(s.Dir, "keys", "trust.pem")
 	}
 	b, err := os.ReadFile(bundle)
 	if err != nil {
@@ -110,12 +127,13 @@ type offlineAnswer struct {
 	SealsChecked bool      `json:"seals_checked"` // true for a card PDF; false for a version-1 token (only it and the list are checked)
 }
 
-func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, out io.Writer) error {
+func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, e *env) error {
+	out := e.stdout
 	b, err := os.ReadFile(listFile)
 	if err != nil {
 		return err
 	}
-	list, cert, err := statuslist.Parse(b, tl, time.Now())
+	list, cert, err := statuslist.Parse(b, tl, e.now())
 	stale := errors.Is(err, statuslist.ErrStale)
 	if err != nil && !stale {
 		return withHint(err, "fetch a fresh list from /api/v1/status-list and check it with the province's trust list")
@@ -176,13 +194,13 @@ func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, ou
 
 // addBundle adds a trust bundle's roots: the one named, or the data
 // directory's keys/trust-bundle.pem when it exists.
-func addBundle(tl *keys.TrustList, dir, bundle string) (*keys.TrustList, error) {
+func addBundle(tl *keys.TrustList, e *env, bundle string) (*keys.TrustList, error) {
 	if bundle == "" {
-		cfg, err := config.Load(dir)
+		s, err := e.settings()
 		if err != nil {
 			return nil, err
 		}
-		p := filepath.Join(cfg.Dir, "keys", "trust-bundle.pem")
+		p := filepath.Join(s.Dir, "keys", "trust-bundle.pem")
 		if _, err := os.Stat(p); err != nil {
 			return tl, nil
 		}
