@@ -46,6 +46,9 @@ type Service struct {
 	// card per hour from all clients together (default 10): each tests
 	// an ID number against the card.
 	AttemptsPerHour int
+	// OnlineQuota bounds the online applications of a village (zero:
+	// DefaultOnlineQuota).
+	OnlineQuota OnlineQuota
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
@@ -55,7 +58,11 @@ type Service struct {
 // NewService wires a service over a registry (package store's DB) and a
 // keystore; publicURL is the base of the URLs printed in QR codes.
 func NewService(reg Registry, ks keys.Store, publicURL string) *Service {
-	return &Service{reg: reg, keys: ks, sealer: NewSealer(ks), publicURL: publicURL, Now: time.Now}
+	s := &Service{keys: ks, sealer: NewSealer(ks), publicURL: publicURL, Now: time.Now}
+	// Every document passes through the vault: encrypted on the way in,
+	// decrypted on the way out (privacy.go).
+	s.reg = vault{Registry: reg, s: s}
+	return s
 }
 
 // Keys returns the keystore (the verifier's trust list, the platform

@@ -92,6 +92,9 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 	return nil
 }
 
+// insertPDF stores a PDF revision as given (the lifecycle encrypts it);
+// its digest column is the SM3 of the stored bytes, a checksum of the row.
+// The digest of the plaintext a seal produced is the seal record's.
 func (s *DB) insertPDF(ctx context.Context, tx *sql.Tx, cardID string, seq int, pdf []byte, t time.Time) error {
 	digest := sm3.Sum(pdf)
 	_, err := tx.ExecContext(ctx,
@@ -337,11 +340,13 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	if len(pdf) == 0 {
 		return fmt.Errorf("seal card %s: %w: empty PDF", cardID, ErrInvalid)
 	}
-	digest := sm3.Sum(pdf)
-	if seal.PDFDigest != nil && string(seal.PDFDigest) != string(digest[:]) {
-		return fmt.Errorf("seal card %s: %w: seal digest is not the SM3 of the PDF", cardID, ErrInvalid)
+	// The caller's digest of the PDF it sealed: the store keeps what it
+	// is given (an encrypted revision, lifecycle/privacy.go) and cannot
+	// compute the digest of the plaintext the verifier checks.
+	if len(seal.PDFDigest) != sm3.Size {
+		return fmt.Errorf("seal card %s: %w: the seal record needs the SM3 digest of the sealed PDF", cardID, ErrInvalid)
 	}
-	seal.CardID, seal.Seq, seal.PDFDigest = cardID, expectSeq+1, digest[:]
+	seal.CardID, seal.Seq = cardID, expectSeq+1
 	t := now()
 	if seal.SignedAt.IsZero() {
 		seal.SignedAt = t
