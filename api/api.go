@@ -11,6 +11,7 @@ package api
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,12 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxUpload bounds an uploaded PDF (default 10 MiB).
 	MaxUpload int64
+	// MaxVerifications bounds the uploaded PDFs verified at once
+	// (default runtime.NumCPU()); an upload that finds them all busy is
+	// answered 503 with Retry-After (gate.go).
+	MaxVerifications int
+	// inGate, in tests, runs while an upload holds a verification slot.
+	inGate func()
 	// MaxJSON bounds a JSON request body (default 64 KiB).
 	MaxJSON int64
 	// PublicRate and PublicBurst are the token bucket of each client IP
@@ -86,6 +93,9 @@ func (o *Options) fill() {
 	if o.MaxUpload <= 0 {
 		o.MaxUpload = 10 << 20
 	}
+	if o.MaxVerifications <= 0 {
+		o.MaxVerifications = runtime.NumCPU()
+	}
 	if o.MaxJSON <= 0 {
 		o.MaxJSON = 64 << 10
 	}
@@ -129,6 +139,7 @@ type server struct {
 	metrics *metrics
 	pages   *pages
 
+	uploads       *gate
 	publicLimit   *limiter
 	downloadLimit *limiter
 	loginLimit    *limiter
@@ -151,6 +162,7 @@ func New(deps Deps) *echo.Echo {
 		opt:           opt,
 		metrics:       newMetrics(opt.Registry),
 		pages:         mustPages(),
+		uploads:       newGate(opt.MaxVerifications),
 		publicLimit:   newLimiter(opt.PublicRate, opt.PublicBurst, opt.Now),
 		downloadLimit: newLimiter(opt.DownloadRate, opt.DownloadBurst, opt.Now),
 		loginLimit:    newLimiter(opt.LoginRate, opt.LoginBurst, opt.Now),

@@ -452,10 +452,7 @@ func TestUpload(t *testing.T) {
 	v := newEnv(t, Options{MaxUpload: 1 << 20})
 	c := v.newCard()
 	v.issue(c.ID)
-	_, pdf, err := v.st.CurrentPDF(context.Background(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pdf := v.currentPDF(c.ID)
 	var ua UploadAnswer
 	r := v.do("POST", "/api/v1/verify", "", "application/pdf", pdf)
 	r.json(t, &ua)

@@ -96,11 +96,7 @@ func (v *env) expectPDF(r *resp, cardID, what string) {
 	if r.Code != 200 || r.Header().Get("Content-Type") != "application/pdf" {
 		v.t.Fatalf("%s: %d %s", what, r.Code, r.Header().Get("Content-Type"))
 	}
-	_, pdf, err := v.st.CurrentPDF(context.Background(), cardID)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	if !bytes.Equal(r.body, pdf) {
+	if pdf := v.currentPDF(cardID); !bytes.Equal(r.body, pdf) {
 		v.t.Fatalf("%s: the body is not the card's current PDF", what)
 	}
 }

@@ -62,6 +62,8 @@ var (
 	kindReason          = kind{422, "reason-required", "Reason required", "须选择原因类别并填写说明。"}
 	kindNotPDF          = kind{422, "not-pdf", "Not a PDF file", "上传的文件不是 PDF。"}
 	kindTooMany         = kind{429, "rate-limited", "Too many requests", "请求过于频繁，请稍后再试。"}
+	kindOnlineQuota     = kind{429, "online-quota", "Daily quota of online applications reached", "该村（居）今日的在线申请已达上限，请明日再试，或到村（居）委会现场申请。"}
+	kindOpenApplication = kind{409, "application-open", "Application already under review", "这对夫妻已有一份同类申请正在办理中，请凭申请编号查询进度，不要重复申请。"}
 	kindInternal        = kind{500, "internal", "Internal error", "服务器内部错误，请稍后再试。"}
 	kindUnavailable     = kind{503, "timeout", "Service unavailable", "服务器繁忙或处理超时，请稍后再试。"}
 )
@@ -104,6 +106,7 @@ func classify(err error) (kind, *Problem) {
 	var ae *apiError
 	var le *lifecycle.LimitError
 	var we *throttle.WaitError
+	var qe *lifecycle.QuotaError
 	var he *echo.HTTPError
 	var fe *card.FieldError
 	var mg *templates.MissingGlyphError
@@ -113,6 +116,10 @@ func classify(err error) (kind, *Problem) {
 		return ae.kind, nil
 	case errors.As(err, &le), errors.As(err, &we):
 		return kindTooMany, nil
+	case errors.As(err, &qe):
+		return kindOnlineQuota, nil
+	case errors.Is(err, lifecycle.ErrOpenApplication):
+		return kindOpenApplication, nil
 	case errors.As(err, &mb):
 		return kindTooLarge, nil
 	case errors.As(err, &fe):
@@ -218,6 +225,7 @@ func (s *server) handleError(err error, c echo.Context) {
 	var ae *apiError
 	var le *lifecycle.LimitError
 	var we *throttle.WaitError
+	var qe *lifecycle.QuotaError
 	switch {
 	case errors.As(err, &ae) && ae.retryAfter > 0:
 		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
@@ -225,6 +233,8 @@ func (s *server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", retrySeconds(le.RetryAfter))
 	case errors.As(err, &we):
 		c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
+	case errors.As(err, &qe):
+		c.Response().Header().Set("Retry-After", retrySeconds(qe.RetryAfter))
 	}
 	if k.status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="cardseal"`)

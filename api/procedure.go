@@ -31,7 +31,7 @@ var (
 	kindNoticeGiven    = kind{409, "notice-given", "One-time notice already given", "该申请的一次性告知书已经出具；申请材料变更后方可再次出具（第十九条）。"}
 	kindNothingMissing = kind{409, "nothing-missing", "Nothing missing", "申请材料齐全，应当场办理，无需出具一次性告知书（第十九条）。"}
 	kindNotRebirth     = kind{409, "not-rebirth", "Not a re-birth application", "只有再生育申请才有再生育审批表。"}
-	kindBadUpload      = kind{415, "bad-material", "Unsupported material file", "材料须为 JPEG、PNG 图片或 PDF 文件，每个不超过 5 MB。"}
+	kindBadUpload      = kind{415, "bad-material", "Unsupported material file", "材料须为 JPEG、PNG 图片（每边不超过 10000 像素）或 PDF 文件，每个不超过 5 MB。"}
 )
 
 // MaxMaterialSize bounds one uploaded material (Art. 16).
@@ -530,13 +530,24 @@ func readMaterial(p *multipart.Part, m card.Material) (lifecycle.Upload, error) 
 	return lifecycle.Upload{Material: m, ContentType: ct, Data: b}, nil
 }
 
+// Bounds of an uploaded photo, read from its header before anything
+// decodes it: a few kilobytes can claim a gigantic image (a 20000×20000
+// PNG of zeros compresses to a few hundred KB and decodes to 1.6 GB). A
+// phone photo has 12 to 50 million pixels.
+const (
+	MaxImageSide   = 10000
+	MaxImagePixels = 50_000_000
+)
+
 // MaterialType returns the content type of an accepted material file
 // (image/jpeg, image/png, application/pdf), judged by content, or "".
+// Images are judged by their header alone: never decoded.
 func MaterialType(b []byte) string {
 	switch ct := http.DetectContentType(b); ct {
 	case "image/jpeg", "image/png":
 		cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
-		if err != nil || "image/"+format != ct || cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > 20000 || cfg.Height > 20000 {
+		if err != nil || "image/"+format != ct || cfg.Width <= 0 || cfg.Height <= 0 ||
+			cfg.Width > MaxImageSide || cfg.Height > MaxImageSide || cfg.Width*cfg.Height > MaxImagePixels {
 			return ""
 		}
 		return ct

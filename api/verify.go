@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // maxTokenParam bounds the token taken from a path: a version-2 token has
@@ -101,9 +102,26 @@ func (s *server) verifyUpload(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
-// checkUpload verifies an uploaded PDF (lifecycle.Checker.CheckUpload).
+// checkUpload answers an uploaded PDF (lifecycle.Checker.CheckUpload) in a slot of the
+// upload gate (gate.go), under the request's context: an upload that
+// finds every slot taken gets 503 busy at once, and when the request
+// ends or times out the verifier stops and the client gets 503, not a
+// verdict.
 func (s *server) checkUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
-	return s.checker.CheckUpload(ctx, data)
+	release, err := s.uploads.enter()
+	if err != nil {
+		s.metrics.rateLimited.WithLabelValues("verify_busy").Inc()
+		return nil, err
+	}
+	defer release()
+	if s.opt.inGate != nil {
+		s.opt.inGate()
+	}
+	out, err := s.checker.CheckUpload(ctx, data)
+	if errors.Is(err, verifier.ErrCanceled) {
+		return nil, fail(kindUnavailable, err)
+	}
+	return out, err
 }
 
 // readUpload reads the PDF of an upload, bounded by MaxUpload.

@@ -38,6 +38,7 @@ const (
 	OrgRename         Action = "org.rename"
 	OrgRetire         Action = "org.retire"
 	OrgImport         Action = "org.import"
+	DataKeyRotate     Action = "datakey.rotate" // every stored value re-encrypted under a new data key
 )
 
 // labels are the actions as staff read them (zh-CN).
@@ -69,6 +70,7 @@ var labels = map[Action]string{
 	OrgRename:         "机构更名",
 	OrgRetire:         "机构撤销",
 	OrgImport:         "导入机构",
+	DataKeyRotate:     "轮换数据加密密钥",
 }
 
 // Label is the action as staff read it; an action without a label reads

@@ -183,6 +183,9 @@ func (a *Applicant) Validate() error {
 			if strings.TrimSpace(f.v) == "" || utf8.RuneCountInString(f.v) > maxText {
 				return fieldErr(p.field+"."+f.name, "required, at most %d characters", maxText)
 			}
+			if err := CheckLine(p.field+"."+f.name, f.v); err != nil {
+				return err
+			}
 		}
 	}
 	if a.Male.IDNumber == a.Female.IDNumber {
@@ -198,9 +201,23 @@ func (a *Applicant) Validate() error {
 		if strings.TrimSpace(a.Marriage.CertNumber) == "" || len(a.Marriage.CertNumber) > 64 {
 			return fieldErr("marriage.cert_number", "required, at most 64 characters")
 		}
+		if err := CheckLine("marriage.cert_number", a.Marriage.CertNumber); err != nil {
+			return err
+		}
 	}
-	if a.StatusCert != nil && strings.TrimSpace(a.StatusCert.Number) == "" {
-		return fieldErr("status_cert.number", "required when a status certificate is given")
+	if a.StatusCert != nil {
+		if strings.TrimSpace(a.StatusCert.Number) == "" || len(a.StatusCert.Number) > 64 {
+			return fieldErr("status_cert.number", "required when a status certificate is given, at most 64 characters")
+		}
+		if err := CheckLine("status_cert.number", a.StatusCert.Number); err != nil {
+			return err
+		}
+		if utf8.RuneCountInString(a.StatusCert.Issuer) > maxText {
+			return fieldErr("status_cert.issuer", "at most %d characters", maxText)
+		}
+		if err := CheckLine("status_cert.issuer", a.StatusCert.Issuer); err != nil {
+			return err
+		}
 	}
 	if a.Type == Rebirth && a.StatusCert == nil {
 		return fieldErr("status_cert", "a re-birth card needs a status certificate (Art. 6)")
@@ -228,6 +245,9 @@ func (a *Applicant) Validate() error {
 	if len(a.BirthCertNumber) > 64 {
 		return fieldErr("birth_cert_number", "at most 64 characters")
 	}
+	if err := CheckLine("birth_cert_number", a.BirthCertNumber); err != nil {
+		return err
+	}
 	switch a.Channel {
 	case ChannelSelf, ChannelStaff:
 	case ChannelProxy:
@@ -240,8 +260,11 @@ func (a *Applicant) Validate() error {
 		if err := ValidateIDNumber(a.Proxy.IDNumber); err != nil {
 			return fieldErr("proxy.id_number", "%v", err)
 		}
-		if strings.TrimSpace(a.Proxy.Relationship) == "" {
-			return fieldErr("proxy.relationship", "required")
+		if strings.TrimSpace(a.Proxy.Relationship) == "" || utf8.RuneCountInString(a.Proxy.Relationship) > 30 {
+			return fieldErr("proxy.relationship", "required, at most 30 characters")
+		}
+		if err := CheckLine("proxy.relationship", a.Proxy.Relationship); err != nil {
+			return err
 		}
 	default:
 		return fieldErr("channel", "must be self, proxy or staff")
@@ -260,12 +283,7 @@ func validName(field, s string) error {
 	if strings.TrimSpace(s) == "" || n > 30 {
 		return fieldErr(field, "required, at most 30 characters")
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fieldErr(field, "contains a control character")
-		}
-	}
-	return nil
+	return CheckLine(field, s)
 }
 
 // ValidateIDNumber checks an 18-character resident ID number (GB 11643)
@@ -290,6 +308,15 @@ func ValidateIDNumber(id string) error {
 	return nil
 }
 
+// CheckLine is CheckText for a field of one line (a name, an address, a
+// certificate number): a line break is refused too.
+func CheckLine(field, s string) error {
+	if strings.ContainsRune(s, '\n') {
+		return fieldErr(field, "contains a line break")
+	}
+	return CheckText(field, s)
+}
+
 // CheckText refuses free text that would corrupt a document or a log: a
 // control character (other than a line break, which multi-line fields
 // such as reasons keep as separate lines) or invalid UTF-8. Every
@@ -299,9 +326,16 @@ func CheckText(field, s string) error {
 		return fieldErr(field, "is not valid UTF-8")
 	}
 	for _, r := range s {
-		if (r < 0x20 && r != '\n') || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 || bidiControl(r) {
 			return fieldErr(field, "contains a control character")
 		}
 	}
 	return nil
+}
+
+// bidiControl reports the marks, embeddings, overrides and isolates of
+// the Unicode bidirectional algorithm: invisible, they reorder how the
+// text around them is shown (a name printed backwards on a card).
+func bidiControl(r rune) bool {
+	return r == 0x200e || r == 0x200f || r == 0x061c || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }

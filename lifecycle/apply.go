@@ -3,11 +3,10 @@ package lifecycle
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
@@ -47,10 +46,6 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err != nil {
 		return nil, err
 	}
-	appJSON, err := json.Marshal(app)
-	if err != nil {
-		return nil, err
-	}
 	priv, err := s.privacy()
 	if err != nil {
 		return nil, err
@@ -69,9 +64,13 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		if err != nil {
 			return nil, err
 		}
+		sealed, err := s.sealApplicant(id, app)
+		if err != nil {
+			return nil, err
+		}
 		c := &card.Card{
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
-			VillageCode: v.Code, CountyCode: county, Applicant: priv.seal(id, appJSON), CoupleKey: priv.coupleKey(app),
+			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
@@ -97,14 +96,16 @@ func (s *Service) checkRebirth(ctx context.Context, app *card.Applicant) error {
 	if err != nil {
 		return err
 	}
-	cards, err := s.reg.ListCards(ctx, card.Filter{Statuses: []card.Status{card.StatusVoided}, CoupleKey: priv.coupleKey(app)})
+	blocked := false
+	err = s.pages(ctx, card.Filter{Statuses: []card.Status{card.StatusVoided}, CoupleKey: priv.coupleKey(app)}, func(c *card.Card) error {
+		blocked = blocked || c.Type == card.Rebirth
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	for _, c := range cards {
-		if c.Type == card.Rebirth {
-			return ErrRebirthBlocked
-		}
+	if blocked {
+		return ErrRebirthBlocked
 	}
 	return nil
 }
@@ -123,8 +124,8 @@ var ErrNotRequired = errors.New("material not required for this case (Art. 8)")
 
 // ApplyOnline records a citizen's online application without an account
 // (Art. 15, 16): as if received by the village it names, which sees it in
-// its queue; the uploads are stored encrypted (SM4-GCM, bound to the card
-// and their position). It returns the card, whose number is the
+// its queue; the uploads are stored encrypted like every document
+// (privacy.go). It returns the card, whose number is the
 // application number.
 func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads []Upload, remote string) (*card.Card, error) {
 	if err := app.Validate(); err != nil {
@@ -145,6 +146,9 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	if v.Level != org.Village {
 		return nil, fmt.Errorf("%w: %s is not a village", org.ErrUnknown, app.Village)
 	}
+	if err := s.admitOnline(ctx, app, v.Code, uploads); err != nil {
+		return nil, err
+	}
 	c, err := s.Apply(ctx, Actor{Username: CitizenActor, Org: v, RemoteAddr: remote}, app)
 	if err != nil {
 		return nil, err
@@ -152,16 +156,9 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	if len(uploads) == 0 {
 		return c, nil
 	}
-	priv, err := s.privacy()
-	if err != nil {
-		return nil, err
-	}
 	atts := make([]card.Attachment, len(uploads))
 	for i, u := range uploads {
-		atts[i] = card.Attachment{
-			Material: string(u.Material), ContentType: u.ContentType, Size: len(u.Data),
-			Data: priv.seal(attachmentAD(c.ID, i+1), u.Data),
-		}
+		atts[i] = card.Attachment{Material: string(u.Material), ContentType: u.ContentType, Size: len(u.Data), Data: u.Data}
 	}
 	if err := s.reg.AddAttachments(ctx, c.ID, atts); err != nil {
 		return nil, err
@@ -169,24 +166,116 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	return c, nil
 }
 
-func attachmentAD(cardID string, seq int) string { return cardID + "/attachment/" + strconv.Itoa(seq) }
+// Online applications come without an account, so nothing but these
+// bounds stops a stranger from filling the disk or burying the village's
+// genuine applications (issue 12, M4): one open application per couple
+// and card type, and a daily quota per village of applications and of
+// bytes of materials, counted by limits every instance shares.
+
+// ErrOpenApplication: the couple has an application of this card type
+// under review already.
+var ErrOpenApplication = errors.New("the couple has an application of this type under review")
+
+// ErrOnlineQuota: the village's quota of online applications, or of
+// bytes of materials, is used up for now.
+var ErrOnlineQuota = errors.New("the village's quota of online applications is used up")
+
+// QuotaError is ErrOnlineQuota with when the quota opens again.
+type QuotaError struct {
+	What       string // "applications" or "bytes"
+	Village    string
+	RetryAfter time.Duration
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("%v: %s of village %s", ErrOnlineQuota, e.What, e.Village)
+}
+
+func (e *QuotaError) Unwrap() error { return ErrOnlineQuota }
+
+// OnlineQuota bounds what citizens may send online to one village in a
+// quota window (24 hours, from 00:00 UTC, 08:00 Beijing time).
+type OnlineQuota struct {
+	Applications int   // applications (default 20)
+	Bytes        int64 // bytes of materials, counted in whole KiB (default 100 MiB)
+}
+
+// QuotaWindow is the window of OnlineQuota.
+const QuotaWindow = 24 * time.Hour
+
+// DefaultOnlineQuota is the quota of a Service whose OnlineQuota is zero.
+var DefaultOnlineQuota = OnlineQuota{Applications: 20, Bytes: 100 << 20}
+
+func (s *Service) onlineQuota() OnlineQuota {
+	q := s.OnlineQuota
+	if q.Applications <= 0 {
+		q.Applications = DefaultOnlineQuota.Applications
+	}
+	if q.Bytes <= 0 {
+		q.Bytes = DefaultOnlineQuota.Bytes
+	}
+	return q
+}
+
+// admitOnline decides whether an online application may be recorded:
+// not while the couple has one of this type under review, not twice at
+// once, and within the village's quotas, which it charges.
+func (s *Service) admitOnline(ctx context.Context, app *card.Applicant, village string, uploads []Upload) error {
+	priv, err := s.privacy()
+	if err != nil {
+		return err
+	}
+	couple := priv.coupleKey(app)
+	open := false
+	err = s.pages(ctx, card.Filter{Statuses: []card.Status{card.StatusDraft}, CoupleKey: couple}, func(c *card.Card) error {
+		open = open || c.Type == app.Type
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if open {
+		return fmt.Errorf("%w: %s", ErrOpenApplication, app.Type)
+	}
+	// Two submissions of one application at once (a double click, a
+	// retry) would both pass the check above: only one a minute does.
+	ok, err := s.reg.Hit(ctx, "online-couple:"+couple+":"+string(app.Type), time.Minute, 1)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &LimitError{What: "online applications of this couple", RetryAfter: time.Minute}
+	}
+	q := s.onlineQuota()
+	now := s.Now()
+	retry := QuotaWindow - time.Duration(now.UnixMicro()%QuotaWindow.Microseconds())*time.Microsecond
+	if ok, err = s.reg.Hit(ctx, "online-apps:"+village, QuotaWindow, q.Applications); err != nil {
+		return err
+	} else if !ok {
+		return &QuotaError{What: "applications", Village: village, RetryAfter: retry}
+	}
+	var size int64
+	for _, u := range uploads {
+		size += int64(len(u.Data))
+	}
+	if size > 0 {
+		kib := func(n int64) int { return int(min((n+1023)/1024, 1<<31-1)) }
+		if ok, err = s.reg.Spend(ctx, "online-kib:"+village, QuotaWindow, kib(size), kib(q.Bytes)); err != nil {
+			return err
+		} else if !ok {
+			return &QuotaError{What: "bytes", Village: village, RetryAfter: retry}
+		}
+	}
+	return nil
+}
 
 // Attachments returns the materials sent online for a card the actor may
-// read, still encrypted (AttachmentData decrypts one).
+// read.
 func (s *Service) Attachments(ctx context.Context, a Actor, c *card.Card) ([]card.Attachment, error) {
 	if err := Allowed(a, c, ReadCard); err != nil {
 		return nil, err
 	}
 	return s.reg.Attachments(ctx, c.ID)
-}
-
-// AttachmentData decrypts an attachment.
-func (s *Service) AttachmentData(a *card.Attachment) ([]byte, error) {
-	priv, err := s.privacy()
-	if err != nil {
-		return nil, err
-	}
-	return priv.open(attachmentAD(a.CardID, a.Seq), a.Data)
 }
 
 // Application is what a citizen who proved to be one of the couple

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
@@ -13,6 +15,9 @@ import (
 // The re-birth approval form (再生育审批表, Art. 6, 17): the county draws
 // it up from a pre-reviewed application; each level seals it once, in any
 // order (the county first, the village and township afterwards, 补盖).
+
+// MaxFormText bounds the form's reason and conditions, in characters.
+const MaxFormText = 200
 
 // ErrNotRebirth: a re-birth approval form needs a re-birth application.
 var ErrNotRebirth = errors.New("not a re-birth application")
@@ -25,16 +30,20 @@ func (s *Service) CreateRebirthForm(ctx context.Context, a Actor, id, reason, co
 	if err != nil {
 		return nil, err
 	}
-	for f, v := range map[string]string{"reason": reason, "conditions": conditions} {
-		if len(v) > 1000 {
-			return nil, &card.FieldError{Field: f, Reason: "at most 1000 bytes"}
-		}
-		if err := card.CheckText(f, v); err != nil {
-			return nil, err
-		}
-	}
 	if app.Type != card.Rebirth {
 		return nil, fmt.Errorf("%w: %w", ErrState, ErrNotRebirth)
+	}
+	// What the printed form holds: a reason, and optional conditions.
+	if strings.TrimSpace(reason) == "" || utf8.RuneCountInString(reason) > MaxFormText {
+		return nil, &card.FieldError{Field: "reason", Reason: fmt.Sprintf("required, at most %d characters", MaxFormText)}
+	}
+	if utf8.RuneCountInString(conditions) > MaxFormText {
+		return nil, &card.FieldError{Field: "conditions", Reason: fmt.Sprintf("at most %d characters", MaxFormText)}
+	}
+	for _, f := range []struct{ name, v string }{{"reason", reason}, {"conditions", conditions}} {
+		if err := card.CheckText(f.name, f.v); err != nil {
+			return nil, err
+		}
 	}
 	d, err := NewRebirthForm(ctx, s.reg, app, RebirthFormNumber(c.Number), reason, conditions, nil, s.Now())
 	if err != nil {

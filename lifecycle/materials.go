@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -24,16 +23,12 @@ func (s *Service) UpdateMaterials(ctx context.Context, a Actor, id string, mater
 	if err := app.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(app)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := s.privacy()
+	sealed, err := s.sealApplicant(c.ID, app)
 	if err != nil {
 		return nil, err
 	}
 	ev := s.event(a, audit.CardMaterials, id, "", map[string]any{"materials": materials, "commitment": app.Commitment})
-	if err := s.reg.UpdateApplicant(ctx, c.ID, priv.seal(c.ID, b), ev); err != nil {
+	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, ev); err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
@@ -14,6 +16,12 @@ import (
 // The written notices of an application: the one-time notice of what is
 // missing (一次性告知书, Art. 19) and the refusal (不予办理告知书, Art. 11),
 // each sealed by the organisation that gives it.
+
+// Bounds of a refusal's reasons: what the printed notice holds.
+const (
+	MaxReasons     = 20
+	MaxReasonChars = 200
+)
 
 // ErrNoticeGiven: the one missing-materials notice of this application
 // was already given and the application has not changed (Art. 19).
@@ -83,12 +91,13 @@ func (s *Service) Refuse(ctx context.Context, a Actor, id string, reasons []stri
 	if err != nil {
 		return nil, err
 	}
-	if len(reasons) == 0 || len(reasons) > 20 {
-		return nil, fmt.Errorf("%w: 1 to 20 reasons", ErrReason)
+	if len(reasons) == 0 || len(reasons) > MaxReasons {
+		return nil, fmt.Errorf("%w: 1 to %d reasons", ErrReason, MaxReasons)
 	}
 	for _, r := range reasons {
-		if len(r) > 500 {
-			return nil, fmt.Errorf("%w: a reason longer than 500 bytes", ErrReason)
+		// Each reason is one item of the printed notice.
+		if strings.TrimSpace(r) == "" || utf8.RuneCountInString(r) > MaxReasonChars {
+			return nil, &card.FieldError{Field: "reasons", Reason: fmt.Sprintf("each reason has 1 to %d characters", MaxReasonChars)}
 		}
 		if err := card.CheckText("reasons", r); err != nil {
 			return nil, err

@@ -82,7 +82,8 @@ type Documents interface {
 	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
 
 	// AddAttachments stores a card's attachments, numbered on from the
-	// existing ones, in one transaction.
+	// existing ones, in one transaction; an attachment whose Seq is set
+	// must get that number (card.ErrConflict otherwise).
 	AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error
 	// Attachments returns the card's attachments in order.
 	Attachments(ctx context.Context, cardID string) ([]card.Attachment, error)
@@ -116,6 +117,15 @@ type Quotas interface {
 	Hit(ctx context.Context, key string, window time.Duration, limit int) (allowed bool, err error)
 }
 
+// Budgets counts amounts against limits shared by every instance.
+type Budgets interface {
+	// Spend adds amount (1 to limit, at most 2³¹-1) to key's total in
+	// the current fixed window of length window if the total stays
+	// within limit, and reports whether it did; a refused amount is not
+	// added.
+	Spend(ctx context.Context, key string, window time.Duration, amount, limit int) (allowed bool, err error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -127,4 +137,5 @@ type Registry interface {
 	AuditLog
 	Quotas
 	throttle.Store
+	Budgets
 }

@@ -145,7 +145,7 @@ type UploadAnswer struct {
 // some card number learns nothing about that card.
 func (ch *Checker) CheckUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
 	s := ch.Service
-	rep, err := verifier.Verify(data, verifier.Options{
+	rep, err := verifier.VerifyContext(ctx, data, verifier.Options{
 		Trust:     s.keys.TrustList(),
 		SealBoxes: CardSealBoxes(),
 		Now:       s.Now,

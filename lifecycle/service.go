@@ -47,6 +47,9 @@ type Service struct {
 	// for one card, in the download and the tracking of an application
 	// (zero: DefaultHolderThrottle; public.go).
 	HolderThrottle throttle.Policy
+	// OnlineQuota bounds the online applications of a village (zero:
+	// DefaultOnlineQuota).
+	OnlineQuota OnlineQuota
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
@@ -56,7 +59,11 @@ type Service struct {
 // NewService wires a service over a registry (package store's DB) and a
 // keystore; publicURL is the base of the URLs printed in QR codes.
 func NewService(reg Registry, ks keys.Store, publicURL string) *Service {
-	return &Service{reg: reg, keys: ks, sealer: NewSealer(ks), publicURL: publicURL, Now: time.Now}
+	s := &Service{keys: ks, sealer: NewSealer(ks), publicURL: publicURL, Now: time.Now}
+	// Every document passes through the vault: encrypted on the way in,
+	// decrypted on the way out (privacy.go).
+	s.reg = vault{Registry: reg, s: s}
+	return s
 }
 
 // Keys returns the keystore (the verifier's trust list, the platform

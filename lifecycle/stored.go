@@ -55,12 +55,17 @@ func (ch *Checker) VerifyStored(ctx context.Context, c *card.Card) (*verifier.Re
 	if err != nil {
 		return nil, err
 	}
-	seq, pdf, err := reg.CurrentPDF(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: card %s (%s): %s", ErrRecordMismatch, c.ID, c.Number, fmt.Sprintf(format, args...))
+	}
+	// A revision that does not decrypt as the revision it is stored as
+	// was moved or altered (or the keystore is not this registry's).
+	seq, pdf, err := reg.CurrentPDF(ctx, c.ID)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, bad("%v", err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if seq != c.Seq || len(seals) != seq {
 		return nil, bad("card at revision %d, newest PDF revision %d, %d seal records", c.Seq, seq, len(seals))
@@ -71,7 +76,9 @@ func (ch *Checker) VerifyStored(ctx context.Context, c *card.Card) (*verifier.Re
 		}
 		rev := pdf
 		if s.Seq != seq {
-			if rev, err = reg.PDF(ctx, c.ID, s.Seq); err != nil {
+			if rev, err = reg.PDF(ctx, c.ID, s.Seq); errors.Is(err, ErrCorrupt) {
+				return nil, bad("%v", err)
+			} else if err != nil {
 				return nil, err
 			}
 		}

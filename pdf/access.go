@@ -14,7 +14,7 @@ const maxRefHops = 32
 // an indirect /Length (nil: only direct lengths are accepted). It
 // returns the object and the offset just past "endobj".
 func (f *File) parseIndirect(off int64, length func(Ref) (Object, error)) (Ref, Object, int, error) {
-	p := &parser{buf: f.Data, pos: int(off), maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: f.Data, pos: int(off), maxDepth: f.lim.MaxDepth, f: f}
 	num, err := p.parseUint()
 	if err != nil {
 		return Ref{}, nil, 0, err
@@ -107,19 +107,28 @@ func (f *File) object(rev int, ref Ref) (Object, error) {
 		if e.Gen != ref.Gen {
 			return Null{}, nil
 		}
-		k := objKey{e.Offset, erev}
-		if o, ok := f.objs[k]; ok {
-			return o, nil
+		c, ok := f.objs[objKey{e.Offset, -1}]
+		if !ok {
+			c, ok = f.objs[objKey{e.Offset, erev}]
 		}
-		got, o, _, err := f.parseIndirect(e.Offset, func(l Ref) (Object, error) { return f.resolve(erev, l) })
-		if err != nil {
-			return nil, err
+		if !ok {
+			k := objKey{e.Offset, -1}
+			got, o, _, err := f.parseIndirect(e.Offset, func(l Ref) (Object, error) {
+				k.rev = erev // the object now depends on the revision
+				return f.resolve(erev, l)
+			})
+			if err != nil {
+				return nil, err
+			}
+			c = cached{got, o}
+			f.objs[k] = c
 		}
-		if got != ref {
-			return nil, errAt(e.Offset, "cross-reference entry for %v points at object %v", ref, got)
+		// Checked on every use: two entries pointing at the same bytes
+		// do not make one object the other.
+		if c.ref != ref {
+			return nil, errAt(e.Offset, "cross-reference entry for %v points at object %v", ref, c.ref)
 		}
-		f.objs[k] = o
-		return o, nil
+		return c.obj, nil
 	default: // Compressed
 		if ref.Gen != 0 {
 			return Null{}, nil
@@ -190,9 +199,16 @@ type objStream struct {
 }
 
 func (f *File) objStream(s *Stream) (*objStream, error) {
-	if os, ok := f.objstms[s]; ok {
-		return os, nil
+	k := stmKey{s.Offset, len(s.Raw)}
+	if r, ok := f.objstms[k]; ok {
+		return r.os, r.err
 	}
+	os, err := f.readObjStream(s)
+	f.objstms[k] = objStreamResult{os, err}
+	return os, err
+}
+
+func (f *File) readObjStream(s *Stream) (*objStream, error) {
 	if t, _ := s.Dict.Name("Type"); t != "ObjStm" {
 		return nil, errAt(s.Offset, "object stream has /Type /%s", t)
 	}
@@ -228,7 +244,6 @@ func (f *File) objStream(s *Stream) (*objStream, error) {
 		os.offs = append(os.offs, int(off))
 	}
 	os.objs = make([]Object, n)
-	f.objstms[s] = os
 	return os, nil
 }
 
@@ -243,13 +258,28 @@ func (os *objStream) get(f *File, i, num int) (Object, error) {
 	if i+1 < len(os.offs) {
 		end = os.first + os.offs[i+1]
 	}
-	p := &parser{buf: os.data[:end], pos: os.first + os.offs[i], base: -1, maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: os.data[:end], pos: os.first + os.offs[i], base: -1, maxDepth: f.lim.MaxDepth, f: f}
 	o, err := p.parseObject()
 	if err != nil {
 		return nil, err
 	}
 	os.objs[i] = o
 	return o, nil
+}
+
+// Inflated returns the bytes the reader has inflated so far, over every
+// stream, also those that then failed; Limits.MaxDecoded bounds it.
+func (f *File) Inflated() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.decoded
+}
+
+// Elements returns the objects parsed so far (Limits.MaxElements).
+func (f *File) Elements() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.elements
 }
 
 // Decode returns the decoded data of s. Only FlateDecode (with PNG
@@ -295,6 +325,9 @@ func (f *File) decode(s *Stream) ([]byte, error) {
 	if left := f.lim.MaxDecoded - f.decoded; left < max {
 		max = left
 	}
+	if max <= 0 {
+		return nil, errCause(s.Offset, ErrLimit, "decoded data of the file exceeds %d bytes", f.lim.MaxDecoded)
+	}
 	zr, err := zlib.NewReader(bytes.NewReader(s.Raw))
 	if err != nil {
 		return nil, errCause(s.Offset, err, "FlateDecode")
@@ -302,6 +335,9 @@ func (f *File) decode(s *Stream) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(min(len(s.Raw)*4, int(max)+1))
 	n, err := io.Copy(&buf, io.LimitReader(zr, max+1))
+	// Every byte inflated counts, also when the stream then fails: a bomb
+	// asked for again finds the file's allowance spent.
+	f.decoded += n
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, errCause(s.Offset, err, "FlateDecode")
 	}
@@ -311,7 +347,6 @@ func (f *File) decode(s *Stream) ([]byte, error) {
 	if n > max {
 		return nil, errCause(s.Offset, ErrLimit, "decoded stream exceeds %d bytes", max)
 	}
-	f.decoded += n
 	out := buf.Bytes()
 	if parms != nil {
 		return unpredict(out, parms, s.Offset)

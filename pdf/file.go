@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"sort"
 	"sync"
 )
 
@@ -14,6 +15,11 @@ type Limits struct {
 	MaxRevisions  int   // cross-reference sections
 	MaxStreamSize int64 // decoded bytes of one stream
 	MaxDecoded    int64 // decoded bytes over the whole file
+	// MaxElements bounds the objects parsed over the whole file: every
+	// number, name, string, reference, array and dictionary counts one,
+	// each time it is parsed. The time to parse a file of small objects
+	// grows with their number, not with their bytes.
+	MaxElements int
 }
 
 // DefaultLimits suits cards and notices with ample margin.
@@ -24,6 +30,7 @@ var DefaultLimits = Limits{
 	MaxRevisions:  256,
 	MaxStreamSize: 16 << 20,
 	MaxDecoded:    64 << 20,
+	MaxElements:   1 << 24,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -45,6 +52,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDecoded > 0 {
 		d.MaxDecoded = l.MaxDecoded
+	}
+	if l.MaxElements > 0 {
+		d.MaxElements = l.MaxElements
 	}
 	return d
 }
@@ -118,17 +128,47 @@ type File struct {
 	// are not all white space: data appended without a revision.
 	Trailing []byte
 
-	lim     Limits
-	mu      sync.Mutex
-	objs    map[objKey]Object
-	objstms map[*Stream]*objStream
-	decoded int64
-	nest    int
+	lim Limits
+	// defs lists, for each object number, the revisions whose
+	// cross-reference sections define it, oldest first: Lookup is a
+	// binary search, not a walk back through up to MaxRevisions maps.
+	defs     map[int][]int
+	mu       sync.Mutex
+	objs     map[objKey]cached
+	objstms  map[stmKey]objStreamResult
+	decoded  int64
+	elements int64
+	nest     int
 }
 
+// objKey names a parsed object: its offset, and the revision whose
+// objects resolved an indirect stream /Length, or -1 when nothing
+// indirect was resolved and the bytes alone determine the object. An
+// object that many revisions' cross-reference sections point at is so
+// parsed once, not once per revision.
 type objKey struct {
 	off int64
 	rev int
+}
+
+// cached is a parsed object and the reference its bytes carry.
+type cached struct {
+	ref Ref
+	obj Object
+}
+
+// stmKey names an object stream by where its data lies.
+type stmKey struct {
+	off int64
+	n   int
+}
+
+// objStreamResult is a decoded object stream or why it cannot be; a
+// failure is kept too, so that a bomb is decompressed once, not once
+// per object that points into it.
+type objStreamResult struct {
+	os  *objStream
+	err error
 }
 
 // Parse reads the structure of data with DefaultLimits.
@@ -142,7 +182,7 @@ func ParseLimits(data []byte, lim Limits) (*File, error) {
 	if int64(len(data)) > lim.MaxFileSize {
 		return nil, errCause(-1, ErrLimit, "file of %d bytes exceeds %d", len(data), lim.MaxFileSize)
 	}
-	f := &File{Data: data, lim: lim, objs: make(map[objKey]Object), objstms: make(map[*Stream]*objStream)}
+	f := &File{Data: data, lim: lim, objs: make(map[objKey]cached), objstms: make(map[stmKey]objStreamResult)}
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return nil, errAt(0, "no %%PDF- header")
 	}
@@ -275,6 +315,12 @@ func (f *File) readChain(off int64) error {
 		}
 		f.Revisions = append(f.Revisions, r)
 	}
+	f.defs = make(map[int][]int, total)
+	for i, r := range f.Revisions {
+		for num := range r.Entries {
+			f.defs[num] = append(f.defs[num], i)
+		}
+	}
 	return nil
 }
 
@@ -317,7 +363,7 @@ func (f *File) readEOF(r *Revision, pos int) error {
 }
 
 func (f *File) readTable(r *Revision, total *int) (int, error) {
-	p := &parser{buf: f.Data, pos: int(r.XrefOffset), maxDepth: f.lim.MaxDepth}
+	p := &parser{buf: f.Data, pos: int(r.XrefOffset), maxDepth: f.lim.MaxDepth, f: f}
 	if err := p.expectKeyword("xref"); err != nil {
 		return 0, err
 	}
@@ -368,7 +414,7 @@ func (f *File) readTable(r *Revision, total *int) (int, error) {
 			}
 		}
 	}
-	d, err := (&parser{buf: f.Data, pos: p.pos, maxDepth: f.lim.MaxDepth}).parseTrailer()
+	d, err := (&parser{buf: f.Data, pos: p.pos, maxDepth: f.lim.MaxDepth, f: f}).parseTrailer()
 	if err != nil {
 		return 0, err
 	}
@@ -507,12 +553,12 @@ func (f *File) Lookup(rev, num int) (XrefEntry, int, bool) {
 	if rev >= len(f.Revisions) {
 		rev = len(f.Revisions) - 1
 	}
-	for r := rev; r >= 0; r-- {
-		if e, ok := f.Revisions[r].Entries[num]; ok {
-			return e, r, true
-		}
+	revs := f.defs[num]
+	i := sort.SearchInts(revs, rev+1) - 1
+	if i < 0 {
+		return XrefEntry{}, -1, false
 	}
-	return XrefEntry{}, -1, false
+	return f.Revisions[revs[i]].Entries[num], revs[i], true
 }
 
 // Size returns the trailer /Size of revision rev: one more than the

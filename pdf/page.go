@@ -39,8 +39,21 @@ func (f *File) Catalog(rev int) (Dict, Ref, error) {
 // NumPages counts the leaves of the page tree at revision rev.
 func (f *File) NumPages(rev int) (int, error) {
 	n := 0
-	err := f.walkPages(rev, func(*Page) bool { n++; return true })
+	err := f.walkPages(rev, f.lim.MaxObjects, func(*Page) bool { n++; return true })
 	return n, err
+}
+
+// Pages returns every page at revision rev in one walk of the page tree.
+// A tree of more than maxNodes nodes (pages and intermediate nodes) is an
+// error wrapping ErrLimit: a caller that knows its documents have few
+// pages bounds its work by the document it expects, not by the file.
+func (f *File) Pages(rev, maxNodes int) ([]*Page, error) {
+	var out []*Page
+	err := f.walkPages(rev, min(maxNodes, f.lim.MaxObjects), func(p *Page) bool { out = append(out, p); return true })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Page returns page n (0-based) at revision rev. It returns a nil page
@@ -48,7 +61,7 @@ func (f *File) NumPages(rev int) (int, error) {
 func (f *File) Page(rev, n int) (*Page, error) {
 	var found *Page
 	i := 0
-	err := f.walkPages(rev, func(p *Page) bool {
+	err := f.walkPages(rev, f.lim.MaxObjects, func(p *Page) bool {
 		if i == n {
 			found = p
 			return false
@@ -66,7 +79,7 @@ type inherited struct {
 	rotate Object
 }
 
-func (f *File) walkPages(rev int, fn func(*Page) bool) error {
+func (f *File) walkPages(rev, maxNodes int, fn func(*Page) bool) error {
 	cat, _, err := f.Catalog(rev)
 	if err != nil {
 		return err
@@ -85,8 +98,8 @@ func (f *File) walkPages(rev int, fn func(*Page) bool) error {
 			return false, errAt(-1, "page tree loops at %v", ref)
 		}
 		seen[ref] = true
-		if len(seen) > f.lim.MaxObjects {
-			return false, errCause(-1, ErrLimit, "page tree too large")
+		if len(seen) > maxNodes {
+			return false, errCause(-1, ErrLimit, "page tree of more than %d nodes", maxNodes)
 		}
 		d, err := f.ResolveDict(rev, ref)
 		if err != nil {

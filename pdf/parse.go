@@ -33,6 +33,21 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// ParseObject parses data as one direct object (or a reference), with
+// only white space and comments around it, nested at most
+// DefaultLimits.MaxDepth deep. Errors wrap ErrMalformed.
+func ParseObject(data []byte) (Object, error) {
+	p := &parser{buf: data, maxDepth: DefaultLimits.MaxDepth}
+	o, err := p.parseObject()
+	if err != nil {
+		return nil, err
+	}
+	if p.skipWS(); p.pos != len(data) {
+		return nil, p.errf("data after the object")
+	}
+	return o, nil
+}
+
 // parser reads objects from buf. base is the file offset of buf[0] for
 // error messages (-1 when buf is decoded stream data).
 type parser struct {
@@ -41,6 +56,9 @@ type parser struct {
 	base     int64
 	depth    int
 	maxDepth int
+	// f, when set, counts every object parsed against the file's
+	// Limits.MaxElements.
+	f *File
 }
 
 func (p *parser) off() int64 {
@@ -95,6 +113,11 @@ func (p *parser) parseObject() (Object, error) {
 	p.skipWS()
 	if p.pos >= len(p.buf) {
 		return nil, p.errf("unexpected end of data")
+	}
+	if f := p.f; f != nil {
+		if f.elements++; f.elements > int64(f.lim.MaxElements) {
+			return nil, errCause(p.off(), ErrLimit, "more than %d objects parsed in the file", f.lim.MaxElements)
+		}
 	}
 	switch c := p.buf[p.pos]; c {
 	case '/':
@@ -176,6 +199,11 @@ func (p *parser) parseDict() (Dict, error) {
 	}
 	defer func() { p.depth-- }()
 	d := make(Dict, 0, 8)
+	// Duplicate keys are refused. Small dictionaries are searched; a
+	// large one keeps a set, so that a dictionary of n keys costs O(n),
+	// not O(n²) (a 10 MB trailer of a million keys would otherwise take
+	// minutes).
+	var keys map[Name]bool
 	for {
 		p.skipWS()
 		if p.pos >= len(p.buf) {
@@ -200,14 +228,31 @@ func (p *parser) parseDict() (Dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i := range d {
-			if d[i].Key == k {
-				return nil, p.errf("duplicate dictionary key /%s", k)
+		if keys == nil && len(d) >= smallDict {
+			keys = make(map[Name]bool, 2*len(d))
+			for _, e := range d {
+				keys[e.Key] = true
 			}
+		}
+		dup := keys[k]
+		if keys == nil {
+			for i := range d {
+				dup = dup || d[i].Key == k
+			}
+		}
+		if dup {
+			return nil, p.errf("duplicate dictionary key /%s", k)
+		}
+		if keys != nil {
+			keys[k] = true
 		}
 		d = append(d, Entry{k, v})
 	}
 }
+
+// smallDict is the size up to which a dictionary being parsed is searched
+// for duplicate keys rather than indexed.
+const smallDict = 16
 
 func (p *parser) parseName() (Name, error) {
 	start := p.pos
@@ -388,21 +433,24 @@ func (p *parser) parseNumberOrRef() (Object, error) {
 	if !ok || first < '0' || first > '9' {
 		return n, nil
 	}
+	// A reference is "num gen R": look for the generation and the R
+	// without parsing them as objects, since most numbers are not
+	// references (an array of numbers would otherwise be read twice).
 	save := p.pos
 	p.skipWS()
-	if p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' {
-		g, err := p.parseNumber()
-		if err == nil {
-			if gi, ok := g.(Integer); ok && gi >= 0 && gi <= 65535 {
-				p.skipWS()
-				if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || !isRegular(p.buf[p.pos+1])) {
-					p.pos++
-					if i > math.MaxInt32 {
-						return nil, p.errf("object number %d out of range", i)
-					}
-					return Ref{Num: int(i), Gen: int(gi)}, nil
-				}
+	start, gen := p.pos, 0
+	for p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' && p.pos-start < 64 {
+		gen = min(gen*10+int(p.buf[p.pos]-'0'), 1<<20)
+		p.pos++
+	}
+	if p.pos > start && gen <= 65535 && (p.pos == len(p.buf) || !isRegular(p.buf[p.pos])) {
+		p.skipWS()
+		if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || !isRegular(p.buf[p.pos+1])) {
+			p.pos++
+			if i > math.MaxInt32 {
+				return nil, p.errf("object number %d out of range", i)
 			}
+			return Ref{Num: int(i), Gen: gen}, nil
 		}
 	}
 	p.pos = save

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of cardseal for the given time each (default 30 s),
-# one after another: the PDF reader, the seal CMS parser, the signer's
-# reading of existing seals, the verifier entry, the QR token decoder, the
-# applicant JSON and the card text wrapper. A crasher is written by go test
-# under the package's testdata/fuzz/<Target>/ and fails the run; commit it
-# with a fix, as a regression input. Minimisation of a new input is capped
-# at 20 runs, not a time: the verifier's inputs are whole sealed cards
-# (~160 KB), and a time cap kills the worker mid-run, which then pays the
-# fixture's set-up (keystore, three seals) again.
+# one after another: the PDF reader and its cross-reference chain, the seal
+# CMS parser and its SignedData structure, the signer's reading of existing
+# seals, the verifier entry and its signature-dictionary checks, the QR
+# token decoder, the applicant JSON, the card text wrapper and the upload
+# endpoint. The verifier's targets start from small sealed cards
+# (internal/pdftest/sealtest, 13 KB) and run thousands of times a second;
+# docs/security.md lists the rates. A crasher is written by go test under
+# the package's testdata/fuzz/<Target>/ and fails the run; commit it with a
+# fix, as a regression input. Minimisation of a new input is capped at 20
+# runs, not a time: a time cap kills the worker mid-run, which then pays
+# its fixture's set-up again.
 #
 #   scripts/fuzz.sh [seconds]
 set -euo pipefail
@@ -25,9 +28,12 @@ esac
 # before the baseline does.
 targets=(
   "./pdf FuzzParse"
+  "./pdf FuzzRevisions"
   "./seal FuzzParse"
+  "./seal FuzzSignedData"
   "./signer FuzzExisting"
-  "./verifier FuzzVerify 40"
+  "./verifier FuzzVerify"
+  "./verifier FuzzSigDict"
   "./token FuzzDecode"
   "./card FuzzApplicant"
   "./templates FuzzWrap"

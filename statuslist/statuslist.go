@@ -41,9 +41,9 @@ var Purposes = []Purpose{Voided, Revoked, Superseded}
 // Version is the format version.
 const Version = 1
 
-// DefaultSize is the number of entries (bits) per list: 2^20, so a
+// DefaultSize is the number of entries (bits) per list: 2^24, so a
 // random index reveals nothing about issue order or volume.
-const DefaultSize = 1 << 20
+const DefaultSize = 1 << 24
 
 // maxSize bounds parsed lists (2^24 entries, the token's index range).
 const maxSize = 1 << 24

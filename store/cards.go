@@ -92,6 +92,9 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 	return nil
 }
 
+// insertPDF stores a PDF revision as given (the lifecycle encrypts it);
+// its digest column is the SM3 of the stored bytes, a checksum of the row.
+// The digest of the plaintext a seal produced is the seal record's.
 func (s *DB) insertPDF(ctx context.Context, tx *sql.Tx, cardID string, seq int, pdf []byte, t time.Time) error {
 	digest := sm3.Sum(pdf)
 	_, err := tx.ExecContext(ctx,
@@ -115,6 +118,11 @@ func (s *DB) getCard(ctx context.Context, what, where string, arg any) (card.Car
 	return c, nil
 }
 
+// cardQuery looks a card up by one column.
+func cardQuery(where string) string {
+	return `SELECT ` + cardCols + ` FROM cards WHERE ` + where + ` = $1`
+}
+
 // cardStmt returns the prepared lookup of a card by one column (id,
 // number or qr_token: fixed names, never user input).
 func (s *DB) cardStmt(ctx context.Context, where string) (*sql.Stmt, error) {
@@ -123,7 +131,7 @@ func (s *DB) cardStmt(ctx context.Context, where string) (*sql.Stmt, error) {
 	if st, ok := s.cardStmts[where]; ok {
 		return st, nil
 	}
-	st, err := s.r.PrepareContext(ctx, `SELECT `+cardCols+` FROM cards WHERE `+where+` = $1`)
+	st, err := s.r.PrepareContext(ctx, cardQuery(where))
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +157,12 @@ func (s *DB) GetCardByToken(ctx context.Context, token string) (card.Card, error
 	return s.getCard(ctx, "by token", "qr_token", token)
 }
 
+const currentPDFQuery = `SELECT p.seq, p.pdf FROM cards c JOIN card_pdfs p ON p.card_id = c.id AND p.seq = c.seq WHERE c.id = $1`
+
 func (s *DB) CurrentPDF(ctx context.Context, cardID string) (int, []byte, error) {
 	var seq int
 	var pdf []byte
-	err := s.r.QueryRowContext(ctx,
-		`SELECT p.seq, p.pdf FROM cards c JOIN card_pdfs p ON p.card_id = c.id AND p.seq = c.seq WHERE c.id = $1`,
-		cardID).Scan(&seq, &pdf)
+	err := s.r.QueryRowContext(ctx, currentPDFQuery, cardID).Scan(&seq, &pdf)
 	if err != nil {
 		return 0, nil, fmt.Errorf("current PDF of card %s: %w", cardID, s.wrap(err))
 	}
@@ -171,68 +179,10 @@ func (s *DB) PDF(ctx context.Context, cardID string, seq int) ([]byte, error) {
 }
 
 func (s *DB) ListCards(ctx context.Context, f card.Filter) ([]card.Card, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
+	q, args, err := s.listQuery(ctx, f)
+	if err != nil {
+		return nil, err
 	}
-	if len(f.Statuses) > 0 {
-		var ph []string
-		for _, st := range f.Statuses {
-			if !st.Valid() {
-				return nil, fmt.Errorf("list cards: %w: unknown status %q", ErrInvalid, st)
-			}
-			ph = append(ph, arg(string(st)))
-		}
-		where = append(where, "c.status IN ("+strings.Join(ph, ", ")+")")
-	}
-	if f.CodePrefix != "" {
-		if !digitsRE.MatchString(f.CodePrefix) {
-			return nil, fmt.Errorf("list cards: %w: code prefix %q is not digits", ErrInvalid, f.CodePrefix)
-		}
-		// A range rather than LIKE, so both backends walk an index: ':'
-		// sorts right after '9'.
-		where = append(where, "c.village_code >= "+arg(f.CodePrefix), "c.village_code < "+arg(f.CodePrefix+":"))
-	}
-	if f.CountyCode != "" {
-		if len(f.CountyCode) != org.County.CodeLen() || !digitsRE.MatchString(f.CountyCode) {
-			return nil, fmt.Errorf("list cards: %w: county code %q is not 6 digits", ErrInvalid, f.CountyCode)
-		}
-		where = append(where, "c.county_code = "+arg(f.CountyCode))
-	}
-	if f.CoupleKey != "" {
-		if !coupleKeyRE.MatchString(f.CoupleKey) {
-			return nil, fmt.Errorf("list cards: %w: couple key is not 1 to 64 lower-case hex digits", ErrInvalid)
-		}
-		where = append(where, "c.couple_key = "+arg(f.CoupleKey))
-	}
-	if f.AfterID != "" {
-		// The cursor's creation time never changes, so reading it apart
-		// from the page cannot mix two states of the card.
-		var after time.Time
-		if err := s.r.QueryRowContext(ctx, `SELECT created_at FROM cards WHERE id = $1`, f.AfterID).
-			Scan(dbTime{&after}); err != nil {
-			return nil, fmt.Errorf("list cards after %q: %w", f.AfterID, s.wrap(err))
-		}
-		where = append(where, "(c.created_at, c.id) > ("+arg(s.d.timeArg(after))+", "+arg(f.AfterID)+")")
-	}
-	if f.Awaiting != "" {
-		if !f.Awaiting.Valid() {
-			return nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.Awaiting)
-		}
-		where = append(where, "c.status = "+arg(string(card.StatusDraft)), "c.next_level = "+arg(string(f.Awaiting)))
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 1000)
-	q := `SELECT ` + cardCols + ` FROM cards c`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY c.created_at, c.id LIMIT " + arg(limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list cards: %w", s.wrap(err))
@@ -250,6 +200,94 @@ func (s *DB) ListCards(ctx context.Context, f card.Filter) ([]card.Card, error) 
 		return nil, fmt.Errorf("list cards: %w", s.wrap(err))
 	}
 	return out, nil
+}
+
+// cursorQuery reads the creation time of a page's cursor.
+const cursorQuery = `SELECT created_at FROM cards WHERE id = $1`
+
+// listQuery is ListCards' query and its arguments. Each filter is a
+// condition one of the cards indexes serves in the listing's order
+// (created_at, id), so a page reads about as many index entries as it
+// returns however large the registry (docs/performance.md, "Scale";
+// TestQueryPlans checks the plans). A cursor's creation time is read
+// here.
+func (s *DB) listQuery(ctx context.Context, f card.Filter) (string, []any, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	// Statuses are written into the query as literals, not passed as
+	// arguments: they come from a closed set (Valid), and only a literal
+	// lets PostgreSQL use the partial index cards_awaiting (WHERE status
+	// = 'draft') in the generic plan it switches a prepared statement to
+	// after a few executions; with an argument, a queue page sorted all
+	// of a village's drafts of every level.
+	if len(f.Statuses) > 0 {
+		var in []string
+		for _, st := range f.Statuses {
+			if !st.Valid() {
+				return "", nil, fmt.Errorf("list cards: %w: unknown status %q", ErrInvalid, st)
+			}
+			in = append(in, "'"+string(st)+"'")
+		}
+		where = append(where, "c.status IN ("+strings.Join(in, ", ")+")")
+	}
+	switch {
+	case f.CodePrefix == "":
+	case !digitsRE.MatchString(f.CodePrefix):
+		return "", nil, fmt.Errorf("list cards: %w: code prefix %q is not digits", ErrInvalid, f.CodePrefix)
+	case len(f.CodePrefix) == org.Village.CodeLen():
+		// A village's own cards: an equality, so that the index on
+		// (…, village_code, created_at, id) yields them in the
+		// listing's order and a page stops after its last card instead
+		// of sorting the village's whole backlog first.
+		where = append(where, "c.village_code = "+arg(f.CodePrefix))
+	default:
+		// A range rather than LIKE, so both backends walk an index: ':'
+		// sorts right after '9'.
+		where = append(where, "c.village_code >= "+arg(f.CodePrefix), "c.village_code < "+arg(f.CodePrefix+":"))
+	}
+	if f.CountyCode != "" {
+		if len(f.CountyCode) != org.County.CodeLen() || !digitsRE.MatchString(f.CountyCode) {
+			return "", nil, fmt.Errorf("list cards: %w: county code %q is not 6 digits", ErrInvalid, f.CountyCode)
+		}
+		where = append(where, "c.county_code = "+arg(f.CountyCode))
+	}
+	if f.CoupleKey != "" {
+		if !coupleKeyRE.MatchString(f.CoupleKey) {
+			return "", nil, fmt.Errorf("list cards: %w: couple key is not 1 to 64 lower-case hex digits", ErrInvalid)
+		}
+		where = append(where, "c.couple_key = "+arg(f.CoupleKey))
+	}
+	if f.AfterID != "" {
+		// The cursor's creation time never changes, so reading it apart
+		// from the page cannot mix two states of the card.
+		var after time.Time
+		if err := s.r.QueryRowContext(ctx, cursorQuery, f.AfterID).
+			Scan(dbTime{&after}); err != nil {
+			return "", nil, fmt.Errorf("list cards after %q: %w", f.AfterID, s.wrap(err))
+		}
+		where = append(where, "(c.created_at, c.id) > ("+arg(s.d.timeArg(after))+", "+arg(f.AfterID)+")")
+	}
+	if f.Awaiting != "" {
+		if !f.Awaiting.Valid() {
+			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.Awaiting)
+		}
+		where = append(where, "c.status = '"+string(card.StatusDraft)+"'", "c.next_level = "+arg(string(f.Awaiting)))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := `SELECT ` + cardCols + ` FROM cards c`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY c.created_at, c.id LIMIT " + arg(limit)
+	return q, args, nil
 }
 
 // statusListed is the condition of the partial index cards_status_list
@@ -302,11 +340,13 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	if len(pdf) == 0 {
 		return fmt.Errorf("seal card %s: %w: empty PDF", cardID, ErrInvalid)
 	}
-	digest := sm3.Sum(pdf)
-	if seal.PDFDigest != nil && string(seal.PDFDigest) != string(digest[:]) {
-		return fmt.Errorf("seal card %s: %w: seal digest is not the SM3 of the PDF", cardID, ErrInvalid)
+	// The caller's digest of the PDF it sealed: the store keeps what it
+	// is given (an encrypted revision, lifecycle/privacy.go) and cannot
+	// compute the digest of the plaintext the verifier checks.
+	if len(seal.PDFDigest) != sm3.Size {
+		return fmt.Errorf("seal card %s: %w: the seal record needs the SM3 digest of the sealed PDF", cardID, ErrInvalid)
 	}
-	seal.CardID, seal.Seq, seal.PDFDigest = cardID, expectSeq+1, digest[:]
+	seal.CardID, seal.Seq = cardID, expectSeq+1
 	t := now()
 	if seal.SignedAt.IsZero() {
 		seal.SignedAt = t

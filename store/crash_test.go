@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +45,34 @@ func TestCrashChild(t *testing.T) {
 			}
 			// A big revision makes the window inside the write wider.
 			pdf := append(pdfRev(c.ID, seq+1), bytes.Repeat([]byte{'x'}, 256<<10)...)
-			if err := s.AddSeal(ctx, c.ID, seq, pdf, sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
+			if err := addSeal(ctx, s, c.ID, seq, pdf, sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
 				t.Fatal(err)
 			}
+			// Tells the parent a seal committed: it kills only after one.
+			fmt.Fprintf(os.Stdout, "%s %d\n", crashSealed, seq+1)
 		}
 	}
+}
+
+// crashSealed starts the line the child prints after each committed seal.
+const crashSealed = "crash child: sealed"
+
+// syncBuffer is a buffer written by a child process and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestCrashSQLite(t *testing.T) {
@@ -73,19 +99,30 @@ func testCrash(t *testing.T, url string) {
 	for round := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+url)
-		var stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(300+97*round) * time.Millisecond)
+		// Kill a while after the child's first committed seal of the
+		// round, however slowly it started on a loaded machine: the kill
+		// lands among the writes that follow, never before the first.
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(out.String(), crashSealed) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("round %d: the child sealed nothing within 60 s:\n%s", round, out.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(97*round) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		err := cmd.Wait()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-			t.Fatalf("round %d: child ended by itself (%v):\n%s", round, err, stderr.Bytes())
+			t.Fatalf("round %d: child ended by itself (%v):\n%s", round, err, out.String())
 		}
 	}
 

@@ -37,7 +37,8 @@ type Procedures interface {
 	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
 
 	// AddAttachments stores a card's attachments, numbered on from the
-	// existing ones, in one transaction.
+	// existing ones, in one transaction; an attachment whose Seq is set
+	// must get that number (ErrConflict otherwise).
 	AddAttachments(ctx context.Context, cardID string, atts []card.Attachment) error
 	// Attachments returns the card's attachments in order.
 	Attachments(ctx context.Context, cardID string) ([]card.Attachment, error)
@@ -191,6 +192,11 @@ func (s *DB) AddAttachments(ctx context.Context, cardID string, atts []card.Atta
 				return fmt.Errorf("%w: attachment needs a material, a type and data", ErrInvalid)
 			}
 			seq++
+			if a.Seq != 0 && a.Seq != seq {
+				// The caller numbered it (its encryption binds the number):
+				// another addition came first.
+				return fmt.Errorf("%w: attachment %d would be number %d", card.ErrConflict, a.Seq, seq)
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO attachments (card_id, seq, material, content_type, size, data, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7)`, cardID, seq, a.Material, a.ContentType, a.Size, a.Data, s.d.timeArg(t)); err != nil {
 				return s.wrap(err)

@@ -154,6 +154,17 @@ func sealAt(l org.Level) card.Seal {
 	return card.Seal{Level: l, OrgCode: code, CertSerial: "0a1b" + string(l), ByUser: code, SignedAt: time.Now()}
 }
 
+// addSeal is AddSeal with the seal record's digest the SM3 of pdf, as
+// the lifecycle gives it (the store keeps the caller's digest: it may be
+// handed an encrypted revision).
+func addSeal(ctx context.Context, s *DB, cardID string, expectSeq int, pdf []byte, se card.Seal, st card.Status, next org.Level, ev audit.Event) error {
+	if se.PDFDigest == nil {
+		d := sm3.Sum(pdf)
+		se.PDFDigest = d[:]
+	}
+	return s.AddSeal(ctx, cardID, expectSeq, pdf, se, st, next, ev)
+}
+
 func sealEvent(l org.Level) audit.Event {
 	s := sealAt(l)
 	return audit.Event{Actor: s.ByUser, OrgCode: s.OrgCode, Action: "card.seal", Detail: []byte(`{"level":"` + string(l) + `"}`), RemoteAddr: "192.0.2.7"}
@@ -388,7 +399,7 @@ func testStore(t *testing.T, open opener) {
 			if l == org.County {
 				status = card.StatusIssued
 			}
-			if err := s.AddSeal(ctx, c.ID, i, pdfRev(c.ID, i+1), sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
+			if err := addSeal(ctx, s, c.ID, i, pdfRev(c.ID, i+1), sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
 				t.Fatalf("AddSeal %s: %v", l, err)
 			}
 			got, err := s.GetCard(ctx, c.ID)
@@ -445,13 +456,13 @@ func testStore(t *testing.T, open opener) {
 		s, _ := open(t)
 		seedOrgs(t, s)
 		c := newCard(t, s)
-		if err := s.AddSeal(ctx, c.ID, 0, pdfRev(c.ID, 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); err != nil {
+		if err := addSeal(ctx, s, c.ID, 0, pdfRev(c.ID, 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); err != nil {
 			t.Fatal(err)
 		}
 		badOrg := sealAt(org.Township)
 		badOrg.OrgCode = "229999999"
 		wrongDigest := sealAt(org.Township)
-		wrongDigest.PDFDigest = make([]byte, 32)
+		wrongDigest.PDFDigest = make([]byte, 31)
 		for _, tc := range []struct {
 			name      string
 			expectSeq int
@@ -465,24 +476,24 @@ func testStore(t *testing.T, open opener) {
 			// Fails inside the transaction after the PDF revision is
 			// written: the rollback must take the revision with it.
 			{"unknown org mid-transaction", 1, badOrg, card.StatusDraft, card.ErrNotFound},
-			{"digest not of the PDF", 1, wrongDigest, card.StatusDraft, ErrInvalid},
+			{"digest not an SM3 digest", 1, wrongDigest, card.StatusDraft, ErrInvalid},
 			{"seal cannot void", 1, sealAt(org.Township), card.StatusVoided, ErrInvalid},
 		} {
 			before := snap(t, s, c.ID)
-			err := s.AddSeal(ctx, c.ID, tc.expectSeq, pdfRev(c.ID, 9), tc.seal, tc.status, nextAfter(tc.seal.Level), sealEvent(tc.seal.Level))
+			err := addSeal(ctx, s, c.ID, tc.expectSeq, pdfRev(c.ID, 9), tc.seal, tc.status, nextAfter(tc.seal.Level), sealEvent(tc.seal.Level))
 			if !errors.Is(err, tc.want) {
 				t.Errorf("%s: AddSeal = %v, want %v", tc.name, err, tc.want)
 			}
 			sameSnapshot(t, before, snap(t, s, c.ID))
 		}
-		if err := s.AddSeal(ctx, "0000000000000000", 0, pdfRev("x", 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); !errors.Is(err, card.ErrNotFound) {
+		if err := addSeal(ctx, s, "0000000000000000", 0, pdfRev("x", 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); !errors.Is(err, card.ErrNotFound) {
 			t.Errorf("AddSeal(missing card) = %v", err)
 		}
 		// A context cancelled mid-way must also leave the card as it was.
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		before := snap(t, s, c.ID)
-		if err := s.AddSeal(cctx, c.ID, 1, pdfRev(c.ID, 2), sealAt(org.Township), card.StatusDraft, nextAfter(org.Township), sealEvent(org.Township)); err == nil {
+		if err := addSeal(cctx, s, c.ID, 1, pdfRev(c.ID, 2), sealAt(org.Township), card.StatusDraft, nextAfter(org.Township), sealEvent(org.Township)); err == nil {
 			t.Error("AddSeal with a cancelled context succeeded")
 		}
 		sameSnapshot(t, before, snap(t, s, c.ID))
@@ -531,7 +542,7 @@ func testStore(t *testing.T, open opener) {
 			got.StatusNote != "lost card" || got.Version != 2 {
 			t.Errorf("after supersede: %+v, %v", got, err)
 		}
-		if err := s.AddSeal(ctx, c.ID, 0, pdfRev(c.ID, 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); !errors.Is(err, card.ErrConflict) {
+		if err := addSeal(ctx, s, c.ID, 0, pdfRev(c.ID, 1), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village)); !errors.Is(err, card.ErrConflict) {
 			t.Errorf("sealing a superseded card = %v, want card.ErrConflict", err)
 		}
 		if err := s.SetStatus(ctx, "0000000000000000", []card.Status{card.StatusDraft}, card.StatusVoided, "r", "", "", ev); !errors.Is(err, card.ErrNotFound) {
@@ -552,7 +563,7 @@ func testStore(t *testing.T, open opener) {
 				<-start
 				se := sealAt(org.Village)
 				se.CertSerial = fmt.Sprintf("serial-%d", i)
-				errs[i] = s.AddSeal(ctx, c.ID, 0, pdfRev(c.ID, 100+i), se, card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village))
+				errs[i] = addSeal(ctx, s, c.ID, 0, pdfRev(c.ID, 100+i), se, card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village))
 			})
 		}
 		close(start)
@@ -608,7 +619,7 @@ func testStore(t *testing.T, open opener) {
 					if l == org.County {
 						status = card.StatusIssued
 					}
-					if err := s.AddSeal(ctx, c.ID, seq, pdfRev(c.ID, seq+1), sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
+					if err := addSeal(ctx, s, c.ID, seq, pdfRev(c.ID, seq+1), sealAt(l), status, nextAfter(l), sealEvent(l)); err != nil {
 						errs[i] = err
 						return
 					}
@@ -656,12 +667,12 @@ func testStore(t *testing.T, open opener) {
 			s := stores[i%2]
 			wg.Go(func() {
 				<-start
-				contestErrs[i] = s.AddSeal(ctx, contested.ID, 0, pdfRev(contested.ID, 100+i), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village))
+				contestErrs[i] = addSeal(ctx, s, contested.ID, 0, pdfRev(contested.ID, 100+i), sealAt(org.Village), card.StatusDraft, nextAfter(org.Village), sealEvent(org.Village))
 			})
 			wg.Go(func() {
 				<-start
 				for seq, l := range org.Levels {
-					if err := s.AddSeal(ctx, own[i].ID, seq, pdfRev(own[i].ID, seq+1), sealAt(l), card.StatusDraft, nextAfter(l), sealEvent(l)); err != nil {
+					if err := addSeal(ctx, s, own[i].ID, seq, pdfRev(own[i].ID, seq+1), sealAt(l), card.StatusDraft, nextAfter(l), sealEvent(l)); err != nil {
 						ownErrs[i] = err
 						return
 					}
@@ -730,7 +741,7 @@ func testStore(t *testing.T, open opener) {
 					t.Fatal(err)
 				}
 				for seq, l := range org.Levels { // events 3..5
-					if err := s.AddSeal(ctx, c.ID, seq, pdfRev(c.ID, seq+1), sealAt(l), card.StatusDraft, nextAfter(l), sealEvent(l)); err != nil {
+					if err := addSeal(ctx, s, c.ID, seq, pdfRev(c.ID, seq+1), sealAt(l), card.StatusDraft, nextAfter(l), sealEvent(l)); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -30,17 +30,34 @@ const (
 	roleAnnots
 )
 
+// The analysis is bounded (work.go): at most maxDiffSteps steps and
+// maxChanges findings, and each revision's structure is walked once.
 func (v *run) diff() {
 	if len(v.seals) == 0 || v.seals[0].rev < 0 {
 		return
 	}
 	first := v.seals[0].rev
 	for r := first + 1; r < len(v.f.Revisions); r++ {
+		if !v.alive() || len(v.rep.Changes) > maxChanges {
+			return
+		}
 		v.diffRevision(r)
+		if v.over {
+			v.over = false // so that this finding is recorded
+			v.change(r, nil, "the revisions redefine more than the difference analysis compares (%d steps); a cardseal revision adds one seal", maxDiffSteps)
+			return
+		}
 	}
 }
 
 func (v *run) change(r int, ref *pdf.Ref, format string, a ...any) {
+	switch n := len(v.rep.Changes); {
+	case v.over || n > maxChanges:
+		return
+	case n == maxChanges:
+		v.rep.Changes = append(v.rep.Changes, Change{Revision: r, Reason: fmt.Sprintf("more changes; the analysis stopped after %d", maxChanges)})
+		return
+	}
 	c := Change{Revision: r, Reason: fmt.Sprintf(format, a...)}
 	if ref != nil {
 		c.Object = ref.String()
@@ -52,7 +69,7 @@ func (v *run) diffRevision(r int) {
 	f := v.f
 	prevT, curT := f.Trailer(r-1), f.Trailer(r)
 	for _, k := range []pdf.Name{"Root", "Info", "Encrypt"} {
-		if o := curT.Get(k); o != nil && !equal(o, prevT.Get(k)) && !(k == "Root" && prevT.Get(k) == nil) {
+		if o := curT.Get(k); o != nil && !v.equal(o, prevT.Get(k)) && !(k == "Root" && prevT.Get(k) == nil) {
 			v.change(r, nil, "the trailer's /%s was changed", k)
 		}
 	}
@@ -70,12 +87,12 @@ func (v *run) diffRevision(r int) {
 		allowed[s.sig.Num] = true
 		v.allowAppearance(r, s.widget, allowed)
 	}
-	roles, err := v.roles(r)
+	roles, err := v.rolesAt(r)
 	if err != nil {
 		v.change(r, nil, "document structure: %v", err)
 		return
 	}
-	prevRoles, err := v.roles(r - 1)
+	prevRoles, err := v.rolesAt(r - 1)
 	if err != nil {
 		v.change(r, nil, "document structure: %v", err)
 		return
@@ -87,6 +104,9 @@ func (v *run) diffRevision(r int) {
 	}
 	slices.Sort(nums)
 	for _, num := range nums {
+		if !v.step(1) || len(v.rep.Changes) > maxChanges {
+			return
+		}
 		e := f.Revisions[r].Entries[num]
 		ref := pdf.Ref{Num: num, Gen: e.Gen}
 		if e.Type == pdf.Compressed {
@@ -133,7 +153,7 @@ func (v *run) diffRevision(r int) {
 			v.change(r, &ref, "earlier version cannot be read: %v", err)
 			continue
 		}
-		if equal(old, cur) {
+		if v.equal(old, cur) {
 			continue
 		}
 		ro, ok := roles[num]
@@ -151,11 +171,11 @@ func (v *run) checkRole(r int, ref pdf.Ref, ro role, old, cur pdf.Object, newFie
 	cd, _ := cur.(pdf.Dict)
 	switch ro {
 	case roleCatalog:
-		if cd == nil || !equalExcept(od, cd, "AcroForm", "DSS") {
+		if cd == nil || !v.equalExcept(od, cd, "AcroForm", "DSS") {
 			v.change(r, &ref, "the catalog was changed beyond /AcroForm")
 			return
 		}
-		if oa, ca := od.Get("AcroForm"), cd.Get("AcroForm"); !equal(oa, ca) {
+		if oa, ca := od.Get("AcroForm"), cd.Get("AcroForm"); !v.equal(oa, ca) {
 			if _, isRef := ca.(pdf.Ref); isRef {
 				return // an indirect AcroForm is judged as its own object
 			}
@@ -172,29 +192,29 @@ func (v *run) checkRole(r int, ref pdf.Ref, ro role, old, cur pdf.Object, newFie
 	case roleFields:
 		oa, _ := old.(pdf.Array)
 		ca, ok := cur.(pdf.Array)
-		if !ok || !extends(oa, ca, newFields) {
+		if !ok || !v.extends(oa, ca, newFields) {
 			v.change(r, &ref, "the form's /Fields were changed beyond adding this revision's seal")
 		}
 	case rolePage:
-		if cd == nil || !equalExcept(od, cd, "Annots") {
+		if cd == nil || !v.equalExcept(od, cd, "Annots") {
 			v.change(r, &ref, "the page was changed beyond /Annots (content, resources or boxes)")
 			return
 		}
 		oa, oInline := od.Get("Annots").(pdf.Array)
 		ca, cInline := cd.Get("Annots").(pdf.Array)
 		if _, isRef := cd.Get("Annots").(pdf.Ref); isRef {
-			if od.Get("Annots") != nil && !equal(od.Get("Annots"), cd.Get("Annots")) {
+			if od.Get("Annots") != nil && !v.equal(od.Get("Annots"), cd.Get("Annots")) {
 				v.change(r, &ref, "the page's /Annots was replaced")
 			}
 			return
 		}
-		if !cInline || (od.Get("Annots") != nil && !oInline) || !extends(oa, ca, newWidgets) {
+		if !cInline || (od.Get("Annots") != nil && !oInline) || !v.extends(oa, ca, newWidgets) {
 			v.change(r, &ref, "the page's annotations were changed beyond adding this revision's seal")
 		}
 	case roleAnnots:
 		oa, _ := old.(pdf.Array)
 		ca, ok := cur.(pdf.Array)
-		if !ok || !extends(oa, ca, newWidgets) {
+		if !ok || !v.extends(oa, ca, newWidgets) {
 			v.change(r, &ref, "the page's annotations were changed beyond adding this revision's seal")
 		}
 	default:
@@ -203,25 +223,44 @@ func (v *run) checkRole(r int, ref pdf.Ref, ro role, old, cur pdf.Object, newFie
 }
 
 func (v *run) checkAcroForm(r int, ref pdf.Ref, od, cd pdf.Dict, newFields []pdf.Ref) {
-	if cd == nil || !equalExcept(od, cd, "Fields", "SigFlags") {
+	if cd == nil || !v.equalExcept(od, cd, "Fields", "SigFlags") {
 		v.change(r, &ref, "the AcroForm was changed beyond /Fields and /SigFlags")
 		return
 	}
 	of, oc := od.Get("Fields"), cd.Get("Fields")
 	if _, isRef := oc.(pdf.Ref); isRef {
-		if of != nil && !equal(of, oc) {
+		if of != nil && !v.equal(of, oc) {
 			v.change(r, &ref, "the AcroForm's /Fields was replaced")
 		}
 		return
 	}
 	oa, _ := of.(pdf.Array)
 	ca, ok := oc.(pdf.Array)
-	if !ok || !extends(oa, ca, newFields) {
+	if !ok || !v.extends(oa, ca, newFields) {
 		v.change(r, &ref, "the form's /Fields were changed beyond adding this revision's seal")
 	}
 }
 
-// roles maps object numbers to their structural role at revision r.
+// rolesAt is roles at revision r, computed once per revision.
+type rolesAt struct {
+	m   map[int]role
+	err error
+}
+
+func (v *run) rolesAt(r int) (map[int]role, error) {
+	if c, ok := v.roleCache[r]; ok {
+		return c.m, c.err
+	}
+	m, err := v.roles(r)
+	if v.roleCache == nil {
+		v.roleCache = map[int]rolesAt{}
+	}
+	v.roleCache[r] = rolesAt{m, err}
+	return m, err
+}
+
+// roles maps object numbers to their structural role at revision r. The
+// page tree is walked once, and only as far as a cardseal document's.
 func (v *run) roles(r int) (map[int]role, error) {
 	f := v.f
 	m := map[int]role{}
@@ -238,15 +277,12 @@ func (v *run) roles(r int) (map[int]role, error) {
 			m[ref.Num] = roleFields
 		}
 	}
-	n, err := f.NumPages(r)
+	pages, err := f.Pages(r, maxPageNodes)
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < n; i++ {
-		p, err := f.Page(r, i)
-		if err != nil || p == nil {
-			return nil, fmt.Errorf("page %d: %v", i+1, err)
-		}
+	v.step(len(pages))
+	for _, p := range pages {
 		m[p.Ref.Num] = rolePage
 		if ref, ok := p.Dict.Get("Annots").(pdf.Ref); ok {
 			m[ref.Num] = roleAnnots
@@ -263,12 +299,20 @@ func (v *run) allowAppearance(r int, widget pdf.Ref, allowed map[int]bool) {
 	if err != nil || w == nil {
 		return
 	}
+	// Each object is walked once: an appearance whose arrays name the
+	// same objects again and again is a graph, not a tree, and walking
+	// it as a tree costs fan-out to the power maxAPDepth.
+	seen := map[int]bool{}
 	var walk func(o pdf.Object, depth int)
 	walk = func(o pdf.Object, depth int) {
-		if depth > maxAPDepth {
+		if depth > maxAPDepth || !v.step(1) {
 			return
 		}
 		if ref, ok := o.(pdf.Ref); ok {
+			if seen[ref.Num] {
+				return
+			}
+			seen[ref.Num] = true
 			// Only objects this revision introduces may be taken in.
 			if _, erev, ok := f.Lookup(r, ref.Num); !ok || erev != r {
 				return
@@ -335,12 +379,12 @@ func describe(o pdf.Object) string {
 }
 
 // extends reports whether cur is old followed only by refs from extra.
-func extends(old, cur pdf.Array, extra []pdf.Ref) bool {
-	if len(cur) < len(old) {
+func (v *run) extends(old, cur pdf.Array, extra []pdf.Ref) bool {
+	if len(cur) < len(old) || !v.step((len(cur)-len(old))*len(extra)) {
 		return false
 	}
 	for i := range old {
-		if !equal(old[i], cur[i]) {
+		if !v.equal(old[i], cur[i]) {
 			return false
 		}
 	}
@@ -362,15 +406,27 @@ func extends(old, cur pdf.Array, extra []pdf.Ref) bool {
 	return true
 }
 
-// equalExcept compares two dictionaries ignoring the given keys.
-func equalExcept(a, b pdf.Dict, except ...pdf.Name) bool {
-	skip := func(k pdf.Name) bool {
-		for _, e := range except {
-			if e == k {
-				return true
-			}
-		}
+// equalExcept compares two dictionaries ignoring the given keys. Large
+// dictionaries are indexed, so the comparison is linear.
+func (v *run) equalExcept(a, b pdf.Dict, except ...pdf.Name) bool {
+	if !v.step(len(a) + len(b)) {
 		return false
+	}
+	skip := func(k pdf.Name) bool {
+		return slices.Contains(except, k)
+	}
+	get := b.Get
+	if len(b) > 16 {
+		idx := make(map[pdf.Name]pdf.Object, len(b))
+		for _, e := range b {
+			idx[e.Key] = e.Value
+		}
+		get = func(k pdf.Name) pdf.Object {
+			if _, null := idx[k].(pdf.Null); null {
+				return nil
+			}
+			return idx[k]
+		}
 	}
 	n := 0
 	for _, e := range a {
@@ -378,7 +434,7 @@ func equalExcept(a, b pdf.Dict, except ...pdf.Name) bool {
 			continue
 		}
 		n++
-		if !equal(e.Value, b.Get(e.Key)) {
+		if !v.equal(e.Value, get(e.Key)) {
 			return false
 		}
 	}
@@ -392,7 +448,14 @@ func equalExcept(a, b pdf.Dict, except ...pdf.Name) bool {
 }
 
 // equal is deep equality of PDF objects (dictionary key order ignored).
-func equal(a, b pdf.Object) bool {
+// Each call is a step of the analysis; once the allowance is spent it
+// answers false, and diff reports the bound rather than a change. The
+// same parsed object (one definition that two revisions point at)
+// compares equal without a walk.
+func (v *run) equal(a, b pdf.Object) bool {
+	if !v.step(1) {
+		return false
+	}
 	if a == nil || b == nil {
 		_, an := a.(pdf.Null)
 		_, bn := b.(pdf.Null)
@@ -401,24 +464,36 @@ func equal(a, b pdf.Object) bool {
 	switch x := a.(type) {
 	case pdf.Dict:
 		y, ok := b.(pdf.Dict)
-		return ok && len(x) == len(y) && equalExcept(x, y)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		return len(x) == 0 || &x[0] == &y[0] || v.equalExcept(x, y)
 	case pdf.Array:
 		y, ok := b.(pdf.Array)
 		if !ok || len(x) != len(y) {
 			return false
 		}
+		if len(x) == 0 || &x[0] == &y[0] {
+			return true
+		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !v.equal(x[i], y[i]) {
 				return false
 			}
 		}
 		return true
 	case *pdf.Stream:
 		y, ok := b.(*pdf.Stream)
-		return ok && equal(x.Dict, y.Dict) && bytes.Equal(x.Raw, y.Raw)
+		if !ok {
+			return false
+		}
+		if x == y {
+			return true
+		}
+		return v.step(len(x.Raw)/256) && v.equal(x.Dict, y.Dict) && bytes.Equal(x.Raw, y.Raw)
 	case pdf.String:
 		y, ok := b.(pdf.String)
-		return ok && bytes.Equal(x.Bytes, y.Bytes)
+		return ok && v.step(len(x.Bytes)/256) && bytes.Equal(x.Bytes, y.Bytes)
 	case pdf.Integer:
 		switch y := b.(type) {
 		case pdf.Integer:

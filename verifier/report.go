@@ -98,6 +98,8 @@ type Report struct {
 	Changes   []Change  `json:"changes,omitempty"`
 	Problems  []string  `json:"problems,omitempty"` // document-level failures
 	CheckedAt time.Time `json:"checked_at"`
+
+	work work // what the check cost (work.go); not part of the JSON
 }
 
 func (r *Report) problem(format string, a ...any) {

@@ -2,14 +2,13 @@ package verifier
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"time"
-
-	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
@@ -37,15 +36,19 @@ type Options struct {
 	SealBoxes map[keys.Level][4]float64
 	// Now is the time of the check (default time.Now).
 	Now func() time.Time
-	// Limits bound the PDF reader (zero: pdf.DefaultLimits).
+	// Limits bound the PDF reader. Zero fields mean pdf.DefaultLimits,
+	// except the verifier's tighter bounds (work.go): 32 768
+	// cross-reference entries, 65 536 objects parsed, and the file's
+	// size plus 4 MiB inflated.
 	Limits pdf.Limits
+
+	// onHash, in tests, is called after every chunk hashed with the
+	// bytes hashed so far (export_test.go).
+	onHash func(hashed int64)
 }
 
 // clockSkew is how far a signing time may lie in the future.
 const clockSkew = 5 * time.Minute
-
-// maxFields bounds the form fields walked.
-const maxFields = 1000
 
 // sigField is a signature field found in the final AcroForm.
 type sigField struct {
@@ -55,18 +58,38 @@ type sigField struct {
 	name   string
 }
 
-// found is a seal under check.
+// found is a seal under check: one signature dictionary.
 type found struct {
 	sigField
 	rev    int
 	signed *seal.Signed
 	report *Seal
+
+	// Set by locate: the dictionary, where it lies, its ranges.
+	entry      pdf.XrefEntry
+	dict       pdf.Dict
+	a, b, end  int64
+	stopped    bool // a check failed; the later stages skip the seal
+	revision   *pdf.Revision
+	sharedWith int // other fields naming the same dictionary
+}
+
+func (s *found) fail(name, format string, a ...any) {
+	fail(s.report, name, format, a...)
+	s.stopped = true
 }
 
 // Verify checks every seal of a PDF. The error is non-nil only when the
 // input could not be checked at all (not a PDF, no trust list); every
 // other failure is a verdict in the report.
 func Verify(data []byte, opt Options) (*Report, error) {
+	return VerifyContext(context.Background(), data, opt)
+}
+
+// VerifyContext is Verify under a context: the hashing and the CMS work
+// stop when ctx ends, and the result is then an error wrapping
+// ErrCanceled and ctx.Err(), never a verdict.
+func VerifyContext(ctx context.Context, data []byte, opt Options) (*Report, error) {
 	if opt.Trust == nil {
 		return nil, ErrNoTrust
 	}
@@ -77,11 +100,14 @@ func Verify(data []byte, opt Options) (*Report, error) {
 	if opt.Now != nil {
 		now = opt.Now
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, canceled(err)
+	}
 	rep := &Report{Policy: opt.Policy.Name, CheckedAt: now().UTC(), Seals: []Seal{}}
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return nil, ErrNotPDF
 	}
-	f, err := pdf.ParseLimits(data, opt.Limits)
+	f, err := pdf.ParseLimits(data, readerLimits(opt.Limits, len(data)))
 	if err != nil {
 		rep.problem("malformed PDF: %v", err)
 		return rep.finish(), nil
@@ -94,12 +120,19 @@ func Verify(data []byte, opt Options) (*Report, error) {
 	if len(f.Trailing) > 0 {
 		rep.problem("%d bytes after the last revision are not a well-formed revision", len(f.Trailing))
 	}
-	v := &run{f: f, data: data, opt: opt, rep: rep, now: now(), hash: prefixHasher{data: data, h: sm3.New()}}
+	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: now()}
+	v.hash = newPrefixHasher(data, &v.work.hashed, opt.onHash)
 	v.check()
+	v.work.inflated, v.work.parsed = f.Inflated(), f.Elements()
+	rep.work = v.work
+	if v.err != nil {
+		return nil, v.err
+	}
 	return rep.finish(), nil
 }
 
 type run struct {
+	ctx   context.Context
 	f     *pdf.File
 	data  []byte
 	opt   Options
@@ -107,6 +140,13 @@ type run struct {
 	now   time.Time
 	seals []*found
 	hash  prefixHasher
+	work  work
+	err   error // the context ended: no verdict
+	over  bool  // the difference analysis spent its allowance
+
+	firstPage *pdf.Page // page 1 at the newest revision, once looked up
+	pageErr   error
+	roleCache map[int]rolesAt
 }
 
 // finish fails closed: a report whose checks did not reach a verdict is
@@ -118,6 +158,13 @@ func (r *Report) finish() *Report {
 	return r
 }
 
+// check runs the seals' checks in stages, cheapest first, so that what
+// a hostile file can make expensive is reached only by seals that passed
+// the cheap checks, once per signature dictionary and once per revision:
+// locate (the dictionary and its /ByteRange: which revision it ends),
+// then contents (the gap and the CMS structure, linear in the seal's own
+// revision), then verifySeal (SM3, CMS signature, certificate) in
+// revision order.
 func (v *run) check() {
 	fields, err := v.fields()
 	if err != nil {
@@ -128,23 +175,40 @@ func (v *run) check() {
 		v.rep.problem("the document carries no seal")
 		return
 	}
-	for _, fd := range fields {
-		s := &found{sigField: fd}
-		s.report = &Seal{Field: fd.name}
-		v.checkSeal(s)
-		v.seals = append(v.seals, s)
+	v.seals = v.distinct(fields)
+	for _, s := range v.seals {
+		v.locate(s)
 	}
 	// Revision order; a seal whose range ends no revision (rev -1) goes
 	// last, so that it is not taken for the first link of the chain.
 	sort.SliceStable(v.seals, func(i, j int) bool { return uint(v.seals[i].rev) < uint(v.seals[j].rev) })
 	for i, s := range v.seals {
 		s.report.Index = i + 1
-		if i > 0 && s.rev >= 0 && s.rev == v.seals[i-1].rev {
-			fail(s.report, CheckByteRange, "two seals end at the same revision")
+		if !s.stopped && i > 0 && s.rev >= 0 && s.rev == v.seals[i-1].rev {
+			s.fail(CheckByteRange, "two seals end at the same revision")
 		}
+	}
+	for _, s := range v.seals {
+		if !s.stopped {
+			v.contents(s)
+		}
+	}
+	for _, s := range v.seals {
+		if !v.alive() {
+			return
+		}
+		if !s.stopped {
+			v.verifySeal(s)
+		}
+	}
+	if !v.alive() {
+		return
 	}
 	v.checkChain()
 	v.diff()
+	if !v.alive() {
+		return
+	}
 	ok := len(v.rep.Problems) == 0 && len(v.rep.Changes) == 0
 	var cs []chain.Seal
 	for _, s := range v.seals {
@@ -174,7 +238,32 @@ func fail(s *Seal, name, format string, a ...any) {
 	s.Checks = append(s.Checks, Check{Name: name, Reason: fmt.Sprintf(format, a...)})
 }
 
-// fields walks the final AcroForm for signature fields with a value.
+// distinct makes one seal per signature dictionary (by object number),
+// however many fields name it: the first field in form order. Several
+// fields naming one dictionary is itself a failure, named in the report.
+func (v *run) distinct(fields []sigField) []*found {
+	var out []*found
+	byNum := map[int]*found{}
+	for _, fd := range fields {
+		if s, ok := byNum[fd.sig.Num]; ok {
+			s.sharedWith++
+			continue
+		}
+		s := &found{sigField: fd, rev: -1, report: &Seal{Field: fd.name, Coverage: "revision"}}
+		byNum[fd.sig.Num] = s
+		out = append(out, s)
+	}
+	for _, s := range out {
+		if s.sharedWith > 0 {
+			v.rep.problem("signature dictionary %d is the value of %d signature fields; a seal has exactly one", s.sig.Num, s.sharedWith+1)
+		}
+	}
+	return out
+}
+
+// fields walks the final AcroForm for signature fields with a value. A
+// form with more than maxSigFields signature fields is refused before
+// anything else is looked at.
 func (v *run) fields() ([]sigField, error) {
 	f := v.f
 	rev := f.Latest()
@@ -192,6 +281,7 @@ func (v *run) fields() ([]sigField, error) {
 	}
 	list, _ := arr.(pdf.Array)
 	var out []sigField
+	sigs := 0
 	seen := map[pdf.Ref]bool{}
 	var walk func(o pdf.Object, depth int) error
 	walk = func(o pdf.Object, depth int) error {
@@ -199,7 +289,7 @@ func (v *run) fields() ([]sigField, error) {
 		if !ok {
 			return errors.New("a form field is not an indirect object")
 		}
-		if seen[ref] || len(seen) > maxFields || depth > 16 {
+		if seen[ref] || len(seen) > maxFormNodes || depth > 16 {
 			return fmt.Errorf("form field %v: loop or too many fields", ref)
 		}
 		seen[ref] = true
@@ -217,6 +307,9 @@ func (v *run) fields() ([]sigField, error) {
 		}
 		if ft, _ := d.Name("FT"); ft != "Sig" {
 			return nil
+		}
+		if sigs++; sigs > maxSigFields {
+			return fmt.Errorf("the form has more than %d signature fields (its /Fields lists %d fields); no cardseal document has as many", maxSigFields, len(list))
 		}
 		sig, ok := d.Get("V").(pdf.Ref)
 		if !ok {
@@ -250,46 +343,52 @@ func (v *run) fields() ([]sigField, error) {
 	return out, nil
 }
 
-// checkSeal runs the per-seal checks: byte range, contents, CMS,
-// certificate and profile.
-func (v *run) checkSeal(s *found) {
-	rep := s.report
-	rep.Coverage = "revision"
-	s.rev = -1
+// locate is the first stage of a seal, constant work: the signature
+// dictionary, its /Type and /SubFilter, and a /ByteRange [0 a b c] whose
+// end is the end of the revision that defines the dictionary, with the
+// dictionary inside that revision's signed part.
+func (v *run) locate(s *found) {
 	f := v.f
 	e, defRev, ok := f.Lookup(f.Latest(), s.sig.Num)
 	if !ok || e.Type != pdf.InUse {
-		fail(rep, CheckByteRange, "signature dictionary %v is not a plain object in the file", s.sig)
+		s.fail(CheckByteRange, "signature dictionary %v is not a plain object in the file", s.sig)
 		return
 	}
 	sd, err := f.ResolveDict(f.Latest(), s.sig)
 	if err != nil || sd == nil {
-		fail(rep, CheckByteRange, "signature dictionary %v: %v", s.sig, err)
+		s.fail(CheckByteRange, "signature dictionary %v: %v", s.sig, err)
 		return
 	}
+	v.locateDict(s, e, defRev, sd)
+}
+
+// locateDict is locate's reading of the dictionary sd, found at the
+// entry e of revision defRev (FuzzSigDict calls it with fuzzed ones).
+func (v *run) locateDict(s *found, e pdf.XrefEntry, defRev int, sd pdf.Dict) {
+	f := v.f
 	if t, ok := sd.Name("Type"); ok && t != "Sig" {
-		fail(rep, CheckByteRange, "signature dictionary has /Type /%s", t)
+		s.fail(CheckByteRange, "signature dictionary has /Type /%s", t)
 		return
 	}
 	if sf, _ := sd.Name("SubFilter"); sf != "adbe.pkcs7.detached" && sf != "ETSI.CAdES.detached" {
-		fail(rep, CheckContents, "/SubFilter /%s is not a detached CMS signature", sf)
+		s.fail(CheckContents, "/SubFilter /%s is not a detached CMS signature", sf)
 		return
 	}
 	if r, ok := sd.Get("Reason").(pdf.String); ok {
-		rep.Reason = r.Text()
+		s.report.Reason = r.Text()
 	}
 	// /ByteRange: exactly [0 a b c], the gap is this dictionary's
 	// /Contents hex string, and the second range ends a revision.
 	br, ok := sd.Get("ByteRange").(pdf.Array)
 	if !ok || len(br) != 4 {
-		fail(rep, CheckByteRange, "/ByteRange must be an array of four integers")
+		s.fail(CheckByteRange, "/ByteRange must be an array of four integers")
 		return
 	}
 	var n [4]int64
 	for i, o := range br {
 		x, ok := o.(pdf.Integer)
 		if !ok {
-			fail(rep, CheckByteRange, "/ByteRange element %d is not an integer", i)
+			s.fail(CheckByteRange, "/ByteRange element %d is not an integer", i)
 			return
 		}
 		n[i] = int64(x)
@@ -298,47 +397,60 @@ func (v *run) checkSeal(s *found) {
 	a, b, c := n[1], n[2], n[3]
 	switch {
 	case n[0] != 0:
-		fail(rep, CheckByteRange, "/ByteRange does not start at 0")
+		s.fail(CheckByteRange, "/ByteRange does not start at 0")
 		return
 	case a <= 0 || b <= a || c <= 0 || b+c > size || b+c < b:
-		fail(rep, CheckByteRange, "/ByteRange [0 %d %d %d] is out of bounds for a %d-byte file", a, b, c, size)
+		s.fail(CheckByteRange, "/ByteRange [0 %d %d %d] is out of bounds for a %d-byte file", a, b, c, size)
 		return
 	}
 	end := b + c
+	rev := -1
 	for i, rv := range f.Revisions {
 		if end == rv.End || end == rv.EOF+5 {
-			s.rev = i
+			rev = i
 		}
 	}
-	if s.rev < 0 {
-		fail(rep, CheckByteRange, "the signed range ends at %d, which is not the end of a revision", end)
+	if rev < 0 {
+		s.fail(CheckByteRange, "the signed range ends at %d, which is not the end of a revision", end)
 		return
 	}
-	if s.rev != defRev {
+	s.rev = rev
+	s.report.Revision = rev
+	if rev != defRev {
 		// The dictionary must be the one written by the revision the
 		// signature covers; a later revision may not redefine it.
-		fail(rep, CheckByteRange, "signature dictionary %v is defined by revision %d but its range ends revision %d", s.sig, defRev, s.rev)
+		s.fail(CheckByteRange, "signature dictionary %v is defined by revision %d but its range ends revision %d", s.sig, defRev, rev)
 		return
 	}
-	rv := f.Revisions[s.rev]
+	rv := f.Revisions[rev]
 	if e.Offset < rv.Start || e.Offset >= a {
-		fail(rep, CheckByteRange, "signature dictionary lies outside the signed part of its revision")
+		s.fail(CheckByteRange, "signature dictionary lies outside the signed part of its revision")
 		return
 	}
-	if !bytes.HasSuffix(bytes.TrimRight(v.data[e.Offset:a], " \t\r\n\f\x00"), []byte("/Contents")) {
-		fail(rep, CheckByteRange, "the gap in /ByteRange is not this dictionary's /Contents value")
+	s.entry, s.dict, s.revision = e, sd, rv
+	s.a, s.b, s.end = a, b, end
+}
+
+// contents is the second stage, linear in the seal's own revision: the
+// gap in /ByteRange is exactly this dictionary's /Contents hex string,
+// the signed revision's startxref names its own section, and /Contents
+// is one DER CMS plus zero padding that parses.
+func (v *run) contents(s *found) {
+	rep, a, b := s.report, s.a, s.b
+	if !bytes.HasSuffix(bytes.TrimRight(v.data[s.entry.Offset:a], " \t\r\n\f\x00"), []byte("/Contents")) {
+		s.fail(CheckByteRange, "the gap in /ByteRange is not this dictionary's /Contents value")
 		return
 	}
 	if v.data[a] != '<' || v.data[b-1] != '>' {
-		fail(rep, CheckByteRange, "the gap in /ByteRange is not a hex string")
+		s.fail(CheckByteRange, "the gap in /ByteRange is not a hex string")
 		return
 	}
-	if !xrefPoints(v.data, rv) {
-		fail(rep, CheckByteRange, "the signed revision's startxref does not point at its cross-reference section")
+	if !xrefPoints(v.data, s.revision) {
+		s.fail(CheckByteRange, "the signed revision's startxref does not point at its cross-reference section")
 		return
 	}
 	pass(rep, CheckByteRange)
-	if end == size || end == int64(len(bytes.TrimRight(v.data, " \t\r\n"))) {
+	if s.end == int64(len(v.data)) || s.end == int64(len(bytes.TrimRight(v.data, " \t\r\n"))) {
 		rep.Coverage = "entire_file"
 	}
 
@@ -347,31 +459,43 @@ func (v *run) checkSeal(s *found) {
 	hexGap := v.data[a+1 : b-1]
 	raw := make([]byte, hex.DecodedLen(len(hexGap)))
 	if _, err := hex.Decode(raw, hexGap); err != nil || len(hexGap)%2 != 0 {
-		fail(rep, CheckContents, "/Contents is not a hex string")
+		s.fail(CheckContents, "/Contents is not a hex string")
 		return
 	}
-	cv, ok := sd.Get("Contents").(pdf.String)
+	cv, ok := s.dict.Get("Contents").(pdf.String)
 	if !ok || !bytes.Equal(cv.Bytes, raw) {
-		fail(rep, CheckContents, "/Contents differs from the bytes excluded by /ByteRange")
+		s.fail(CheckContents, "/Contents differs from the bytes excluded by /ByteRange")
 		return
 	}
 	der, err := seal.TrimPadding(raw)
 	if err != nil {
-		fail(rep, CheckContents, "%v", err)
+		s.fail(CheckContents, "%v", err)
 		return
 	}
 	signed, err := seal.Parse(der)
 	if err != nil {
-		fail(rep, CheckContents, "%v", err)
+		s.fail(CheckContents, "%v", err)
 		return
 	}
 	pass(rep, CheckContents)
 	s.signed = signed
 	rep.SigningTime = signed.SigningTime
 	rep.SigAlg = signed.SigAlg
+}
 
-	// The CMS signature over SM3 of the two ranges, streamed.
-	if err := signed.Verify(v.hash.digest(a, b, end)); err != nil {
+// verifySeal is the last stage, for seals taken in revision order: the
+// CMS signature over SM3 of the two ranges (streamed, under the
+// context), the certificate path at the signing time, the certificate's
+// profile and the seal's widget.
+func (v *run) verifySeal(s *found) {
+	rep, signed := s.report, s.signed
+	digest, err := v.hash.digest(v.ctx, s.a, s.b, s.end)
+	if err != nil {
+		v.err = canceled(err)
+		return
+	}
+	v.work.cms++
+	if err := signed.Verify(digest); err != nil {
 		fail(rep, CheckCMS, "%v", err)
 	} else {
 		pass(rep, CheckCMS)
@@ -380,6 +504,7 @@ func (v *run) checkSeal(s *found) {
 	cert := signed.Signer
 	rep.CertSerial = fmt.Sprintf("%X", cert.SerialNumber)
 	rep.NotBefore, rep.NotAfter = cert.NotBefore, cert.NotAfter
+	v.work.chains++
 	if root, err := v.opt.Trust.Verify(cert, signed.Certs, signed.SigningTime); err != nil {
 		fail(rep, CheckCertificate, "%v", err)
 	} else {
@@ -440,8 +565,8 @@ func (v *run) checkWidget(s *found, level keys.Level) {
 			fail(s.report, CheckAppearance, "the seal lies outside the %s seal box", level)
 			return
 		}
-		if p, err := f.Page(f.Latest(), 0); err != nil || p == nil {
-			fail(s.report, CheckAppearance, "no first page")
+		if p, err := v.pageOne(); err != nil {
+			fail(s.report, CheckAppearance, "no first page: %v", err)
 			return
 		} else if pr, ok := w.Get("P").(pdf.Ref); !ok || pr != p.Ref {
 			fail(s.report, CheckAppearance, "the seal is not on the first page")
@@ -449,6 +574,23 @@ func (v *run) checkWidget(s *found, level keys.Level) {
 		}
 	}
 	pass(s.report, CheckAppearance)
+}
+
+// pageOne is the first page at the newest revision, looked up once, in
+// a page tree of at most maxPageNodes nodes.
+func (v *run) pageOne() (*pdf.Page, error) {
+	if v.firstPage == nil && v.pageErr == nil {
+		ps, err := v.f.Pages(v.f.Latest(), maxPageNodes)
+		switch {
+		case err != nil:
+			v.pageErr = err
+		case len(ps) == 0:
+			v.pageErr = errors.New("no pages")
+		default:
+			v.firstPage = ps[0]
+		}
+	}
+	return v.firstPage, v.pageErr
 }
 
 func numbers(o pdf.Object, n int) ([]float64, bool) {

@@ -200,15 +200,21 @@ pg_restore: restore prints the command.`,
 }
 
 // checkRestored re-verifies every restored card against its seal records
-// with the trust list of the data directory's keystore; without a
-// keystore it says what to restore next.
+// with the trust list and the data key of the data directory's keystore;
+// without a keystore it says what to restore next.
 func checkRestored(ctx context.Context, cfg *config.Settings, db store.URL, out io.Writer) error {
 	if !keys.Initialised(cfg.Dir) {
 		fmt.Fprintf(out, "cards not checked: %s has no keystore yet; restore the keys directory from its own backup into %s, then start the server\n", cfg.Dir, filepath.Join(cfg.Dir, "keys"))
 		return nil
 	}
-	// Only the public trust list is used: no passphrase is needed.
-	ks, err := keys.OpenDir(cfg.Dir, nil)
+	// The stored PDFs are encrypted under the data key (docs/privacy.md):
+	// checking them needs the key passphrase, as serving them does.
+	pass, err := cfg.Passphrase()
+	if err != nil {
+		return withHint(fmt.Errorf("restored, but the cards were not checked: %w", err),
+			"the stored PDFs are encrypted: set CARDSEAL_KEY_PASSPHRASE or CARDSEAL_KEY_PASSPHRASE_FILE and run the restore again to check them")
+	}
+	ks, err := keys.OpenDir(cfg.Dir, pass)
 	if err != nil {
 		return fmt.Errorf("cards not checked: %w", err)
 	}

@@ -68,7 +68,7 @@ checked as the service checks it (see examples/applicant.json).`,
 				Applicant: a,
 				IssueDate: now,
 				// No registry here: the card gets a random status-list slot.
-				StatusIndex: int(n.Int64()) % (1 << 20),
+				StatusIndex: int(n.Int64()) % card.StatusListSize,
 			}, s.PublicURL)
 			if err != nil {
 				return err

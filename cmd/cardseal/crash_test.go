@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,14 +33,16 @@ import (
 // PostgreSQL seal the same cards at once (and instances_test.go checks
 // what a second instance sees).
 
-// buildCardseal builds the command into a temporary directory.
+// buildCardseal builds the command into a temporary directory, with the
+// crash points of crashpoint_crashtest.go (inert unless CARDSEAL_CRASH_AT
+// is set).
 func buildCardseal(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary; skipped in -short mode")
 	}
 	bin := filepath.Join(t.TempDir(), "cardseal")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -61,13 +64,21 @@ const procPassphrase = "process-test-passphrase"
 // test ends if it is still running.
 func startProc(t *testing.T, bin, dir, db string, extra ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, bin, dir, db, nil, extra...)
+}
+
+// startProcEnv is startProc with more environment variables (a crash
+// point, crashpoint_crashtest.go).
+func startProcEnv(t *testing.T, bin, dir, db string, env []string, extra ...string) *proc {
+	t.Helper()
 	args := []string{"serve", "--dir", dir, "--addr", "127.0.0.1:0"}
 	if db != "" {
 		args = append(args, "--db", db)
 	}
 	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Env = append(os.Environ(), "CARDSEAL_KEY_PASSPHRASE="+procPassphrase, "CARDSEAL_DEMO_PASSWORD="+e2ePassword,
-		"CARDSEAL_DB=", "CARDSEAL_ADDR=", "CARDSEAL_PUBLIC_URL=", "CARDSEAL_TLS_CERT=", "CARDSEAL_TLS_KEY=", "CARDSEAL_REDIRECT_HTTP=")
+		"CARDSEAL_DB=", "CARDSEAL_ADDR=", "CARDSEAL_PUBLIC_URL=", "CARDSEAL_TLS_CERT=", "CARDSEAL_TLS_KEY=", "CARDSEAL_REDIRECT_HTTP=", "CARDSEAL_CRASH_AT=")
+	cmd.Env = append(cmd.Env, env...)
 	p := &proc{t: t, cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
@@ -214,7 +225,7 @@ func checkAllCards(t *testing.T, dir, db string) map[string][]card.Seal {
 		db = filepath.Join(dir, "cardseal.db")
 	}
 	st := storetest.OpenURL(t, db)
-	ks, err := keys.OpenDir(dir, nil)
+	ks, err := keys.OpenDir(dir, []byte(procPassphrase)) // the PDFs are encrypted under the data key
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,18 +272,28 @@ func TestServeCrashPostgres(t *testing.T) {
 	testServeCrash(t, db)
 }
 
-// testServeCrash runs clients that create and seal cards while the server
-// is SIGKILLed at random moments five times and restarted each time. Then
-// every card must be exactly as some committed transaction left it, and
-// every seal a client was told had been applied must be there.
+// testServeCrash first kills the server on purpose between a card's
+// creation and its first seal (issue 12, R1: the restore check once called
+// such a card untrustworthy), then runs clients that create and seal
+// cards while the server is SIGKILLed at random moments five times and
+// restarted each time. Then every card must be exactly as some committed
+// transaction left it, and every seal a client was told had been applied
+// must be there.
 func testServeCrash(t *testing.T, db string) {
 	bin := buildCardseal(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	p := startProc(t, bin, dir, db)
-	var base atomic.Value
-	base.Store(p.base)
+	p := startProcEnv(t, bin, dir, db, []string{"CARDSEAL_CRASH_AT=after-create"})
 	tokens := levelTokens(t, p.base) // sessions live in the database: they survive restarts
 	app := applicantJSON(t)
+	held := killAfterCreate(t, p, tokens[org.Village], app)
+	p = startProc(t, bin, dir, db)
+	var base atomic.Value
+	base.Store(p.base)
+	code, b := mustCall(t, p.base, "GET", "/api/v1/cards/"+held, tokens[org.County], nil)
+	var hc api.CardView
+	if code != 200 || json.Unmarshal(b, &hc) != nil || hc.Status != card.StatusDraft || hc.Seq != 0 {
+		t.Fatalf("the card committed before the kill: %d %s", code, b)
+	}
 
 	var (
 		mu        sync.Mutex
@@ -344,8 +365,10 @@ func testServeCrash(t *testing.T, db string) {
 						mu.Lock()
 						acked[c.ID] = append(acked[c.ID], l)
 						mu.Unlock()
-					case code == 409 && bytes.Contains(b, []byte("already-sealed")):
-						// The request before a kill committed, its answer was lost.
+					case code == 409 && sealedBefore(try, tokens[org.County], c.ID, l):
+						// The request before a kill committed, its answer was
+						// lost: the retry finds the level sealed (already-sealed)
+						// or, after the last seal, the card issued (wrong-state).
 					default:
 						fail("card %s: %s seal: %d %s", c.ID, l, code, b)
 						return
@@ -402,6 +425,9 @@ func testServeCrash(t *testing.T, db string) {
 	}
 
 	seals := checkAllCards(t, dir, db)
+	if s, ok := seals[held]; !ok || len(s) != 0 {
+		t.Errorf("the card held at the crash point: in the store %t, %d seals", ok, len(s))
+	}
 	issued := 0
 	for _, s := range seals {
 		if len(s) == len(org.Levels) {
@@ -427,6 +453,43 @@ func testServeCrash(t *testing.T, db string) {
 	}
 	if failures == 0 {
 		t.Error("no request failed: the kills did not interrupt the clients")
+	}
+}
+
+// sealedBefore reports whether the card carries level's seal, as the
+// server says now; try repeats the request while the server is down.
+func sealedBefore(try func(method, path, token string, body []byte) (int, []byte, bool), token, cardID string, l org.Level) bool {
+	code, b, ok := try("GET", "/api/v1/cards/"+cardID, token, nil)
+	var c api.CardView
+	if !ok || code != 200 || json.Unmarshal(b, &c) != nil {
+		return false
+	}
+	for _, s := range c.Seals {
+		if s.Level == l {
+			return true
+		}
+	}
+	return false
+}
+
+// killAfterCreate applies for a card at a server started with the crash
+// point after-create, waits until the card's creation has committed and
+// the server holds the request, and SIGKILLs the server. It returns the
+// card's ID.
+func killAfterCreate(t *testing.T, p *proc, token string, app []byte) string {
+	t.Helper()
+	go call(p.base, "POST", "/api/v1/cards", token, app) // never answered
+	re := regexp.MustCompile(`crash point after-create: card ([0-9a-f]{16}) committed, holding`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(p.out.String()); m != nil {
+			p.kill()
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not reach the crash point within 60 s:\n%s", tail(p.out.String(), 4096))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

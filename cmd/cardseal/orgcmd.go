@@ -11,10 +11,10 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
 )
 
@@ -334,8 +334,8 @@ func parseOrg(code, name, level string) (org.Org, error) {
 	if err := o.Validate(); err != nil {
 		return org.Org{}, err
 	}
-	if strings.ContainsFunc(o.Name, unicode.IsControl) || utf8.RuneCountInString(o.Name) > 100 {
-		return org.Org{}, fmt.Errorf("organisation %s: the name must be one line of at most 100 characters", c)
+	if err := card.CheckLine("name", o.Name); err != nil || utf8.RuneCountInString(o.Name) > 100 {
+		return org.Org{}, fmt.Errorf("organisation %s: the name must be one line of at most 100 characters without control characters", c)
 	}
 	return o, nil
 }

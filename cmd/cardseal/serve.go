@@ -169,7 +169,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	if err := bootstrap(ctx, st, staffSvc, ks, s.DemoPassword, s.PublicURL, stdout); err != nil {
 		return err
 	}
-	svc := lifecycle.NewService(st, ks, s.PublicURL)
+	svc := lifecycle.NewService(crashPoint(st, stdout), ks, s.PublicURL)
 	svc.Now = now
 	if s.Calendar != "" {
 		if svc.Calendar, err = workday.Load(s.Calendar); err != nil {

@@ -65,6 +65,30 @@ func Hybrid(info string, bodies ...string) []byte {
 	return b.Bytes()
 }
 
+// XrefStream writes objects 1..n (the bodies, in order) and a
+// cross-reference stream, object n+1, uncompressed with /W [1 4 2];
+// trailer holds extra trailer entries (/Root is always object 1).
+func XrefStream(trailer string, bodies ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	n := len(bodies)
+	offs := make([]int, 0, n+1)
+	for i, body := range bodies {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	x := b.Len()
+	offs = append(offs, x)
+	rows := []byte{0, 0, 0, 0, 0, 0xff, 0xff}
+	for _, o := range offs {
+		rows = append(rows, 1, byte(o>>24), byte(o>>16), byte(o>>8), byte(o), 0, 0)
+	}
+	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R %s /Length %d >>\nstream\n", n+1, n+2, trailer, len(rows))
+	b.Write(rows)
+	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", x)
+	return b.Bytes()
+}
+
 // Stream is a stream object body holding s.
 func Stream(s string) string {
 	return fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(s), s)

@@ -325,9 +325,10 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 	if len(pdf) == 0 {
 		return invalid("seal card %s: empty PDF", cardID)
 	}
-	digest := sm3.Sum(pdf)
-	if seal.PDFDigest != nil && !bytes.Equal(seal.PDFDigest, digest[:]) {
-		return invalid("seal card %s: seal digest is not the SM3 of the PDF", cardID)
+	// The caller's digest of the plaintext it sealed (the PDF it hands
+	// over may be encrypted), kept as given.
+	if len(seal.PDFDigest) != sm3.Size {
+		return invalid("seal card %s: the seal record needs the SM3 digest of the sealed PDF", cardID)
 	}
 	if err := checkEvent(ev); err != nil {
 		return err
@@ -350,7 +351,7 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 		return fmt.Errorf("seal card %s: %w: organisation %s", cardID, card.ErrNotFound, seal.OrgCode)
 	}
 	t := r.now()
-	seal.CardID, seal.Seq, seal.PDFDigest = cardID, expectSeq+1, digest[:]
+	seal.CardID, seal.Seq, seal.PDFDigest = cardID, expectSeq+1, bytes.Clone(seal.PDFDigest)
 	if seal.SignedAt.IsZero() {
 		seal.SignedAt = t
 	} else {

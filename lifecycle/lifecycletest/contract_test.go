@@ -305,12 +305,12 @@ func testList(t *testing.T, b backend) {
 	if err := reg.SetStatus(ctx, all[1].ID, []card.Status{card.StatusDraft}, card.StatusRefused, "r", "n", "", ev(audit.CardRefuse)); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.AddSeal(ctx, all[3].ID, 0, []byte("%PDF-1"), card.Seal{Level: org.Village, OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)); !errors.Is(err, card.ErrNotFound) {
+	if err := addSeal(reg, all[3].ID, 0, []byte("%PDF-1"), card.Seal{Level: org.Village, OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)); !errors.Is(err, card.ErrNotFound) {
 		// The seal's organisation must be registered.
 		t.Fatalf("seal by an unregistered organisation: %v, want %v", err, card.ErrNotFound)
 	}
 	seedOrgs(t, reg)
-	if err := reg.AddSeal(ctx, all[3].ID, 0, []byte("%PDF-1"), card.Seal{Level: org.Village, OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)); err != nil {
+	if err := addSeal(reg, all[3].ID, 0, []byte("%PDF-1"), card.Seal{Level: org.Village, OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -401,6 +401,17 @@ func sortedAsListed(listed, want []string) []string {
 	return out
 }
 
+// addSeal is AddSeal with the seal record's digest, when it has none,
+// the SM3 of pdf: the caller supplies it (the lifecycle's digest of the
+// plaintext it sealed), and the port refuses a record without one.
+func addSeal(reg lifecycle.Registry, cardID string, expectSeq int, pdf []byte, s card.Seal, st card.Status, next org.Level, e audit.Event) error {
+	if s.PDFDigest == nil {
+		d := sm3.Sum(pdf)
+		s.PDFDigest = d[:]
+	}
+	return reg.AddSeal(ctx, cardID, expectSeq, pdf, s, st, next, e)
+}
+
 func sealOf(l org.Level, code string) card.Seal {
 	return card.Seal{Level: l, OrgCode: code, CertSerial: "0A", ByUser: "u-" + code, SignedAt: time.Date(2026, 3, 1, 8, 0, 0, 123456000, time.UTC)}
 }
@@ -410,19 +421,20 @@ func testSeal(t *testing.T, b backend) {
 	seedOrgs(t, reg)
 	c := create(t, reg, "220102001001")
 	rev1 := []byte("%PDF-rev1")
-	wantErr(t, "stale revision", reg.AddSeal(ctx, c.ID, 1, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrConflict)
-	wantErr(t, "unknown card", reg.AddSeal(ctx, "0000000000000000", 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrNotFound)
-	wantErr(t, "seal to a refused status", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusRefused, "", ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "stale revision", addSeal(reg, c.ID, 1, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrConflict)
+	wantErr(t, "unknown card", addSeal(reg, "0000000000000000", 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrNotFound)
+	wantErr(t, "seal to a refused status", addSeal(reg, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusRefused, "", ev(audit.CardSeal)), b.invalid)
 	bad := sealOf(org.Village, "220102001001")
-	bad.PDFDigest = []byte("not the digest")
-	wantErr(t, "wrong digest", reg.AddSeal(ctx, c.ID, 0, rev1, bad, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
-	wantErr(t, "no level", reg.AddSeal(ctx, c.ID, 0, rev1, card.Seal{OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
-	wantErr(t, "empty PDF", reg.AddSeal(ctx, c.ID, 0, nil, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	bad.PDFDigest = []byte("not an SM3 digest")
+	wantErr(t, "not a digest", addSeal(reg, c.ID, 0, rev1, bad, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "no digest", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "no level", addSeal(reg, c.ID, 0, rev1, card.Seal{OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "empty PDF", addSeal(reg, c.ID, 0, nil, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
 	if got := mustGet(t, reg, c.ID); got.Seq != 0 || got.Version != 1 {
 		t.Fatalf("refused seals changed the card: %+v", got)
 	}
 
-	if err := reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)); err != nil {
+	if err := addSeal(reg, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
 	got := mustGet(t, reg, c.ID)
@@ -436,11 +448,11 @@ func testSeal(t *testing.T, b backend) {
 		t.Fatalf("revision 0 kept: %q %v", pdf, err)
 	}
 	// The same level again, even at the right revision.
-	wantErr(t, "second village seal", reg.AddSeal(ctx, c.ID, 1, []byte("%PDF-x"), sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrConflict)
-	if err := reg.AddSeal(ctx, c.ID, 1, []byte("%PDF-rev2"), sealOf(org.Township, "220102001"), card.StatusDraft, org.County, ev(audit.CardSeal)); err != nil {
+	wantErr(t, "second village seal", addSeal(reg, c.ID, 1, []byte("%PDF-x"), sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), card.ErrConflict)
+	if err := addSeal(reg, c.ID, 1, []byte("%PDF-rev2"), sealOf(org.Township, "220102001"), card.StatusDraft, org.County, ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.AddSeal(ctx, c.ID, 2, []byte("%PDF-rev3"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
+	if err := addSeal(reg, c.ID, 2, []byte("%PDF-rev3"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
 	got = mustGet(t, reg, c.ID)
@@ -465,10 +477,10 @@ func testSeal(t *testing.T, b backend) {
 	// An issued card takes no further seal, even of a level it lacks at
 	// its newest revision.
 	d := create(t, reg, "220102001001")
-	if err := reg.AddSeal(ctx, d.ID, 0, []byte("%PDF-county"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
+	if err := addSeal(reg, d.ID, 0, []byte("%PDF-county"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "seal of an issued card", reg.AddSeal(ctx, d.ID, 1, []byte("%PDF-2"), sealOf(org.Village, "220102001001"), card.StatusIssued, "", ev(audit.CardSeal)), card.ErrConflict)
+	wantErr(t, "seal of an issued card", addSeal(reg, d.ID, 1, []byte("%PDF-2"), sealOf(org.Village, "220102001001"), card.StatusIssued, "", ev(audit.CardSeal)), card.ErrConflict)
 	if s, err := reg.Seals(ctx, "0000000000000000"); err != nil || len(s) != 0 {
 		t.Fatalf("seals of an unknown card: %v %v", s, err)
 	}
@@ -482,7 +494,7 @@ func testStatus(t *testing.T, b backend) {
 	seedOrgs(t, reg)
 	issue := func() *card.Card {
 		c := create(t, reg, "220102001001")
-		if err := reg.AddSeal(ctx, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
+		if err := addSeal(reg, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -547,7 +559,7 @@ func testApplicant(t *testing.T, b backend) {
 	}
 	wantErr(t, "empty application", reg.UpdateApplicant(ctx, c.ID, nil, ev(audit.CardMaterials)), b.invalid)
 	wantErr(t, "unknown card", reg.UpdateApplicant(ctx, "0000000000000000", []byte("x"), ev(audit.CardMaterials)), card.ErrNotFound)
-	if err := reg.AddSeal(ctx, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
+	if err := addSeal(reg, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, "update of an issued card", reg.UpdateApplicant(ctx, c.ID, []byte("late"), ev(audit.CardMaterials)), card.ErrConflict)
@@ -697,6 +709,11 @@ func testAttachments(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	wantErr(t, "attachment without data", reg.AddAttachments(ctx, c.ID, []card.Attachment{att("a"), {Material: "b", ContentType: "image/png"}}), b.invalid)
+	// A caller that numbers an attachment (its encryption binds the
+	// number) gets that number or a conflict, and nothing is written.
+	numbered := att("applicant_id_card")
+	numbered.Seq = 3
+	wantErr(t, "attachment number taken", reg.AddAttachments(ctx, c.ID, []card.Attachment{numbered}), card.ErrConflict)
 	wantErr(t, "attachments of an unknown card", reg.AddAttachments(ctx, "0000000000000000", []card.Attachment{att("id_cards")}), card.ErrNotFound)
 	as, err := reg.Attachments(ctx, c.ID)
 	if err != nil || len(as) != 3 {
@@ -783,6 +800,30 @@ func testQuotas(t *testing.T, b backend) {
 		"long key":    func() (bool, error) { return reg.Hit(ctx, string(make([]byte, 257)), century, 1) },
 		"zero window": func() (bool, error) { return reg.Hit(ctx, "k", 0, 1) },
 		"zero limit":  func() (bool, error) { return reg.Hit(ctx, "k", century, 0) },
+	} {
+		_, err := call()
+		wantErr(t, name, err, b.invalid)
+	}
+
+	// Spend adds amounts up to the limit; a refused amount adds nothing.
+	for i, tc := range []struct {
+		amount int
+		want   bool
+	}{{60, true}, {50, false}, {40, true}, {1, false}, {101, false}} {
+		ok, err := reg.Spend(ctx, "online-kib:1", century, tc.amount, 100)
+		if err != nil || ok != tc.want {
+			t.Fatalf("spend %d of %d: allowed %v, %v; want %v", i+1, tc.amount, ok, err, tc.want)
+		}
+	}
+	if ok, err := reg.Spend(ctx, "online-kib:2", century, 100, 100); err != nil || !ok {
+		t.Fatalf("another key: %v %v", ok, err)
+	}
+	for name, call := range map[string]func() (bool, error){
+		"zero amount": func() (bool, error) { return reg.Spend(ctx, "k", century, 0, 1) },
+		"zero limit":  func() (bool, error) { return reg.Spend(ctx, "k", century, 1, 0) },
+		"empty key":   func() (bool, error) { return reg.Spend(ctx, "", century, 1, 1) },
+		"zero window": func() (bool, error) { return reg.Spend(ctx, "k", 0, 1, 1) },
+		"huge limit":  func() (bool, error) { return reg.Spend(ctx, "k", century, 1, 1<<31) },
 	} {
 		_, err := call()
 		wantErr(t, name, err, b.invalid)

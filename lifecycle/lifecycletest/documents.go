@@ -166,6 +166,11 @@ func (r *Registry) AddAttachments(ctx context.Context, cardID string, atts []car
 	if err != nil {
 		return fmt.Errorf("add attachments: %w", err)
 	}
+	for i, a := range atts {
+		if seq := len(rec.atts) + i + 1; a.Seq != 0 && a.Seq != seq {
+			return fmt.Errorf("add attachments to card %s: %w: attachment %d would be number %d", cardID, card.ErrConflict, a.Seq, seq)
+		}
+	}
 	t := r.now()
 	for _, a := range atts {
 		a.CardID, a.Seq, a.CreatedAt, a.Data = cardID, len(rec.atts)+1, t, bytes.Clone(a.Data)

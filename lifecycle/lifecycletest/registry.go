@@ -1,7 +1,7 @@
 // Package lifecycletest gives tests an in-memory registry: every port the
 // lifecycle declares (lifecycle.Cards, Seals, Documents, Orgs, AuditLog,
-// Quotas and throttle.Store, together lifecycle.Registry) kept in maps
-// behind one mutex.
+// Quotas, Budgets and throttle.Store, together lifecycle.Registry) kept in
+// maps behind one mutex.
 //
 // It honours the ports' documented contracts as package store does —
 // the sentinels card.ErrNotFound, card.ErrConflict and card.ErrDuplicate
@@ -246,5 +246,30 @@ func (r *Registry) Hit(ctx context.Context, key string, window time.Duration, li
 		return false, nil
 	}
 	r.hits[k]++
+	return true, nil
+}
+
+// Spend adds amount to key's total in fixed windows as Hit counts, if the
+// total stays within limit; a refused amount adds nothing.
+func (r *Registry) Spend(ctx context.Context, key string, window time.Duration, amount, limit int) (bool, error) {
+	switch {
+	case key == "" || len(key) > maxKeyLen:
+		return false, invalid("budget: key of %d bytes, want 1 to %d", len(key), maxKeyLen)
+	case window < time.Microsecond:
+		return false, invalid("budget %q: window %v is shorter than a microsecond", key, window)
+	case limit < 1 || limit > 1<<31-1:
+		return false, invalid("budget %q: limit %d", key, limit)
+	case amount < 1:
+		return false, invalid("budget %q: amount %d", key, amount)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.now().UnixMicro()
+	w := window.Microseconds()
+	k := fmt.Sprintf("%s\x00%d", key, t-t%w)
+	if r.hits[k]+amount > limit {
+		return false, nil
+	}
+	r.hits[k] += amount
 	return true, nil
 }

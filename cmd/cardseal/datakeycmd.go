@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/store"
+)
+
+// cardseal data-key rotate (docs/operations.md, "Rotating the data key"):
+// a new data key, every stored value re-encrypted under it, the old key
+// retired. Every server of the installation must be stopped meanwhile:
+// a running one keeps writing under the old key and cannot read what was
+// re-encrypted.
+
+var cmdDataKey = &command{
+	name:  "data-key",
+	short: "the data key that encrypts everything stored about a couple",
+	long: `Data-key manages keys/data.key, under which every stored value that names a
+couple is encrypted: applicant records, PDF revisions, notices, forms and the
+materials sent online (docs/privacy.md, "At rest").`,
+	sub: []*command{cmdDataKeyRotate},
+}
+
+var cmdDataKeyRotate = &command{
+	name:  "data-key rotate",
+	args:  "[--dir DIR] [--db URL]",
+	short: "re-encrypt every stored document under a new data key (servers stopped)",
+	long: `Rotate creates a new data key, re-encrypts every card's stored values under it
+(a card per transaction; documents stored in clear by older versions too),
+derives the couple keys again, moves the old key to keys/retired/ for backups
+taken before, and records the rotation in the audit log. Stop every server
+first. An interrupted rotation is finished by running it again.`,
+	settings: storeFlag,
+	flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usageError{"data-key rotate takes no arguments"}
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			ks, err := openKeys(s)
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return rotateDataKey(ctx, s.Dir, ks, st, e.stdout)
+		}
+	},
+}
+
+func rotateDataKey(ctx context.Context, dir string, ks *keys.FileStore, st *store.DB, out io.Writer) error {
+	next, err := ks.NextDataKey() // a new key, or the one an interrupted rotation left
+	if err != nil {
+		return err
+	}
+	ring, err := ks.DataKeyRing()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "re-encrypting every card under the new data key %s (from %s); every server must be stopped\n",
+		keys.DataKeyID(next), keys.DataKeyID(ring[0]))
+	r, err := lifecycle.RotateDataKey(ctx, st, ring, next)
+	if err != nil {
+		hint := "nothing is lost: the cards done so far are under the new key, the others under the old one, and both keys are kept; fix the cause and run 'cardseal data-key rotate' again to finish"
+		if errors.Is(err, lifecycle.ErrCorrupt) {
+			hint = "a stored value does not decrypt under any key of " + filepath.Join(dir, "keys") + " (a row altered, or a database from another installation); restore that card from a backup, or put back the retired key it was written under, then run the rotation again"
+		}
+		return withHint(fmt.Errorf("rotation stopped after %d cards: %w", r.Cards, err), hint)
+	}
+	if err := ks.PromoteDataKey(); err != nil {
+		return withHint(err, "every value is re-encrypted; run 'cardseal data-key rotate' again to finish switching the key files")
+	}
+	if err := adminEvent(ctx, st, audit.DataKeyRotate, "", map[string]any{
+		"from": r.From, "to": r.To, "cards": r.Cards, "rewritten": r.Rewritten, "clear": r.Clear, "format1": r.Format1,
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "rotated: %d cards, %d values re-encrypted (%d documents that were stored in clear, %d in the old format), %d already under the new key\n",
+		r.Cards, r.Rewritten, r.Clear, r.Format1, r.Current)
+	fmt.Fprintf(out, "the data key is now %s; the old key %s is kept in %s for backups taken before the rotation\n",
+		r.To, r.From, filepath.Join(dir, "keys", "retired"))
+	fmt.Fprintln(out, "next: back up the keys directory, copy it to every other instance, then start the servers")
+	return nil
+}

@@ -1,0 +1,130 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/keys"
+)
+
+// Rotation of the data key ('cardseal data-key rotate',
+// docs/operations.md): every encrypted value of every card is decrypted
+// under whichever key of the ring it names and encrypted again under the
+// new key, a card per transaction; the couple keys are derived again from
+// the new key. Documents stored in clear before encryption, and values in
+// format 1, come out in format 2. A value already under the new key is
+// left alone, so a rotation that was interrupted resumes where it
+// stopped.
+
+// Rekeying is the storage a rotation needs; package store's DB is one.
+type Rekeying interface {
+	ListCards(ctx context.Context, f card.Filter) ([]card.Card, error)
+	// RewriteCard calls fn with every encrypted value of the card and
+	// writes back what fn replaced, in one transaction.
+	RewriteCard(ctx context.Context, cardID string, fn func(*card.Stored) error) error
+}
+
+// Rotation counts what RotateDataKey did.
+type Rotation struct {
+	From, To  string // keys.DataKeyID of the current key before, and of the new one
+	Cards     int    // cards walked
+	Rewritten int    // values encrypted under the new key
+	Clear     int    // of them, documents that were stored in clear
+	Format1   int    // of them, values in format 1
+	Current   int    // values already under the new key (an earlier, interrupted run)
+}
+
+// RotateDataKey re-encrypts every card of reg under next. ring holds the
+// keys the stored values may be under, the current key first (the
+// keystore's DataKeyRing). A value that no key of ring decrypts stops the
+// rotation with an error wrapping ErrCorrupt that names the card; cards
+// done so far stay done.
+func RotateDataKey(ctx context.Context, reg Rekeying, ring [][]byte, next []byte) (*Rotation, error) {
+	if len(ring) == 0 {
+		return nil, fmt.Errorf("rotate data key: no current key")
+	}
+	p, err := newPrivacy(append([][]byte{next}, ring...)...)
+	if err != nil {
+		return nil, err
+	}
+	r := &Rotation{From: keys.DataKeyID(ring[0]), To: keys.DataKeyID(next)}
+	f := card.Filter{Limit: pageSize}
+	for {
+		page, err := reg.ListCards(ctx, f)
+		if err != nil {
+			return r, err
+		}
+		for _, c := range page {
+			if err := reg.RewriteCard(ctx, c.ID, func(st *card.Stored) error { return p.rekey(st, r) }); err != nil {
+				return r, fmt.Errorf("card %s (%s): %w", c.ID, c.Number, err)
+			}
+			r.Cards++
+		}
+		if len(page) < pageSize {
+			return r, nil
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+}
+
+// rekey re-encrypts every value of st that is not under p's current key.
+func (p *privacy) rekey(st *card.Stored, r *Rotation) error {
+	id := st.CardID
+	redo := func(sl slot, b []byte) ([]byte, error) {
+		if p.current(b) {
+			r.Current++
+			return b, nil
+		}
+		plain, err := p.open(sl, b)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case sl.document && bytes.HasPrefix(b, inClear):
+			r.Clear++
+		case bytes.HasPrefix(b, format1):
+			r.Format1++
+		}
+		r.Rewritten++
+		return p.seal(sl, plain), nil
+	}
+	if !p.current(st.Applicant) {
+		app, err := openApplicant(p, id, st.Applicant)
+		if err != nil {
+			return err
+		}
+		if st.Applicant, err = redo(applicantSlot(id), st.Applicant); err != nil {
+			return err
+		}
+		st.CoupleKey = p.coupleKey(app)
+	} else {
+		r.Current++
+	}
+	var err error
+	for seq := range st.PDFs {
+		if st.PDFs[seq], err = redo(pdfSlot(id, seq), st.PDFs[seq]); err != nil {
+			return fmt.Errorf("PDF revision %d: %w", seq, err)
+		}
+	}
+	for i := range st.Notices {
+		n := &st.Notices[i]
+		if n.PDF, err = redo(noticeSlot(id, n.Kind, n.Number), n.PDF); err != nil {
+			return fmt.Errorf("notice %d: %w", n.Seq, err)
+		}
+	}
+	for i := range st.Forms {
+		f := &st.Forms[i]
+		if f.PDF, err = redo(formSlot(id, f.ID, f.Seq), f.PDF); err != nil {
+			return fmt.Errorf("form %s: %w", f.ID, err)
+		}
+	}
+	for i := range st.Attachments {
+		a := &st.Attachments[i]
+		if a.Data, err = redo(attachmentSlot(id, a.Seq), a.Data); err != nil {
+			return fmt.Errorf("attachment %d: %w", a.Seq, err)
+		}
+	}
+	return nil
+}
