@@ -218,7 +218,7 @@ func (f *filler) card(st card.Status, next org.Level, village string, created ti
 	c := card.Card{
 		ID: id, Number: fmt.Sprintf("%s%06d", key, f.last[key]), Type: card.Types[f.rng.IntN(len(card.Types))],
 		Status: st, NextLevel: next, VillageCode: village, CountyCode: county,
-		Applicant: f.priv.seal(id, f.app), QRToken: h.String(), StatusIndex: f.free[0],
+		Applicant: f.priv.seal(applicantSlot(id), f.app), QRToken: h.String(), StatusIndex: f.free[0],
 		CoupleKey: hex.EncodeToString(couple), CreatedAt: created, CreatedBy: "bulk",
 	}
 	f.free = f.free[1:]
