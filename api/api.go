@@ -57,7 +57,8 @@ type Options struct {
 	DownloadRate  float64
 	DownloadBurst int
 	// LoginRate and LoginBurst limit login attempts per client IP
-	// (default one per 6 s, burst 10), on top of the per-user lockout.
+	// (default one per 6 s, burst 10), on top of the growing delay per
+	// username and client (package staff).
 	LoginRate  float64
 	LoginBurst int
 	// LoginWindowLimit caps login attempts per client IP per
@@ -68,6 +69,16 @@ type Options struct {
 	// TrustProxy takes the client IP from X-Forwarded-For (set it only
 	// behind a reverse proxy that overwrites the header).
 	TrustProxy bool
+	// HTTPS says clients reach the service over HTTPS even when this
+	// listener gets plain HTTP (TLS ends at a proxy; the public URL is
+	// https://): every answer then carries Strict-Transport-Security, as
+	// answers over TLS always do.
+	HTTPS bool
+	// MetricsToken, if set, serves GET /metrics on this handler to
+	// scrapes that carry it as a bearer token. Without it /metrics is not
+	// served here: serve it on an operator-only address with
+	// MetricsHandler.
+	MetricsToken string
 	// Registry receives the metrics (default: a new registry with the Go
 	// and process collectors).
 	Registry *prometheus.Registry

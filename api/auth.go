@@ -11,6 +11,7 @@ import (
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // Staff logins over the JSON API (bearer tokens) and the console
@@ -52,7 +53,7 @@ func (s *server) login(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	tok, p, err := s.startSession(c, req.Username, req.Password)
+	tok, p, err := s.startSession(c, staff.APISession, req.Username, req.Password)
 	if err != nil {
 		return err
 	}
@@ -60,9 +61,10 @@ func (s *server) login(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, LoginResponse{Token: tok, ExpiresAt: p.ExpiresAt, User: UserView{Username: p.User.Username, Org: orgView(p.Org)}})
 }
 
-// startSession logs in through package staff and counts the outcome.
-func (s *server) startSession(c echo.Context, username, password string) (string, staff.Principal, error) {
-	tok, p, err := s.staff.Login(c.Request().Context(), username, password, c.RealIP())
+// startSession logs in through package staff, starting a session of the
+// kind, and counts the outcome.
+func (s *server) startSession(c echo.Context, kind staff.SessionKind, username, password string) (string, staff.Principal, error) {
+	tok, p, err := s.staff.Login(c.Request().Context(), kind, username, password, c.RealIP())
 	s.countLogin(err)
 	if errors.Is(err, staff.ErrBadCredentials) {
 		return "", p, fail(kindBadCredentials, err)
@@ -73,11 +75,14 @@ func (s *server) startSession(c echo.Context, username, password string) (string
 // countLogin counts a login or password confirmation by its outcome.
 func (s *server) countLogin(err error) {
 	var le *staff.LoginError
+	var we *throttle.WaitError
 	switch {
 	case err == nil:
 		s.metrics.logins.WithLabelValues(string(staff.OutcomeOK)).Inc()
 	case errors.As(err, &le):
 		s.metrics.logins.WithLabelValues(string(le.Outcome)).Inc()
+	case errors.As(err, &we):
+		s.metrics.logins.WithLabelValues(string(staff.OutcomeThrottled)).Inc()
 	}
 }
 
@@ -102,8 +107,8 @@ func (s *server) me(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, UserView{Username: a.Username, Org: orgView(a.Org)})
 }
 
-// authenticate requires a valid bearer session and makes the caller the
-// request's actor.
+// authenticate requires a valid API session (a console cookie's token is
+// none) as the bearer token and makes the caller the request's actor.
 func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -111,7 +116,7 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !found || !strings.EqualFold(scheme, "Bearer") {
 			return fail(kindUnauthorized, errors.New("no bearer token"))
 		}
-		p, err := s.staff.Authenticate(c.Request().Context(), tok)
+		p, err := s.staff.Authenticate(c.Request().Context(), staff.APISession, tok)
 		if errors.Is(err, staff.ErrNoSession) {
 			return fail(kindUnauthorized, err)
 		} else if err != nil {
@@ -136,4 +141,33 @@ func (s *server) setPrincipal(c echo.Context, p staff.Principal) {
 func actorOf(c echo.Context) (lifecycle.Actor, bool) {
 	a, ok := c.Get(keyActor).(lifecycle.Actor)
 	return a, ok
+}
+
+// SealRequest is the body of POST /api/v1/cards/{id}/seal and
+// /api/v1/forms/{id}/seal: the caller's password again, as the console
+// asks for it before a seal.
+type SealRequest struct {
+	Password string `json:"password"`
+}
+
+// confirmSeal reads a SealRequest and checks its password (staff.Confirm).
+func (s *server) confirmSeal(c echo.Context) error {
+	var req SealRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	return s.confirmPassword(c, req.Password)
+}
+
+// confirmPassword checks the caller's password again before an act that
+// needs it (sealing), for the JSON API and the console alike: a wrong one
+// is kindBadCredentials and counts towards the caller's delay, during
+// which the answer is a *throttle.WaitError (429).
+func (s *server) confirmPassword(c echo.Context, password string) error {
+	p, _ := c.Get(keyPrincipal).(staff.Principal)
+	err := s.staff.Confirm(c.Request().Context(), p, password, c.RealIP())
+	if errors.Is(err, staff.ErrBadCredentials) {
+		return fail(kindBadCredentials, err)
+	}
+	return err
 }

@@ -219,11 +219,15 @@ func sendPDF(c echo.Context, number string, pdf []byte) error {
 	return c.Blob(http.StatusOK, "application/pdf", pdf)
 }
 
-// sealCard applies the caller's organisation's seal.
+// sealCard checks the caller's password again (SealRequest) and applies
+// the caller's organisation's seal.
 func (s *server) sealCard(c echo.Context) error {
 	a, _ := actorOf(c)
 	id, err := cardID(c)
 	if err != nil {
+		return err
+	}
+	if err := s.confirmSeal(c); err != nil {
 		return err
 	}
 	sc, err := s.svc.Seal(c.Request().Context(), a, id)

@@ -13,13 +13,15 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/staff"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // The staff console: server-rendered pages over the same lifecycle
-// service as the JSON API. A session is the same store session the API
-// hands out, carried in an HttpOnly, SameSite=Strict cookie (Secure over
-// TLS); every POST form carries a CSRF token derived from the session
-// token, so a page of another origin cannot forge one.
+// service as the JSON API. A session is a store session of the console's
+// kind (an API bearer token is none, and a console cookie is no bearer
+// token), carried in an HttpOnly, SameSite=Strict cookie (Secure over
+// TLS); every POST form carries, in its body, a CSRF token derived from
+// the session token, so a page of another origin cannot forge one.
 
 const (
 	sessionCookie   = "cardseal_session"
@@ -55,14 +57,14 @@ func (s *server) consoleAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return s.toLogin(c)
 		}
-		p, err := s.staff.Authenticate(c.Request().Context(), ck.Value)
+		p, err := s.staff.Authenticate(c.Request().Context(), staff.ConsoleSession, ck.Value)
 		if errors.Is(err, staff.ErrNoSession) {
 			return s.toLogin(c)
 		} else if err != nil {
 			return err
 		}
 		csrf := csrfToken(ck.Value)
-		if c.Request().Method == http.MethodPost && !sameToken(c.FormValue("csrf"), csrf) {
+		if c.Request().Method == http.MethodPost && !sameToken(postValue(c, "csrf"), csrf) {
 			return fail(kindForbidden, errors.New("console: missing or wrong CSRF token"))
 		}
 		s.setPrincipal(c, p)
@@ -144,32 +146,25 @@ func (s *server) renderLogin(c echo.Context, status int, msg string) error {
 // POST /api/v1/login (package staff) and starts a cookie session.
 func (s *server) consoleLogin(c echo.Context) error {
 	ck, err := c.Cookie(loginCSRFCookie)
-	if err != nil || !sameToken(c.FormValue("csrf"), ck.Value) {
+	if err != nil || !sameToken(postValue(c, "csrf"), ck.Value) {
 		return s.renderLogin(c, http.StatusForbidden, "页面已过期，请重新登录。")
 	}
-	tok, _, err := s.startSession(c, c.FormValue("username"), c.FormValue("password"))
+	tok, _, err := s.startSession(c, staff.ConsoleSession, postValue(c, "username"), postValue(c, "password"))
 	if err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.kind == kindBadCredentials {
-			return s.renderLogin(c, http.StatusUnauthorized, "用户名或密码错误，或账号因多次失败暂时锁定。")
+		var we *throttle.WaitError
+		switch {
+		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
+			return s.renderLogin(c, http.StatusUnauthorized, "用户名或密码错误，或账号已停用。")
+		case errors.As(err, &we):
+			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
+			return s.renderLogin(c, http.StatusTooManyRequests, waitText(we))
 		}
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, "", -1)
 	s.setCookie(c, sessionCookie, tok, int(s.staff.Policy().SessionTTL/time.Second))
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
-}
-
-// confirmPassword checks the caller's password again before an act that
-// needs it (sealing); a wrong one counts towards the lockout and is
-// kindBadCredentials.
-func (s *server) confirmPassword(c echo.Context, password string) error {
-	p, _ := c.Get(keyPrincipal).(staff.Principal)
-	err := s.staff.Confirm(c.Request().Context(), p, password, c.RealIP())
-	if errors.Is(err, staff.ErrBadCredentials) {
-		return fail(kindBadCredentials, err)
-	}
-	return err
 }
 
 // consoleLogout ends the session.
@@ -179,4 +174,10 @@ func (s *server) consoleLogout(c echo.Context) error {
 	}
 	s.setCookie(c, sessionCookie, "", -1)
 	return c.Redirect(http.StatusSeeOther, consoleLoginURL)
+}
+
+// waitText tells a person how long to wait after too many wrong
+// passwords from their computer.
+func waitText(we *throttle.WaitError) string {
+	return "密码错误次数过多，请 " + retrySeconds(we.RetryAfter) + " 秒后再试。"
 }

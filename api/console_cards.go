@@ -19,6 +19,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // queueRow is one card of "my queue".
@@ -440,9 +441,17 @@ func (s *server) consoleSeal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.confirmPassword(c, c.FormValue("password")); err != nil {
+	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.kind != kindBadCredentials {
+		var we *throttle.WaitError
+		status, msg := 0, ""
+		switch {
+		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
+			status, msg = http.StatusUnauthorized, "密码错误，未盖章。连续多次错误后须等待一段时间才能再试。"
+		case errors.As(err, &we):
+			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
+			status, msg = http.StatusTooManyRequests, waitText(we)+"未盖章。"
+		default:
 			return err
 		}
 		v, verr := s.sealView(c, a, id)
@@ -450,8 +459,8 @@ func (s *server) consoleSeal(c echo.Context) error {
 			return verr
 		}
 		d := sealData{consoleBase: s.base(c, "确认盖章", "card"), Card: v}
-		d.Error = "密码错误，未盖章。连续多次错误将暂时锁定账号。"
-		return s.pages.render(c, http.StatusUnauthorized, "console_seal.html", d)
+		d.Error = msg
+		return s.pages.render(c, status, "console_seal.html", d)
 	}
 	sc, err := s.svc.Seal(c.Request().Context(), a, id)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
@@ -57,6 +58,9 @@ type env struct {
 	staff *staff.Service
 	logs  *syncBuffer
 	clock *clock
+	// reg is the metrics registry, served apart from the router as
+	// 'cardseal serve --metrics-addr' does (v.metrics).
+	reg *prometheus.Registry
 }
 
 type clock struct {
@@ -112,34 +116,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newEnv(t testing.TB, opt Options) *env { return newEnvLimits(t, opt, 0) }
-
-// newEnvLimits is newEnv with the holder's download and tracking
-// attempts per card and hour (0: the default).
-func newEnvLimits(t testing.TB, opt Options, attempts int) *env {
+// newEnv is a service over the demo province in a fresh SQLite store.
+func newEnv(t testing.TB, opt Options) *env {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "cardseal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, st, opt, attempts)
+	return newEnvOn(t, st, opt)
 }
 
 // newEnvOn is a service over the demo province in st: its organisations,
 // one user per organisation, the real router.
-func newEnvOn(t testing.TB, st *store.DB, opt Options, attempts int) *env {
+func newEnvOn(t testing.TB, st *store.DB, opt Options) *env {
 	t.Helper()
 	ks, err := keys.OpenDir(demoKeys(t), []byte("test-passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvKeys(t, st, ks, keys.Demo.Orgs, opt, attempts)
+	return newEnvKeys(t, st, ks, keys.Demo.Orgs, opt)
 }
 
 // newEnvKeys is newEnvOn for any province: the keystore ks and its
 // organisations orgs, recorded in st with one user per organisation.
-func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, opt Options, attempts int) *env {
+func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, opt Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	for _, o := range orgs {
@@ -166,18 +167,21 @@ func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, 
 	if opt.DownloadBurst == 0 {
 		opt.DownloadBurst = 1000
 	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
 	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
-	svc.AttemptsPerHour = attempts
+	svc.Now = opt.Now
 	sv := staff.NewService(st, st, st, staff.Policy{})
 	sv.Now = opt.Now
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, Logger: log, Options: opt})
-	return &env{t: t, e: e, st: st, ks: ks, svc: svc, staff: sv, logs: logs, clock: clk}
+	return &env{t: t, e: e, st: st, ks: ks, svc: svc, staff: sv, logs: logs, clock: clk, reg: opt.Registry}
 }
 
 // session logs username in directly through the store (the login route
-// has tests of its own) and returns the bearer token.
+// has tests of its own) and returns the bearer token of an API session.
 func (v *env) session(username string) string {
 	v.t.Helper()
 	ctx := context.Background()
@@ -188,7 +192,7 @@ func (v *env) session(username string) string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
-	if err := v.st.CreateSession(ctx, staff.Session{TokenHash: staff.HashToken(tok), UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if err := v.st.CreateSession(ctx, staff.Session{TokenHash: staff.HashToken(tok), UserID: u.ID, Kind: staff.APISession, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		v.t.Fatal(err)
 	}
 	return tok
@@ -276,10 +280,22 @@ func (v *env) newCard() CardView {
 	return c
 }
 
-// seal seals a card as the user and returns the response.
+// seal seals a card as the user, confirming with the user's password,
+// and returns the response.
 func (v *env) seal(id, username string) *resp {
 	v.t.Helper()
-	return v.do(http.MethodPost, "/api/v1/cards/"+id+"/seal", v.session(username), "", nil)
+	return v.postJSON("/api/v1/cards/"+id+"/seal", v.session(username), SealRequest{Password: testPassword})
+}
+
+// metrics scrapes the metrics as the operator's listener serves them.
+func (v *env) metrics() string {
+	v.t.Helper()
+	rec := httptest.NewRecorder()
+	MetricsHandler(v.reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		v.t.Fatalf("metrics: %d", rec.Code)
+	}
+	return rec.Body.String()
 }
 
 // issue seals a card at all three levels.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/templates"
+	"github.com/jilin-health/cardseal/throttle"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -37,7 +39,7 @@ var (
 	kindBadJSON         = kind{400, "bad-json", "Malformed JSON body", "请求内容不是有效的 JSON，或含有未知字段。"}
 	kindMissingParam    = kind{400, "missing-parameter", "Missing parameter", "缺少必需的查询参数。"}
 	kindUnauthorized    = kind{401, "unauthorized", "Authentication required", "请先登录，或登录已过期。"}
-	kindBadCredentials  = kind{401, "bad-credentials", "Invalid credentials", "用户名或密码错误，或账号因多次失败暂时锁定。"}
+	kindBadCredentials  = kind{401, "bad-credentials", "Invalid credentials", "用户名或密码错误，或账号已停用。"}
 	kindForbidden       = kind{403, "forbidden", "Forbidden", "本机构无权对此服务卡执行该操作（超出管辖范围）。"}
 	kindLevel           = kind{403, "wrong-level", "Not permitted at this level", "本机构的层级无权执行该操作。"}
 	kindStagePassed     = kind{403, "stage-passed", "Review has moved on", "该申请已由上级审核办理，本级不能再更改、告知或不予办理。"}
@@ -53,6 +55,7 @@ var (
 	kindNotIssued       = kind{409, "not-issued", "Card not issued", "服务卡尚未办结或已失效，不能下载。"}
 	kindTooLarge        = kind{413, "too-large", "Request body too large", "上传内容过大。"}
 	kindUnsupportedType = kind{415, "unsupported-media-type", "Unsupported media type", "请上传 PDF 文件（application/pdf 或 multipart/form-data）。"}
+	kindNotJSON         = kind{415, "unsupported-media-type", "Unsupported media type", "请求内容须为 JSON（Content-Type: application/json）。"}
 	kindInvalidApp      = kind{422, "invalid-application", "Invalid application", "申请信息不完整或格式不正确，请检查指明的字段。"}
 	kindUnknownVillage  = kind{422, "unknown-organisation", "Unknown organisation", "未知的区划代码或机构。"}
 	kindNewCard         = kind{422, "new-card-required", "New card required", "换发须指明已办结的新卡（new_card_id）。"}
@@ -102,6 +105,7 @@ func fail(k kind, cause error) error { return &apiError{kind: k, cause: cause} }
 func classify(err error) (kind, *Problem) {
 	var ae *apiError
 	var le *lifecycle.LimitError
+	var we *throttle.WaitError
 	var qe *lifecycle.QuotaError
 	var he *echo.HTTPError
 	var fe *card.FieldError
@@ -110,7 +114,7 @@ func classify(err error) (kind, *Problem) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.kind, nil
-	case errors.As(err, &le):
+	case errors.As(err, &le), errors.As(err, &we):
 		return kindTooMany, nil
 	case errors.As(err, &qe):
 		return kindOnlineQuota, nil
@@ -220,14 +224,17 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	var ae *apiError
 	var le *lifecycle.LimitError
+	var we *throttle.WaitError
 	var qe *lifecycle.QuotaError
 	switch {
 	case errors.As(err, &ae) && ae.retryAfter > 0:
 		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	case errors.As(err, &le):
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter.Seconds())))
+		c.Response().Header().Set("Retry-After", retrySeconds(le.RetryAfter))
+	case errors.As(err, &we):
+		c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
 	case errors.As(err, &qe):
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(qe.RetryAfter.Seconds()+0.999)))
+		c.Response().Header().Set("Retry-After", retrySeconds(qe.RetryAfter))
 	}
 	if k.status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="cardseal"`)
@@ -247,4 +254,10 @@ func (s *server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Warn("write error response", "request_id", p.RequestID, "err", werr)
 	}
+}
+
+// retrySeconds is a wait as the Retry-After header's whole seconds,
+// rounded up so that a client that waits so long is let in.
+func retrySeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(max(time.Second, d+time.Second-1)/time.Second), 10)
 }

@@ -1,8 +1,13 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,9 +69,27 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
-// handler serves the registry in the Prometheus exposition format.
-func (m *metrics) handler() echo.HandlerFunc {
-	return echo.WrapHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+// MetricsHandler serves a registry in the Prometheus exposition format,
+// for the operator's own listener ('cardseal serve --metrics-addr'): the
+// series name routes, outcomes and certificate dates that are nobody
+// else's business, so the public listener does not serve them unless
+// Options.MetricsToken is set.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// metricsAuth admits a scrape that carries Options.MetricsToken as its
+// bearer token, compared in constant time.
+func (s *server) metricsAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	want := sha256.Sum256([]byte(s.opt.MetricsToken))
+	return func(c echo.Context) error {
+		scheme, tok, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		got := sha256.Sum256([]byte(tok))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return fail(kindUnauthorized, errors.New("metrics: missing or wrong bearer token"))
+		}
+		return next(c)
+	}
 }
 
 // CertificateExpiry exports cardseal_certificate_expiry_seconds{kind,id}:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -110,7 +111,11 @@ func (s *server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 
 // securityHeaders are sent with every response. The pages use no script,
 // no inline style and nothing from elsewhere; the referrer is never sent
-// because page URLs carry the QR token.
+// because page URLs carry the QR token. Over HTTPS — the request came in
+// over TLS, or Options.HTTPS says TLS ends at a proxy in front — the
+// browser is told to use nothing else for a year (HSTS), so a later
+// plain-HTTP link or a downgrading network cannot expose a staff cookie
+// or a holder's ID number.
 func (s *server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
@@ -119,9 +124,16 @@ func (s *server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if s.opt.HTTPS || c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", strictTransportSecurity)
+		}
 		return next(c)
 	}
 }
+
+// strictTransportSecurity: one year, this host only (other hosts of the
+// domain are not ours to decide for).
+const strictTransportSecurity = "max-age=31536000"
 
 // contentSecurityPolicy allows the page's own stylesheet and the
 // same-origin form, nothing else.
@@ -185,6 +197,30 @@ func writeJSON(c echo.Context, status int, v any) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	c.Response().WriteHeader(status)
 	return jsonEncode(c.Response(), v)
+}
+
+// jsonOnly refuses a body that is not declared application/json (415).
+// A browser sends a cross-site form or a text/plain body without asking
+// the server first, but not application/json: so no page of another site
+// can make its visitors' browsers send passwords (guesses, or a seal's
+// confirmation) to these routes.
+func jsonOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ct := c.Request().Header.Get(echo.HeaderContentType)
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return fail(kindNotJSON, fmt.Errorf("content type %q, want application/json", ct))
+		}
+		return next(c)
+	}
+}
+
+// postValue is a field of a POST form body (URL-encoded or multipart),
+// never of the query string: secrets (a password, the CSRF token) in a
+// URL end up in logs, browser history and Referer headers. echo's
+// FormValue reads both.
+func postValue(c echo.Context, name string) string {
+	return c.Request().PostFormValue(name)
 }
 
 // decodeJSON reads a JSON object body strictly: no unknown fields, no

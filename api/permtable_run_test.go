@@ -500,7 +500,7 @@ func newPermWeb(t *testing.T, ks *keys.FileStore, orgs []org.Org) *permWeb {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v := newEnvKeys(t, st, ks, orgs, Options{}, 0)
+	v := newEnvKeys(t, st, ks, orgs, Options{})
 	// The demo's admin, a county user (cmd/cardseal bootstrap).
 	if err := st.CreateUser(context.Background(), &staff.User{Username: "admin", OrgCode: "220102", PasswordHash: testHash(t)}); err != nil {
 		t.Fatal(err)
@@ -564,7 +564,7 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 		case lifecycle.ReadCard:
 			return apiAnswer(w.v.do(http.MethodGet, cards, tok, "", nil), http.StatusOK)
 		case lifecycle.SealCard:
-			return apiAnswer(w.v.do(http.MethodPost, cards+"/seal", tok, "", nil), http.StatusOK)
+			return apiAnswer(w.v.postJSON(cards+"/seal", tok, SealRequest{Password: testPassword}), http.StatusOK)
 		case lifecycle.ChangeMaterials:
 			b, _ := json.Marshal(MaterialsRequest{Materials: permMaterials})
 			return apiAnswer(w.v.do(http.MethodPut, cards+"/materials", tok, "application/json", b), http.StatusOK)
@@ -581,7 +581,7 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 		case lifecycle.DrawForm:
 			return apiAnswer(w.v.postJSON(cards+"/rebirth-form", tok, FormRequest{Reason: "村、乡预审名单", Conditions: "符合再生育条件"}), http.StatusCreated)
 		case lifecycle.SealForm:
-			return apiAnswer(w.v.do(http.MethodPost, "/api/v1/forms/"+fx.formID+"/seal", tok, "", nil), http.StatusOK)
+			return apiAnswer(w.v.postJSON("/api/v1/forms/"+fx.formID+"/seal", tok, SealRequest{Password: testPassword}), http.StatusOK)
 		case lifecycle.ExportCards:
 			res := w.v.do(http.MethodGet, "/api/v1/export", tok, "", nil)
 			var body struct{ Cards []ExportRecord }

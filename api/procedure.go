@@ -252,9 +252,13 @@ func (s *server) export(c echo.Context) error {
 		if p.Marriage != nil {
 			md, mc = p.Marriage.Date, p.Marriage.CertNumber
 		}
-		return cw.Write([]string{rec.Number, string(rec.Type), rec.VillageCode, rec.CountyCode, rec.IssuedAt.Format(time.RFC3339),
+		row := []string{rec.Number, string(rec.Type), rec.VillageCode, rec.CountyCode, rec.IssuedAt.Format(time.RFC3339),
 			p.Male.Name, p.Male.IDNumber, p.Female.Name, p.Female.IDNumber, md, mc,
-			strconv.Itoa(p.ChildOrder), strconv.FormatBool(p.Retroactive), strconv.FormatBool(p.Commitment), string(p.Channel)})
+			strconv.Itoa(p.ChildOrder), strconv.FormatBool(p.Retroactive), strconv.FormatBool(p.Commitment), string(p.Channel)}
+		for i := range row {
+			row[i] = csvCell(row[i])
+		}
+		return cw.Write(row)
 	})
 	if err != nil {
 		return err
@@ -274,6 +278,19 @@ func (s *server) export(c echo.Context) error {
 		records = []ExportRecord{}
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"county": a.Org.Code, "cards": records})
+}
+
+// csvCell defuses a cell that a spreadsheet would run as a formula
+// (CSV injection, e.g. =HYPERLINK(…) sending the row elsewhere): one that
+// starts with = + - @, a tab or a carriage return gets a leading
+// apostrophe, which spreadsheets show as text. No exported field starts
+// so legitimately (numbers, codes, dates, names); free text such as a
+// marriage certificate number might.
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
 
 // statusListMaxAge is how long clients and caches may keep the list.
@@ -347,12 +364,16 @@ func formID(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// sealForm applies the caller's seal to a re-birth approval form, in any
-// order (补盖, Art. 17).
+// sealForm checks the caller's password again (SealRequest) and applies
+// the caller's seal to a re-birth approval form, in any order (补盖,
+// Art. 17).
 func (s *server) sealForm(c echo.Context) error {
 	a, _ := actorOf(c)
 	id, err := formID(c)
 	if err != nil {
+		return err
+	}
+	if err := s.confirmSeal(c); err != nil {
 		return err
 	}
 	f, err := s.svc.SealForm(c.Request().Context(), a, id)
@@ -552,7 +573,7 @@ func (s *server) trackApplication(c echo.Context) error {
 	if id == "" {
 		return fail(kindMissingParam, errors.New("no id_number"))
 	}
-	ap, err := s.svc.Track(c.Request().Context(), number, id)
+	ap, err := s.svc.Track(c.Request().Context(), number, id, c.RealIP())
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ import (
 func newProcEnv(t *testing.T, open storetest.Opener) *env {
 	t.Helper()
 	st, _ := open(t)
-	return newEnvOn(t, st, Options{}, 0)
+	return newEnvOn(t, st, Options{})
 }
 
 // applicantWith returns the example application changed by fn.
@@ -334,12 +334,13 @@ func TestArt17RebirthFormOrder(t *testing.T) {
 		r.json(t, &f)
 		// County first from the pre-reviewed list, then 补盖 by village and township.
 		for i, u := range []string{"220102", "220102001001", "220102001"} {
-			r := v.do(http.MethodPost, "/api/v1/forms/"+f.ID+"/seal", v.session(u), "", nil)
+			r := v.postJSON("/api/v1/forms/"+f.ID+"/seal", v.session(u), SealRequest{Password: testPassword})
 			if r.Code != http.StatusOK {
 				t.Fatalf("form seal %d by %s: %d %s", i, u, r.Code, r.body)
 			}
 		}
-		expectProblem(t, v.do(http.MethodPost, "/api/v1/forms/"+f.ID+"/seal", county, "", nil), http.StatusConflict, "chain-complete")
+		expectProblem(t, v.postJSON("/api/v1/forms/"+f.ID+"/seal", county, SealRequest{Password: testPassword}), http.StatusConflict, "chain-complete")
+		expectProblem(t, v.postJSON("/api/v1/forms/"+f.ID+"/seal", county, SealRequest{Password: "not the county's"}), http.StatusUnauthorized, "bad-credentials")
 		pdf := v.do(http.MethodGet, f.PDF, county, "", nil)
 		if rep := v.verifyPDF(t, pdf.body, chain.RebirthForm, f.Number); rep.Verdict != verifier.Valid || len(rep.Seals) != 3 || rep.Seals[0].Level != string(org.County) {
 			t.Fatalf("form verdict %s %v", rep.Verdict, rep.Reasons())

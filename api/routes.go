@@ -26,7 +26,9 @@ func (s *server) routes(e *echo.Echo) {
 	// A handler that does nothing: the load test's baseline
 	// (scripts/loadtest.sh compares the public check with it).
 	e.GET("/api/v1/ping", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-	e.GET("/metrics", s.metrics.handler())
+	if s.opt.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(s.metrics.reg)), s.metricsAuth)
+	}
 	e.GET("/assets/:name", s.asset)
 
 	// Public pages (no login): the QR URL is upper case (/V/…).
@@ -68,7 +70,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/verify", s.verifyUpload, public, upload, noStore)
 
 	// Staff sessions.
-	v1.POST("/login", s.login, login, loginShared, json)
+	v1.POST("/login", s.login, login, loginShared, jsonOnly, json)
 	v1.POST("/logout", s.logout, staff)
 	v1.GET("/me", s.me, staff, noStore)
 
@@ -78,7 +80,9 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/queue", s.queue, staff, noStore)
 	v1.GET("/cards/:id", s.getCard, staff, noStore)
 	v1.GET("/cards/:id/pdf", s.cardPDF, staff, noStore)
-	v1.POST("/cards/:id/seal", s.sealCard, staff)
+	// Sealing needs the caller's password again (staff.Confirm), as in
+	// the console.
+	v1.POST("/cards/:id/seal", s.sealCard, staff, jsonOnly, json)
 	// Status changes: county staff; the service checks it is the
 	// issuing county.
 	v1.POST("/cards/:id/void", s.setStatus(card.StatusVoided), staff, json)
@@ -96,7 +100,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)
 	v1.GET("/export", s.export, staff, noStore)
 	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
-	v1.POST("/forms/:id/seal", s.sealForm, staff, noStore)
+	v1.POST("/forms/:id/seal", s.sealForm, staff, jsonOnly, json, noStore)
 	v1.GET("/forms/:id/pdf", s.formPDF, staff, noStore)
 	v1.GET("/status-list", s.statusList, public)
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)

@@ -51,14 +51,14 @@ func TestRefusedRebirthGetsNoFormSeal(t *testing.T) {
 		}
 		var f FormView
 		r.json(t, &f)
-		if r := v.do(http.MethodPost, "/api/v1/forms/"+f.ID+"/seal", county, "", nil); r.Code != http.StatusOK {
+		if r := v.postJSON("/api/v1/forms/"+f.ID+"/seal", county, SealRequest{Password: testPassword}); r.Code != http.StatusOK {
 			t.Fatalf("county's form seal while under review: %d %s", r.Code, r.body)
 		}
 		if r := v.postJSON("/api/v1/cards/"+c.ID+"/refuse", village, RefuseRequest{Reasons: []string{"不符合再生育条件。"}}); r.Code != http.StatusCreated {
 			t.Fatalf("refuse: %d %s", r.Code, r.body)
 		}
 		for _, tok := range []string{village, town, county} {
-			expectProblem(t, v.do(http.MethodPost, "/api/v1/forms/"+f.ID+"/seal", tok, "", nil), http.StatusConflict, "wrong-state")
+			expectProblem(t, v.postJSON("/api/v1/forms/"+f.ID+"/seal", tok, SealRequest{Password: testPassword}), http.StatusConflict, "wrong-state")
 		}
 		if n := v.formSeals(t, f); n != 1 {
 			t.Fatalf("the refused application's form carries %d seals, want the 1 applied before the refusal", n)
@@ -75,18 +75,18 @@ func TestRefusedRebirthGetsNoFormSeal(t *testing.T) {
 		}
 		var g FormView
 		r.json(t, &g)
-		if r := v.do(http.MethodPost, "/api/v1/forms/"+g.ID+"/seal", county, "", nil); r.Code != http.StatusOK {
+		if r := v.postJSON("/api/v1/forms/"+g.ID+"/seal", county, SealRequest{Password: testPassword}); r.Code != http.StatusOK {
 			t.Fatalf("county's form seal: %d %s", r.Code, r.body)
 		}
 		v.issue(d.ID)
-		if r := v.do(http.MethodPost, "/api/v1/forms/"+g.ID+"/seal", town, "", nil); r.Code != http.StatusOK {
+		if r := v.postJSON("/api/v1/forms/"+g.ID+"/seal", town, SealRequest{Password: testPassword}); r.Code != http.StatusOK {
 			t.Fatalf("township's form seal on the issued card (补盖): %d %s", r.Code, r.body)
 		}
 		expectProblem(t, v.postJSON("/api/v1/cards/"+d.ID+"/notice", village, nil), http.StatusConflict, "wrong-state")
 		if r := v.postJSON("/api/v1/cards/"+d.ID+"/void", county, map[string]string{"reason": "other", "note": "测试"}); r.Code != http.StatusOK {
 			t.Fatalf("void: %d %s", r.Code, r.body)
 		}
-		expectProblem(t, v.do(http.MethodPost, "/api/v1/forms/"+g.ID+"/seal", village, "", nil), http.StatusConflict, "wrong-state")
+		expectProblem(t, v.postJSON("/api/v1/forms/"+g.ID+"/seal", village, SealRequest{Password: testPassword}), http.StatusConflict, "wrong-state")
 		if n := v.formSeals(t, g); n != 2 {
 			t.Fatalf("the voided card's form carries %d seals, want 2", n)
 		}

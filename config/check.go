@@ -56,6 +56,13 @@ func (s *Settings) Problems() []Problem {
 			add("redirect_http", "%s", msg)
 		}
 	}
+	if s.MetricsAddr != "" {
+		if msg := addrProblem(s.MetricsAddr, "127.0.0.1:9090"); msg != "" {
+			add("metrics_addr", "%s", msg)
+		} else if s.MetricsAddr == s.Addr {
+			add("metrics_addr", "%q is the service's own address: give the metrics an address of their own", s.MetricsAddr)
+		}
+	}
 	u, err := url.Parse(s.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("public_url", "%q: want http(s)://host[:port]", s.PublicURL)

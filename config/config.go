@@ -64,6 +64,9 @@ type Settings struct {
 	// RedirectHTTP, with TLS, is a second listen address that answers
 	// plain HTTP with a redirect to HTTPS.
 	RedirectHTTP string
+	// MetricsAddr is the operator's listen address of /metrics; empty:
+	// metrics are not served.
+	MetricsAddr string
 	// Calendar is a working-day calendar file for the Art. 19 time
 	// limits; empty means the built-in one.
 	Calendar string
@@ -239,6 +242,7 @@ func (s *Settings) resolve() {
 		s.vals["addr"] = value{DefaultAddr, Default, ""}
 	}
 	s.TLSCert, s.TLSKey, s.RedirectHTTP = get("tls_cert"), get("tls_key"), get("redirect_http")
+	s.MetricsAddr = get("metrics_addr")
 	s.Calendar, s.PassphraseFile, s.DemoPassword = get("calendar"), get("passphrase_file"), get("demo_password")
 	s.keyPassphraseFile, s.keyPassphrase = get("key_passphrase_file"), get("key_passphrase")
 	if _, ok := s.vals["trust_proxy"]; !ok {

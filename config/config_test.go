@@ -177,6 +177,9 @@ func TestProblems(t *testing.T) {
 		{"empty sqlite", []string{"--db", "sqlite://"}, []string{"db"}},
 		{"TLS halves", []string{"--tls-cert", "/etc/c.pem"}, []string{"tls_key"}},
 		{"redirect without TLS", []string{"--redirect-http", ":80"}, []string{"redirect_http"}},
+		{"metrics address", []string{"--metrics-addr", "127.0.0.1:9090"}, nil},
+		{"metrics address malformed", []string{"--metrics-addr", "localhost"}, []string{"metrics_addr"}},
+		{"metrics on the service's address", []string{"--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080"}, []string{"metrics_addr"}},
 		{"TLS key among the seal keys", []string{"--tls-cert", "/etc/c.pem", "--tls-key", filepath.Join(d, "keys", "tls.key")}, []string{"tls_key"}},
 	}
 	for _, tc := range tests {

@@ -36,6 +36,8 @@ var table = []setting{
 		usage: "PEM file of the TLS private key, not inside DIR/keys"},
 	{key: "redirect_http", env: "CARDSEAL_REDIRECT_HTTP", flag: "redirect-http", inFile: true,
 		usage: "with TLS: also listen on this address for plain HTTP and redirect every request to HTTPS, e.g. 0.0.0.0:80"},
+	{key: "metrics_addr", env: "CARDSEAL_METRICS_ADDR", flag: "metrics-addr", inFile: true, def: "none",
+		usage: "operator-only address that serves Prometheus /metrics, e.g. 127.0.0.1:9090 (the public address never does)"},
 	{key: "calendar", env: "CARDSEAL_CALENDAR", flag: "calendar", inFile: true, def: "the built-in one",
 		usage: "working-day calendar file for the Art. 19 time limits"},
 	{key: "trust_proxy", env: "CARDSEAL_TRUST_PROXY", flag: "trust-proxy", inFile: true, boolean: true, def: "false",

@@ -291,19 +291,23 @@ type Application struct {
 	DownloadToken string
 }
 
-// Track finds an application by its number for a citizen who gives one
-// spouse's ID number; a wrong ID number is card.ErrNotFound, like an
-// unknown number. Every attempt on a number counts against a limit
-// shared by every instance (*LimitError).
-func (s *Service) Track(ctx context.Context, number, idNumber string) (*Application, error) {
-	allowed, err := s.reg.Hit(ctx, "track:"+number, time.Hour, s.attempts())
+// Track finds an application by its number for a citizen, on behalf of
+// the client remote, who gives one spouse's ID number; a wrong ID number
+// is card.ErrNotFound, like an unknown number. Failures count per
+// (number, client) with a growing delay (*LimitError), as the download's
+// do: a stranger's guesses never hold up the couple.
+func (s *Service) Track(ctx context.Context, number, idNumber, remote string) (*Application, error) {
+	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
 	if err != nil {
 		return nil, err
 	}
-	if !allowed {
-		return nil, &LimitError{What: "tracking attempts on this application", RetryAfter: time.Hour}
-	}
 	c, err := s.reg.GetCardByNumber(ctx, number)
+	if errors.Is(err, card.ErrNotFound) {
+		if err := at.Failed(ctx); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +316,13 @@ func (s *Service) Track(ctx context.Context, number, idNumber string) (*Applicat
 		return nil, err
 	}
 	if !holds(app, idNumber) {
+		if err := at.Failed(ctx); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+	}
+	if err := at.Succeeded(ctx); err != nil {
+		return nil, err
 	}
 	atts, err := s.reg.Attachments(ctx, c.ID)
 	if err != nil {

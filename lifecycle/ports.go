@@ -7,6 +7,7 @@ import (
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // The storage the lifecycle needs, one small interface per kind of
@@ -126,6 +127,8 @@ type Budgets interface {
 }
 
 // Registry is every port the lifecycle uses; package store's DB is one.
+// throttle.Store keeps the failure counts of holders' ID numbers
+// (public.go).
 type Registry interface {
 	Cards
 	Seals
@@ -133,5 +136,6 @@ type Registry interface {
 	Orgs
 	AuditLog
 	Quotas
+	throttle.Store
 	Budgets
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/throttle"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -42,22 +43,55 @@ func (ch *Checker) CardForDownload(ctx context.Context, tok string) (*card.Card,
 	return c, err
 }
 
+// DefaultHolderThrottle is the delay after wrong ID numbers from one
+// client for one card: three free (typing mistakes), then 5 s doubling up
+// to an hour, forgotten after a day.
+var DefaultHolderThrottle = throttle.Policy{Free: 3, First: 5 * time.Second, Max: time.Hour, Forget: 24 * time.Hour}
+
+// Scopes of the holders' failure counts.
+const (
+	scopeDownload = "download"
+	scopeTrack    = "track"
+)
+
+// holderThrottle counts wrong ID numbers per (card, client): a stranger's
+// guesses delay the stranger's own client and never the holder's, and
+// the counts are shared by every instance (the registry keeps them).
+func (s *Service) holderThrottle() *throttle.Throttle {
+	p := s.HolderThrottle
+	if p == (throttle.Policy{}) {
+		p = DefaultHolderThrottle
+	}
+	return throttle.New(s.reg, p, func() time.Time { return s.Now() })
+}
+
+// beginHolder starts an attempt of remote on an ID number of subject; a
+// client that must wait gets a *LimitError.
+func (s *Service) beginHolder(ctx context.Context, scope, subject, remote, what string) (*throttle.Attempt, error) {
+	if remote == "" {
+		remote = "unknown"
+	}
+	at, err := s.holderThrottle().Begin(ctx, throttle.Key{Scope: scope, Subject: subject, Client: remote})
+	var we *throttle.WaitError
+	if errors.As(err, &we) {
+		return nil, &LimitError{What: what, RetryAfter: we.RetryAfter}
+	}
+	return at, err
+}
+
 // Download gives the holder the card's current PDF: one spouse's ID
 // number, checked against the registry's encrypted record, proves the
-// right to it. Every attempt counts against a per-card limit shared by
-// every instance and is audited.
+// right to it. Wrong ID numbers count per (card, client) with a growing
+// delay (*LimitError); every attempt that is tried is audited.
 func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (*card.Card, []byte, error) {
 	c, err := ch.CardForDownload(ctx, tok)
 	if err != nil {
 		return nil, nil, err
 	}
 	s := ch.Service
-	allowed, err := s.reg.Hit(ctx, "download:"+c.ID, time.Hour, s.attempts())
+	at, err := s.beginHolder(ctx, scopeDownload, c.ID, remote, "download attempts on this card from this client")
 	if err != nil {
-		return nil, nil, err
-	}
-	if !allowed {
-		return c, nil, &LimitError{What: "download attempts on this card", RetryAfter: time.Hour}
+		return c, nil, err
 	}
 	holder, err := s.IsHolder(c, idNumber)
 	if err != nil {
@@ -70,10 +104,16 @@ func (ch *Checker) Download(ctx context.Context, tok, idNumber, remote string) (
 		return err
 	}
 	if !holder {
+		if err := at.Failed(ctx); err != nil {
+			return nil, nil, err
+		}
 		if err := record("holder_mismatch"); err != nil {
 			return nil, nil, err
 		}
 		return c, nil, ErrHolderMismatch
+	}
+	if err := at.Succeeded(ctx); err != nil {
+		return nil, nil, err
 	}
 	if c.Status != card.StatusIssued {
 		return c, nil, fmt.Errorf("%w: card is %s", ErrNotIssued, c.Status)

@@ -27,6 +27,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/throttle"
 	"github.com/jilin-health/cardseal/workday"
 )
 
@@ -42,10 +43,10 @@ type Service struct {
 	// Calendar is the working-day calendar of the Art. 19 time limits
 	// (nil: workday.Default()).
 	Calendar *workday.Calendar
-	// AttemptsPerHour bounds the download and tracking attempts on one
-	// card per hour from all clients together (default 10): each tests
-	// an ID number against the card.
-	AttemptsPerHour int
+	// HolderThrottle is the delay after wrong ID numbers from one client
+	// for one card, in the download and the tracking of an application
+	// (zero: DefaultHolderThrottle; public.go).
+	HolderThrottle throttle.Policy
 	// OnlineQuota bounds the online applications of a village (zero:
 	// DefaultOnlineQuota).
 	OnlineQuota OnlineQuota
@@ -78,13 +79,6 @@ func (s *Service) WorkCalendar() *workday.Calendar {
 		return s.Calendar
 	}
 	return workday.Default()
-}
-
-func (s *Service) attempts() int {
-	if s.AttemptsPerHour > 0 {
-		return s.AttemptsPerHour
-	}
-	return 10
 }
 
 // event builds the audit event of an actor's action.

@@ -66,7 +66,9 @@ village=$(login 220102001001)
 id=$(curl -fsS -H "Authorization: Bearer $village" -H 'Content-Type: application/json' \
 	--data-binary @examples/applicant.json "$base/api/v1/cards" | jq -r .id)
 for u in 220102001001 220102001 220102; do
-	curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $(login "$u")" "$base/api/v1/cards/$id/seal"
+	# Sealing asks for the password again (the console's step-up).
+	curl -fsS -o /dev/null -H "Authorization: Bearer $(login "$u")" -H 'Content-Type: application/json' \
+		-d "{\"password\":\"$PASSWORD\"}" "$base/api/v1/cards/$id/seal"
 done
 url=$(curl -fsS -H "Authorization: Bearer $village" "$base/api/v1/cards/$id" | jq -r .verification_url)
 tok=${url##*/}

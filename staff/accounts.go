@@ -42,10 +42,17 @@ func CheckUsername(u string) error {
 }
 
 // CheckPasswordPolicy checks a new password for a username: one line of
-// MinPassword to MaxPassword characters.
+// MinPassword to MaxPassword characters, not the username and not on the
+// list of common passwords (IsCommonPassword), whatever the case.
 func CheckPasswordPolicy(username, password string) error {
 	if n := utf8.RuneCountInString(password); n < MinPassword || len(password) > MaxPassword || strings.ContainsAny(password, "\r\n") {
 		return fmt.Errorf("%w: one line of %d to %d characters", ErrPassword, MinPassword, MaxPassword)
+	}
+	if strings.EqualFold(strings.TrimSpace(password), strings.TrimSpace(username)) {
+		return fmt.Errorf("%w: the password is the username", ErrPassword)
+	}
+	if IsCommonPassword(password) {
+		return fmt.Errorf("%w: the password is on the list of common passwords", ErrPassword)
 	}
 	return nil
 }
@@ -113,7 +120,8 @@ func (s *Service) Users(ctx context.Context, prefix string) ([]User, error) {
 	return s.store.ListUsers(ctx, prefix)
 }
 
-// ResetPassword sets a new password and clears the failure count.
+// ResetPassword sets a new password, ends the user's sessions (in the
+// same transaction) and clears the user's failure counts.
 func (s *Service) ResetPassword(ctx context.Context, by Admin, u User, password string) error {
 	if err := CheckPasswordPolicy(u.Username, password); err != nil {
 		return err
@@ -125,10 +133,16 @@ func (s *Service) ResetPassword(ctx context.Context, by Admin, u User, password 
 	if err := s.store.SetUserPassword(ctx, u.ID, hash); err != nil {
 		return err
 	}
+	// The owner may have been delayed by their own mistakes: a new
+	// password starts with a clean count from every client.
+	if err := s.throttle.Forget(ctx, throttleScope, u.Username); err != nil {
+		return err
+	}
 	return s.adminEvent(ctx, by, audit.UserResetPassword, u.OrgCode, map[string]any{"username": u.Username})
 }
 
-// SetDisabled disables or re-enables an account.
+// SetDisabled disables or re-enables an account and ends its sessions
+// (in the same transaction): enabling it again revives none of them.
 func (s *Service) SetDisabled(ctx context.Context, by Admin, u User, disabled bool, reason string) error {
 	if err := s.store.SetUserDisabled(ctx, u.ID, disabled); err != nil {
 		return err

@@ -1,11 +1,17 @@
 package staff
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -78,9 +84,28 @@ func CheckPassword(encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// dummyHash is checked against when the user does not exist, is
-// disabled or locked, so that these cost as much time as a wrong password
-// and the answers cannot be told apart.
+// hashSlots bounds the password checks running at once to the number of
+// CPUs: each takes 64 MiB and a core for a few hundred milliseconds, so a
+// burst of logins and seal confirmations — or a flood of guesses from
+// many addresses — queues here instead of exhausting memory and starving
+// every other request.
+var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// checkPassword is CheckPassword in one of the hashSlots, waiting for one
+// no longer than ctx allows.
+func checkPassword(ctx context.Context, encoded, password string) (bool, error) {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("password check: %w", ctx.Err())
+	}
+	defer func() { <-hashSlots }()
+	return CheckPassword(encoded, password)
+}
+
+// dummyHash is checked against when the user does not exist or is
+// disabled, so that these cost as much time as a wrong password and the
+// answers cannot be told apart.
 var dummyHash = sync.OnceValue(func() string {
 	h, err := HashPassword("cardseal-dummy-password")
 	if err != nil {
@@ -88,3 +113,37 @@ var dummyHash = sync.OnceValue(func() string {
 	}
 	return h
 })
+
+// commonPasswordsGz is the list of common passwords of zxcvbn-ts
+// (npm @zxcvbn-ts/language-common 4.1.3, MIT licence), trimmed, lower-cased
+// and gzipped by gen_common.go.
+//
+//go:generate npm pack --silent @zxcvbn-ts/language-common@4.1.3
+//go:generate go run gen_common.go zxcvbn-ts-language-common-4.1.3.tgz
+//go:generate rm zxcvbn-ts-language-common-4.1.3.tgz
+//go:embed common-passwords.txt.gz
+var commonPasswordsGz []byte
+
+// commonPasswords is the list as a set, read on first use.
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	zr, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
+	if err != nil {
+		panic(fmt.Sprintf("embedded common-passwords.txt.gz: %v", err))
+	}
+	set := make(map[string]struct{}, 50000)
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		set[sc.Text()] = struct{}{}
+	}
+	if err := sc.Err(); err != nil || len(set) == 0 {
+		panic(fmt.Sprintf("embedded common-passwords.txt.gz: %d entries, %v", len(set), err))
+	}
+	return set
+})
+
+// IsCommonPassword reports whether the password, trimmed and in lower
+// case, is on the list of common passwords.
+func IsCommonPassword(password string) bool {
+	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(password))]
+	return ok
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // Orgs finds a user's organisation in the registry.
@@ -29,40 +30,45 @@ type AuditLog interface {
 type Policy struct {
 	// SessionTTL is how long a session lasts (default 8h).
 	SessionTTL time.Duration
-	// MaxFailedLogins consecutive failures lock a user for
-	// LockoutPeriod (defaults 5 and 15 min).
-	MaxFailedLogins int
-	LockoutPeriod   time.Duration
+	// Throttle is the delay after wrong passwords from one client for
+	// one username (default: 3 free, then 2 s doubling up to 15 min,
+	// forgotten after a day). It replaces a per-account lockout, which
+	// anyone could trigger: usernames are public division codes.
+	Throttle throttle.Policy
 }
+
+// DefaultThrottle is the default Policy.Throttle.
+var DefaultThrottle = throttle.Policy{Free: 3, First: 2 * time.Second, Max: 15 * time.Minute, Forget: 24 * time.Hour}
 
 func (p *Policy) fill() {
 	if p.SessionTTL <= 0 {
 		p.SessionTTL = 8 * time.Hour
 	}
-	if p.MaxFailedLogins <= 0 {
-		p.MaxFailedLogins = 5
-	}
-	if p.LockoutPeriod <= 0 {
-		p.LockoutPeriod = 15 * time.Minute
+	if p.Throttle == (throttle.Policy{}) {
+		p.Throttle = DefaultThrottle
 	}
 }
 
 // Service is the one place staff log in, are recognised and confirm an
 // action with their password.
 type Service struct {
-	store  Store
-	orgs   Orgs
-	log    AuditLog
-	policy Policy
+	store    Store
+	orgs     Orgs
+	log      AuditLog
+	policy   Policy
+	throttle *throttle.Throttle
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // NewService returns the staff service over its store, the registry of
-// organisations and the audit log.
+// organisations and the audit log. It panics on an unusable throttle
+// policy (a programming error).
 func NewService(st Store, orgs Orgs, log AuditLog, p Policy) *Service {
 	p.fill()
-	return &Service{store: st, orgs: orgs, log: log, policy: p, Now: time.Now}
+	s := &Service{store: st, orgs: orgs, log: log, policy: p, Now: time.Now}
+	s.throttle = throttle.New(st, p.Throttle, func() time.Time { return s.Now() })
+	return s
 }
 
 // Policy returns the service's policy with its defaults filled in.
@@ -83,9 +89,23 @@ type Outcome string
 const (
 	OutcomeOK            Outcome = "ok"
 	OutcomeUnknownUser   Outcome = "unknown_user"
-	OutcomeLocked        Outcome = "locked"
+	OutcomeDisabled      Outcome = "disabled"
 	OutcomeWrongPassword Outcome = "bad_password"
+	// OutcomeThrottled: the client had to wait (a *throttle.WaitError,
+	// not a LoginError); the password was not tried.
+	OutcomeThrottled Outcome = "throttled"
 )
+
+// throttleScope is the scope of the failure counts of passwords: one
+// per (username, client), shared by logins and confirmations.
+const throttleScope = "login"
+
+func throttleKey(username, remote string) throttle.Key {
+	if remote == "" {
+		remote = "unknown"
+	}
+	return throttle.Key{Scope: throttleScope, Subject: username, Client: remote}
+}
 
 // LoginError is a refused login: it wraps ErrBadCredentials (every
 // refusal looks the same to the client) and says why, for logs and
@@ -123,12 +143,18 @@ func HashToken(tok string) []byte {
 	return h[:]
 }
 
-// Login checks a username and password and starts a session. Unknown
-// users, disabled and locked accounts and wrong passwords all fail with a
-// *LoginError (ErrBadCredentials) after the same work (one password
-// hash); a wrong password counts towards the lockout. It returns the
-// bearer token, shown to the client once and stored only as its hash.
-func (s *Service) Login(ctx context.Context, username, password, remote string) (string, Principal, error) {
+// Login checks a username and password and starts a session of the
+// kind. Unknown users, disabled accounts and wrong passwords all fail
+// with a *LoginError (ErrBadCredentials) after the same work (one
+// password hash). Every failure counts against the (username, client)
+// pair; once it must wait, Login answers a *throttle.WaitError without
+// trying the password — for an unknown username exactly as for a real
+// one. It returns the token, shown to the client once and stored only as
+// its hash.
+func (s *Service) Login(ctx context.Context, kind SessionKind, username, password, remote string) (string, Principal, error) {
+	if kind != APISession && kind != ConsoleSession {
+		return "", Principal{}, fmt.Errorf("login: unknown session kind %q", kind)
+	}
 	p, err := s.check(ctx, username, password, remote)
 	if err != nil {
 		return "", Principal{}, err
@@ -139,10 +165,10 @@ func (s *Service) Login(ctx context.Context, username, password, remote string) 
 	}
 	now := s.Now().UTC()
 	p.TokenHash, p.ExpiresAt = hash, now.Add(s.policy.SessionTTL).Truncate(time.Second)
-	if err := s.store.CreateSession(ctx, Session{TokenHash: hash, UserID: p.User.ID, CreatedAt: now, ExpiresAt: p.ExpiresAt}); err != nil {
+	if err := s.store.CreateSession(ctx, Session{TokenHash: hash, UserID: p.User.ID, Kind: kind, CreatedAt: now, ExpiresAt: p.ExpiresAt}); err != nil {
 		return "", Principal{}, err
 	}
-	if err := s.audit(ctx, p.User, p.Org.Code, audit.UserLogin, remote, nil); err != nil {
+	if err := s.audit(ctx, p.User, p.Org.Code, audit.UserLogin, remote, map[string]any{"session": kind}); err != nil {
 		return "", Principal{}, err
 	}
 	return tok, p, nil
@@ -151,22 +177,32 @@ func (s *Service) Login(ctx context.Context, username, password, remote string) 
 // check authenticates a username and password without starting a
 // session.
 func (s *Service) check(ctx context.Context, username, password, remote string) (Principal, error) {
-	if username == "" || password == "" || len(username) > 64 || len(password) > 256 {
-		_, _ = CheckPassword(dummyHash(), password)
+	if username == "" || password == "" || len(username) > MaxUsername || len(password) > MaxPassword {
+		_, _ = checkPassword(ctx, dummyHash(), password)
 		return Principal{}, &LoginError{OutcomeUnknownUser, "empty or oversized username or password"}
+	}
+	at, err := s.throttle.Begin(ctx, throttleKey(username, remote))
+	if err != nil {
+		return Principal{}, fmt.Errorf("login: %w", err)
 	}
 	u, err := s.store.GetUserByName(ctx, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_, _ = CheckPassword(dummyHash(), password)
-		return Principal{}, &LoginError{OutcomeUnknownUser, "unknown user"}
+		_, _ = checkPassword(ctx, dummyHash(), password)
+		if err := at.Failed(ctx); err != nil {
+			return Principal{}, err
+		}
+		return Principal{}, &LoginError{OutcomeUnknownUser, fmt.Sprintf("unknown user (%d failures from %s)", at.Failures(), remote)}
 	case err != nil:
 		return Principal{}, err
-	case u.Disabled, s.Now().Before(u.LockedUntil):
-		_, _ = CheckPassword(dummyHash(), password)
-		return Principal{}, &LoginError{OutcomeLocked, fmt.Sprintf("user %q is disabled or locked until %s", u.Username, u.LockedUntil.Format(time.RFC3339))}
+	case u.Disabled:
+		_, _ = checkPassword(ctx, dummyHash(), password)
+		if err := at.Failed(ctx); err != nil {
+			return Principal{}, err
+		}
+		return Principal{}, &LoginError{OutcomeDisabled, fmt.Sprintf("user %q is disabled", u.Username)}
 	}
-	if err := s.checkPassword(ctx, u, password, remote); err != nil {
+	if err := s.checkPassword(ctx, u, at, password, remote); err != nil {
 		return Principal{}, err
 	}
 	o, err := s.orgs.GetOrg(ctx, u.OrgCode)
@@ -176,35 +212,35 @@ func (s *Service) check(ctx context.Context, username, password, remote string) 
 	return Principal{User: u, Org: o}, nil
 }
 
-// checkPassword checks u's password; a wrong one counts towards the
-// lockout and is a *LoginError.
-func (s *Service) checkPassword(ctx context.Context, u User, password, remote string) error {
-	ok, err := CheckPassword(u.PasswordHash, password)
+// checkPassword checks u's password for an attempt that the throttle let
+// through: a wrong one is counted, audited and is a *LoginError; a right
+// one clears the count.
+func (s *Service) checkPassword(ctx context.Context, u User, at *throttle.Attempt, password, remote string) error {
+	ok, err := checkPassword(ctx, u.PasswordHash, password)
 	if err != nil {
 		return fmt.Errorf("user %q: %w", u.Username, err)
 	}
 	if !ok {
-		failed, until, action := u.FailedLogins+1, time.Time{}, audit.UserLoginFailed
-		if failed >= s.policy.MaxFailedLogins {
-			failed, until, action = 0, s.Now().Add(s.policy.LockoutPeriod), audit.UserLocked
-		}
-		if err := s.store.UpdateUserLogin(ctx, u.ID, failed, until); err != nil {
+		if err := at.Failed(ctx); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, u, u.OrgCode, action, remote, map[string]any{"consecutive_failures": u.FailedLogins + 1}); err != nil {
+		n := at.Failures()
+		detail := map[string]any{"consecutive_failures": n}
+		if d := s.throttle.Policy().Delay(n); d > 0 {
+			detail["delay_seconds"] = int(d.Seconds())
+		}
+		if err := s.audit(ctx, u, u.OrgCode, audit.UserLoginFailed, remote, detail); err != nil {
 			return err
 		}
-		return &LoginError{OutcomeWrongPassword, fmt.Sprintf("user %q: wrong password (%d in a row)", u.Username, u.FailedLogins+1)}
+		return &LoginError{OutcomeWrongPassword, fmt.Sprintf("user %q: wrong password (%d in a row from %s)", u.Username, n, remote)}
 	}
-	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
-		return s.store.UpdateUserLogin(ctx, u.ID, 0, time.Time{})
-	}
-	return nil
+	return at.Succeeded(ctx)
 }
 
-// Authenticate recognises the bearer of a session token. A missing,
-// expired or unknown session, a disabled or deleted user: ErrNoSession.
-func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+// Authenticate recognises the bearer of a session token of the kind. A
+// missing, expired or unknown session, one of the other kind, a disabled
+// or deleted user: ErrNoSession.
+func (s *Service) Authenticate(ctx context.Context, kind SessionKind, token string) (Principal, error) {
 	if len(token) != TokenLength {
 		return Principal{}, fmt.Errorf("%w: malformed token", ErrNoSession)
 	}
@@ -214,6 +250,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, fmt.Errorf("%w: unknown or expired session", ErrNoSession)
 	} else if err != nil {
 		return Principal{}, err
+	}
+	if se.Kind != kind {
+		return Principal{}, fmt.Errorf("%w: a %q session used as a %q one", ErrNoSession, se.Kind, kind)
 	}
 	u, err := s.store.GetUser(ctx, se.UserID)
 	if errors.Is(err, ErrNotFound) {
@@ -232,17 +271,22 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 }
 
 // Confirm checks the password of a recognised staff member again before
-// an act that needs it (applying a seal): a wrong one counts towards the
-// lockout exactly as a failed login does.
+// an act that needs it (applying a seal), whichever door the request came
+// through. A wrong one counts against the same (username, client) pair
+// as a failed login, and the same delay applies (*throttle.WaitError).
 func (s *Service) Confirm(ctx context.Context, p Principal, password, remote string) error {
-	if password == "" || len(password) > 256 {
+	if password == "" || len(password) > MaxPassword {
 		return &LoginError{OutcomeWrongPassword, "empty or oversized password"}
+	}
+	at, err := s.throttle.Begin(ctx, throttleKey(p.User.Username, remote))
+	if err != nil {
+		return fmt.Errorf("confirm: %w", err)
 	}
 	u, err := s.store.GetUser(ctx, p.User.ID)
 	if err != nil {
 		return err
 	}
-	return s.checkPassword(ctx, u, password, remote)
+	return s.checkPassword(ctx, u, at, password, remote)
 }
 
 // Logout ends the principal's session.

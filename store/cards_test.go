@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -378,13 +380,31 @@ func testAdmin(t *testing.T, open opener) {
 			t.Errorf("ListUsers(pattern) = %v, want ErrInvalid", err)
 		}
 
+		// Changing a password or disabling an account ends that user's
+		// sessions (issue 12 L1), and no one else's.
 		east := users["east"]
-		if err := s.UpdateUserLogin(ctx, east.ID, 5, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
+		session := func(u *staff.User, name string) []byte {
+			h := sha256.Sum256([]byte(name))
+			if err := s.CreateSession(ctx, staff.Session{TokenHash: h[:], UserID: u.ID, Kind: staff.ConsoleSession, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			return h[:]
 		}
+		alive := func(h []byte) bool {
+			_, err := s.GetSession(ctx, h)
+			if err != nil && !errors.Is(err, staff.ErrNotFound) {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		eastSession, westSession := session(east, "east 1"), session(users["west"], "west 1")
 		if err := s.SetUserPassword(ctx, east.ID, "$argon2id$new"); err != nil {
 			t.Fatal(err)
 		}
+		if alive(eastSession) || !alive(westSession) {
+			t.Errorf("after SetUserPassword: east's session alive %t, west's %t; want false, true", alive(eastSession), alive(westSession))
+		}
+		eastSession = session(east, "east 2")
 		want := *east
 		want.PasswordHash = "$argon2id$new"
 		if got, err := s.GetUser(ctx, east.ID); err != nil || got != want {
@@ -396,6 +416,12 @@ func testAdmin(t *testing.T, open opener) {
 		want.Disabled = true
 		if got, err := s.GetUser(ctx, east.ID); err != nil || got != want {
 			t.Errorf("after disabling = %+v, %v; want %+v", got, err, want)
+		}
+		if alive(eastSession) || !alive(westSession) {
+			t.Errorf("after SetUserDisabled: east's session alive %t, west's %t; want false, true", alive(eastSession), alive(westSession))
+		}
+		if err := s.SetUserPassword(ctx, 1<<40, "$argon2id$x"); !errors.Is(err, staff.ErrNotFound) {
+			t.Errorf("SetUserPassword(missing user) = %v, want staff.ErrNotFound", err)
 		}
 		if got, _ := s.GetUser(ctx, users["west"].ID); got.Disabled {
 			t.Error("disabling one user disabled another")
@@ -476,7 +502,16 @@ func testUpgrade(t *testing.T, open opener) {
 		s, url := open(t)
 		seedOrgs(t, s)
 		c := newCard(t, s)
+		lockedType := "INTEGER"
+		if s.d.name == "postgres" {
+			lockedType = "timestamptz"
+		}
 		for _, q := range []string{
+			`DROP INDEX sessions_user`, // version 6
+			`ALTER TABLE sessions DROP COLUMN kind`,
+			`DROP TABLE throttles`,
+			`ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE users ADD COLUMN locked_until ` + lockedType,
 			`DROP INDEX cards_awaiting`, // version 5
 			`ALTER TABLE cards DROP COLUMN next_level`,
 			`DROP TABLE attachments`, // version 4
@@ -493,10 +528,21 @@ func testUpgrade(t *testing.T, open opener) {
 		} {
 			raw(t, s, q)
 		}
+		// A user locked out and logged in under version 1.
+		raw(t, s, `INSERT INTO users (username, org_code, password_hash, failed_logins) VALUES ('old', '220102', 'h', 5)`)
+		raw(t, s, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT $1, id, $2, $3 FROM users WHERE username = 'old'`,
+			bytes.Repeat([]byte{7}, 32), s.d.timeArg(now()), s.d.timeArg(now().Add(time.Hour)))
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 		s = mustOpen(t, url)
+		// Version 6: no lockout, and sessions of no kind are ended.
+		if u, err := s.GetUserByName(ctx, "old"); err != nil || u.Disabled {
+			t.Errorf("version 1 user after upgrade = %+v, %v", u, err)
+		}
+		if _, err := s.GetSession(ctx, bytes.Repeat([]byte{7}, 32)); !errors.Is(err, staff.ErrNotFound) {
+			t.Errorf("version 1 session after upgrade: %v, want ended", err)
+		}
 		got, err := s.GetCard(ctx, c.ID)
 		if err != nil || got.CoupleKey != "" || got.Number != c.Number || got.NextLevel != org.Village {
 			t.Fatalf("version 1 card after upgrade = %+v, %v", got, err)

@@ -54,6 +54,8 @@ func (s *DB) Hit(ctx context.Context, key string, window time.Duration, limit in
 	return true, nil
 }
 
+// DeleteExpiredRateLimits drops ended windows and forgotten throttle
+// records (throttle.go), and returns how many rows it dropped.
 func (s *DB) DeleteExpiredRateLimits(ctx context.Context) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM rate_limits WHERE window_end <= $1`, s.d.timeArg(s.now()))
 	if err != nil {
@@ -63,5 +65,6 @@ func (s *DB) DeleteExpiredRateLimits(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("delete expired rate limits: %w", err)
 	}
-	return n, nil
+	m, err := s.deleteExpiredThrottles(ctx)
+	return n + m, err
 }

@@ -2,20 +2,20 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jilin-health/cardseal/staff"
 )
 
 // Staff accounts and their sessions (package staff's Store).
 
-const userCols = `id, username, org_code, password_hash, disabled, failed_logins, locked_until`
+const userCols = `id, username, org_code, password_hash, disabled`
 
 func scanUser(row interface{ Scan(...any) error }) (staff.User, error) {
 	var u staff.User
-	err := row.Scan(&u.ID, &u.Username, &u.OrgCode, &u.PasswordHash, &u.Disabled, &u.FailedLogins, dbTime{&u.LockedUntil})
+	err := row.Scan(&u.ID, &u.Username, &u.OrgCode, &u.PasswordHash, &u.Disabled)
 	return u, err
 }
 
@@ -24,9 +24,8 @@ func (s *DB) CreateUser(ctx context.Context, u *staff.User) error {
 		return fmt.Errorf("create user: %w: username, organisation and password hash are required", ErrInvalid)
 	}
 	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO users (username, org_code, password_hash, disabled, failed_logins, locked_until)
-		 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		u.Username, u.OrgCode, u.PasswordHash, u.Disabled, u.FailedLogins, s.d.timeArg(normTime(u.LockedUntil))).
+		`INSERT INTO users (username, org_code, password_hash, disabled) VALUES ($1, $2, $3, $4) RETURNING id`,
+		u.Username, u.OrgCode, u.PasswordHash, u.Disabled).
 		Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, s.wrapAs(err, staffErrs))
@@ -48,21 +47,6 @@ func (s *DB) GetUserByName(ctx context.Context, username string) (staff.User, er
 		return staff.User{}, fmt.Errorf("get user %q: %w", username, s.wrapAs(err, staffErrs))
 	}
 	return u, nil
-}
-
-func (s *DB) UpdateUserLogin(ctx context.Context, id int64, failedLogins int, lockedUntil time.Time) error {
-	res, err := s.w.ExecContext(ctx,
-		`UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3`,
-		failedLogins, s.d.timeArg(normTime(lockedUntil)), id)
-	if err != nil {
-		return fmt.Errorf("update user %d login: %w", id, s.wrapAs(err, staffErrs))
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update user %d login: %w", id, err)
-	} else if n == 0 {
-		return fmt.Errorf("update user %d login: %w", id, staff.ErrNotFound)
-	}
-	return nil
 }
 
 func (s *DB) ListUsers(ctx context.Context, orgPrefix string) ([]staff.User, error) {
@@ -95,18 +79,38 @@ func (s *DB) ListUsers(ctx context.Context, orgPrefix string) ([]staff.User, err
 	return out, nil
 }
 
+// SetUserPassword replaces the password hash and deletes the user's
+// sessions in the same transaction: whoever held the old password holds
+// no session after the reset.
 func (s *DB) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	if hash == "" {
 		return fmt.Errorf("set password of user %d: %w: empty hash", id, ErrInvalid)
 	}
-	res, err := s.w.ExecContext(ctx,
-		`UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2`, hash, id)
-	return s.updated(res, err, staffErrs, fmt.Sprintf("set password of user %d", id))
+	return s.changeUser(ctx, id, fmt.Sprintf("set password of user %d", id),
+		`UPDATE users SET password_hash = $1 WHERE id = $2`, hash, id)
 }
 
+// SetUserDisabled disables or re-enables a user and deletes the user's
+// sessions in the same transaction, so that enabling the account again
+// brings none of them back.
 func (s *DB) SetUserDisabled(ctx context.Context, id int64, disabled bool) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
-	return s.updated(res, err, staffErrs, fmt.Sprintf("set user %d disabled=%t", id, disabled))
+	return s.changeUser(ctx, id, fmt.Sprintf("set user %d disabled=%t", id, disabled),
+		`UPDATE users SET disabled = $1 WHERE id = $2`, disabled, id)
+}
+
+// changeUser runs an UPDATE of user id and deletes the user's sessions,
+// in one transaction.
+func (s *DB) changeUser(ctx context.Context, id int64, what, update string, args ...any) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, update, args...)
+		if err := s.updated(res, err, staffErrs, what); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+			return fmt.Errorf("%s: end sessions: %w", what, s.wrapAs(err, staffErrs))
+		}
+		return nil
+	})
 }
 
 func (s *DB) CreateSession(ctx context.Context, se staff.Session) error {
@@ -116,12 +120,15 @@ func (s *DB) CreateSession(ctx context.Context, se staff.Session) error {
 	if se.ExpiresAt.IsZero() {
 		return fmt.Errorf("create session: %w: no expiry", ErrInvalid)
 	}
+	if se.Kind != staff.APISession && se.Kind != staff.ConsoleSession {
+		return fmt.Errorf("create session: %w: kind %q", ErrInvalid, se.Kind)
+	}
 	if se.CreatedAt.IsZero() {
 		se.CreatedAt = now()
 	}
 	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		se.TokenHash, se.UserID, s.d.timeArg(normTime(se.CreatedAt)), s.d.timeArg(normTime(se.ExpiresAt)))
+		`INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		se.TokenHash, se.UserID, string(se.Kind), s.d.timeArg(normTime(se.CreatedAt)), s.d.timeArg(normTime(se.ExpiresAt)))
 	if err != nil {
 		return fmt.Errorf("create session for user %d: %w", se.UserID, s.wrapAs(err, staffErrs))
 	}
@@ -131,9 +138,9 @@ func (s *DB) CreateSession(ctx context.Context, se staff.Session) error {
 func (s *DB) GetSession(ctx context.Context, tokenHash []byte) (staff.Session, error) {
 	var se staff.Session
 	err := s.r.QueryRowContext(ctx,
-		`SELECT token_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+		`SELECT token_hash, user_id, kind, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
 		tokenHash, s.d.timeArg(now())).
-		Scan(&se.TokenHash, &se.UserID, dbTime{&se.CreatedAt}, dbTime{&se.ExpiresAt})
+		Scan(&se.TokenHash, &se.UserID, (*string)(&se.Kind), dbTime{&se.CreatedAt}, dbTime{&se.ExpiresAt})
 	if err != nil {
 		return staff.Session{}, fmt.Errorf("get session: %w", s.wrapAs(err, staffErrs))
 	}

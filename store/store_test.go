@@ -265,23 +265,6 @@ func testStore(t *testing.T, open opener) {
 		if err != nil || got != u {
 			t.Fatalf("GetUserByName = %+v, %v; want %+v", got, err, u)
 		}
-		locked := time.Now().Add(15 * time.Minute)
-		if err := s.UpdateUserLogin(ctx, u.ID, 5, locked); err != nil {
-			t.Fatal(err)
-		}
-		got, err = s.GetUser(ctx, u.ID)
-		if err != nil || got.FailedLogins != 5 || !got.LockedUntil.Equal(normTime(locked)) {
-			t.Fatalf("after failed logins: %+v, %v", got, err)
-		}
-		if err := s.UpdateUserLogin(ctx, u.ID, 0, time.Time{}); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := s.GetUser(ctx, u.ID); got.FailedLogins != 0 || !got.LockedUntil.IsZero() {
-			t.Errorf("after reset: %+v", got)
-		}
-		if err := s.UpdateUserLogin(ctx, u.ID+1000, 1, time.Time{}); !errors.Is(err, staff.ErrNotFound) {
-			t.Errorf("UpdateUserLogin(missing) = %v", err)
-		}
 		if _, err := s.GetUserByName(ctx, "nobody"); !errors.Is(err, staff.ErrNotFound) {
 			t.Errorf("GetUserByName(missing) = %v", err)
 		}
@@ -296,20 +279,24 @@ func testStore(t *testing.T, open opener) {
 		}
 		live := sha256.Sum256([]byte("live token"))
 		dead := sha256.Sum256([]byte("expired token"))
-		if err := s.CreateSession(ctx, staff.Session{TokenHash: live[:], UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if err := s.CreateSession(ctx, staff.Session{TokenHash: live[:], UserID: u.ID, Kind: staff.APISession, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateSession(ctx, staff.Session{TokenHash: dead[:], UserID: u.ID, CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+		if err := s.CreateSession(ctx, staff.Session{TokenHash: dead[:], UserID: u.ID, Kind: staff.ConsoleSession, CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateSession(ctx, staff.Session{TokenHash: live[:], UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, staff.ErrDuplicate) {
+		if err := s.CreateSession(ctx, staff.Session{TokenHash: live[:], UserID: u.ID, Kind: staff.APISession, ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, staff.ErrDuplicate) {
 			t.Errorf("duplicate session = %v", err)
 		}
-		if err := s.CreateSession(ctx, staff.Session{TokenHash: []byte("short"), UserID: u.ID, ExpiresAt: time.Now()}); !errors.Is(err, ErrInvalid) {
+		if err := s.CreateSession(ctx, staff.Session{TokenHash: []byte("short"), UserID: u.ID, Kind: staff.APISession, ExpiresAt: time.Now()}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("short hash = %v", err)
 		}
+		other := sha256.Sum256([]byte("kindless token"))
+		if err := s.CreateSession(ctx, staff.Session{TokenHash: other[:], UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("session without a kind = %v", err)
+		}
 		got, err := s.GetSession(ctx, live[:])
-		if err != nil || got.UserID != u.ID || !bytes.Equal(got.TokenHash, live[:]) {
+		if err != nil || got.UserID != u.ID || got.Kind != staff.APISession || !bytes.Equal(got.TokenHash, live[:]) {
 			t.Fatalf("GetSession = %+v, %v", got, err)
 		}
 		if _, err := s.GetSession(ctx, dead[:]); !errors.Is(err, staff.ErrNotFound) {

@@ -61,7 +61,7 @@ func TestInstancesPostgres(t *testing.T) {
 		p     *proc
 		token string
 	}{{b, village}, {a, township}, {b, county}} {
-		if code, body := mustCall(t, step.p.base, "POST", "/api/v1/cards/"+c.ID+"/seal", step.token, nil); code != 200 {
+		if code, body := mustCall(t, step.p.base, "POST", "/api/v1/cards/"+c.ID+"/seal", step.token, sealBody); code != 200 {
 			t.Fatalf("seal %d on %s: %d %s", i+1, step.p.base, code, body)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 func auditActions(t *testing.T, st *store.DB) []string {
@@ -234,10 +235,11 @@ func TestUserCommands(t *testing.T) {
 			t.Fatal("not enabled")
 		}
 
-		// A reset clears a lock and replaces the password.
-		u, _ := st.GetUserByName(ctx, "zhang.wei")
-		if err := st.UpdateUserLogin(ctx, u.ID, 3, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
+		// A reset clears the delays of wrong passwords and replaces the
+		// password.
+		delayed := throttle.Key{Scope: "login", Subject: "zhang.wei", Client: "192.0.2.1"}
+		if ok, err := st.SetThrottle(ctx, delayed, 0, throttle.Record{Failures: 9, NotBefore: time.Now().Add(time.Hour), Expires: time.Now().Add(24 * time.Hour)}); err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		out = mustAdmin(t, "user", "reset-password", "--username", "zhang.wei", "--dir", dir, "--db", url)
 		m = passwordRE.FindStringSubmatch(out)
@@ -246,8 +248,8 @@ func TestUserCommands(t *testing.T) {
 		}
 		check("zhang.wei", m[1], true)
 		check("zhang.wei", pw1, false)
-		if u, _ := st.GetUserByName(ctx, "zhang.wei"); u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
-			t.Fatalf("lock not cleared: %+v", u)
+		if rec, err := st.Throttle(ctx, delayed); err != nil || rec.Failures != 0 {
+			t.Fatalf("delay not cleared: %+v, %v", rec, err)
 		}
 
 		want := []string{"user.add 220102001", "user.add 220102001", "user.disable 220102001", "user.enable 220102001", "user.reset_password 220102001"}

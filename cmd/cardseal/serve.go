@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,7 +34,7 @@ import (
 
 // serveSettings are the settings 'cardseal serve' takes as flags (and
 // 'config check' too, to check what serve would run with).
-var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "calendar", "trust_proxy", "demo_password"}
+var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "trust_proxy", "demo_password"}
 
 var cmdServe = &command{
 	name:  "serve",
@@ -80,6 +81,9 @@ type serveOptions struct {
 	// redirecting, when set, is called with the address of the plain
 	// HTTP listener that redirects to HTTPS (tests).
 	redirecting func(addr string)
+	// metricsListening, when set, is called with the address of the
+	// operator's metrics listener (tests).
+	metricsListening func(addr string)
 	// expiryWarning is how long before its end a certificate is warned
 	// about (default certWarning); tests lengthen it.
 	expiryWarning time.Duration
@@ -132,6 +136,13 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 			return withHint(err, "choose another --redirect-http address, or stop the program that uses it")
 		}
 		defer redirectLn.Close()
+	}
+	var metricsLn net.Listener
+	if s.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.MetricsAddr); err != nil {
+			return withHint(err, "choose another --metrics-addr, or stop the program that uses it")
+		}
+		defer metricsLn.Close()
 	}
 	ks, err := openKeys(s)
 	if err != nil {
@@ -193,7 +204,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 
 	h := api.New(api.Deps{
 		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, Logger: log,
-		Options: api.Options{TrustProxy: s.TrustProxy, Registry: reg, Now: now},
+		Options: api.Options{TrustProxy: s.TrustProxy, Registry: reg, Now: now, HTTPS: strings.HasPrefix(s.PublicURL, "https://")},
 	})
 	srv := &http.Server{
 		Handler:           h,
@@ -238,6 +249,23 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 		log.Info("redirecting to https", "addr", redirectLn.Addr().String())
 		if o.redirecting != nil {
 			o.redirecting(redirectLn.Addr().String())
+		}
+	}
+	if metricsLn != nil {
+		// The operator's address: /metrics, which the public address
+		// does not serve (issue 12 I2).
+		msrv := &http.Server{
+			Handler:           api.MetricsHandler(reg),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, msrv)
+		serve = append(serve, func() error { return msrv.Serve(metricsLn) })
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+		if o.metricsListening != nil {
+			o.metricsListening(metricsLn.Addr().String())
 		}
 	}
 	err = runServers(ctx, servers, serve, log)

@@ -47,6 +47,11 @@ func TestServePostgres(t *testing.T) {
 
 const e2ePassword = "e2e-demo-password"
 
+// sealBody confirms a seal through the JSON API with the staff member's
+// password (issue 12 L6: the API seals only after the same step-up as the
+// console).
+var sealBody = []byte(`{"password":"` + e2ePassword + `"}`)
+
 // server is a running 'cardseal serve'.
 type server struct {
 	t      *testing.T
@@ -165,7 +170,7 @@ func (s *server) login(username string) string {
 
 func (s *server) seal(id, token string) reply {
 	s.t.Helper()
-	return s.request("POST", "/api/v1/cards/"+id+"/seal", token, "", nil)
+	return s.request("POST", "/api/v1/cards/"+id+"/seal", token, "application/json", sealBody)
 }
 
 func (s *server) card(id, token string) api.CardView {

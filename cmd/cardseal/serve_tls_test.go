@@ -73,21 +73,23 @@ func TestServeTLS(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	started, redirecting := make(chan string, 1), make(chan string, 1)
+	started, redirecting, metrics := make(chan string, 1), make(chan string, 1), make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, serveFlags(t, "--dir", dir, "--addr", "127.0.0.1:0", "--demo-password", e2ePassword,
-			"--tls-cert", certFile, "--tls-key", keyFile, "--redirect-http", "127.0.0.1:0"), serveOptions{
+			"--tls-cert", certFile, "--tls-key", keyFile, "--redirect-http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"), serveOptions{
+			metricsListening: func(a string) { metrics <- a },
 			// The demo seal certificates run five years: warn about them
 			// all, to see the warning.
 			expiryWarning: 6 * 365 * 24 * time.Hour,
 			started:       func(a string) { started <- a }, redirecting: func(a string) { redirecting <- a }}, stdout, stderr)
 	}()
-	var addr, raddr string
-	for addr == "" || raddr == "" {
+	var addr, raddr, maddr string
+	for addr == "" || raddr == "" || maddr == "" {
 		select {
 		case addr = <-started:
 		case raddr = <-redirecting:
+		case maddr = <-metrics:
 		case err := <-done:
 			t.Fatalf("serve: %v\n%s", err, stderr.String())
 		case <-time.After(60 * time.Second):
@@ -127,6 +129,9 @@ func TestServeTLS(t *testing.T) {
 	if res.StatusCode != 200 || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
 		t.Fatalf("healthz over TLS: %d %+v", res.StatusCode, res.TLS)
 	}
+	if hsts := res.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+		t.Errorf("no HSTS over TLS: %q", hsts)
+	}
 	// Plain HTTP on the TLS port is refused.
 	if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		res.Body.Close()
@@ -159,8 +164,12 @@ func TestServeTLS(t *testing.T) {
 	}
 
 	// The gauge, for every seal certificate, the platform's and the TLS
-	// certificate; the warnings in the log.
-	res, body := get(tlsClient, "https://"+addr+"/metrics")
+	// certificate, on the operator's metrics address only; the warnings
+	// in the log.
+	if res, _ := get(tlsClient, "https://"+addr+"/metrics"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("metrics on the public address: %d, want 404", res.StatusCode)
+	}
+	res, body := get(http.DefaultClient, "http://"+maddr+"/metrics")
 	if res.StatusCode != 200 {
 		t.Fatalf("metrics: %d", res.StatusCode)
 	}

@@ -52,11 +52,8 @@ var cmdUserList = &command{
 			fmt.Fprintln(tw, "USERNAME\tORG\tSTATE")
 			for _, u := range users {
 				state := "active"
-				switch {
-				case u.Disabled:
+				if u.Disabled {
 					state = "disabled"
-				case !u.LockedUntil.IsZero():
-					state = "locked until " + u.LockedUntil.Local().Format("2006-01-02 15:04")
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Username, u.OrgCode, state)
 			}

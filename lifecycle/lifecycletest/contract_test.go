@@ -19,6 +19,7 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/store/storetest"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 var (
@@ -81,6 +82,7 @@ func testPorts(t *testing.T, b backend) {
 		{"attachments", testAttachments},
 		{"audit", testAudit},
 		{"quotas", testQuotas},
+		{"throttles", testThrottles},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -825,5 +827,64 @@ func testQuotas(t *testing.T, b backend) {
 	} {
 		_, err := call()
 		wantErr(t, name, err, b.invalid)
+	}
+}
+
+func testThrottles(t *testing.T, b backend) {
+	reg := b.open(t)
+	k := throttle.Key{Scope: "download", Subject: "0123456789abcdef", Client: "198.51.100.7"}
+	other := throttle.Key{Scope: "download", Subject: "0123456789abcdef", Client: "203.0.113.5"}
+	at := time.Date(2026, 12, 1, 9, 0, 0, 123456789, time.UTC)
+	rec := func(n int) throttle.Record {
+		return throttle.Record{Failures: n, NotBefore: at.Add(time.Duration(n) * time.Second), Expires: at.Add(24 * time.Hour)}
+	}
+	get := func(k throttle.Key) throttle.Record {
+		t.Helper()
+		r, err := reg.Throttle(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := get(k); r != (throttle.Record{}) {
+		t.Fatalf("no record yet: %+v", r)
+	}
+	set := func(k throttle.Key, prev, n int) bool {
+		t.Helper()
+		ok, err := reg.SetThrottle(ctx, k, prev, rec(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !set(k, 0, 1) || set(k, 0, 1) || set(k, 2, 3) || !set(k, 1, 2) || !set(other, 0, 1) {
+		t.Fatal("compare-and-set: want insert, refused insert, refused update, update, another key")
+	}
+	want := rec(2)
+	if r := get(k); r.Failures != 2 || !r.NotBefore.Equal(want.NotBefore.Truncate(time.Microsecond)) || !r.Expires.Equal(want.Expires.Truncate(time.Microsecond)) {
+		t.Fatalf("record %+v, want %+v to the microsecond", r, want)
+	}
+	if err := reg.ClearThrottle(ctx, k); err != nil || get(k).Failures != 0 || get(other).Failures != 1 {
+		t.Fatalf("clear one: %v; %+v, other %+v", err, get(k), get(other))
+	}
+	set(k, 0, 1)
+	third := throttle.Key{Scope: "login", Subject: k.Subject, Client: k.Client}
+	set(third, 0, 1)
+	if err := reg.ClearThrottles(ctx, "download", k.Subject); err != nil || get(k).Failures != 0 || get(other).Failures != 0 || get(third).Failures != 1 {
+		t.Fatalf("clear a subject: %v; %+v %+v, another scope %+v", err, get(k), get(other), get(third))
+	}
+	for name, call := range map[string]func() error{
+		"empty client": func() error { _, err := reg.Throttle(ctx, throttle.Key{Scope: "s", Subject: "x"}); return err },
+		"long subject": func() error {
+			_, err := reg.SetThrottle(ctx, throttle.Key{Scope: "s", Subject: string(make([]byte, 129)), Client: "c"}, 0, rec(1))
+			return err
+		},
+		"no failures": func() error {
+			_, err := reg.SetThrottle(ctx, k, 0, throttle.Record{NotBefore: at, Expires: at})
+			return err
+		},
+		"negative prev": func() error { _, err := reg.SetThrottle(ctx, k, -1, rec(1)); return err },
+	} {
+		wantErr(t, name, call(), b.invalid)
 	}
 }

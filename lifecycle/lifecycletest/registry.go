@@ -1,7 +1,7 @@
 // Package lifecycletest gives tests an in-memory registry: every port the
 // lifecycle declares (lifecycle.Cards, Seals, Documents, Orgs, AuditLog,
-// Quotas, Budgets, together lifecycle.Registry) kept in maps behind one
-// mutex.
+// Quotas, Budgets and throttle.Store, together lifecycle.Registry) kept in
+// maps behind one mutex.
 //
 // It honours the ports' documented contracts as package store does —
 // the sentinels card.ErrNotFound, card.ErrConflict and card.ErrDuplicate
@@ -31,6 +31,7 @@ import (
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/throttle"
 )
 
 // ErrInvalid: a malformed argument (the store's store.ErrInvalid).
@@ -56,6 +57,8 @@ type Registry struct {
 	noteNums map[string]bool
 	events   []audit.Event
 	hits     map[string]int // key and window start → count
+	// throttles are the failure counts of package throttle.
+	throttles map[throttle.Key]throttle.Record
 }
 
 // record is a card with everything kept beside it.
@@ -82,6 +85,8 @@ func NewRegistry() *Registry {
 		formNums: map[string]bool{},
 		noteNums: map[string]bool{},
 		hits:     map[string]int{},
+
+		throttles: map[throttle.Key]throttle.Record{},
 	}
 }
 
