@@ -26,7 +26,21 @@ var (
 	// ErrDuplicate: a unique key is taken (card number, QR token, status
 	// index, a second one-time notice for the same application).
 	ErrDuplicate = errors.New("duplicate")
+	// ErrBarred: a write refused because another card of the same couple
+	// is in a state the caller named as barring it (a CoupleBar).
+	ErrBarred = errors.New("barred by another card of the couple")
 )
+
+// CoupleBar names the cards of a couple that bar a write to another card
+// of the couple: any card of type Type whose status is one of Statuses
+// (lifecycle decides which; Art. 22: a voided re-birth card bars every
+// seal of a re-birth card). The registry checks it inside the write's
+// transaction, so a status change racing the write is seen by one of
+// them.
+type CoupleBar struct {
+	Type     Type
+	Statuses []Status
+}
 
 // Status is the lifecycle state of a card. The transitions between them
 // are lifecycle's (lifecycle/rules.go).

@@ -53,8 +53,11 @@ type Seals interface {
 	// next, and appends ev, atomically and serialised per card. It
 	// returns card.ErrConflict if the card's newest revision is not
 	// expectSeq, the card is not a draft, or the level is already
-	// sealed; then nothing changes.
-	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error
+	// sealed, and card.ErrBarred if bar is not nil and another card of
+	// the same couple (equal, non-empty CoupleKey) matches it; then
+	// nothing changes. The bar is checked under locks that a concurrent
+	// SetStatus of the barring card also takes.
+	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error
 	// Seals returns the card's seal records in order.
 	Seals(ctx context.Context, cardID string) ([]card.Seal, error)
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -117,10 +118,23 @@ func CardSealBoxes() map[org.Level][4]float64 {
 	return m
 }
 
+// sealBar is what bars a seal of c, checked by the registry inside the
+// seal's transaction: a voided re-birth card of the couple stops every
+// re-birth card of theirs at every seal, the county's that issues it
+// included (Art. 22), whatever the order of the spouses (the couple key
+// is symmetric) and whenever the application was made.
+func sealBar(c *card.Card) *card.CoupleBar {
+	if c.Type != card.Rebirth {
+		return nil
+	}
+	return &card.CoupleBar{Type: card.Rebirth, Statuses: []card.Status{card.StatusVoided}}
+}
+
 // Seal applies the actor's organisation's seal to a card: one PDF
 // revision and its record, committed together. Outside the jurisdiction
 // is ErrForbidden, another level's turn ErrWrongLevel; a chain error or
-// card.ErrConflict if the chain or the card moved meanwhile.
+// card.ErrConflict if the chain or the card moved meanwhile;
+// ErrRebirthBlocked for a re-birth card whose couple has a voided one.
 func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, error) {
 	c, err := s.card(ctx, a, id, SealCard)
 	if err != nil {
@@ -163,7 +177,10 @@ func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, err
 		CertSerial: fmt.Sprintf("%X", idn.Cert.SerialNumber), SignedAt: at, PDFDigest: digest[:], ByUser: a.Username,
 	}
 	ev := s.event(a, audit.CardSeal, id, Reason(a.Org.Level), map[string]any{"level": a.Org.Level, "seq": seq + 1, "status": status})
-	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, ev); err != nil {
+	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, sealBar(c), ev); err != nil {
+		if errors.Is(err, card.ErrBarred) {
+			return nil, fmt.Errorf("%w: %w", ErrRebirthBlocked, err)
+		}
 		return nil, err
 	}
 	n, err := s.reg.GetCard(ctx, id)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,7 +331,7 @@ func (s *DB) lockCard(ctx context.Context, tx *sql.Tx, cardID string) (card.Stat
 	return st, seq, nil
 }
 
-func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error {
+func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error {
 	if newStatus != card.StatusDraft && newStatus != card.StatusIssued {
 		return fmt.Errorf("seal card %s: %w: a seal leaves the card draft or issued, not %q", cardID, ErrInvalid, newStatus)
 	}
@@ -351,8 +352,16 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	if seal.SignedAt.IsZero() {
 		seal.SignedAt = t
 	}
+	if bar != nil && (!bar.Type.Valid() || len(bar.Statuses) == 0) {
+		return fmt.Errorf("seal card %s: %w: a bar names a card type and statuses", cardID, ErrInvalid)
+	}
 	ev.CardID = cardID
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if bar != nil {
+			if err := s.checkBar(ctx, tx, cardID, bar); err != nil {
+				return err
+			}
+		}
 		st, seq, err := s.lockCard(ctx, tx, cardID)
 		if err != nil {
 			return err
@@ -398,6 +407,41 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	})
 	if err != nil {
 		return fmt.Errorf("seal card %s at %s: %w", cardID, seal.Level, err)
+	}
+	return nil
+}
+
+// checkBar returns card.ErrBarred if another card of the couple of
+// cardID matches bar. It locks every card of the couple, the card itself
+// included, in the order of their IDs: a SetStatus of one of them waits
+// for this transaction or this one for it, and two seals of one couple
+// at once lock in the same order (no deadlock). On SQLite the write
+// transaction is exclusive already.
+func (s *DB) checkBar(ctx context.Context, tx *sql.Tx, cardID string, bar *card.CoupleBar) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, type, status FROM cards
+		WHERE couple_key <> '' AND couple_key = (SELECT couple_key FROM cards WHERE id = $1)
+		ORDER BY id`+s.d.forUpdate, cardID)
+	if err != nil {
+		return fmt.Errorf("couple of card: %w", s.wrap(err))
+	}
+	defer rows.Close()
+	by := ""
+	for rows.Next() {
+		var id string
+		var typ card.Type
+		var st card.Status
+		if err := rows.Scan(&id, &typ, &st); err != nil {
+			return fmt.Errorf("couple of card: %w", err)
+		}
+		if id != cardID && typ == bar.Type && slices.Contains(bar.Statuses, st) && by == "" {
+			by = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couple of card: %w", s.wrap(err))
+	}
+	if by != "" {
+		return fmt.Errorf("%w: card %s", card.ErrBarred, by)
 	}
 	return nil
 }

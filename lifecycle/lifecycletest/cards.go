@@ -315,7 +315,7 @@ func (r *Registry) PDF(ctx context.Context, cardID string, seq int) ([]byte, err
 	return rec.pdfs[seq], nil
 }
 
-func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error {
+func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error {
 	if newStatus != card.StatusDraft && newStatus != card.StatusIssued {
 		return invalid("seal card %s: a seal leaves the card draft or issued, not %q", cardID, newStatus)
 	}
@@ -329,6 +329,9 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 	// over may be encrypted), kept as given.
 	if len(seal.PDFDigest) != sm3.Size {
 		return invalid("seal card %s: the seal record needs the SM3 digest of the sealed PDF", cardID)
+	}
+	if bar != nil && (!bar.Type.Valid() || len(bar.Statuses) == 0) {
+		return invalid("seal card %s: a bar names a card type and statuses", cardID)
 	}
 	if err := checkEvent(ev); err != nil {
 		return err
@@ -346,6 +349,9 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 		return fmt.Errorf("seal card %s: %w: card is %s", cardID, card.ErrConflict, rec.c.Status)
 	case slices.ContainsFunc(rec.seals, func(s card.Seal) bool { return s.Level == seal.Level }):
 		return fmt.Errorf("seal card %s: %w: %s level already sealed", cardID, card.ErrConflict, seal.Level)
+	}
+	if by := r.barring(&rec.c, bar); by != "" {
+		return fmt.Errorf("seal card %s: %w: card %s", cardID, card.ErrBarred, by)
 	}
 	if _, ok := r.orgs[seal.OrgCode]; !ok {
 		return fmt.Errorf("seal card %s: %w: organisation %s", cardID, card.ErrNotFound, seal.OrgCode)
@@ -376,4 +382,17 @@ func (r *Registry) Seals(ctx context.Context, cardID string) ([]card.Seal, error
 		return nil, nil
 	}
 	return slices.Clone(rec.seals), nil
+}
+
+// barring returns the ID of a card of c's couple that bar names, or "".
+func (r *Registry) barring(c *card.Card, bar *card.CoupleBar) string {
+	if bar == nil || c.CoupleKey == "" {
+		return ""
+	}
+	for id, o := range r.cards {
+		if id != c.ID && o.c.CoupleKey == c.CoupleKey && o.c.Type == bar.Type && slices.Contains(bar.Statuses, o.c.Status) {
+			return id
+		}
+	}
+	return ""
 }

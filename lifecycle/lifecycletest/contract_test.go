@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,7 @@ func testPorts(t *testing.T, b backend) {
 		{"create and get", testCreateGet},
 		{"list and page", testList},
 		{"seal", testSeal},
+		{"seal barred by the couple", testSealBar},
 		{"status", testStatus},
 		{"applicant", testApplicant},
 		{"card numbers", testNumbers},
@@ -409,7 +411,59 @@ func addSeal(reg lifecycle.Registry, cardID string, expectSeq int, pdf []byte, s
 		d := sm3.Sum(pdf)
 		s.PDFDigest = d[:]
 	}
-	return reg.AddSeal(ctx, cardID, expectSeq, pdf, s, st, next, e)
+	return reg.AddSeal(ctx, cardID, expectSeq, pdf, s, st, next, nil, e)
+}
+
+// testSealBar: a seal refused because another card of the couple is in
+// a barring state (Art. 22) changes nothing; a bar that matches no card
+// of the couple, or a card of another couple, does not stop the seal.
+func testSealBar(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	couple, other := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	mk := func(typ card.Type, key string) *card.Card {
+		c := newCard(t, "220102001001")
+		c.Type, c.CoupleKey = typ, key
+		if err := reg.CreateCard(ctx, c, []byte("%PDF-rev0 "+c.ID), ev(audit.CardCreate)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	voided, pending, first, stranger := mk(card.Rebirth, couple), mk(card.Rebirth, couple), mk(card.First, couple), mk(card.Rebirth, other)
+	bar := &card.CoupleBar{Type: card.Rebirth, Statuses: []card.Status{card.StatusVoided}}
+	seal := func(c *card.Card, bar *card.CoupleBar) error {
+		s := sealOf(org.Village, "220102001001")
+		d := sm3.Sum([]byte("%PDF-rev1"))
+		s.PDFDigest = d[:]
+		return reg.AddSeal(ctx, c.ID, 0, []byte("%PDF-rev1"), s, card.StatusDraft, org.Township, bar, ev(audit.CardSeal))
+	}
+	// Nothing voided yet: the bar stops nothing.
+	if err := seal(pending, bar); err != nil {
+		t.Fatalf("seal with nothing barring: %v", err)
+	}
+	if err := reg.SetStatus(ctx, voided.ID, []card.Status{card.StatusDraft}, card.StatusVoided, "other", "", "", ev(audit.CardVoid)); err != nil {
+		t.Fatal(err)
+	}
+	before := mustGet(t, reg, pending.ID)
+	s := sealOf(org.Township, "220102001")
+	d := sm3.Sum([]byte("%PDF-rev2"))
+	s.PDFDigest = d[:]
+	wantErr(t, "seal barred by a voided card of the couple",
+		reg.AddSeal(ctx, pending.ID, 1, []byte("%PDF-rev2"), s, card.StatusDraft, org.County, bar, ev(audit.CardSeal)), card.ErrBarred)
+	if got := mustGet(t, reg, pending.ID); got.Seq != before.Seq || got.Version != before.Version || got.NextLevel != org.Township {
+		t.Fatalf("a barred seal changed the card: %+v", got)
+	}
+	if ss, err := reg.Seals(ctx, pending.ID); err != nil || len(ss) != 1 {
+		t.Fatalf("seals after a barred seal: %d %v", len(ss), err)
+	}
+	wantErr(t, "invalid bar", seal(first, &card.CoupleBar{Type: "nonsense", Statuses: []card.Status{card.StatusVoided}}), b.invalid)
+	// Another type, another couple, no bar: sealed.
+	if err := seal(first, &card.CoupleBar{Type: card.Second, Statuses: []card.Status{card.StatusVoided}}); err != nil {
+		t.Fatalf("seal barred by nothing of its type: %v", err)
+	}
+	if err := seal(stranger, bar); err != nil {
+		t.Fatalf("seal of another couple's card: %v", err)
+	}
 }
 
 func sealOf(l org.Level, code string) card.Seal {
@@ -427,7 +481,7 @@ func testSeal(t *testing.T, b backend) {
 	bad := sealOf(org.Village, "220102001001")
 	bad.PDFDigest = []byte("not an SM3 digest")
 	wantErr(t, "not a digest", addSeal(reg, c.ID, 0, rev1, bad, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
-	wantErr(t, "no digest", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "no digest", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, nil, ev(audit.CardSeal)), b.invalid)
 	wantErr(t, "no level", addSeal(reg, c.ID, 0, rev1, card.Seal{OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
 	wantErr(t, "empty PDF", addSeal(reg, c.ID, 0, nil, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
 	if got := mustGet(t, reg, c.ID); got.Seq != 0 || got.Version != 1 {
