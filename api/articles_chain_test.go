@@ -1,11 +1,20 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/store/storetest"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // The articles of issue 14 that concern the seal chain and who issues
@@ -69,5 +78,196 @@ func TestArt22VoidStopsPendingRebirth(t *testing.T) {
 				t.Fatalf("first-child card sealed as %s: %d %s", u, r.Code, r.body)
 			}
 		}
+	})
+}
+
+// reviewOf returns each level's state of a card as the JSON API's queue
+// of user gives it ("" for a level when the card is not in the queue).
+func (v *env) reviewOf(t *testing.T, user, id string) map[string]ReviewView {
+	t.Helper()
+	r := v.do(http.MethodGet, "/api/v1/queue", v.session(user), "", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("queue of %s: %d %s", user, r.Code, r.body)
+	}
+	var q struct{ Cards []CardView }
+	r.json(t, &q)
+	i := slices.IndexFunc(q.Cards, func(c CardView) bool { return c.ID == id })
+	if i < 0 {
+		return nil
+	}
+	out := map[string]ReviewView{}
+	for _, rv := range q.Cards[i].Review {
+		out[string(rv.Level)] = rv
+	}
+	return out
+}
+
+// states is the review of a card as "village township county" states.
+func states(rv map[string]ReviewView) string {
+	var out []string
+	for _, l := range []string{"village", "township", "county"} {
+		st := string(rv[l].State)
+		if rv[l].Cancelled {
+			st += "(cancelled)"
+		}
+		out = append(out, st)
+	}
+	return strings.Join(out, " ")
+}
+
+// consoleQueuePage is the console queue of user.
+func (v *env) consoleQueuePage(t *testing.T, user string) string {
+	t.Helper()
+	ck, _ := v.consoleLogin(t, user, testPassword)
+	if ck == nil {
+		t.Fatalf("console login of %s", user)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/console", nil)
+	req.RemoteAddr = "192.0.2.10:40000"
+	req.AddCookie(ck)
+	r := v.serve(req)
+	if r.Code != http.StatusOK {
+		t.Fatalf("console queue of %s: %d", user, r.Code)
+	}
+	return string(r.body)
+}
+
+// TestArt15SimultaneousReview (网上同时审核): a new application is at
+// once in the queues of its village, township and county; the county and
+// the township approve before the village has looked at it (with their
+// passwords), a change of the materials cancels both approvals and the
+// audit names the approvers, they approve again, and the village's seal
+// sets off the township's and the county's: the card is issued by the
+// village's one act, with the seals still village → township → county,
+// each recording its approval time apart from its signing time.
+func TestArt15SimultaneousReview(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		const village, town, county = "220102001001", "220102001", "220102"
+		c := v.create(t, applicantWith(t, incomplete))
+		for _, u := range []string{village, town, county} {
+			if got := states(v.reviewOf(t, u, c.ID)); got != "pending pending pending" {
+				t.Fatalf("queue of %s: %q, want the new application pending at every level", u, got)
+			}
+		}
+		if page := v.consoleQueuePage(t, county); !strings.Contains(page, c.Number) || !strings.Contains(page, "待审") {
+			t.Fatal("the county's console queue does not show the new application as 待审")
+		}
+
+		approve := func(user string) *resp {
+			return v.postJSON("/api/v1/cards/"+c.ID+"/approve", v.session(user), SealRequest{Password: testPassword})
+		}
+		expectProblem(t, v.postJSON("/api/v1/cards/"+c.ID+"/approve", v.session(county), SealRequest{Password: "wrong password"}), http.StatusUnauthorized, "bad-credentials")
+		for _, u := range []string{county, town} {
+			if r := approve(u); r.Code != http.StatusOK {
+				t.Fatalf("approval of %s: %d %s", u, r.Code, r.body)
+			}
+		}
+		expectProblem(t, approve(county), http.StatusConflict, "already-approved")
+		if got := states(v.reviewOf(t, county, c.ID)); got != "pending approved approved" {
+			t.Fatalf("after the approvals: %q", got)
+		}
+		if got := v.fullCard(c.ID); got.Status != card.StatusDraft || len(got.Seals) != 0 || got.NextLevel != "village" {
+			t.Fatalf("approvals sealed something: %s, %d seals, awaiting %s", got.Status, len(got.Seals), got.NextLevel)
+		}
+		if page := v.consoleQueuePage(t, town); !strings.Contains(page, "已同意待盖章") {
+			t.Fatal("the township's console queue does not show its approval as 已同意待盖章")
+		}
+
+		// The application changes: both approvals are cancelled, and the
+		// approvers are told.
+		put := mustJSON(t, MaterialsRequest{Materials: map[card.Material]card.MaterialState{
+			card.MatIDCards: card.Provided, card.MatHukou: card.Provided, card.MatMarriage: card.Provided,
+		}})
+		if r := v.do(http.MethodPut, "/api/v1/cards/"+c.ID+"/materials", v.session(village), "application/json", put); r.Code != http.StatusOK {
+			t.Fatalf("materials: %d %s", r.Code, r.body)
+		}
+		if got := states(v.reviewOf(t, town, c.ID)); got != "pending pending(cancelled) pending(cancelled)" {
+			t.Fatalf("after the change: %q", got)
+		}
+		if page := v.consoleQueuePage(t, county); !strings.Contains(page, "此前的同意因申请变更已撤销") {
+			t.Fatal("the county's console queue does not tell that its approval was cancelled")
+		}
+		evs, err := v.st.AuditEvents(context.Background(), c.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		told := map[string]bool{}
+		for _, ev := range evs {
+			var d struct {
+				ApprovedBy string `json:"approved_by"`
+			}
+			if ev.Action == audit.CardUnapprove && json.Unmarshal(ev.Detail, &d) == nil {
+				told[d.ApprovedBy] = true
+			}
+		}
+		if !told[county] || !told[town] || len(told) != 2 {
+			t.Fatalf("cancellation events name %v, want the county's and the township's approvers", told)
+		}
+
+		// They approve again; the village's seal sets off theirs.
+		for _, u := range []string{town, county} {
+			if r := approve(u); r.Code != http.StatusOK {
+				t.Fatalf("second approval of %s: %d %s", u, r.Code, r.body)
+			}
+		}
+		v.clock.Add(time.Minute) // the village looks at it later
+		r := v.seal(c.ID, village)
+		if r.Code != http.StatusOK {
+			t.Fatalf("village seal: %d %s", r.Code, r.body)
+		}
+		var got CardView
+		r.json(t, &got)
+		if got.Status != card.StatusIssued || len(got.Seals) != 3 {
+			t.Fatalf("after the village's seal: %s with %d seals, want issued with 3", got.Status, len(got.Seals))
+		}
+		for i, want := range []struct{ level, user string }{{"village", village}, {"township", town}, {"county", county}} {
+			s := got.Seals[i]
+			if string(s.Level) != want.level || s.ApprovedBy != want.user || s.ApprovedAt == nil {
+				t.Fatalf("seal %d: %s approved by %q at %v, want %s approved by %s", i+1, s.Level, s.ApprovedBy, s.ApprovedAt, want.level, want.user)
+			}
+			if i > 0 && !s.ApprovedAt.Before(s.SignedAt) {
+				t.Fatalf("seal %d: approved at %v, signed at %v: the approval came first", i+1, s.ApprovedAt, s.SignedAt)
+			}
+		}
+		for _, u := range []string{village, town, county} {
+			if v.reviewOf(t, u, c.ID) != nil {
+				t.Fatalf("the issued card is still in the queue of %s", u)
+			}
+		}
+		pdf := v.do(http.MethodGet, "/api/v1/cards/"+c.ID+"/pdf", v.session(county), "", nil)
+		if rep := v.verifyPDF(t, pdf.body, chain.Card, got.Number); rep.Verdict != verifier.Valid || len(rep.Seals) != 3 {
+			t.Fatalf("the card verifies %s with %d seals: %v", rep.Verdict, len(rep.Seals), rep.Reasons())
+		}
+		// The audit names who approved each seal.
+		evs, err = v.st.AuditEvents(context.Background(), c.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealers := map[string]bool{}
+		for _, ev := range evs {
+			if ev.Action == audit.CardSeal {
+				sealers[ev.Actor] = true
+			}
+		}
+		if !sealers[village] || !sealers[town] || !sealers[county] {
+			t.Fatalf("seal events by %v", sealers)
+		}
+
+		// The direct seal still works for the level whose turn it is, and
+		// an approval at one's turn seals at once.
+		d := v.create(t, exampleApplicant(t))
+		if r := v.seal(d.ID, village); r.Code != http.StatusOK {
+			t.Fatalf("direct seal: %d %s", r.Code, r.body)
+		}
+		r = v.postJSON("/api/v1/cards/"+d.ID+"/approve", v.session(town), SealRequest{Password: testPassword})
+		if r.Code != http.StatusOK {
+			t.Fatalf("approval at the township's turn: %d %s", r.Code, r.body)
+		}
+		r.json(t, &got)
+		if len(got.Seals) != 2 || got.NextLevel != "county" {
+			t.Fatalf("approval at one's turn: %d seals, awaiting %s", len(got.Seals), got.NextLevel)
+		}
+		expectProblem(t, v.postJSON("/api/v1/cards/"+d.ID+"/approve", v.session(village), SealRequest{Password: testPassword}), http.StatusConflict, "already-sealed")
 	})
 }
