@@ -119,10 +119,10 @@ type Card struct {
 	// when it was made (lifecycle/issuer.go); "" on cards from before the
 	// policy, which the county issued.
 	IssuerCode string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	CreatedBy string // username
-	Version   int    // incremented on every change
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	CreatedBy  string // username
+	Version    int    // incremented on every change
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,
