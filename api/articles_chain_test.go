@@ -3,8 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +17,7 @@ import (
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store/storetest"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -269,5 +274,83 @@ func TestArt15SimultaneousReview(t *testing.T) {
 			t.Fatalf("approval at one's turn: %d seals, awaiting %s", len(got.Seals), got.NextLevel)
 		}
 		expectProblem(t, v.postJSON("/api/v1/cards/"+d.ID+"/approve", v.session(village), SealRequest{Password: testPassword}), http.StatusConflict, "already-sealed")
+	})
+}
+
+// pdfText is the text of a PDF as poppler's pdftotext reads it, without
+// spaces and line breaks (table cells wrap).
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "card.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", f, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return strings.Join(strings.Fields(string(out)), "")
+}
+
+// TestArt3Art6IssuerByCardType: 一孩、二孩 cards are issued by the
+// township (Art. 3), re-birth cards by the county (Art. 6); the card
+// prints its 发证机关, the public page and JSON name it, and the seals
+// stay village → township → county for every type. A province changes
+// the table by configuration (the issuers setting).
+func TestArt3Art6IssuerByCardType(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		const township, county = "永吉街道办事处", "长春市南关区卫生健康局"
+		check := func(t *testing.T, c CardView, wantName, wantLevel string) {
+			t.Helper()
+			v.issue(c.ID)
+			pdf := v.do(http.MethodGet, "/api/v1/cards/"+c.ID+"/pdf", v.session("220102"), "", nil)
+			if rep := v.verifyPDF(t, pdf.body, chain.Card, c.Number); rep.Verdict != verifier.Valid || len(rep.Seals) != 3 {
+				t.Fatalf("%s card: %s with %d seals", c.Type, rep.Verdict, len(rep.Seals))
+			}
+			// The township's name is printed in its own cell and under its
+			// seal, the county's under its seal; the 发证机关 cell adds one
+			// more of the issuer's.
+			text := pdfText(t, pdf.body)
+			nt, nc := strings.Count(text, township), strings.Count(text, county)
+			if !strings.Contains(text, "发证机关") || (wantLevel == "township") != (nt == 3 && nc == 1) || (wantLevel == "county") != (nt == 2 && nc == 2) {
+				t.Fatalf("%s card: the township named %d times, the county %d, want the 发证机关 cell to name the %s:\n%s", c.Type, nt, nc, wantLevel, text)
+			}
+			tok := v.cardToken(c.ID)
+			var a struct {
+				Status      string `json:"status"`
+				Issuer      string `json:"issuer"`
+				IssuerLevel string `json:"issuer_level"`
+			}
+			v.do(http.MethodGet, "/api/v1/verify/"+tok, "", "", nil).json(t, &a)
+			if a.Status != "valid" || a.Issuer != wantName || a.IssuerLevel != wantLevel {
+				t.Fatalf("%s card's public answer: %+v, want valid issued by %s (%s)", c.Type, a, wantName, wantLevel)
+			}
+			page := v.do(http.MethodGet, "/V/"+tok, "", "", nil)
+			if !strings.Contains(string(page.body), `<dd id="issuer">`+wantName+`</dd>`) {
+				t.Fatalf("%s card's public page does not name the issuer %s", c.Type, wantName)
+			}
+		}
+		check(t, v.create(t, exampleApplicant(t)), township, "township")
+		check(t, v.create(t, applicantWith(t, func(a *card.Applicant) {
+			a.Type, a.ChildOrder = card.Second, 2
+			a.Male.IDNumber, a.Female.IDNumber = "220102198801011232", "220102199002022343"
+		})), township, "township")
+		check(t, v.create(t, rebirthApplicant(t)), county, "county")
+
+		// Configured otherwise: first-child cards issued by the county.
+		p, err := lifecycle.ParseIssuers("first=county")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.svc.Issuers = p
+		check(t, v.create(t, applicantWith(t, func(a *card.Applicant) {
+			a.Male.IDNumber, a.Female.IDNumber = "22010219850505123X", "220102198706062349"
+		})), county, "county")
+		for _, bad := range []string{"first=village", "third=county", "first"} {
+			if _, err := lifecycle.ParseIssuers(bad); !errors.Is(err, lifecycle.ErrIssuers) {
+				t.Errorf("ParseIssuers(%q) = %v, want ErrIssuers", bad, err)
+			}
+		}
 	})
 }

@@ -50,6 +50,9 @@ type Service struct {
 	// OnlineQuota bounds the online applications of a village (zero:
 	// DefaultOnlineQuota).
 	OnlineQuota OnlineQuota
+	// Issuers is who issues each type of card (nil: DefaultIssuers;
+	// issuer.go).
+	Issuers IssuerPolicy
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
