@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,4 +354,108 @@ func TestArt3Art6IssuerByCardType(t *testing.T) {
 			}
 		}
 	})
+}
+
+// consoleDo sends a console request of user (cookie ck): a GET, or a
+// POST of form with the CSRF token.
+func (v *env) consoleDo(ck *http.Cookie, method, path string, form url.Values) *resp {
+	var req *http.Request
+	if form != nil {
+		form.Set("csrf", csrfToken(ck.Value))
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	req.RemoteAddr = "192.0.2.10:40000"
+	req.AddCookie(ck)
+	return v.serve(req)
+}
+
+// TestArt14CounterApplications (窗口受理): township and county counter
+// staff take applications in the console for a village of their
+// jurisdiction, which they choose (never one outside it); the
+// application is then in the queues of all three levels, and the other
+// levels approve online (Art. 15) until the village's seal issues it.
+func TestArt14CounterApplications(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		const village, town, county = "220102001001", "220102001", "220102"
+		for _, tc := range []struct {
+			user          string
+			offers, never []string
+		}{
+			{town, []string{"220102001001"}, []string{"220102002001"}},
+			{county, []string{"220102001001", "220102002001"}, nil},
+		} {
+			ck, _ := v.consoleLogin(t, tc.user, testPassword)
+			if ck == nil {
+				t.Fatalf("console login of %s", tc.user)
+			}
+			form := v.consoleDo(ck, http.MethodGet, "/console/new", nil)
+			if form.Code != http.StatusOK {
+				t.Fatalf("new application form for %s: %d", tc.user, form.Code)
+			}
+			for _, vc := range tc.offers {
+				if !strings.Contains(string(form.body), `<option value="`+vc+`"`) {
+					t.Fatalf("the form of %s does not offer village %s", tc.user, vc)
+				}
+			}
+			for _, vc := range tc.never {
+				if strings.Contains(string(form.body), `<option value="`+vc+`"`) {
+					t.Fatalf("the form of %s offers village %s outside its jurisdiction", tc.user, vc)
+				}
+				before := len(v.listDrafts(t, county))
+				r := v.consoleDo(ck, http.MethodPost, "/console/new", permConsoleForm(permApplicant(vc)))
+				if r.Code == http.StatusSeeOther || len(v.listDrafts(t, county)) != before {
+					t.Fatalf("%s took an application for %s outside its jurisdiction: %d", tc.user, vc, r.Code)
+				}
+			}
+			r := v.consoleDo(ck, http.MethodPost, "/console/new", permConsoleForm(permApplicant(village)))
+			loc := r.Header().Get("Location")
+			if r.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/cards/") {
+				t.Fatalf("counter application by %s: %d %s", tc.user, r.Code, loc)
+			}
+			id := strings.TrimSuffix(strings.TrimPrefix(loc, "/console/cards/"), "?done=created")
+			c := v.fullCard(id)
+			if c.VillageCode != village || c.CreatedBy != tc.user {
+				t.Fatalf("counter application: village %s by %s", c.VillageCode, c.CreatedBy)
+			}
+			for _, u := range []string{village, town, county} {
+				if got := states(v.reviewOf(t, u, id)); got != "pending pending pending" {
+					t.Fatalf("the counter application in the queue of %s: %q", u, got)
+				}
+			}
+			// The other levels approve online; the village's seal issues it.
+			complete := mustJSON(t, MaterialsRequest{Materials: permMaterials})
+			if r := v.do(http.MethodPut, "/api/v1/cards/"+id+"/materials", v.session(village), "application/json", complete); r.Code != http.StatusOK {
+				t.Fatalf("materials: %d %s", r.Code, r.body)
+			}
+			if r := v.consoleDo(ck, http.MethodPost, "/console/cards/"+id+"/approve", url.Values{"password": {testPassword}}); r.Code != http.StatusSeeOther {
+				t.Fatalf("console approval by %s: %d", tc.user, r.Code)
+			}
+			for _, u := range []string{town, county} {
+				if u == tc.user {
+					continue
+				}
+				if r := v.postJSON("/api/v1/cards/"+id+"/approve", v.session(u), SealRequest{Password: testPassword}); r.Code != http.StatusOK {
+					t.Fatalf("approval by %s: %d %s", u, r.Code, r.body)
+				}
+			}
+			if r := v.seal(id, village); r.Code != http.StatusOK {
+				t.Fatalf("village seal: %d %s", r.Code, r.body)
+			}
+			if got := v.fullCard(id); got.Status != card.StatusIssued || len(got.Seals) != 3 {
+				t.Fatalf("after the village's seal: %s with %d seals", got.Status, len(got.Seals))
+			}
+		}
+	})
+}
+
+// listDrafts are the drafts of the county's queue.
+func (v *env) listDrafts(t *testing.T, user string) []CardView {
+	t.Helper()
+	var q struct{ Cards []CardView }
+	v.do(http.MethodGet, "/api/v1/queue", v.session(user), "", nil).json(t, &q)
+	return q.Cards
 }
