@@ -35,7 +35,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err != nil {
 		return nil, err
 	}
-	issuer := issuerFor(s.issuers(), app.Type, v, t, co)
+	issuer := issuerFor(s.issuers(), app.Type, t, co)
 	county := org.CountyCode(app.Village)
 	if app.Type == card.Rebirth {
 		if err := s.checkRebirth(ctx, app); err != nil {

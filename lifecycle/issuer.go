@@ -88,9 +88,9 @@ func (s *Service) issuers() IssuerPolicy {
 	return s.Issuers
 }
 
-// issuerFor is the organisation that issues a card of type t for the
-// village: the township or the county holding it.
-func issuerFor(p IssuerPolicy, t card.Type, village, township, county org.Org) org.Org {
+// issuerFor is the organisation that issues a card of type t: the
+// township or the county holding the couple's village.
+func issuerFor(p IssuerPolicy, t card.Type, township, county org.Org) org.Org {
 	if p.Level(t) == org.Township {
 		return township
 	}
