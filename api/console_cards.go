@@ -27,6 +27,7 @@ type queueRow struct {
 	ID, Number, Title, Village, Holders, Received, Due string
 	Left                                               int
 	Overdue, Soon                                      bool
+	Review                                             []ReviewView // each level's state (Art. 15)
 }
 
 type queueData struct {
@@ -73,6 +74,9 @@ func (s *server) consoleQueue(c echo.Context) error {
 			Holders:  hs[0].Name + "、" + hs[1].Name,
 			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
 			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
+		}
+		if r.Review, err = s.reviewViews(ctx, a, sc); err != nil {
+			return err
 		}
 		d.Rows = append(d.Rows, r)
 	}
@@ -239,6 +243,7 @@ type detailData struct {
 	Audit         []auditRow
 	Preview       bool
 	CanSeal       bool
+	CanApprove    bool
 	CanRefuse     bool
 	CanChange     bool
 	Deadline      *lifecycle.Deadline
@@ -304,6 +309,7 @@ func (s *server) consoleCard(c echo.Context) error {
 	}
 	_, d.Preview = previewTool()
 	d.CanSeal = lifecycle.Can(a, sc, lifecycle.SealCard)
+	d.CanApprove = lifecycle.Can(a, sc, lifecycle.ApproveCard) && !approvedBy(v.Review, a.Org.Level)
 	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0

@@ -65,7 +65,7 @@ type verdict struct {
 
 var verdicts = map[string]verdict{
 	lifecycle.PublicValid: {"ok", "check", "有效",
-		"此服务卡由县级卫生健康部门核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
+		"此服务卡由下方所列发证机关核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
 		"请核对持卡人身份证件与下方显示的姓名、身份证号码（部分隐藏）是否一致。"},
 	lifecycle.PublicIncomplete: {"warn", "clock", "审批未完成",
 		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",

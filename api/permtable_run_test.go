@@ -79,6 +79,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.TakeApplication: "POST /console/new",
 	lifecycle.ReadCard:        "GET /console/cards/:id",
 	lifecycle.SealCard:        "POST /console/cards/:id/seal",
+	lifecycle.ApproveCard:     "POST /console/cards/:id/approve",
 	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
@@ -462,6 +463,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.Get(ctx, a, fx.id)
 	case lifecycle.SealCard:
 		_, err = svc.Seal(ctx, a, fx.id)
+	case lifecycle.ApproveCard:
+		_, err = svc.Approve(ctx, a, fx.id)
 	case lifecycle.ChangeMaterials:
 		_, err = svc.UpdateMaterials(ctx, a, fx.id, permMaterials)
 	case lifecycle.GiveNotice:
@@ -565,6 +568,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return apiAnswer(w.v.do(http.MethodGet, cards, tok, "", nil), http.StatusOK)
 		case lifecycle.SealCard:
 			return apiAnswer(w.v.postJSON(cards+"/seal", tok, SealRequest{Password: testPassword}), http.StatusOK)
+		case lifecycle.ApproveCard:
+			return apiAnswer(w.v.postJSON(cards+"/approve", tok, SealRequest{Password: testPassword}), http.StatusOK)
 		case lifecycle.ChangeMaterials:
 			b, _ := json.Marshal(MaterialsRequest{Materials: permMaterials})
 			return apiAnswer(w.v.do(http.MethodPut, cards+"/materials", tok, "application/json", b), http.StatusOK)
@@ -686,6 +691,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.SealCard:
 			offered = offers(page, `id="seal-button"`)
 			return done(send(http.MethodPost, page+"/seal", url.Values{"password": {testPassword}}))
+		case lifecycle.ApproveCard:
+			offered = offers(page, `id="approve-button"`)
+			return done(send(http.MethodPost, page+"/approve", url.Values{"password": {testPassword}}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))

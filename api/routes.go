@@ -57,6 +57,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/console/cards/:id/pdf", s.consolePDF, html, console, noStore)
 	e.GET("/console/cards/:id/seal", s.consoleSealConfirm, html, console, noStore)
 	e.POST("/console/cards/:id/seal", s.consoleSeal, html, form, console, noStore)
+	e.POST("/console/cards/:id/approve", s.consoleApprove, html, form, console, noStore)
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
@@ -83,6 +84,9 @@ func (s *server) routes(e *echo.Echo) {
 	// Sealing needs the caller's password again (staff.Confirm), as in
 	// the console.
 	v1.POST("/cards/:id/seal", s.sealCard, staff, jsonOnly, json)
+	// Simultaneous review (Art. 15): any level approves at any time, with
+	// its password; the platform seals level by level.
+	v1.POST("/cards/:id/approve", s.approveCard, staff, jsonOnly, json)
 	// Status changes: county staff; the service checks it is the
 	// issuing county.
 	v1.POST("/cards/:id/void", s.setStatus(card.StatusVoided), staff, json)

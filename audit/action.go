@@ -10,6 +10,8 @@ const (
 	CardCreate    Action = "card.create"    // an application received, revision 0 rendered
 	CardRead      Action = "card.read"      // staff read the full application (Art. 13)
 	CardSeal      Action = "card.seal"      // a level's seal applied
+	CardApprove   Action = "card.approve"   // a level approved, its seal follows (Art. 15)
+	CardUnapprove Action = "card.unapprove" // an approval cancelled: the application changed after it
 	CardMaterials Action = "card.materials" // how the materials are satisfied changed
 	CardNotice    Action = "card.notice"    // the one-time notice given (Art. 19)
 	CardRefuse    Action = "card.refuse"    // refused in writing (Art. 11)
@@ -46,6 +48,8 @@ var labels = map[Action]string{
 	CardCreate:        "受理申请、生成服务卡",
 	CardRead:          "查看申请信息",
 	CardSeal:          "审核通过并加盖电子印章",
+	CardApprove:       "审核同意（网上同时审核，待下级盖章后自动盖章）",
+	CardUnapprove:     "审核同意已撤销（申请在同意后有变更，须重新审核）",
 	CardMaterials:     "更新申请材料",
 	CardNotice:        "出具一次性告知书",
 	CardRefuse:        "不予办理",

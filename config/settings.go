@@ -40,6 +40,8 @@ var table = []setting{
 		usage: "operator-only address that serves Prometheus /metrics, e.g. 127.0.0.1:9090 (the public address never does)"},
 	{key: "calendar", env: "CARDSEAL_CALENDAR", flag: "calendar", inFile: true, def: "the built-in one",
 		usage: "working-day calendar file for the Art. 19 time limits"},
+	{key: "issuers", env: "CARDSEAL_ISSUERS", flag: "issuers", inFile: true, def: "first=township,second=township,rebirth=county",
+		usage: "who issues each card type (发证机关), type=level pairs: the township (Art. 3) or the county (Art. 6); the seals stay village → township → county"},
 	{key: "trust_proxy", env: "CARDSEAL_TRUST_PROXY", flag: "trust-proxy", inFile: true, boolean: true, def: "false",
 		usage: "take client IPs from X-Forwarded-For (only behind a reverse proxy that overwrites it)"},
 	{key: "passphrase_file", env: "CARDSEAL_PASSPHRASE_FILE", inFile: true,

@@ -31,10 +31,11 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err := Allowed(a, &card.Card{VillageCode: app.Village}, TakeApplication); err != nil {
 		return nil, err
 	}
-	v, _, _, err := OrgsOf(ctx, s.reg, app.Village)
+	v, t, co, err := OrgsOf(ctx, s.reg, app.Village)
 	if err != nil {
 		return nil, err
 	}
+	issuer := issuerFor(s.issuers(), app.Type, t, co)
 	county := org.CountyCode(app.Village)
 	if app.Type == card.Rebirth {
 		if err := s.checkRebirth(ctx, app); err != nil {
@@ -60,7 +61,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		if err != nil {
 			return nil, err
 		}
-		r, err := Render(ctx, s.reg, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx}, s.publicURL)
+		r, err := Render(ctx, s.reg, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx, IssuerLevel: issuer.Level}, s.publicURL)
 		if err != nil {
 			return nil, err
 		}
@@ -71,10 +72,10 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		c := &card.Card{
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
-			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
+			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
-			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel,
+			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel, "issuer": issuer.Code,
 			// Art. 21: the record shows which commitment staff relied on.
 			"commitment": app.Commitment,
 		})

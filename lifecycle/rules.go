@@ -55,6 +55,7 @@ const (
 	TakeApplication Action = "apply"     // record an application for a village (Art. 3, 14)
 	ReadCard        Action = "read"      // the full application, its PDF, notices, forms and materials
 	SealCard        Action = "seal"      // approve and apply the actor's level's seal (Art. 15)
+	ApproveCard     Action = "approve"   // approve at any time; the seal follows the lower level's (Art. 15)
 	ChangeMaterials Action = "materials" // record how the materials are satisfied (Art. 8-10)
 	GiveNotice      Action = "notice"    // the one-time notice (Art. 19)
 	RefuseCard      Action = "refuse"    // refuse in writing (Art. 11)
@@ -68,7 +69,7 @@ const (
 )
 
 // Actions lists every action, for the permission table's tests.
-var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+var Actions = []Action{TakeApplication, ReadCard, SealCard, ApproveCard, ChangeMaterials, GiveNotice, RefuseCard,
 	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
@@ -76,6 +77,7 @@ var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, Giv
 var statusesFor = map[Action][]card.Status{
 	ReadCard:        card.Statuses,
 	SealCard:        {card.StatusDraft},
+	ApproveCard:     {card.StatusDraft},
 	ChangeMaterials: {card.StatusDraft},
 	GiveNotice:      {card.StatusDraft},
 	RefuseCard:      {card.StatusDraft},
@@ -91,7 +93,7 @@ var statusesFor = map[Action][]card.Status{
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
-var writes = []Action{TakeApplication, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+var writes = []Action{TakeApplication, SealCard, ApproveCard, ChangeMaterials, GiveNotice, RefuseCard,
 	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
@@ -145,6 +147,13 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 			return fmt.Errorf("%w: the card awaits the %s level", ErrSealed, c.NextLevel)
 		case r > rank(c.NextLevel):
 			return fmt.Errorf("%w: the card awaits the %s level", ErrWrongLevel, c.NextLevel)
+		}
+	case ApproveCard:
+		// Simultaneous review (网上同时审核): every level of the
+		// jurisdiction approves whenever it likes, once, until it has
+		// sealed.
+		if rank(a.Org.Level) < rank(c.NextLevel) {
+			return fmt.Errorf("%w: the card awaits the %s level", ErrSealed, c.NextLevel)
 		}
 	case ChangeMaterials, GiveNotice, RefuseCard:
 		// The level whose turn it is, or a higher one of the same

@@ -507,6 +507,10 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
+			`DROP TABLE approvals`, // version 7
+			`ALTER TABLE seals DROP COLUMN approved_at`,
+			`ALTER TABLE seals DROP COLUMN approved_by`,
+			`ALTER TABLE cards DROP COLUMN issuer_code`,
 			`DROP INDEX sessions_user`, // version 6
 			`ALTER TABLE sessions DROP COLUMN kind`,
 			`DROP TABLE throttles`,

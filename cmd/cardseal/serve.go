@@ -34,7 +34,7 @@ import (
 
 // serveSettings are the settings 'cardseal serve' takes as flags (and
 // 'config check' too, to check what serve would run with).
-var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "trust_proxy", "demo_password"}
+var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "issuers", "trust_proxy", "demo_password"}
 
 var cmdServe = &command{
 	name:  "serve",
@@ -174,6 +174,11 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	if s.Calendar != "" {
 		if svc.Calendar, err = workday.Load(s.Calendar); err != nil {
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
+		}
+	}
+	if s.Issuers != "" {
+		if svc.Issuers, err = lifecycle.ParseIssuers(s.Issuers); err != nil {
+			return withHint(err, "issuers lists type=level pairs, e.g. first=township,second=township,rebirth=county")
 		}
 	}
 
