@@ -464,6 +464,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.Seal(ctx, a, fx.id)
 	case lifecycle.ChangeMaterials:
 		_, err = svc.UpdateMaterials(ctx, a, fx.id, permMaterials)
+	case lifecycle.ReviewMaterial:
+		_, err = svc.ReviewMaterial(ctx, a, fx.id, card.MatHukou, false, "照片模糊，无法辨认")
 	case lifecycle.GiveNotice:
 		_, err = svc.Notify(ctx, a, fx.id)
 	case lifecycle.RefuseCard:
@@ -568,6 +570,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 		case lifecycle.ChangeMaterials:
 			b, _ := json.Marshal(MaterialsRequest{Materials: permMaterials})
 			return apiAnswer(w.v.do(http.MethodPut, cards+"/materials", tok, "application/json", b), http.StatusOK)
+		case lifecycle.ReviewMaterial:
+			return apiAnswer(w.v.postJSON(cards+"/materials/"+string(card.MatHukou)+"/review", tok, ReviewRequest{Reason: "照片模糊，无法辨认"}), http.StatusOK)
 		case lifecycle.GiveNotice:
 			return apiAnswer(w.v.do(http.MethodPost, cards+"/notice", tok, "", nil), http.StatusCreated)
 		case lifecycle.RefuseCard:

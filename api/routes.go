@@ -95,6 +95,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/cards/:id/notice", s.notice, staff, noStore)
 	v1.POST("/cards/:id/refuse", s.refuse, staff, json, noStore)
 	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, json, noStore)
+	v1.POST("/cards/:id/materials/:material/review", s.reviewMaterial, staff, jsonOnly, json, noStore)
 	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)

@@ -134,10 +134,8 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	if app.Channel != card.ChannelSelf && app.Channel != card.ChannelProxy {
 		return nil, fmt.Errorf("%w: channel: an online application comes from the couple or their proxy", card.ErrInvalid)
 	}
-	for _, u := range uploads {
-		if !card.Requires(app, u.Material) {
-			return nil, fmt.Errorf("%w: %q", ErrNotRequired, u.Material)
-		}
+	if err := onlineMaterials(app, uploads); err != nil {
+		return nil, err
 	}
 	v, err := s.reg.GetOrg(ctx, app.Village)
 	if err != nil {
@@ -164,6 +162,41 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 		return nil, err
 	}
 	return c, nil
+}
+
+// onlineMaterials sets the materials record of an online application:
+// a material sent is Submitted until staff review it; one the couple
+// asks to be found in the population database (Art. 9) or covered by
+// their commitment (Art. 10) stays so for staff to confirm; every other
+// one is Missing. Whether a material was provided or is deficient is
+// staff's finding, never the applicant's claim.
+func onlineMaterials(app *card.Applicant, uploads []Upload) error {
+	if len(app.MaterialNotes) > 0 {
+		return &card.FieldError{Field: "material_notes", Reason: "set by staff's review only"}
+	}
+	for m, st := range app.Materials {
+		if st != card.Missing && st != card.PopulationDB && st != card.Committed {
+			return &card.FieldError{Field: "materials." + string(m), Reason: "an online application may claim missing, population_db or commitment only"}
+		}
+	}
+	for _, u := range uploads {
+		if !card.Requires(app, u.Material) {
+			return fmt.Errorf("%w: %q", ErrNotRequired, u.Material)
+		}
+	}
+	mats := map[card.Material]card.MaterialState{}
+	for _, m := range card.RequiredMaterials(card.CaseOf(app)) {
+		st, ok := app.Materials[m]
+		if !ok {
+			st = card.Missing
+		}
+		mats[m] = st
+	}
+	for _, u := range uploads {
+		mats[u.Material] = card.Submitted
+	}
+	app.Materials = mats
+	return app.Validate()
 }
 
 // Online applications come without an account, so nothing but these
