@@ -80,6 +80,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.ReadCard:        "GET /console/cards/:id",
 	lifecycle.SealCard:        "POST /console/cards/:id/seal",
 	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
+	lifecycle.ReviewMaterial:  "POST /console/cards/:id/materials/:material/review",
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
@@ -90,6 +91,7 @@ var consoleOther = []string{
 	"GET /console/login", "POST /console/login", "POST /console/logout", "GET /console", "GET /console/find",
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
+	"GET /console/cards/:id/files/:seq",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -690,6 +692,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.SealCard:
 			offered = offers(page, `id="seal-button"`)
 			return done(send(http.MethodPost, page+"/seal", url.Values{"password": {testPassword}}))
+		case lifecycle.ReviewMaterial:
+			offered = offers(page, `id="form-review-`+string(card.MatHukou)+`"`)
+			return done(send(http.MethodPost, page+"/materials/"+string(card.MatHukou)+"/review", url.Values{"decision": {"deficient"}, "reason": {"照片模糊，无法辨认"}}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))
