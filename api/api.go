@@ -10,6 +10,7 @@
 package api
 
 import (
+	"html/template"
 	"log/slog"
 	"runtime"
 	"time"
@@ -166,6 +167,9 @@ func New(deps Deps) *echo.Echo {
 		publicLimit:   newLimiter(opt.PublicRate, opt.PublicBurst, opt.Now),
 		downloadLimit: newLimiter(opt.DownloadRate, opt.DownloadBurst, opt.Now),
 		loginLimit:    newLimiter(opt.LoginRate, opt.LoginBurst, opt.Now),
+	}
+	if s.svc != nil {
+		s.pages.tmpl.Funcs(template.FuncMap{"hotline": s.svc.HotlineNumber})
 	}
 	if s.checker == nil && s.svc != nil {
 		s.checker = lifecycle.NewChecker(s.svc)

@@ -35,6 +35,11 @@ type pages struct {
 func mustPages() *pages {
 	t := template.Must(template.New("").Funcs(template.FuncMap{
 		"icon": func(name string) template.HTML { return icons[name] },
+		// args passes several values to a template.
+		"args": func(v ...any) []any { return v },
+		// hotline is the complaint hotline (Art. 24); each server
+		// overrides it with its setting (Options.Hotline).
+		"hotline": func() string { return "" },
 	}).ParseFS(webFS, "web/*.html"))
 	a, err := fs.Sub(webFS, "web/assets")
 	if err != nil {

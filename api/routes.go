@@ -40,6 +40,15 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/upload", s.uploadForm, html, public)
 	e.POST("/upload", s.uploadReport, html, public, upload, noStore)
 	e.GET("/guide", s.guidePage, html, public)
+	// Citizens online (citizen.go): apply, the receipt, follow the
+	// application and answer a one-time notice. The limits are the JSON
+	// API's (POST /api/v1/applications), answered as pages in Chinese.
+	citizenBody := bodyLimit(maxMaterials*MaxMaterialSize + 128<<10)
+	e.GET("/apply", s.applyPageGet, html, public, noStore)
+	e.POST("/apply", s.applySubmit, html, public, download, citizenBody, noStore)
+	e.GET("/track", s.trackPageGet, html, public, noStore)
+	e.POST("/track", s.trackPost, html, public, download, form, noStore)
+	e.POST("/track/upload", s.trackUpload, html, public, download, citizenBody, noStore)
 
 	// Staff console (issue 5): cookie sessions, CSRF token on every POST
 	// form (checked in consoleAuth); levels as in the API below.

@@ -13,6 +13,7 @@ const (
 	CardMaterials Action = "card.materials"       // how the materials are satisfied changed
 	CardReview    Action = "card.material_review" // one material accepted or found deficient (Art. 15, 19)
 	CardMaterial  Action = "card.material"        // staff viewed a material a citizen sent (Art. 13)
+	CardResubmit  Action = "card.resubmit"        // the applicant sent materials the one-time notice asked for (Art. 19)
 	CardNotice    Action = "card.notice"          // the one-time notice given (Art. 19)
 	CardRefuse    Action = "card.refuse"          // refused in writing (Art. 11)
 	CardVoid      Action = "card.void"            // 作废 (Art. 22)
@@ -51,6 +52,7 @@ var labels = map[Action]string{
 	CardMaterials:     "更新申请材料",
 	CardReview:        "审核申请材料",
 	CardMaterial:      "查看网上提交的申请材料",
+	CardResubmit:      "申请人补交材料",
 	CardNotice:        "出具一次性告知书",
 	CardRefuse:        "不予办理",
 	CardVoid:          "作废",

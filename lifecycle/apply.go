@@ -287,17 +287,27 @@ func (s *Service) admitOnline(ctx context.Context, app *card.Applicant, village 
 	} else if !ok {
 		return &QuotaError{What: "applications", Village: village, RetryAfter: retry}
 	}
+	return s.spendOnline(ctx, village, uploads)
+}
+
+// spendOnline charges the bytes of uploads to the village's quota of
+// materials sent online.
+func (s *Service) spendOnline(ctx context.Context, village string, uploads []Upload) error {
 	var size int64
 	for _, u := range uploads {
 		size += int64(len(u.Data))
 	}
-	if size > 0 {
-		kib := func(n int64) int { return int(min((n+1023)/1024, 1<<31-1)) }
-		if ok, err = s.reg.Spend(ctx, "online-kib:"+village, QuotaWindow, kib(size), kib(q.Bytes)); err != nil {
-			return err
-		} else if !ok {
-			return &QuotaError{What: "bytes", Village: village, RetryAfter: retry}
-		}
+	if size == 0 {
+		return nil
+	}
+	q := s.onlineQuota()
+	now := s.Now()
+	retry := QuotaWindow - time.Duration(now.UnixMicro()%QuotaWindow.Microseconds())*time.Microsecond
+	kib := func(n int64) int { return int(min((n+1023)/1024, 1<<31-1)) }
+	if ok, err := s.reg.Spend(ctx, "online-kib:"+village, QuotaWindow, kib(size), kib(q.Bytes)); err != nil {
+		return err
+	} else if !ok {
+		return &QuotaError{What: "bytes", Village: village, RetryAfter: retry}
 	}
 	return nil
 }
@@ -311,64 +321,49 @@ func (s *Service) Attachments(ctx context.Context, a Actor, c *card.Card) ([]car
 	return s.reg.Attachments(ctx, c.ID)
 }
 
-// Application is what a citizen who proved to be one of the couple
-// learns of their application.
-type Application struct {
-	Card      *card.Card
-	Holders   []Holder
-	Missing   []card.Material
-	Materials int    // materials received online
-	Due       string // the Art. 19 time limit, YYYY-MM-DD, while a draft
-	// DownloadToken is the QR token of an issued card, for the download
-	// page; "" otherwise.
-	DownloadToken string
-}
-
 // Track finds an application by its number for a citizen, on behalf of
 // the client remote, who gives one spouse's ID number; a wrong ID number
 // is card.ErrNotFound, like an unknown number. Failures count per
 // (number, client) with a growing delay (*LimitError), as the download's
 // do: a stranger's guesses never hold up the couple.
 func (s *Service) Track(ctx context.Context, number, idNumber, remote string) (*Application, error) {
-	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
+	c, app, err := s.tracked(ctx, number, idNumber, remote)
 	if err != nil {
 		return nil, err
+	}
+	return s.application(ctx, c, app)
+}
+
+// tracked finds the application of Track for one of its couple.
+func (s *Service) tracked(ctx context.Context, number, idNumber, remote string) (*card.Card, *card.Applicant, error) {
+	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
+	if err != nil {
+		return nil, nil, err
 	}
 	c, err := s.reg.GetCardByNumber(ctx, number)
 	if errors.Is(err, card.ErrNotFound) {
 		if err := at.Failed(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+		return nil, nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app, err := s.Applicant(&c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !holds(app, idNumber) {
 		if err := at.Failed(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+		return nil, nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
 	}
 	if err := at.Succeeded(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	atts, err := s.reg.Attachments(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := &Application{Card: &c, Holders: MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(atts)}
-	switch c.Status {
-	case card.StatusDraft:
-		out.Due = DeadlineOf(s.WorkCalendar(), &c, app, s.Now()).Due.Format("2006-01-02")
-	case card.StatusIssued:
-		out.DownloadToken = c.QRToken
-	}
-	return out, nil
+	return &c, app, nil
 }
 
 // holds reports, in constant time, whether idNumber is one of the
