@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 )
 
@@ -36,6 +37,9 @@ type Deps struct {
 
 // Options tune the HTTP layer. Zero values mean the defaults.
 type Options struct {
+	// Windows are the county and township service windows the guide
+	// names (address, phone; configuration "windows").
+	Windows []org.Window
 	// RequestTimeout bounds every request's context (default 15s).
 	RequestTimeout time.Duration
 	// MaxUpload bounds an uploaded PDF (default 10 MiB).

@@ -6,11 +6,14 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
@@ -173,6 +176,59 @@ func TestArt15CitizenAppliesOnline(t *testing.T) {
 		atts, _ := v.svc.Attachments(context.Background(), v.actorOfUser("220102001001"), &got)
 		if len(atts) != 3 || !bytes.Equal(atts[2].Data, replacement) {
 			t.Fatalf("%d attachments after the resubmission", len(atts))
+		}
+	})
+}
+
+// TestArt18GuideAndHotline: the guide names the regulation by its title,
+// carries the standard parts (conditions, materials, procedure, time
+// limits, fee, the windows' address and phone from configuration, the
+// complaint hotline) and the buttons 在线办理 and 进度查询; the hotline
+// (Art. 24, configurable) is on the public pages and on every notice.
+func TestArt18GuideAndHotline(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		st, _ := open(t)
+		f, err := os.Open("../examples/windows.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		windows, err := org.ParseWindows(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := newEnvOn(t, st, Options{Windows: windows})
+		body := string(v.do(http.MethodGet, "/guide", "", "", nil).body)
+		for _, w := range []string{"《吉林省生育服务卡办理的若干规定》", "办理条件", "所需材料", "办理程序", "办理时限", "收费标准", "免费",
+			"永吉街道办事处", "0431-88000101", "长春市南关区卫生健康局", `id="hotline">0431-12356<`, `id="guide-apply" href="/apply">在线办理<`, `id="guide-track" href="/track">进度查询<`} {
+			if !strings.Contains(body, w) {
+				t.Errorf("the guide lacks %q", w)
+			}
+		}
+		if strings.Contains(body, "管理规定") {
+			t.Error("the guide names the regulation by a wrong title")
+		}
+
+		v.svc.Hotline = "0431-99999"
+		for _, path := range []string{"/guide", "/check", "/apply", "/track", "/upload"} {
+			if b := string(v.do(http.MethodGet, path, "", "", nil).body); !strings.Contains(b, "投诉电话：<span class=\"num\">0431-99999</span>") {
+				t.Errorf("%s: no configured hotline in the footer", path)
+			}
+		}
+		// Every notice: the one-time notice and the refusal.
+		tok := v.session("220102001001")
+		c := v.create(t, applicantWith(t, incomplete))
+		if r := v.do(http.MethodPost, "/api/v1/cards/"+c.ID+"/notice", tok, "", nil); r.Code != http.StatusCreated {
+			t.Fatalf("notice: %d %s", r.Code, r.body)
+		}
+		if r := v.postJSON("/api/v1/cards/"+c.ID+"/refuse", tok, RefuseRequest{Reasons: []string{"不符合条件"}}); r.Code != http.StatusCreated {
+			t.Fatalf("refuse: %d %s", r.Code, r.body)
+		}
+		for seq := 1; seq <= 2; seq++ {
+			pdf := v.do(http.MethodGet, "/api/v1/cards/"+c.ID+"/notices/"+strconv.Itoa(seq)+"/pdf", tok, "", nil)
+			if text := pdfText(t, pdf.body); !strings.Contains(text, "0431-99999") {
+				t.Errorf("notice %d lacks the hotline:\n%s", seq, text)
+			}
 		}
 	})
 }
