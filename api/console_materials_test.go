@@ -175,3 +175,29 @@ func TestArt13StaffSeeWhatWasSent(t *testing.T) {
 		}
 	})
 }
+
+// TestMaterialPDFWithoutPoppler: without poppler's tools on the server a
+// PDF material is not shown, and the page and the image route say why
+// in words (503 renderer-missing); the PDF is still never sent.
+func TestMaterialPDFWithoutPoppler(t *testing.T) {
+	v := newEnv(t, Options{})
+	const village = "220102001001"
+	counter := v.newCard()
+	scan := v.do(http.MethodGet, "/api/v1/cards/"+counter.ID+"/pdf", v.session(village), "", nil).body
+	r := v.applyOnline(t, coupleApp(t, 70, village), map[string][]byte{"marriage_certificate": scan})
+	if r.Code != http.StatusCreated {
+		t.Fatalf("apply: %d %s", r.Code, r.body)
+	}
+	var created ApplicationView
+	r.json(t, &created)
+	sc, _ := v.st.GetCardByNumber(context.Background(), created.Number)
+	staff := v.consoleAs(t, village)
+	t.Setenv("PATH", t.TempDir()) // no pdfinfo, no pdftoppm
+	if b := string(staff.get("/console/cards/" + sc.ID).body); !strings.Contains(b, "服务器未安装 poppler-utils") {
+		t.Fatal("the card page does not say that poppler is missing")
+	}
+	img := staff.get("/console/cards/" + sc.ID + "/files/1?page=1")
+	if img.Code != http.StatusServiceUnavailable || !strings.Contains(string(img.body), "poppler-utils") || bytes.Contains(img.body, []byte("%PDF")) {
+		t.Fatalf("image without poppler: %d %s", img.Code, img.body)
+	}
+}
