@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -276,21 +273,6 @@ func TestArt15SimultaneousReview(t *testing.T) {
 		}
 		expectProblem(t, v.postJSON("/api/v1/cards/"+d.ID+"/approve", v.session(village), SealRequest{Password: testPassword}), http.StatusConflict, "already-sealed")
 	})
-}
-
-// pdfText is the text of a PDF as poppler's pdftotext reads it, without
-// spaces and line breaks (table cells wrap).
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "card.pdf")
-	if err := os.WriteFile(f, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("pdftotext", "-enc", "UTF-8", f, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return strings.Join(strings.Fields(string(out)), "")
 }
 
 // TestArt3Art6IssuerByCardType: 一孩、二孩 cards are issued by the

@@ -106,6 +106,7 @@ var flashText = map[string]string{
 	"revoked":    "服务卡已取消。",
 	"superseded": "服务卡已标记为换发。",
 	"refused":    "已不予办理，并出具不予办理告知书。",
+	"reviewed":   "材料审核结果已记录。",
 }
 
 type loginData struct {

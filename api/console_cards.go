@@ -28,6 +28,9 @@ type queueRow struct {
 	Left                                               int
 	Overdue, Soon                                      bool
 	Review                                             []ReviewView // each level's state (Art. 15)
+	// Online: a citizen applied online (Art. 15, 16); its materials
+	// await review on the card page.
+	Online bool
 }
 
 type queueData struct {
@@ -74,6 +77,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 			Holders:  hs[0].Name + "、" + hs[1].Name,
 			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
 			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
+			Online: sc.CreatedBy == lifecycle.CitizenActor,
 		}
 		if r.Review, err = s.reviewViews(ctx, a, sc); err != nil {
 			return err
@@ -251,6 +255,8 @@ type detailData struct {
 	StatusChanges []statusChange
 	// Notice is the number of a notice just issued (?notice=N).
 	Notice int
+	// Materials: every required material, what was sent, its review.
+	Materials *materialsView
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -306,6 +312,9 @@ func (s *server) consoleCard(c echo.Context) error {
 			}
 		}
 		d.Audit = append(d.Audit, r)
+	}
+	if d.Materials, err = s.materialsOf(ctx, a, sc, v.Applicant, d.CSRF); err != nil {
+		return err
 	}
 	_, d.Preview = previewTool()
 	d.CanSeal = lifecycle.Can(a, sc, lifecycle.SealCard)

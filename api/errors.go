@@ -145,6 +145,8 @@ func classify(err error) (kind, *Problem) {
 		return kindNewCard, nil
 	case errors.Is(err, lifecycle.ErrNoticeGiven):
 		return kindNoticeGiven, nil
+	case errors.Is(err, lifecycle.ErrUnreviewed):
+		return kindUnreviewed, nil
 	case errors.Is(err, lifecycle.ErrNothingMissing):
 		return kindNothingMissing, nil
 	case errors.Is(err, lifecycle.ErrNotRebirth):

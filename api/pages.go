@@ -35,6 +35,11 @@ type pages struct {
 func mustPages() *pages {
 	t := template.Must(template.New("").Funcs(template.FuncMap{
 		"icon": func(name string) template.HTML { return icons[name] },
+		// args passes several values to a template.
+		"args": func(v ...any) []any { return v },
+		// hotline is the complaint hotline (Art. 24); each server
+		// overrides it with its setting (Options.Hotline).
+		"hotline": func() string { return "" },
 	}).ParseFS(webFS, "web/*.html"))
 	a, err := fs.Sub(webFS, "web/assets")
 	if err != nil {
@@ -261,7 +266,26 @@ func (s *server) checkPage(c echo.Context) error {
 // limits and materials (Art. 18), from card.Guides: the same source as
 // the application checklist.
 func (s *server) guidePage(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "guide.html", card.Guides())
+	d := guideData{Guides: card.Guides(), Hotline: s.svc.HotlineNumber()}
+	ctx := c.Request().Context()
+	for _, w := range s.opt.Windows {
+		d.Windows = append(d.Windows, windowRow{Name: s.svc.OrgName(ctx, w.Code), Window: w})
+	}
+	return s.pages.render(c, http.StatusOK, "guide.html", d)
+}
+
+// guideData is the 办事指南 (Art. 18): per card type the conditions,
+// procedure, time limits and materials, then the fee, the windows and
+// the complaint hotline.
+type guideData struct {
+	Guides  []card.Guide
+	Windows []windowRow
+	Hotline string
+}
+
+type windowRow struct {
+	Name string
+	org.Window
 }
 
 // uploadForm is the page to check a PDF file.

@@ -81,6 +81,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.SealCard:        "POST /console/cards/:id/seal",
 	lifecycle.ApproveCard:     "POST /console/cards/:id/approve",
 	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
+	lifecycle.ReviewMaterial:  "POST /console/cards/:id/materials/:material/review",
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
@@ -91,6 +92,7 @@ var consoleOther = []string{
 	"GET /console/login", "POST /console/login", "POST /console/logout", "GET /console", "GET /console/find",
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
+	"GET /console/cards/:id/files/:seq",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -467,6 +469,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.Approve(ctx, a, fx.id)
 	case lifecycle.ChangeMaterials:
 		_, err = svc.UpdateMaterials(ctx, a, fx.id, permMaterials)
+	case lifecycle.ReviewMaterial:
+		_, err = svc.ReviewMaterial(ctx, a, fx.id, card.MatHukou, false, "照片模糊，无法辨认")
 	case lifecycle.GiveNotice:
 		_, err = svc.Notify(ctx, a, fx.id)
 	case lifecycle.RefuseCard:
@@ -573,6 +577,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 		case lifecycle.ChangeMaterials:
 			b, _ := json.Marshal(MaterialsRequest{Materials: permMaterials})
 			return apiAnswer(w.v.do(http.MethodPut, cards+"/materials", tok, "application/json", b), http.StatusOK)
+		case lifecycle.ReviewMaterial:
+			return apiAnswer(w.v.postJSON(cards+"/materials/"+string(card.MatHukou)+"/review", tok, ReviewRequest{Reason: "照片模糊，无法辨认"}), http.StatusOK)
 		case lifecycle.GiveNotice:
 			return apiAnswer(w.v.do(http.MethodPost, cards+"/notice", tok, "", nil), http.StatusCreated)
 		case lifecycle.RefuseCard:
@@ -694,6 +700,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.ApproveCard:
 			offered = offers(page, `id="approve-button"`)
 			return done(send(http.MethodPost, page+"/approve", url.Values{"password": {testPassword}}))
+		case lifecycle.ReviewMaterial:
+			offered = offers(page, `id="form-review-`+string(card.MatHukou)+`"`)
+			return done(send(http.MethodPost, page+"/materials/"+string(card.MatHukou)+"/review", url.Values{"decision": {"deficient"}, "reason": {"照片模糊，无法辨认"}}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))

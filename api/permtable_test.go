@@ -103,8 +103,11 @@ var permTable = map[lifecycle.Action]string{
 	// review, the level whose turn it is or a higher one of the same
 	// jurisdiction; never a lower level once the card moved past it.
 	lifecycle.ChangeMaterials: underReview,
-	lifecycle.GiveNotice:      underReview,
-	lifecycle.RefuseCard:      underReview,
+	// Art. 15, 19: reviewing one material sent (accepted or deficient)
+	// changes the materials: the same levels as changing them.
+	lifecycle.ReviewMaterial: underReview,
+	lifecycle.GiveNotice:     underReview,
+	lifecycle.RefuseCard:     underReview,
 
 	// Art. 22, 20, 16: the issuing county ends an issued card.
 	lifecycle.VoidCard:      countyEndsIssued,

@@ -73,6 +73,12 @@ type Settings struct {
 	// Issuers is the issuer policy per card type, "type=level,…"
 	// (lifecycle.ParseIssuers); empty means lifecycle.DefaultIssuers.
 	Issuers string
+	// Hotline is the complaint hotline (Art. 24); empty means
+	// lifecycle.DefaultHotline.
+	Hotline string
+	// Windows is the CSV file of the service windows on the guide
+	// (org.ParseWindows); empty: none.
+	Windows string
 	// TrustProxy takes client IPs from X-Forwarded-For.
 	TrustProxy bool
 	// PassphraseFile holds the key passphrase (never inside Dir).
@@ -246,6 +252,7 @@ func (s *Settings) resolve() {
 	}
 	s.TLSCert, s.TLSKey, s.RedirectHTTP = get("tls_cert"), get("tls_key"), get("redirect_http")
 	s.MetricsAddr, s.Issuers = get("metrics_addr"), get("issuers")
+	s.Hotline, s.Windows = get("hotline"), get("windows")
 	s.Calendar, s.PassphraseFile, s.DemoPassword = get("calendar"), get("passphrase_file"), get("demo_password")
 	s.keyPassphraseFile, s.keyPassphrase = get("key_passphrase_file"), get("key_passphrase")
 	if _, ok := s.vals["trust_proxy"]; !ok {

@@ -53,6 +53,9 @@ type Service struct {
 	// Issuers is who issues each type of card (nil: DefaultIssuers;
 	// issuer.go).
 	Issuers IssuerPolicy
+	// Hotline is the complaint hotline (Art. 24) printed on every notice
+	// and shown on the public pages ("": DefaultHotline).
+	Hotline string
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
@@ -67,6 +70,18 @@ func NewService(reg Registry, ks keys.Store, publicURL string) *Service {
 	// decrypted on the way out (privacy.go).
 	s.reg = vault{Registry: reg, s: s}
 	return s
+}
+
+// DefaultHotline is the province's complaint hotline (Art. 24), the
+// default of the setting "hotline".
+const DefaultHotline = "0431-12356"
+
+// HotlineNumber is the complaint hotline in force.
+func (s *Service) HotlineNumber() string {
+	if s.Hotline == "" {
+		return DefaultHotline
+	}
+	return s.Hotline
 }
 
 // Keys returns the keystore (the verifier's trust list, the platform
