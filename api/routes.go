@@ -34,6 +34,9 @@ func (s *server) routes(e *echo.Echo) {
 	// Public pages (no login): the QR URL is upper case (/V/…).
 	e.GET("/v/:token", s.verifyPage, html, public, noStore)
 	e.GET("/V/:token", s.verifyPage, html, public, noStore)
+	// A QR link that ends at /V/ or carries a stray "/" (verifyDamaged).
+	e.GET("/v/*", s.verifyDamaged, html, public, noStore)
+	e.GET("/V/*", s.verifyDamaged, html, public, noStore)
 	e.GET("/c/:token", s.downloadForm, html, public, noStore)
 	e.POST("/c/:token", s.download, html, public, download, form, noStore)
 	e.GET("/check", s.checkPage, html, public, noStore)

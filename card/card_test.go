@@ -128,3 +128,24 @@ func TestArt18GuidesFromTheChecklist(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeNumber: a card number typed with the usual slips reads as
+// the printed number; anything else is left as typed.
+func TestNormalizeNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"2201022026000001":   "2201022026000001",
+		"220102 2026 000001": "2201022026000001",
+		"220102-2026-000001": "2201022026000001",
+		"２２０１０２２０２６０００００１": "2201022026000001",
+		"22010220260000O1":    "2201022026000001",
+		"220102202600000l":    "2201022026000001",
+		" 2201022026000001\t": "2201022026000001",
+		"220102202600001":     "220102202600001", // 15 digits: as typed
+		"2201022026000001-N1": "2201022026000001-N1",
+		"22010220260000X1":    "22010220260000X1",
+	} {
+		if got := NormalizeNumber(in); got != want {
+			t.Errorf("NormalizeNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
