@@ -63,7 +63,11 @@ func (s *server) verifyToken(c echo.Context) error {
 // program) gets the amber "link incomplete" page, not the forgery page:
 // it says nothing about the card.
 func (s *server) verifyPage(c echo.Context) error {
-	if raw := c.Param("token"); len(raw) <= maxTokenParam && token.Truncated(raw) {
+	raw := c.Param("token")
+	if len(raw) <= maxTokenParam && strings.Contains(raw, "/") {
+		return s.damagedLink(c, raw)
+	}
+	if len(raw) <= maxTokenParam && token.Truncated(raw) {
 		return s.incompleteLink(c)
 	}
 	ans, err := s.check(c, "page")
@@ -78,9 +82,14 @@ func (s *server) verifyPage(c echo.Context) error {
 // the slashes taken out, a complete token is sent to its canonical URL;
 // anything else is classified as verifyPage does.
 func (s *server) verifyDamaged(c echo.Context) error {
-	raw := c.Param("*")
+	return s.damagedLink(c, c.Param("*"))
+}
+
+// damagedLink answers the path after /V/ when it holds a "/" (echo gives
+// the rest of the path to the last parameter of /V/:token, or to /V/*).
+func (s *server) damagedLink(c echo.Context, raw string) error {
 	if len(raw) > maxTokenParam {
-		return s.verifyPage(c)
+		raw = raw[:maxTokenParam+1] // overlong: answered forged by check
 	}
 	tok := strings.ToUpper(strings.ReplaceAll(raw, "/", ""))
 	if token.Truncated(tok) {

@@ -1,0 +1,356 @@
+package api
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/jilin-health/cardseal/token"
+)
+
+// Issue 16: the pages as they are really used, at the four screen sizes
+// the issue measured, each page state checked by axe-core (vendored,
+// testdata/axe), for its width and for the size of its tap targets.
+
+//go:embed testdata/axe/axe.min.js
+var axeJS string
+
+type viewport struct {
+	name  string
+	w, h  int64
+	phone bool
+}
+
+var viewports = []viewport{
+	{"320x568", 320, 568, true},
+	{"360x740", 360, 740, true},
+	{"1024x768", 1024, 768, false},
+	{"1366x768", 1366, 768, false},
+}
+
+func (b *tab) viewport(vp viewport) {
+	b.t.Helper()
+	if vp.phone {
+		b.do("viewport "+vp.name, chromedp.EmulateViewport(vp.w, vp.h, chromedp.EmulateMobile))
+	} else {
+		b.do("viewport "+vp.name, chromedp.EmulateViewport(vp.w, vp.h))
+	}
+}
+
+// eval runs a script in the page and decodes its value into out.
+func (b *tab) eval(what, js string, out any) {
+	b.t.Helper()
+	raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, what, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		b.t.Fatalf("%s: %s: decode %s: %v", b.name, what, raw, err)
+	}
+}
+
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target  json.RawMessage `json:"target"`
+		Summary string          `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// audit checks one page state: axe-core finds no violation (contrast
+// included), the page is no wider than the viewport, and every tap
+// target that is not a link inside running text is at least 44×44 px.
+func (b *tab) audit(state string) {
+	b.t.Helper()
+	where := b.name + " " + state
+	var present bool
+	b.eval("axe present", `typeof window.axe === "object"`, &present)
+	if !present {
+		b.eval("inject axe", axeJS+"\n;true", &present)
+	}
+	var vs []axeViolation
+	b.eval("axe.run", `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations)`, &vs)
+	for _, v := range vs {
+		var nodes []string
+		for _, n := range v.Nodes {
+			nodes = append(nodes, string(n.Target)+": "+strings.ReplaceAll(n.Summary, "\n", " "))
+		}
+		b.t.Errorf("%s: axe %s (%s): %s\n\t%s", where, v.ID, v.Impact, v.Help, strings.Join(nodes, "\n\t"))
+	}
+	var width struct {
+		Scroll, Inner int
+		Wide          []string
+	}
+	b.eval("width", `(() => {
+		const iw = window.innerWidth;
+		const wide = [...document.querySelectorAll("body *")].filter(e => {
+			const r = e.getBoundingClientRect();
+			return r.right > iw + 0.5 && !e.closest("table, pre, .visually-hidden");
+		}).slice(0, 5).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right));
+		return {Scroll: document.documentElement.scrollWidth, Inner: iw, Wide: wide};
+	})()`, &width)
+	if width.Scroll > width.Inner {
+		b.t.Errorf("%s: page is %d px wide in a %d px viewport: %v", where, width.Scroll, width.Inner, width.Wide)
+	}
+	var small []string
+	b.eval("tap targets", `[...document.querySelectorAll("a, button, input:not([type=hidden]), select, textarea, summary")].filter(e => {
+		if (e.closest(".visually-hidden")) return false;
+		const cs = getComputedStyle(e);
+		if (cs.visibility === "hidden" || cs.display === "none") return false;
+		if (e.tagName === "A" && cs.display === "inline") return false; // a link in running text (WCAG 2.5.8, inline)
+		let t = e;
+		if ((e.type === "checkbox" || e.type === "radio") && e.closest("label")) t = e.closest("label");
+		const r = t.getBoundingClientRect();
+		if (r.width === 0 && r.height === 0) return false;
+		if (e.closest("details:not([open])") && e.tagName !== "SUMMARY") return false;
+		return r.height < 43.5 || r.width < 43.5;
+	}).map(e => e.tagName + (e.id ? "#" + e.id : "") + " “" + (e.textContent || e.name || "").trim().slice(0, 16) + "” " +
+		Math.round(e.getBoundingClientRect().width) + "×" + Math.round(e.getBoundingClientRect().height))`, &small)
+	if len(small) > 0 {
+		b.t.Errorf("%s: tap targets under 44 px: %v", where, small)
+	}
+}
+
+func (b *tab) value(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("%s: value of %s: %v", b.name, sel, err)
+	}
+	return v
+}
+
+func (b *tab) count(sel string) int {
+	b.t.Helper()
+	var n int
+	b.eval("count "+sel, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n)
+	return n
+}
+
+// photo writes a small PNG, a picture of a card as a phone would take.
+func photo(t *testing.T) string {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		img.Set(x, x%48, color.RGBA{200, 30, 30, 255})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "card-photo.png")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// slips types a card number and code as a person reading a paper card
+// does: spaces in the number, look-alike digits and lower case in the
+// code (token.NormalizeCode).
+func slips(number, code string) (string, string) {
+	n := number[:6] + " " + number[6:10] + " " + number[10:]
+	c := strings.NewReplacer("o", "0", "i", "1", "b", "8", "-", " ").Replace(strings.ToLower(code))
+	return n, c
+}
+
+// TestBrowserPublicPages walks the nurse's and the employer's pages at
+// each screen size: the manual check with typing slips and with a wrong
+// code, the QR link whole, cut short, with a stray slash and altered,
+// the file check with the PDF and with a photo, the guide and an unknown
+// address; every state passes audit.
+func TestBrowserPublicPages(t *testing.T) {
+	bctx := browser(t)
+	v := newEnv(t, Options{})
+	hs := httptest.NewServer(v.e)
+	t.Cleanup(hs.Close)
+	srv := hs.URL
+	c := v.newCard()
+	v.issue(c.ID)
+	full := v.fullCard(c.ID)
+	tok := v.cardToken(c.ID)
+	pdfPath := filepath.Join(t.TempDir(), "card.pdf")
+	if err := os.WriteFile(pdfPath, v.currentPDF(c.ID), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pic := photo(t)
+	pending := v.newCard() // 审批未完成: two steps 尚未盖章, the grey that must pass contrast
+	if r := v.seal(pending.ID, "220102001001"); r.Code != 200 {
+		t.Fatalf("village seal: %d %s", r.Code, r.body)
+	}
+	pendingTok := v.cardToken(pending.ID)
+	if token.NormalizeCode(full.VerificationCode) != full.VerificationCode {
+		t.Fatalf("printed code %q does not read as itself", full.VerificationCode)
+	}
+	shots := t.TempDir()
+
+	for _, vp := range viewports {
+		b := newTab(t, bctx, srv, "phone "+vp.name)
+		b.viewport(vp)
+		shot := func(name string) {
+			if vp.name == "360x740" {
+				b.shot(shots, "phone-"+name)
+			}
+		}
+
+		// The manual check: the form, then the printed number and code
+		// with the slips people make; a genuine card stays genuine.
+		b.open("/check")
+		b.audit("check")
+		shot("check")
+		n, code := slips(full.Number, full.VerificationCode)
+		b.do("type number and code", chromedp.SendKeys(chromedp.CSS("#number"), n), chromedp.SendKeys(chromedp.CSS("#code"), code))
+		b.submit("check", "form button[type=submit]")
+		if got := b.text(".verdict h1"); got != "有效" {
+			t.Fatalf("%s: check by %q / %q (printed %s / %s) says %q, want 有效", vp.name, n, code, full.Number, full.VerificationCode, got)
+		}
+		// A wrong code: amber, the form refilled, never the forgery red.
+		b.open("/check?number=" + full.Number + "&code=AAAA-AAAA")
+		if got := b.text("#mismatch"); !strings.Contains(got, "卡号或核验码不符，请核对") {
+			t.Fatalf("%s: mismatch says %q", vp.name, got)
+		}
+		if b.count(".verdict.bad, .bad") != 0 || b.count("#mismatch.warn") != 1 {
+			t.Fatalf("%s: mismatch is not amber", vp.name)
+		}
+		if b.value("#number") != full.Number || b.value("#code") != "AAAA-AAAA" {
+			t.Fatalf("%s: mismatch lost the typed values: %q %q", vp.name, b.value("#number"), b.value("#code"))
+		}
+		b.audit("check mismatch")
+		shot("check-mismatch")
+
+		// The QR link whole: valid, compare with the names above, the date
+		// labelled as the card prints it.
+		b.open("/V/" + tok)
+		if got := b.text(".verdict h1"); got != "有效" {
+			t.Fatalf("%s: /V/ says %q", vp.name, got)
+		}
+		if got := b.text(".next"); !strings.Contains(got, "上方") || strings.Contains(got, "下方") {
+			t.Fatalf("%s: valid page points the wrong way: %q", vp.name, got)
+		}
+		if got := b.text("main"); !strings.Contains(got, "发证日期") || strings.Contains(got, "受理日期") {
+			t.Fatalf("%s: valid page labels the date otherwise than the card: %q", vp.name, got)
+		}
+		b.audit("verify valid")
+		shot("verify-valid")
+
+		b.open("/V/" + pendingTok)
+		if got := b.text(".verdict h1"); got != "审批未完成" || b.count(".step.pending") != 2 {
+			t.Fatalf("%s: a card sealed once says %q", vp.name, got)
+		}
+		b.audit("verify pending")
+
+		// Cut short, or empty: amber 链接不完整 with a way to /check.
+		for _, p := range []string{"/V/" + tok[:17], "/v/" + strings.ToLower(tok[:25]), "/V/"} {
+			b.open(p)
+			if got := b.text(".verdict h1"); got != "链接不完整" || b.count(".verdict.warn") != 1 {
+				t.Fatalf("%s: %s says %q, want amber 链接不完整", vp.name, p, got)
+			}
+			href, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#check-by-number"), "href"))
+			if err != nil || href.Value != "/check" {
+				t.Fatalf("%s: %s offers no button to /check (%q)", vp.name, p, href.Value)
+			}
+		}
+		b.audit("verify incomplete")
+		shot("verify-incomplete")
+		// A stray slash: the token is whole, the card is found.
+		for _, p := range []string{"/V/" + tok + "/", "/V/" + tok[:10] + "/" + tok[10:]} {
+			b.open(p)
+			if got := b.text(".verdict h1"); got != "有效" {
+				t.Fatalf("%s: %s says %q, want 有效", vp.name, p, got)
+			}
+		}
+		// Altered: red.
+		b.open("/V/" + tok[:12] + "8" + tok[13:])
+		if got := b.text(".verdict h1"); got != "无法核验" || b.count(".verdict.bad") != 1 {
+			t.Fatalf("%s: altered token says %q", vp.name, got)
+		}
+		b.audit("verify altered")
+		shot("verify-forged")
+
+		// The citizen download form.
+		b.open("/c/" + tok)
+		b.audit("download")
+
+		// The file check: no button that leaves the page; a photo gets
+		// advice; the PDF gets the verdict and three seals first, the
+		// technical checks folded.
+		b.open("/upload")
+		if n := b.count("[formaction], [formtarget], [target]"); n != 0 {
+			t.Fatalf("%s: the upload page has %d controls that leave it", vp.name, n)
+		}
+		b.audit("upload")
+		shot("upload")
+		b.do("choose photo", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pic}))
+		b.submit("upload photo", "#upload-submit")
+		if got := b.text("#upload-problem"); !strings.Contains(got, "这是照片") || !strings.Contains(got, "二维码") {
+			t.Fatalf("%s: photo upload says %q", vp.name, got)
+		}
+		b.audit("upload photo")
+		shot("upload-photo")
+		b.do("choose pdf", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pdfPath}))
+		b.submit("upload pdf", "#upload-submit")
+		if got := b.text(".verdict h1"); got != "文件有效" {
+			t.Fatalf("%s: report says %q", vp.name, got)
+		}
+		if n := b.count("#seal-summary .step.done"); n != 3 {
+			t.Fatalf("%s: report summary shows %d seals, want 3", vp.name, n)
+		}
+		var open bool
+		b.eval("technical folded", `document.querySelector("details#technical").open || document.querySelector("details#json").open`, &open)
+		if open {
+			t.Fatalf("%s: the technical checks of a valid file are not folded", vp.name)
+		}
+		b.audit("upload report")
+		shot("upload-report")
+
+		// The guide, and an address that does not exist: an HTML page
+		// with a title, a language and landmarks.
+		b.open("/guide")
+		b.audit("guide")
+		b.open("/no-such-page")
+		var page struct {
+			Lang, Title string
+			Main, Nav   int
+		}
+		b.eval("error page", `({Lang: document.documentElement.lang, Title: document.title,
+			Main: document.querySelectorAll("main").length, Nav: document.querySelectorAll("header nav").length})`, &page)
+		if page.Lang != "zh-CN" || !strings.Contains(page.Title, "未找到") || page.Main != 1 || page.Nav != 1 {
+			t.Fatalf("%s: unknown address answered %+v", vp.name, page)
+		}
+		b.audit("not found")
+	}
+}
+
+// TestBrowserNoJSONForBrowsers: an unknown address answers a browser
+// with a page and a JSON client with a problem.
+func TestBrowserNoJSONForBrowsers(t *testing.T) {
+	v := newEnv(t, Options{})
+	for _, tc := range []struct{ accept, wantType string }{
+		{"text/html,application/xhtml+xml,*/*;q=0.8", "text/html"},
+		{"application/json", "application/problem+json"},
+	} {
+		req := httptestRequest("GET", "/no-such-page", "")
+		req.Header.Set("Accept", tc.accept)
+		r := v.serve(req)
+		if r.Code != 404 || !strings.HasPrefix(r.Header().Get("Content-Type"), tc.wantType) {
+			t.Errorf("Accept %s: %d %s", tc.accept, r.Code, r.Header().Get("Content-Type"))
+		}
+	}
+	req := httptestRequest("GET", "/api/v1/no-such", "")
+	req.Header.Set("Accept", "text/html")
+	if r := v.serve(req); !strings.HasPrefix(r.Header().Get("Content-Type"), "application/problem+json") {
+		t.Errorf("the JSON API answered a browser with %s", r.Header().Get("Content-Type"))
+	}
+}
