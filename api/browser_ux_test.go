@@ -354,3 +354,60 @@ func TestBrowserNoJSONForBrowsers(t *testing.T) {
 		t.Errorf("the JSON API answered a browser with %s", r.Header().Get("Content-Type"))
 	}
 }
+
+// TestBrowserConsolePages: the console's pages at each screen size pass
+// audit — a township clerk on a phone at 360 px, the office screens at
+// 1024 and 1366 — and the bar's labels do not wrap at 1024.
+func TestBrowserConsolePages(t *testing.T) {
+	bctx := browser(t)
+	v := newEnv(t, Options{})
+	hs := httptest.NewServer(v.e)
+	t.Cleanup(hs.Close)
+	issued := v.newCard()
+	v.issue(issued.ID)
+	queued := v.newCard()
+	if r := v.seal(queued.ID, "220102001001"); r.Code != 200 {
+		t.Fatalf("village seal: %d %s", r.Code, r.body)
+	}
+	shots := t.TempDir()
+
+	login := newTab(t, bctx, hs.URL, "login")
+	township := newTab(t, bctx, hs.URL, "township")
+	township.login("220102001")
+	county := newTab(t, bctx, hs.URL, "county")
+	county.login("220102")
+	for _, vp := range viewports {
+		login.viewport(vp)
+		login.open("/console/login")
+		login.audit(vp.name + " login")
+
+		township.viewport(vp)
+		township.open("/console")
+		township.audit(vp.name + " queue")
+		if !vp.phone {
+			var lines []string
+			township.eval("nav labels", `[...document.querySelectorAll(".console-bar nav a, .console-bar .who, table.queue td")].filter(e => {
+				const r = document.createRange();
+				r.selectNodeContents(e);
+				return new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top))).size > 1;
+			}).map(e => e.textContent.trim())`, &lines)
+			if len(lines) > 0 {
+				t.Errorf("%s: labels wrap: %q", vp.name, lines)
+			}
+		}
+		township.open("/console/new")
+		township.audit(vp.name + " new")
+		township.open("/console/cards/" + queued.ID)
+		township.audit(vp.name + " card to seal")
+		township.open("/console/cards/" + queued.ID + "/seal")
+		township.audit(vp.name + " seal confirmation")
+
+		county.viewport(vp)
+		county.open("/console/cards/" + issued.ID)
+		county.audit(vp.name + " issued card")
+		if vp.name == "360x740" {
+			township.open("/console")
+			township.shot(shots, "phone-console-queue")
+		}
+	}
+}
