@@ -411,3 +411,138 @@ func TestBrowserConsolePages(t *testing.T) {
 		}
 	}
 }
+
+// sibling opens another tab of the same person's browser (same cookies).
+func (b *tab) sibling(name string) *tab {
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	return &tab{t: b.t, ctx: ctx, base: b.base, name: name}
+}
+
+// TestBrowserConsoleErrors: a clerk's mistakes and a session's end keep
+// the clerk in the console with everything typed: the whole form
+// checked at once with each problem at its field in Chinese and the
+// focus on the first; an unknown number in the search; a bad new-card
+// number when superseding; a form sent after logging in again in
+// another tab; a form sent after the session ended.
+func TestBrowserConsoleErrors(t *testing.T) {
+	bctx := browser(t)
+	v := newEnv(t, Options{})
+	hs := httptest.NewServer(v.e)
+	t.Cleanup(hs.Close)
+	issued := v.newCard()
+	v.issue(issued.ID)
+
+	village := newTab(t, bctx, hs.URL, "village")
+	village.login("220102001001")
+	fill := func(b *tab, fields map[string]string) {
+		for sel, val := range fields {
+			if val != "" {
+				b.do("fill "+sel, chromedp.SetValue(chromedp.CSS(sel), val))
+			}
+		}
+	}
+	typed := map[string]string{
+		"#male_name": "李四", "#male_id": "220102199003071230", // wrong check digit
+		"#male_hukou": "吉林省长春市南关区", "#male_residence": "吉林省长春市南关区幸福里",
+		"#female_name": "", "#female_id": "220102199208152346",
+		"#female_hukou": "吉林省长春市南关区", "#female_residence": "吉林省长春市南关区幸福里",
+		"#marriage_cert": "J220102-2024-001234", "#marriage_date": "",
+	}
+	village.open("/console/new")
+	fill(village, typed)
+	if st := village.submit("submit with mistakes", "#submit-application"); st != 422 {
+		t.Fatalf("a form with mistakes answered %d", st)
+	}
+	var state struct {
+		Invalid []string
+		Focus   string
+		Texts   []string
+	}
+	village.eval("field errors", `({
+		Invalid: [...document.querySelectorAll("[aria-invalid=true]")].map(e => e.id),
+		Focus: document.activeElement.id,
+		Texts: [...document.querySelectorAll("[aria-invalid=true]")].map(e => document.getElementById(e.getAttribute("aria-describedby")).textContent)})`, &state)
+	if strings.Join(state.Invalid, " ") != "male_id female_name marriage_date" {
+		t.Fatalf("fields marked invalid: %v", state.Invalid)
+	}
+	if state.Focus != "male_id" {
+		t.Fatalf("focus on %q, want the first problem male_id", state.Focus)
+	}
+	for _, s := range append(state.Texts, village.text("#console-error")) {
+		if strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyz") || s == "" {
+			t.Fatalf("a problem is not said in Chinese: %q", s)
+		}
+	}
+	if village.value("#male_name") != "李四" || village.value("#male_id") != "220102199003071230" || village.value("#marriage_cert") != "J220102-2024-001234" {
+		t.Fatal("the form lost what was typed")
+	}
+	village.audit("new with field errors")
+
+	// Unknown number in the search: the console, the number kept.
+	village.open("/console")
+	village.do("search", chromedp.SendKeys(chromedp.CSS("#find-number"), "2201022026999999"))
+	if st := village.submit("search", ".find button"); st != 404 {
+		t.Fatalf("unknown number answered %d", st)
+	}
+	if village.count(".console-bar") != 1 || village.value("#find-number") != "2201022026999999" || !strings.Contains(village.text("#console-error"), "未找到") {
+		t.Fatalf("unknown number left the console: %q", village.text("main"))
+	}
+	village.audit("search not found")
+
+	// A form sent after logging in again in another tab: still the
+	// console, the application as typed, nothing created.
+	typed["#male_id"], typed["#female_name"], typed["#marriage_date"] = "220102199003071235", "王喆堃", "2024-05-20"
+	village.open("/console/new")
+	fill(village, typed)
+	other := village.sibling("village, second tab")
+	other.open("/console/login")
+	other.do("log in again", chromedp.SendKeys(chromedp.CSS("#username"), "220102001001"), chromedp.SendKeys(chromedp.CSS("#password"), testPassword))
+	other.submit("log in again", "form button[type=submit]")
+	if st := village.submit("submit a stale form", "#submit-application"); st != 403 {
+		t.Fatalf("stale form answered %d", st)
+	}
+	if village.count(".console-bar") != 1 || !strings.Contains(village.text("#console-error"), "页面已过期") || village.value("#female_name") != "王喆堃" {
+		t.Fatalf("stale form: %q", village.text("main"))
+	}
+	// Sent again from the page it came back on, it is taken.
+	if st := village.submit("submit again", "#submit-application"); st != 200 || !strings.Contains(village.location(), "/console/cards/") {
+		t.Fatalf("resubmitted form answered %d at %s", st, village.location())
+	}
+
+	// A form sent after the session ended: the login page keeps the
+	// draft, and after logging in the form is back, filled in.
+	village.open("/console/new")
+	fill(village, typed)
+	other.submit("log out in the other tab", ".logout button")
+	if st := village.submit("submit after the session ended", "#submit-application"); st != 401 {
+		t.Fatalf("form without a session answered %d", st)
+	}
+	if !strings.Contains(village.text(".error"), "已保留") {
+		t.Fatalf("login page after the session ended: %q", village.text("main"))
+	}
+	village.audit("login keeping a draft")
+	village.do("log in again", chromedp.SendKeys(chromedp.CSS("#username"), "220102001001"), chromedp.SendKeys(chromedp.CSS("#password"), testPassword))
+	village.submit("log in", "form button[type=submit]")
+	if village.value("#female_name") != "王喆堃" || village.value("#male_id") != "220102199003071235" || village.value("#marriage_date") != "2024-05-20" {
+		t.Fatalf("the draft was lost at login: %q", village.text("main"))
+	}
+
+	// A bad new-card number when superseding: the card page, the form as
+	// filled in.
+	county := newTab(t, bctx, hs.URL, "county")
+	county.login("220102")
+	county.open("/console/cards/" + issued.ID)
+	county.do("fill supersede",
+		chromedp.SetValue(chromedp.CSS("#supersede-reason"), "formal_card_reissued"),
+		chromedp.SendKeys(chromedp.CSS("#supersede-new"), "2201022026999999"),
+		chromedp.SendKeys(chromedp.CSS("#supersede-note"), "已换发正式证件。"))
+	if st := county.submit("supersede", "#supersede-submit"); st < 400 || st >= 500 {
+		t.Fatalf("supersede with an unknown new card answered %d", st)
+	}
+	if county.count(".console-bar") != 1 || county.value("#supersede-new") != "2201022026999999" || county.value("#supersede-note") != "已换发正式证件。" ||
+		!strings.Contains(county.text("#console-error"), "新卡卡号") {
+		t.Fatalf("bad new card: %q", county.text("main"))
+	}
+	county.audit("supersede refused")
+}

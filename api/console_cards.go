@@ -43,6 +43,12 @@ const queuePage = 50
 // consoleQueue lists the drafts awaiting the caller's seal, oldest first,
 // with the working days left under Art. 19, a page at a time.
 func (s *server) consoleQueue(c echo.Context) error {
+	return s.renderQueue(c, http.StatusOK, "", "")
+}
+
+// renderQueue shows the queue; after a failed search, with the message
+// and the number as typed in the search box.
+func (s *server) renderQueue(c echo.Context, status int, msg, find string) error {
 	a, _ := actorOf(c)
 	after := c.QueryParam("after")
 	if after != "" && !cardIDRE.MatchString(after) {
@@ -60,6 +66,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 	}
 	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
 		CanApply: len(villages) > 0}
+	d.Error, d.Find = msg, find
 	for i := range cards {
 		sc := &cards[i]
 		app, err := s.svc.Applicant(sc)
@@ -76,7 +83,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 		}
 		d.Rows = append(d.Rows, r)
 	}
-	return s.pages.render(c, http.StatusOK, "console_queue.html", d)
+	return s.pages.render(c, status, "console_queue.html", d)
 }
 
 // appForm is the new application form's values, kept to refill the form
@@ -102,7 +109,10 @@ type newData struct {
 	// (lifecycle.Service.Villages); none, and the page says so.
 	Villages []OrgView
 	Types    []card.Type
-	Field    string
+	// Errs are the problems of the fields, by form field name; First is
+	// the first of them in the form, which gets the focus.
+	Errs  map[string]string
+	First string
 }
 
 func readAppForm(c echo.Context) appForm {
@@ -188,23 +198,40 @@ func (s *server) villageViews(c echo.Context, a lifecycle.Actor) ([]OrgView, err
 	return out, nil
 }
 
+// againNew shows the new application form again with the values as
+// submitted, a message, and the problem of each field (errs, by form
+// field name).
+func (s *server) againNew(c echo.Context, a lifecycle.Actor, f appForm, status int, msg string, errs map[string]string) error {
+	vs, err := s.villageViews(c, a)
+	if err != nil {
+		return err
+	}
+	d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Villages: vs, Types: card.Types, Errs: errs, First: firstField(errs)}
+	d.Error = msg
+	return s.pages.render(c, status, "console_new.html", d)
+}
+
 // consoleCreate records the application for the village the form names
 // (the service decides whether the caller may) and opens the new card.
 func (s *server) consoleCreate(c echo.Context) error {
 	a, _ := actorOf(c)
 	f := readAppForm(c)
 	again := func(msg, field string) error {
-		vs, err := s.villageViews(c, a)
-		if err != nil {
-			return err
-		}
-		d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Villages: vs, Types: card.Types, Field: field}
-		d.Error = msg
-		return s.pages.render(c, http.StatusUnprocessableEntity, "console_new.html", d)
+		return s.againNew(c, a, f, http.StatusUnprocessableEntity, msg, nil)
 	}
 	body, err := f.applicant()
 	if err != nil {
 		return err
+	}
+	// The whole form is checked at once: every problem at its field.
+	var draft card.Applicant
+	if json.Unmarshal(body, &draft) == nil {
+		if ps := draft.Problems(); len(ps) > 0 {
+			errs := formProblems(ps)
+			s.log.Warn("console application refused", "request_id", requestIDOf(c), "problem", kindInvalidApp.slug, "fields", len(ps))
+			msg := fmt.Sprintf("申请信息有 %d 处需要修改，请按各项下方的提示修改后重新提交。", len(errs))
+			return s.againNew(c, a, f, http.StatusUnprocessableEntity, msg, errs)
+		}
 	}
 	app, err := card.ParseApplicant(body)
 	if err == nil {
@@ -218,12 +245,17 @@ func (s *server) consoleCreate(c echo.Context) error {
 		return err
 	}
 	s.log.Warn("console application refused", "request_id", requestIDOf(c), "problem", k.slug, "err", err)
-	msg, field := k.detail, ""
 	if extra != nil && extra.Field != "" {
-		field = extra.Field
-		msg = fmt.Sprintf("%s（字段 %s：%s）", k.detail, extra.Field, extra.Reason)
+		// A problem only the service finds (a character the card font
+		// lacks): at its field too.
+		f2 := formField(extra.Field)
+		text := fieldText(&card.FieldError{Field: extra.Field, Reason: extra.Reason})
+		if strings.Contains(extra.Reason, "card font") {
+			text = "此项含有服务卡字库中没有的字，暂不能生成服务卡，请联系平台管理员。"
+		}
+		return s.againNew(c, a, f, http.StatusUnprocessableEntity, "申请信息有 1 处需要修改。", map[string]string{f2: text})
 	}
-	return again(msg, field)
+	return again(k.detail, "")
 }
 
 type auditRow struct {
@@ -246,6 +278,8 @@ type detailData struct {
 	StatusChanges []statusChange
 	// Notice is the number of a notice just issued (?notice=N).
 	Notice int
+	// Change is a status change refused, to refill its form.
+	Change changeForm
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -260,6 +294,18 @@ type reasonOption struct{ Value, Label string }
 // consoleCard shows a card: its data, a preview of page 1, the seal
 // chain so far, its audit history and the actions open to the caller.
 func (s *server) consoleCard(c echo.Context) error {
+	return s.renderCard(c, http.StatusOK, "", changeForm{})
+}
+
+// changeForm is a status change form as submitted, to refill it after an
+// error.
+type changeForm struct {
+	Action, Reason, NewCard, Note string
+}
+
+// renderCard shows the card page; after a refused status change, with
+// the message and the change form refilled.
+func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm) error {
 	a, _ := actorOf(c)
 	id, err := cardID(c)
 	if err != nil {
@@ -274,7 +320,8 @@ func (s *server) consoleCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese()}
+	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese(), Change: f}
+	d.Error = msg
 	if sc.StatusReason != "" {
 		d.Status += "（" + reasonLabels[sc.StatusReason] + "）"
 	}
@@ -317,7 +364,7 @@ func (s *server) consoleCard(c echo.Context) error {
 	if v.VerificationURL != "" {
 		d.VerifyPath = "/v/" + sc.QRToken
 	}
-	return s.pages.render(c, http.StatusOK, "console_card.html", d)
+	return s.pages.render(c, status, "console_card.html", d)
 }
 
 // statusChanges are the county's actions on an issued card that the
@@ -340,6 +387,17 @@ func statusChanges(a lifecycle.Actor, sc *card.Card) []statusChange {
 		out = append(out, ch)
 	}
 	return out
+}
+
+// changeText says in the clerk's terms why a status change was refused.
+func changeText(k kind) string {
+	switch k.slug {
+	case kindNewCard.slug, kindNotFound.slug:
+		return "换发未办理：新卡卡号不存在、尚未办结，或不在本县管辖范围内。请核对新卡卡号（16 位数字）。"
+	case kindReason.slug:
+		return "未办理：请选择原因类别并填写说明。"
+	}
+	return "未办理：" + k.detail
 }
 
 var actionStatus = map[string]card.Status{
@@ -483,10 +541,18 @@ func (s *server) consoleStatus(c echo.Context) error {
 	if !ok {
 		return fail(kindBadRequest, fmt.Errorf("unknown action %q", action))
 	}
-	newCard := lifecycle.CardRef{Number: strings.TrimSpace(c.FormValue("new_card"))}
-	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, c.FormValue("reason"), strings.TrimSpace(c.FormValue("note")), newCard)
+	f := changeForm{Action: action, Reason: c.FormValue("reason"), NewCard: strings.TrimSpace(c.FormValue("new_card")), Note: c.FormValue("note")}
+	newCard := lifecycle.CardRef{Number: card.NormalizeNumber(f.NewCard)}
+	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, f.Reason, strings.TrimSpace(f.Note), newCard)
 	if err != nil {
-		return err
+		// A refusal the clerk can mend (no such new card, no reason)
+		// stays on the card page with the form as it was filled in.
+		k, _ := classify(err)
+		if k.status >= 500 || k.status == http.StatusForbidden {
+			return err
+		}
+		s.log.Warn("console status change refused", "request_id", requestIDOf(c), "problem", k.slug, "err", err)
+		return s.renderCard(c, k.status, changeText(k), f)
 	}
 	s.log.Info("card status changed", "request_id", requestIDOf(c), "card_id", sc.ID, "status", to, "reason", c.FormValue("reason"), "user", a.Username, "via", "console")
 	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done="+string(to))
@@ -495,11 +561,14 @@ func (s *server) consoleStatus(c echo.Context) error {
 // consoleFind opens a card by its number.
 func (s *server) consoleFind(c echo.Context) error {
 	a, _ := actorOf(c)
-	number := strings.TrimSpace(c.QueryParam("number"))
-	if number == "" || len(number) > 32 {
-		return fail(kindMissingParam, errors.New("number required"))
+	typed := strings.TrimSpace(c.QueryParam("number"))
+	if typed == "" || len(typed) > 32 {
+		return s.renderQueue(c, http.StatusBadRequest, "请输入要查找的 16 位卡号。", typed)
 	}
-	sc, err := s.svc.FindByNumber(c.Request().Context(), a, number)
+	sc, err := s.svc.FindByNumber(c.Request().Context(), a, card.NormalizeNumber(typed))
+	if errors.Is(err, card.ErrNotFound) {
+		return s.renderQueue(c, http.StatusNotFound, "未找到卡号为 "+typed+" 的服务卡，或该卡不在本机构管辖范围内。请核对卡号。", typed)
+	}
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ type pages struct {
 func mustPages() *pages {
 	t := template.Must(template.New("").Funcs(template.FuncMap{
 		"icon": func(name string) template.HTML { return icons[name] },
+		"fa":   fieldAttrs,
+		"fm":   fieldMessage,
 	}).ParseFS(webFS, "web/*.html"))
 	a, err := fs.Sub(webFS, "web/assets")
 	if err != nil {

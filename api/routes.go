@@ -49,7 +49,9 @@ func (s *server) routes(e *echo.Echo) {
 	cform := bodyLimit(32 << 10)
 	console := s.consoleAuth
 	e.GET("/console/login", s.consoleLoginForm, html, noStore)
-	e.POST("/console/login", s.consoleLogin, html, login, loginShared, form, noStore)
+	// The login form may carry the draft of an application whose session
+	// ended (console.go, toLogin), hence the console form's body limit.
+	e.POST("/console/login", s.consoleLogin, html, login, loginShared, bodyLimit(32<<10), noStore)
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
 	e.GET("/console", s.consoleQueue, html, console, noStore)
 	e.GET("/console/find", s.consoleFind, html, console, noStore)
