@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -545,4 +546,59 @@ func TestBrowserConsoleErrors(t *testing.T) {
 		t.Fatalf("bad new card: %q", county.text("main"))
 	}
 	county.audit("supersede refused")
+}
+
+// TestBrowserCardPage: the card page is for reading — after a seal it
+// says whose review comes next and offers the next card; staff reads are
+// kept apart from the history of the procedure; the preview is readable
+// (≥ 110 dpi); the long QR URL is not printed.
+func TestBrowserCardPage(t *testing.T) {
+	bctx := browser(t)
+	v := newEnv(t, Options{})
+	hs := httptest.NewServer(v.e)
+	t.Cleanup(hs.Close)
+	c := v.newCard()
+	town, err := v.st.GetOrg(context.Background(), "220102001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	village := newTab(t, bctx, hs.URL, "village")
+	village.login("220102001001")
+	path := "/console/cards/" + c.ID
+	village.open(path)
+	village.open(path) // two reads of the application
+	village.seal(path, "", "")
+	if got := village.text(".flash"); !strings.Contains(got, "已转 "+town.Name+" 审核") {
+		t.Fatalf("after the village's seal the page says %q, want it to name %s", got, town.Name)
+	}
+	href, err := chromedp.Run(village.ctx, chromedp.AttributeValue(chromedp.CSS("#next-card"), "href"))
+	if err != nil || href.Value != "/console" {
+		t.Fatalf("no 办理下一件 button: %v %v", href, err)
+	}
+	if got := village.text("table.audit"); strings.Contains(got, "查看申请信息") {
+		t.Fatalf("reads are listed in 办理记录: %q", got)
+	}
+	if n := village.count("#reads tbody tr"); n < 2 {
+		t.Fatalf("the reads tab lists %d reads, want at least 2", n)
+	}
+	village.audit("card after seal")
+
+	county := newTab(t, bctx, hs.URL, "county")
+	county.login("220102")
+	for _, u := range []string{"220102001", "220102"} {
+		if r := v.seal(c.ID, u); r.Code != 200 {
+			t.Fatalf("seal as %s: %d %s", u, r.Code, r.body)
+		}
+	}
+	county.open(path)
+	county.do("wait for the preview", chromedp.WaitReady(chromedp.CSS(".preview img")))
+	var img struct{ Natural int }
+	county.eval("preview size", `new Promise(r => { const i = document.querySelector(".preview img"); if (i.complete) r({Natural: i.naturalWidth}); else i.onload = () => r({Natural: i.naturalWidth}); })`, &img)
+	if dpi := float64(img.Natural) / (210 / 25.4); dpi < 110 {
+		t.Fatalf("preview is %d px wide: %.0f dpi, want ≥ 110", img.Natural, dpi)
+	}
+	if got := county.text("main"); strings.Contains(strings.ToUpper(got), "/V/") {
+		t.Fatalf("the card page prints the QR URL: %q", got)
+	}
+	county.audit("issued card")
 }

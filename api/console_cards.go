@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
@@ -280,6 +281,11 @@ type detailData struct {
 	Notice int
 	// Change is a status change refused, to refill its form.
 	Change changeForm
+	// Reads are the staff reads of the application (Art. 13), shown
+	// apart from the history of the procedure.
+	Reads []auditRow
+	// Sealed: the page right after this office's seal.
+	Sealed bool
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -322,6 +328,16 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	}
 	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese(), Change: f}
 	d.Error = msg
+	if c.QueryParam("done") == "sealed" {
+		// Say what happens next: whose review the card goes to, or that
+		// it is issued; and offer the next card of the queue.
+		d.Sealed = true
+		if l := sc.NextLevel; l.Valid() && len(sc.VillageCode) >= l.CodeLen() {
+			d.Flash = "已审核通过并加盖本机构电子印章，已转 " + s.svc.OrgName(ctx, sc.VillageCode[:l.CodeLen()]) + " 审核。"
+		} else if sc.Status == card.StatusIssued {
+			d.Flash = "已加盖本机构电子印章，三级印章齐全，服务卡已办结，持卡人可下载打印。"
+		}
+	}
 	if sc.StatusReason != "" {
 		d.Status += "（" + reasonLabels[sc.StatusReason] + "）"
 	}
@@ -346,6 +362,10 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 			} else {
 				r.Reason = ev.Reason
 			}
+		}
+		if ev.Action == audit.CardRead {
+			d.Reads = append(d.Reads, r)
+			continue
 		}
 		d.Audit = append(d.Audit, r)
 	}
@@ -410,8 +430,13 @@ func previewTool() (string, bool) {
 	return p, err == nil
 }
 
+// previewDPI is the resolution of the card preview: at 120 dpi the
+// card's smallest print (the seal captions, the verification code) reads
+// on an office screen; the page links to the image at full size.
+const previewDPI = 120
+
 // consolePreview renders page 1 of the card's newest revision as a PNG
-// at 60 dpi with poppler's pdftoppm.
+// at previewDPI with poppler's pdftoppm.
 func (s *server) consolePreview(c echo.Context) error {
 	a, _ := actorOf(c)
 	id, err := cardID(c)
@@ -452,7 +477,7 @@ func renderPage(ctx context.Context, tool string, pdf []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, tool, "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", in, filepath.Join(dir, "page"))
+	cmd := exec.CommandContext(ctx, tool, "-png", "-r", strconv.Itoa(previewDPI), "-f", "1", "-l", "1", "-singlefile", in, filepath.Join(dir, "page"))
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pdftoppm: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
