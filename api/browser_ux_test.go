@@ -538,7 +538,18 @@ func TestBrowserConsoleErrors(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#supersede-reason"), "formal_card_reissued"),
 		chromedp.SendKeys(chromedp.CSS("#supersede-new"), "2201022026999999"),
 		chromedp.SendKeys(chromedp.CSS("#supersede-note"), "已换发正式证件。"))
-	if st := county.submit("supersede", "#supersede-submit"); st < 400 || st >= 500 {
+	county.submit("supersede", "#supersede-submit")
+	if got := county.text("#consequence"); !strings.Contains(got, "不可撤销") {
+		t.Fatalf("supersede confirmation says %q", got)
+	}
+	county.audit("supersede confirmation")
+	// A wrong password: asked again, nothing done.
+	county.do("wrong password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), "not the password"))
+	if st := county.submit("confirm with a wrong password", "#confirm-status"); st != 401 || !strings.Contains(county.text("#console-error"), "密码错误") {
+		t.Fatalf("wrong password answered %d: %q", st, county.text("main"))
+	}
+	county.do("password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), testPassword))
+	if st := county.submit("confirm supersede", "#confirm-status"); st < 400 || st >= 500 {
 		t.Fatalf("supersede with an unknown new card answered %d", st)
 	}
 	if county.count(".console-bar") != 1 || county.value("#supersede-new") != "2201022026999999" || county.value("#supersede-note") != "已换发正式证件。" ||

@@ -303,12 +303,6 @@ func (s *server) consoleCard(c echo.Context) error {
 	return s.renderCard(c, http.StatusOK, "", changeForm{})
 }
 
-// changeForm is a status change form as submitted, to refill it after an
-// error.
-type changeForm struct {
-	Action, Reason, NewCard, Note string
-}
-
 // renderCard shows the card page; after a refused status change, with
 // the message and the change form refilled.
 func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm) error {
@@ -385,43 +379,6 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 		d.VerifyPath = "/v/" + sc.QRToken
 	}
 	return s.pages.render(c, status, "console_card.html", d)
-}
-
-// statusChanges are the county's actions on an issued card that the
-// actor may take.
-func statusChanges(a lifecycle.Actor, sc *card.Card) []statusChange {
-	var out []statusChange
-	for _, ch := range []statusChange{
-		{Action: "void", Label: "作废", Article: "第二十二条"},
-		{Action: "revoke", Label: "取消", Article: "第二十条"},
-		{Action: "supersede", Label: "换发", Article: "第十六条", NeedsNewCard: true},
-	} {
-		to := actionStatus[ch.Action]
-		act, _ := lifecycle.ActionFor(to)
-		if !lifecycle.Can(a, sc, act) {
-			continue
-		}
-		for _, r := range lifecycle.ReasonClasses[to] {
-			ch.Reasons = append(ch.Reasons, reasonOption{Value: r, Label: reasonLabels[r]})
-		}
-		out = append(out, ch)
-	}
-	return out
-}
-
-// changeText says in the clerk's terms why a status change was refused.
-func changeText(k kind) string {
-	switch k.slug {
-	case kindNewCard.slug, kindNotFound.slug:
-		return "换发未办理：新卡卡号不存在、尚未办结，或不在本县管辖范围内。请核对新卡卡号（16 位数字）。"
-	case kindReason.slug:
-		return "未办理：请选择原因类别并填写说明。"
-	}
-	return "未办理：" + k.detail
-}
-
-var actionStatus = map[string]card.Status{
-	"void": card.StatusVoided, "revoke": card.StatusRevoked, "supersede": card.StatusSuperseded,
 }
 
 // previewTool finds pdftoppm; without it the detail page links to the PDF.
@@ -552,35 +509,6 @@ func (s *server) consoleSeal(c echo.Context) error {
 	s.metrics.seals.WithLabelValues(string(a.Org.Level)).Inc()
 	s.log.Info("card sealed", "request_id", requestIDOf(c), "card_id", sc.ID, "level", a.Org.Level, "org", a.Org.Code, "user", a.Username, "status", sc.Status, "via", "console")
 	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done=sealed")
-}
-
-// consoleStatus voids, revokes or supersedes an issued card (county).
-func (s *server) consoleStatus(c echo.Context) error {
-	a, _ := actorOf(c)
-	id, err := cardID(c)
-	if err != nil {
-		return err
-	}
-	action := c.FormValue("action")
-	to, ok := actionStatus[action]
-	if !ok {
-		return fail(kindBadRequest, fmt.Errorf("unknown action %q", action))
-	}
-	f := changeForm{Action: action, Reason: c.FormValue("reason"), NewCard: strings.TrimSpace(c.FormValue("new_card")), Note: c.FormValue("note")}
-	newCard := lifecycle.CardRef{Number: card.NormalizeNumber(f.NewCard)}
-	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, f.Reason, strings.TrimSpace(f.Note), newCard)
-	if err != nil {
-		// A refusal the clerk can mend (no such new card, no reason)
-		// stays on the card page with the form as it was filled in.
-		k, _ := classify(err)
-		if k.status >= 500 || k.status == http.StatusForbidden {
-			return err
-		}
-		s.log.Warn("console status change refused", "request_id", requestIDOf(c), "problem", k.slug, "err", err)
-		return s.renderCard(c, k.status, changeText(k), f)
-	}
-	s.log.Info("card status changed", "request_id", requestIDOf(c), "card_id", sc.ID, "status", to, "reason", c.FormValue("reason"), "user", a.Username, "via", "console")
-	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done="+string(to))
 }
 
 // consoleFind opens a card by its number.
