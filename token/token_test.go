@@ -438,3 +438,18 @@ func TestTruncated(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeCode: reading a typed code never panics, is idempotent,
+// and a printed code reads as itself.
+func FuzzNormalizeCode(f *testing.F) {
+	for _, s := range []string{"CPNC-UVFN", "ｃｐｎｃ　ｕｖｆｎ", "0BCD-1FG8", "", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeCode(s)
+		if NormalizeCode(n) != n {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, NormalizeCode(n))
+		}
+		Truncated(s)
+	})
+}
