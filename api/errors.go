@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -248,7 +249,7 @@ func (s *server) handleError(err error, c echo.Context) {
 	switch {
 	case c.Request().Method == http.MethodHead:
 		werr = c.NoContent(k.status)
-	case isHTML(c):
+	case isHTML(c) || wantsHTML(c):
 		werr = s.pages.renderError(c, k)
 	default:
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
@@ -259,6 +260,18 @@ func (s *server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Warn("write error response", "request_id", p.RequestID, "err", werr)
 	}
+}
+
+// wantsHTML reports whether a request no route claimed as HTML comes
+// from a browser: a GET outside the JSON API whose Accept header names
+// text/html. An unknown route or a mistyped link then gets a Chinese
+// page with the site's landmarks, not a problem document.
+func wantsHTML(c echo.Context) bool {
+	r := c.Request()
+	if r.Method != http.MethodGet || strings.HasPrefix(r.URL.Path, "/api/") {
+		return false
+	}
+	return strings.Contains(r.Header.Get(echo.HeaderAccept), "text/html")
 }
 
 // retrySeconds is a wait as the Retry-After header's whole seconds,

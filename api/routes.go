@@ -34,6 +34,9 @@ func (s *server) routes(e *echo.Echo) {
 	// Public pages (no login): the QR URL is upper case (/V/…).
 	e.GET("/v/:token", s.verifyPage, html, public, noStore)
 	e.GET("/V/:token", s.verifyPage, html, public, noStore)
+	// A QR link that ends at /V/ or carries a stray "/" (verifyDamaged).
+	e.GET("/v/*", s.verifyDamaged, html, public, noStore)
+	e.GET("/V/*", s.verifyDamaged, html, public, noStore)
 	e.GET("/c/:token", s.downloadForm, html, public, noStore)
 	e.POST("/c/:token", s.download, html, public, download, form, noStore)
 	e.GET("/check", s.checkPage, html, public, noStore)
@@ -55,7 +58,9 @@ func (s *server) routes(e *echo.Echo) {
 	cform := bodyLimit(32 << 10)
 	console := s.consoleAuth
 	e.GET("/console/login", s.consoleLoginForm, html, noStore)
-	e.POST("/console/login", s.consoleLogin, html, login, loginShared, form, noStore)
+	// The login form may carry the draft of an application whose session
+	// ended (console.go, toLogin), hence the console form's body limit.
+	e.POST("/console/login", s.consoleLogin, html, login, loginShared, bodyLimit(32<<10), noStore)
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
 	e.GET("/console", s.consoleQueue, html, console, noStore)
 	e.GET("/console/find", s.consoleFind, html, console, noStore)

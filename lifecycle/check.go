@@ -285,10 +285,14 @@ func (ch *Checker) maskedHolders(c *card.Card) ([]Holder, error) {
 }
 
 // CheckNumber answers a manual check by card number and verification
-// code; a wrong code is answered like an unknown card.
+// code; a wrong code is answered like an unknown card. Both are read as
+// people type them off a paper card (card.NormalizeNumber,
+// token.NormalizeCode): spaces, dashes, full-width characters and the
+// look-alikes the alphabets cannot contain do not make a genuine card
+// look unknown.
 func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answer, error) {
 	now := ch.Service.Now().UTC()
-	c, err := ch.Service.reg.GetCardByNumber(ctx, number)
+	c, err := ch.Service.reg.GetCardByNumber(ctx, card.NormalizeNumber(number))
 	if errors.Is(err, card.ErrNotFound) {
 		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}
