@@ -115,6 +115,10 @@ func (ca *CA) issuePlatform(pub crypto.PublicKey, name string, now time.Time, va
 }
 
 func (ca *CA) issue(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
+	return ca.issueWith(pub, subj, usage, now, validity, nil)
+}
+
+func (ca *CA) issueWith(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage, now time.Time, validity time.Duration, extra []pkix.Extension) (*smx509.Certificate, error) {
 	if !sm2.IsSM2PublicKey(pub) {
 		return nil, errors.New("issue certificate: not an SM2 public key")
 	}
@@ -141,6 +145,7 @@ func (ca *CA) issue(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage,
 		SubjectKeyId:          skid,
 		AuthorityKeyId:        ca.Cert.SubjectKeyId,
 		SignatureAlgorithm:    smx509.SM2WithSM3,
+		ExtraExtensions:       extra,
 	}
 	der, err := smx509.CreateCertificate(rand.Reader, tpl, ca.Cert, pub, ca.Signer)
 	if err != nil {

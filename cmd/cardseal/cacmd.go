@@ -82,8 +82,9 @@ var cmdCASign = &command{
 	args:  "--dir CA_DIR --in REQUEST.pem --out CERT.pem [--days N] [--dry-run]",
 	short: "check a certificate request and issue its certificate (offline machine)",
 	long: `Sign checks a request made on a server by 'cardseal keys csr' and issues its
-certificate: a seal certificate for an organisation, or the platform's
-QR-signing certificate. It prints the request's key id first: compare it with
+certificate: a seal certificate for an organisation, the platform's QR-signing
+certificate, or the platform's time-stamping certificate (extendedKeyUsage
+timeStamping, critical). It prints the request's key id first: compare it with
 what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 	flags: func(fs *flag.FlagSet) runFunc {
 		dir := caDir(fs, "offline CA directory (made by 'cardseal ca init')")
@@ -105,9 +106,12 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 				return withHint(err, "do not sign it; make a new request on the server with 'cardseal keys csr'")
 			}
 			kid, _ := keys.KeyID(req.PublicKey())
-			if req.Platform {
+			switch {
+			case req.Platform:
 				fmt.Fprintf(out, "request: platform %s (%s, %s)\n", req.Name, req.Issuer, req.Province)
-			} else {
+			case req.TSA:
+				fmt.Fprintf(out, "request: time-stamping authority %s (%s, %s)\n", req.Name, req.Issuer, req.Province)
+			default:
 				fmt.Fprintf(out, "request: %s %s %s (%s)\n", req.Org.Level, req.Org.Code, req.Org.Name, req.Province)
 			}
 			fmt.Fprintf(out, "key id:  %s  (compare with what 'keys csr' printed on the server)\n", kid)
