@@ -24,6 +24,7 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // testPassword is every test user's password.
@@ -176,7 +177,13 @@ func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, 
 	sv.Now = opt.Now
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, Logger: log, Options: opt})
+	var authority *tsa.Authority
+	if id, err := ks.TSAIdentity(); err == nil {
+		if authority, err = tsa.New(id, st, tsa.Options{Now: opt.Now, Logger: log}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, TSA: authority, Logger: log, Options: opt})
 	return &env{t: t, e: e, st: st, ks: ks, svc: svc, staff: sv, logs: logs, clock: clk, reg: opt.Registry}
 }
 

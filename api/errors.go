@@ -56,6 +56,7 @@ var (
 	kindTooLarge        = kind{413, "too-large", "Request body too large", "上传内容过大。"}
 	kindUnsupportedType = kind{415, "unsupported-media-type", "Unsupported media type", "请上传 PDF 文件（application/pdf 或 multipart/form-data）。"}
 	kindNotJSON         = kind{415, "unsupported-media-type", "Unsupported media type", "请求内容须为 JSON（Content-Type: application/json）。"}
+	kindNotTSQuery      = kind{415, "unsupported-media-type", "Unsupported media type", "请求内容须为时间戳请求（Content-Type: application/timestamp-query）。"}
 	kindInvalidApp      = kind{422, "invalid-application", "Invalid application", "申请信息不完整或格式不正确，请检查指明的字段。"}
 	kindUnknownVillage  = kind{422, "unknown-organisation", "Unknown organisation", "未知的区划代码或机构。"}
 	kindNewCard         = kind{422, "new-card-required", "New card required", "换发须指明已办结的新卡（new_card_id）。"}

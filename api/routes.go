@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // routes registers every route of the service, with its permission, rate
@@ -60,6 +61,13 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
+
+	// The platform's time-stamping authority (RFC 3161, issue 17) for
+	// the province's other systems: a request is a hash, so its body is
+	// small; each client is limited like the public pages.
+	if s.tsa != nil {
+		e.POST("/tsa", s.timestamp, public, bodyLimit(tsa.MaxRequest), noStore)
+	}
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)

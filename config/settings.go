@@ -40,6 +40,8 @@ var table = []setting{
 		usage: "operator-only address that serves Prometheus /metrics, e.g. 127.0.0.1:9090 (the public address never does)"},
 	{key: "calendar", env: "CARDSEAL_CALENDAR", flag: "calendar", inFile: true, def: "the built-in one",
 		usage: "working-day calendar file for the Art. 19 time limits"},
+	{key: "tsa_max_drift", env: "CARDSEAL_TSA_MAX_DRIFT", flag: "tsa-max-drift", inFile: true, def: "2s",
+		usage: "largest difference between this server's clock and the database's at which the time-stamping authority still issues timestamps (and seals); beyond it both stop and an error is logged"},
 	{key: "trust_proxy", env: "CARDSEAL_TRUST_PROXY", flag: "trust-proxy", inFile: true, boolean: true, def: "false",
 		usage: "take client IPs from X-Forwarded-For (only behind a reverse proxy that overwrites it)"},
 	{key: "passphrase_file", env: "CARDSEAL_PASSPHRASE_FILE", inFile: true,
