@@ -13,6 +13,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/throttle"
@@ -67,6 +68,7 @@ var (
 	kindOpenApplication = kind{409, "application-open", "Application already under review", "这对夫妻已有一份同类申请正在办理中，请凭申请编号查询进度，不要重复申请。"}
 	kindInternal        = kind{500, "internal", "Internal error", "服务器内部错误，请稍后再试。"}
 	kindUnavailable     = kind{503, "timeout", "Service unavailable", "服务器繁忙或处理超时，请稍后再试。"}
+	kindNoTimestamp     = kind{503, "timestamp-unavailable", "Timestamp unavailable", "时间戳服务暂不可用，未盖章，请稍后再试。"}
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -177,6 +179,8 @@ func classify(err error) (kind, *Problem) {
 		return kindNotPDF, nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return kindUnavailable, nil
+	case errors.Is(err, signer.ErrTimestamp):
+		return kindNoTimestamp, nil
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:

@@ -6,8 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/tsa"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 func (v *env) tsaPost(contentType string, body []byte) *resp {
@@ -69,7 +74,17 @@ func TestTimestampAuthority(t *testing.T) {
 // and logs an error; it issues nothing.
 func TestTimestampDriftStops(t *testing.T) {
 	v := newEnv(t, Options{})
-	v.clock.Add(10 * 60 * 1e9) // the service clock ten minutes ahead of the database's
+	id, err := v.ks.TSAIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This instance's clock is ten minutes ahead of the database's.
+	ahead := func() time.Time { return time.Now().Add(10 * time.Minute) }
+	a, err := tsa.New(id, v.st, tsa.Options{Now: ahead, Logger: slogTo(v.logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.e = New(Deps{Service: v.svc, Staff: v.staff, Quotas: v.st, TSA: a, Logger: slogTo(v.logs), Options: Options{Registry: prometheus.NewRegistry()}})
 	r := v.tsaPost("application/timestamp-query", tsa.NewRequest(tsa.SM3, make([]byte, 32), nil))
 	st, fail, tok, err := tsa.ParseReply(r.body)
 	if r.Code != http.StatusServiceUnavailable || err != nil || st != tsa.StatusRejection || fail != tsa.TimeNotAvailable || tok != nil {
@@ -77,5 +92,33 @@ func TestTimestampDriftStops(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(v.logs.String()), []byte("clock drift")) {
 		t.Fatalf("no error logged:\n%s", v.logs.String())
+	}
+	// Sealing stops too: a seal without its timestamp is not applied.
+	v.svc.SetTimestamper(a)
+	c := v.newCard()
+	r = v.seal(c.ID, "220102001001")
+	if r.Code != http.StatusServiceUnavailable || !bytes.Contains(r.body, []byte("timestamp-unavailable")) {
+		t.Fatalf("seal with a drifted TSA: %d %s", r.Code, r.body)
+	}
+	if n := v.sealCount(c.ID); n != 0 {
+		t.Fatalf("%d seals recorded", n)
+	}
+}
+
+// TestSealsCarryTimestamps: every seal applied through the API carries
+// the platform's signature timestamp, and the verifier judges the
+// certificates at the timestamps' times.
+func TestSealsCarryTimestamps(t *testing.T) {
+	v := newEnv(t, Options{})
+	c := v.newCard()
+	v.issue(c.ID)
+	rep := v.verifyPDF(t, v.currentPDF(c.ID), chain.Card, c.Number)
+	if rep.Verdict != verifier.Valid || len(rep.Seals) != 3 {
+		t.Fatalf("verdict %s, %d seals: %v", rep.Verdict, len(rep.Seals), rep.Reasons())
+	}
+	for _, s := range rep.Seals {
+		if s.TimeSource != verifier.TimeFromTimestamp || s.Timestamp.IsZero() {
+			t.Fatalf("seal %d: time source %q", s.Index, s.TimeSource)
+		}
 	}
 }

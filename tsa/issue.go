@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -49,11 +51,13 @@ type Options struct {
 
 // Authority issues time-stamp tokens with the platform's TSA key.
 type Authority struct {
-	id      *keys.Identity
-	serials Serials
-	now     func() time.Time
-	drift   time.Duration
-	log     *slog.Logger
+	sizeOnce sync.Once
+	maxSize  int
+	id       *keys.Identity
+	serials  Serials
+	now      func() time.Time
+	drift    time.Duration
+	log      *slog.Logger
 }
 
 // New returns an authority over a TSA identity (keys.IsTSA) and a serial
@@ -79,6 +83,25 @@ func New(id *keys.Identity, serials Serials, opt Options) (*Authority, error) {
 		a.log = slog.Default()
 	}
 	return a, nil
+}
+
+// MaxTokenSize returns an upper bound of the DER length of the tokens
+// StampSignature returns: a signer reserves it in the PDF before it
+// signs. It is the size of a token with the largest serial number and
+// the longest SM2 signature.
+func (a *Authority) MaxTokenSize() int {
+	a.sizeOnce.Do(func() {
+		r := &Request{Hash: SM3, Imprint: make([]byte, 32), CertReq: true}
+		tst := a.tstInfo(r, big.NewInt(math.MaxInt64), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+		tok, err := a.sign(tst, true)
+		if err != nil {
+			return
+		}
+		// An SM2 signature is 70 to 72 bytes; the lengths around it may
+		// take a byte more each.
+		a.maxSize = len(tok) + 2 + 8
+	})
+	return a.maxSize
 }
 
 // Identity returns the authority's key and certificate.

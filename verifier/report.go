@@ -55,6 +55,18 @@ const (
 	CheckChain       = "chain_policy"
 	CheckAppearance  = "appearance"
 	CheckTime        = "signing_time"
+	CheckTimestamp   = "signature_timestamp"
+)
+
+// Where the time a seal's certificate is judged at comes from
+// (Seal.TimeSource).
+const (
+	// TimeFromTimestamp: the seal's signature timestamp (PAdES B-T), a
+	// time the signer cannot choose.
+	TimeFromTimestamp = "timestamp"
+	// TimeFromVerifierClock: the seal has no timestamp; its certificate
+	// is judged at the time of the check, and the report says so.
+	TimeFromVerifierClock = "verifier_clock"
 )
 
 // Seal is the report of one seal.
@@ -73,6 +85,17 @@ type Seal struct {
 	SigningTime  time.Time `json:"signing_time,omitzero"`
 	Reason       string    `json:"reason,omitempty"`
 	SigAlg       string    `json:"signature_algorithm,omitempty"`
+	// Timestamp is the time of the seal's signature timestamp, zero when
+	// it has none; TimestampSerial and TSA name the token and its
+	// authority.
+	Timestamp       time.Time `json:"timestamp,omitzero"`
+	TimestampSerial string    `json:"timestamp_serial,omitempty"`
+	TSA             string    `json:"tsa,omitempty"`
+	// ValidationTime is the time the certificate was judged at, and
+	// TimeSource where it came from (TimeFromTimestamp or
+	// TimeFromVerifierClock).
+	ValidationTime time.Time `json:"validation_time,omitzero"`
+	TimeSource     string    `json:"time_source,omitempty"`
 	// Coverage is "entire_file" when the seal's byte range ends at the
 	// end of the file, else "revision" (later revisions follow).
 	Coverage string  `json:"coverage"`

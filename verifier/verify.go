@@ -120,7 +120,7 @@ func VerifyContext(ctx context.Context, data []byte, opt Options) (*Report, erro
 	if len(f.Trailing) > 0 {
 		rep.problem("%d bytes after the last revision are not a well-formed revision", len(f.Trailing))
 	}
-	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: now()}
+	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: rep.CheckedAt}
 	v.hash = newPrefixHasher(data, &v.work.hashed, opt.onHash)
 	v.check()
 	v.work.inflated, v.work.parsed = f.Inflated(), f.Elements()
@@ -485,7 +485,8 @@ func (v *run) contents(s *found) {
 
 // verifySeal is the last stage, for seals taken in revision order: the
 // CMS signature over SM3 of the two ranges (streamed, under the
-// context), the certificate path at the signing time, the certificate's
+// context), the signature timestamp, the certificate path at the
+// timestamp's time (or the check's, without one), the certificate's
 // profile and the seal's widget.
 func (v *run) verifySeal(s *found) {
 	rep, signed := s.report, s.signed
@@ -504,8 +505,9 @@ func (v *run) verifySeal(s *found) {
 	cert := signed.Signer
 	rep.CertSerial = fmt.Sprintf("%X", cert.SerialNumber)
 	rep.NotBefore, rep.NotAfter = cert.NotBefore, cert.NotAfter
+	at := v.validationTime(s)
 	v.work.chains++
-	if root, err := v.opt.Trust.Verify(cert, signed.Certs, signed.SigningTime); err != nil {
+	if root, err := v.opt.Trust.Verify(cert, signed.Certs, at); err != nil {
 		fail(rep, CheckCertificate, "%v", err)
 	} else {
 		rep.Province = keys.Province(root)

@@ -180,6 +180,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	}
 	svc := lifecycle.NewService(crashPoint(st, stdout), ks, s.PublicURL)
 	svc.Now = now
+	svc.SetTimestamper(authority)
 	if s.Calendar != "" {
 		if svc.Calendar, err = workday.Load(s.Calendar); err != nil {
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")

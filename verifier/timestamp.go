@@ -1,0 +1,65 @@
+package verifier
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jilin-health/cardseal/tsa"
+)
+
+// maxStampDelay is how long before its timestamp a seal's signing time
+// may lie: the platform stamps each signature as it is made.
+const maxStampDelay = time.Hour
+
+// validationTime checks a seal's signature timestamp (PAdES B-T) and
+// returns the time its certificate is judged at: the timestamp's, which
+// the signer cannot choose, or — for a seal without one — the time of
+// the check, reported as such. A timestamp that does not hold (bad
+// signature, stamps another signature, its authority not trusted at its
+// time, in the future, or earlier than the signing time) fails the seal.
+func (v *run) validationTime(s *found) time.Time {
+	rep, signed := s.report, s.signed
+	rep.ValidationTime, rep.TimeSource = v.now, TimeFromVerifierClock
+	if signed.Timestamp == nil {
+		return v.now
+	}
+	tok, err := tsa.ParseToken(signed.Timestamp)
+	if err != nil {
+		fail(rep, CheckTimestamp, "%v", err)
+		return v.now
+	}
+	rep.Timestamp, rep.TimestampSerial, rep.TSA = tok.GenTime, fmt.Sprintf("%X", tok.Serial), tok.Signer.Subject.CommonName
+	v.work.stamps++
+	if err := tok.Verify(); err != nil {
+		fail(rep, CheckTimestamp, "%v", err)
+		return v.now
+	}
+	if err := tok.Covers(signed.Signature()); err != nil {
+		fail(rep, CheckTimestamp, "the timestamp stamps another signature: %v", err)
+		return v.now
+	}
+	if _, err := v.opt.Trust.Verify(tok.Signer, tok.Certs, tok.GenTime); err != nil {
+		fail(rep, CheckTimestamp, "the time-stamping authority's certificate: %v", err)
+		return v.now
+	}
+	if tok.GenTime.After(v.now.Add(clockSkew)) {
+		fail(rep, CheckTimestamp, "timestamp %s lies in the future", tok.GenTime.Format(time.RFC3339))
+		return v.now
+	}
+	// The seal was signed just before it was stamped: a signing time
+	// after its own timestamp, or long before it (back-dated), is a lie
+	// about the time.
+	if signed.SigningTime.After(tok.GenTime.Add(clockSkew)) {
+		fail(rep, CheckTimestamp, "signing time %s is after the seal's timestamp %s",
+			signed.SigningTime.Format(time.RFC3339), tok.GenTime.Format(time.RFC3339))
+		return v.now
+	}
+	if tok.GenTime.Sub(signed.SigningTime) > maxStampDelay {
+		fail(rep, CheckTimestamp, "signing time %s is back-dated: the seal was timestamped at %s",
+			signed.SigningTime.Format(time.RFC3339), tok.GenTime.Format(time.RFC3339))
+		return v.now
+	}
+	pass(rep, CheckTimestamp)
+	rep.ValidationTime, rep.TimeSource = tok.GenTime, TimeFromTimestamp
+	return tok.GenTime
+}
