@@ -68,6 +68,9 @@ func (s *server) routes(e *echo.Echo) {
 	if s.tsa != nil {
 		e.POST("/tsa", s.timestamp, public, bodyLimit(tsa.MaxRequest), noStore)
 	}
+	// The current CRL of the province root, at the URL certificates name
+	// in their CRL distribution points.
+	e.GET("/crl", s.crl, public)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)

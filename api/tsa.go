@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/pem"
 	"errors"
 	"io"
 	"mime"
@@ -37,4 +38,21 @@ func (s *server) timestamp(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Blob(status, mediaTimestampReply, reply)
+}
+
+// crl serves the current certificate revocation list (DER,
+// application/pkix-crl) at the stable URL new certificates name as their
+// CRL distribution point; 404 until one is installed ('cardseal keys
+// crl').
+func (s *server) crl(c echo.Context) error {
+	b, err := s.svc.CRL()
+	if err != nil {
+		return err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "X509 CRL" {
+		return fail(kindNotFound, errors.New("no CRL installed"))
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "application/pkix-crl", blk.Bytes)
 }

@@ -26,6 +26,11 @@ const (
 type CA struct {
 	Cert   *smx509.Certificate
 	Signer crypto.Signer
+	// CRLURL, when set, is named as the CRL distribution point of the
+	// certificates the CA issues: the stable URL where servers publish
+	// its current CRL (serve's GET /crl). Certificates issued without
+	// it keep working; they are looked up in the CRLs all the same.
+	CRLURL string
 }
 
 // NewKey generates an SM2 key pair.
@@ -146,6 +151,9 @@ func (ca *CA) issueWith(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUs
 		AuthorityKeyId:        ca.Cert.SubjectKeyId,
 		SignatureAlgorithm:    smx509.SM2WithSM3,
 		ExtraExtensions:       extra,
+	}
+	if ca.CRLURL != "" {
+		tpl.CRLDistributionPoints = []string{ca.CRLURL}
 	}
 	der, err := smx509.CreateCertificate(rand.Reader, tpl, ca.Cert, pub, ca.Signer)
 	if err != nil {

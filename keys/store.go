@@ -61,6 +61,9 @@ type FileStore struct {
 	cache map[string]*Identity
 	// dataKey is the unwrapped data key (datakey.go), once loaded.
 	dataKey []byte
+	// crl is the parsed keys/crl.pem, for the bytes crlPEM (crl.go).
+	crl    *smx509.RevocationList
+	crlPEM []byte
 }
 
 func keyDir(dir string) string { return filepath.Join(dir, "keys") }

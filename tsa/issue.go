@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +93,7 @@ func New(id *keys.Identity, serials Serials, opt Options) (*Authority, error) {
 func (a *Authority) MaxTokenSize() int {
 	a.sizeOnce.Do(func() {
 		r := &Request{Hash: SM3, Imprint: make([]byte, 32), CertReq: true}
-		tst := a.tstInfo(r, big.NewInt(math.MaxInt64), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+		tst := a.tstInfo(r, big.NewInt(math.MaxInt64), time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC))
 		tok, err := a.sign(tst, true)
 		if err != nil {
 			return
@@ -132,7 +133,7 @@ func (a *Authority) Issue(ctx context.Context, r *Request) ([]byte, error) {
 		return nil, fmt.Errorf("%w: clock %s, reference %s (drift %v, at most %v)", ErrClockDrift,
 			now.Format(time.RFC3339Nano), ref.UTC().Format(time.RFC3339Nano), d, a.drift)
 	}
-	tst := a.tstInfo(r, big.NewInt(serial), now.Truncate(time.Second))
+	tst := a.tstInfo(r, big.NewInt(serial), now.Truncate(time.Millisecond))
 	return a.sign(tst, r.CertReq)
 }
 
@@ -145,7 +146,7 @@ func (a *Authority) tstInfo(r *Request, serial *big.Int, gen time.Time) []byte {
 		addOID(b, oidPolicy)
 		addImprint(b, r.Hash, r.Imprint)
 		b.AddASN1BigInt(serial)
-		b.AddASN1GeneralizedTime(gen)
+		addGeneralizedTime(b, gen)
 		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // Accuracy
 			secs := int64(acc / time.Second)
 			if secs > 0 {
@@ -257,6 +258,45 @@ func (a *Authority) sign(tst []byte, withCerts bool) ([]byte, error) {
 		})
 	})
 	return b.Bytes()
+}
+
+// addGeneralizedTime writes a GeneralizedTime in UTC with the
+// milliseconds, if any, as a fraction without trailing zeros (DER; RFC
+// 3161 §2.4.2): 20261128093016Z, 20261128093016.25Z.
+func addGeneralizedTime(b *cryptobyte.Builder, t time.Time) {
+	t = t.UTC()
+	s := t.Format("20060102150405")
+	if ms := t.Nanosecond() / int(time.Millisecond); ms > 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%03d", ms), "0")
+	}
+	b.AddASN1(asn1.GeneralizedTime, func(b *cryptobyte.Builder) { b.AddBytes([]byte(s + "Z")) })
+}
+
+// readGeneralizedTime reads a DER GeneralizedTime in UTC with an optional
+// fraction of at most three digits.
+func readGeneralizedTime(s *cryptobyte.String, out *time.Time) bool {
+	var raw []byte
+	if !s.ReadASN1Bytes(&raw, asn1.GeneralizedTime) {
+		return false
+	}
+	v := string(raw)
+	if len(v) < 15 || v[len(v)-1] != 'Z' {
+		return false
+	}
+	layout := "20060102150405Z"
+	if len(v) > 15 {
+		frac := v[14 : len(v)-1]
+		if len(frac) < 2 || len(frac) > 4 || frac[0] != '.' || frac[len(frac)-1] == '0' {
+			return false
+		}
+		layout = "20060102150405." + strings.Repeat("0", len(frac)-1) + "Z"
+	}
+	t, err := time.Parse(layout, v)
+	if err != nil {
+		return false
+	}
+	*out = t.UTC()
+	return true
 }
 
 // headerLen is the length of the tag and length octets of a DER element.

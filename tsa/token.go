@@ -225,7 +225,7 @@ func (t *Token) parseTSTInfo() error {
 	if !tst.ReadASN1Integer(t.Serial) || t.Serial.Sign() <= 0 {
 		return malformed("TSTInfo.serialNumber")
 	}
-	if !tst.ReadASN1GeneralizedTime(&t.GenTime) {
+	if !readGeneralizedTime(&tst, &t.GenTime) {
 		return malformed("TSTInfo.genTime")
 	}
 	t.GenTime = t.GenTime.UTC()

@@ -147,3 +147,26 @@ func md5Request() []byte {
 	body := append([]byte{0x02, 0x01, 0x01}, mi...)
 	return append([]byte{0x30, byte(len(body))}, body...)
 }
+
+// TestMillisecondGenTime: genTime keeps the milliseconds, as a DER
+// fraction without trailing zeros, and parses back.
+func TestMillisecondGenTime(t *testing.T) {
+	for _, ms := range []int{0, 250, 7, 999} {
+		at := t0.Add(time.Duration(ms) * time.Millisecond)
+		a, _ := newAuthority(t, fixed(at.Add(123*time.Microsecond)), fixed(at))
+		tok, err := a.StampSignature(context.Background(), []byte("sig"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := tsa.ParseToken(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pt.GenTime.Equal(at) {
+			t.Fatalf("%d ms: genTime %v, want %v", ms, pt.GenTime, at)
+		}
+		if len(tok) > a.MaxTokenSize() {
+			t.Fatalf("token of %d bytes, bound %d", len(tok), a.MaxTokenSize())
+		}
+	}
+}

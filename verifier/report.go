@@ -56,6 +56,7 @@ const (
 	CheckAppearance  = "appearance"
 	CheckTime        = "signing_time"
 	CheckTimestamp   = "signature_timestamp"
+	CheckRevocation  = "revocation"
 )
 
 // Where the time a seal's certificate is judged at comes from
@@ -96,6 +97,10 @@ type Seal struct {
 	// TimeFromVerifierClock).
 	ValidationTime time.Time `json:"validation_time,omitzero"`
 	TimeSource     string    `json:"time_source,omitempty"`
+	// RevokedSince and RevocationReason are set when a CRL lists the
+	// certificate: the seal is valid only if made before that time.
+	RevokedSince     time.Time `json:"revoked_since,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
 	// Coverage is "entire_file" when the seal's byte range ends at the
 	// end of the file, else "revision" (later revisions follow).
 	Coverage string  `json:"coverage"`

@@ -38,8 +38,14 @@ func (v *run) validationTime(s *found) time.Time {
 		fail(rep, CheckTimestamp, "the timestamp stamps another signature: %v", err)
 		return v.now
 	}
-	if _, err := v.opt.Trust.Verify(tok.Signer, tok.Certs, tok.GenTime); err != nil {
+	tsaRoot, err := v.opt.Trust.Verify(tok.Signer, tok.Certs, tok.GenTime)
+	if err != nil {
 		fail(rep, CheckTimestamp, "the time-stamping authority's certificate: %v", err)
+		return v.now
+	}
+	if since, reason, ok := v.revokedSince(tok.Signer, tsaRoot); ok && !tok.GenTime.Before(since) {
+		fail(rep, CheckTimestamp, "the time-stamping authority's certificate %X was revoked (%s) since %s, before the timestamp",
+			tok.Signer.SerialNumber, reason, since.Format(time.RFC3339))
 		return v.now
 	}
 	if tok.GenTime.After(v.now.Add(clockSkew)) {

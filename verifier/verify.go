@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/emmansun/gmsm/smx509"
 	"sort"
 	"strconv"
 	"time"
@@ -36,6 +37,10 @@ type Options struct {
 	SealBoxes map[keys.Level][4]float64
 	// Now is the time of the check (default time.Now).
 	Now func() time.Time
+	// CRLs are certificate revocation lists; those signed by the root a
+	// seal's certificate chains to decide whether it was revoked before
+	// the seal's validation time (revocation.go).
+	CRLs []*smx509.RevocationList
 	// Limits bound the PDF reader. Zero fields mean pdf.DefaultLimits,
 	// except the verifier's tighter bounds (work.go): 32 768
 	// cross-reference entries, 65 536 objects parsed, and the file's
@@ -512,6 +517,7 @@ func (v *run) verifySeal(s *found) {
 	} else {
 		rep.Province = keys.Province(root)
 		pass(rep, CheckCertificate)
+		v.checkRevocation(rep, cert, root, at)
 	}
 	if signed.SigningTime.After(v.now.Add(clockSkew)) {
 		fail(rep, CheckTime, "signing time %s lies in the future", signed.SigningTime.Format(time.RFC3339))

@@ -31,7 +31,7 @@ it creates the root, issues the servers' seal and platform certificates from
 their requests, and signs other provinces' roots into a trust bundle. The root
 key's passphrase comes from CARDSEAL_KEY_PASSPHRASE_FILE (not inside the CA
 directory) or CARDSEAL_KEY_PASSPHRASE.`,
-	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle},
+	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle, cmdCARevoke, cmdCACRL},
 }
 
 // caDir declares the --dir of the offline CA commands: the CA directory,
@@ -79,7 +79,7 @@ and issued/, the record of every certificate issued.`,
 
 var cmdCASign = &command{
 	name:  "ca sign",
-	args:  "--dir CA_DIR --in REQUEST.pem --out CERT.pem [--days N] [--dry-run]",
+	args:  "--dir CA_DIR --in REQUEST.pem --out CERT.pem [--days N] [--crl-url URL] [--dry-run]",
 	short: "check a certificate request and issue its certificate (offline machine)",
 	long: `Sign checks a request made on a server by 'cardseal keys csr' and issues its
 certificate: a seal certificate for an organisation, the platform's QR-signing
@@ -92,6 +92,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 		outFile := fs.String("out", "", "certificate (PEM) to write")
 		days := fs.Int("days", int(keys.SealValidity/(24*time.Hour)), "validity in days (at most 1825)")
 		dryRun := fs.Bool("dry-run", false, "check the request and show what would be issued, without signing")
+		crlURL := fs.String("crl-url", "", "CRL distribution point to name in the certificate: the servers' stable CRL URL, PUBLIC_URL/crl")
 		return func(ctx context.Context, e *env, args []string) error {
 			if *dir == "" || *in == "" || (*outFile == "" && !*dryRun) || len(args) != 0 {
 				return usageError{"--dir, --in and --out are required"}
@@ -126,6 +127,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 			if err != nil {
 				return err
 			}
+			ca.CRLURL = *crlURL
 			if _, err := os.Stat(*outFile); err == nil {
 				return withHint(fmt.Errorf("%s exists", *outFile), "choose another --out; cardseal does not overwrite certificates")
 			}

@@ -24,7 +24,7 @@ var cmdKeys = &command{
 	long: `Keys manages the server's keys without the root key: a new key and its
 certificate request ('keys csr'), the certificate the offline CA issued for it
 ('keys import'), and when every certificate ends ('keys status').`,
-	sub: []*command{cmdKeysCSR, cmdKeysImport, cmdKeysStatus},
+	sub: []*command{cmdKeysCSR, cmdKeysImport, cmdKeysStatus, cmdKeysCRL},
 }
 
 var cmdKeysCSR = &command{

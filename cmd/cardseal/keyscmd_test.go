@@ -17,6 +17,12 @@ import (
 // returns the certificate file.
 func ceremony(t *testing.T, offline, server, work string, csrArgs ...string) string {
 	t.Helper()
+	return ceremonyWith(t, offline, server, work, nil, csrArgs...)
+}
+
+// ceremonyWith is ceremony with extra arguments of 'ca sign'.
+func ceremonyWith(t *testing.T, offline, server, work string, signArgs []string, csrArgs ...string) string {
+	t.Helper()
 	id := "platform"
 	for i, a := range csrArgs {
 		if a == "--org" {
@@ -32,7 +38,7 @@ func ceremony(t *testing.T, offline, server, work string, csrArgs ...string) str
 	if code, stdout, stderr := cli(t, args...); code != 0 || !strings.Contains(stdout, "key id:") {
 		t.Fatalf("keys csr %v: %d %s %s", csrArgs, code, stdout, stderr)
 	}
-	if code, stdout, stderr := cli(t, "ca", "sign", "--dir", offline, "--in", req, "--out", crt); code != 0 || !strings.Contains(stdout, "serial:") {
+	if code, stdout, stderr := cli(t, append([]string{"ca", "sign", "--dir", offline, "--in", req, "--out", crt}, signArgs...)...); code != 0 || !strings.Contains(stdout, "serial:") {
 		t.Fatalf("ca sign %s: %d %s %s", id, code, stdout, stderr)
 	}
 	if code, stdout, stderr := cli(t, "keys", "import", "--dir", server, "--cert", crt); code != 0 || !strings.Contains(stdout, "imported") {
