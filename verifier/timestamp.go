@@ -4,8 +4,32 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jilin-health/cardseal/internal/lru"
 	"github.com/jilin-health/cardseal/tsa"
 )
+
+// tokens remembers the tokens whose signature held, by their DER: the
+// check of a token depends on its bytes alone (the trust decisions are
+// made per verification), and a stored card is verified again and again.
+// Bounded.
+var tokens = lru.New[string, *tsa.Token](1024)
+
+// verifiedToken parses a token and checks its signature, once per
+// distinct DER.
+func verifiedToken(der []byte) (*tsa.Token, error) {
+	if tok, ok := tokens.Get(string(der)); ok {
+		return tok, nil
+	}
+	tok, err := tsa.ParseToken(der)
+	if err != nil {
+		return nil, err
+	}
+	if err := tok.Verify(); err != nil {
+		return nil, err
+	}
+	tokens.Put(string(tok.DER), tok)
+	return tok, nil
+}
 
 // maxStampDelay is how long before its timestamp a seal's signing time
 // may lie: the platform stamps each signature as it is made.
@@ -23,17 +47,13 @@ func (v *run) validationTime(s *found) time.Time {
 	if signed.Timestamp == nil {
 		return v.now
 	}
-	tok, err := tsa.ParseToken(signed.Timestamp)
+	v.work.stamps++
+	tok, err := verifiedToken(signed.Timestamp)
 	if err != nil {
 		fail(rep, CheckTimestamp, "%v", err)
 		return v.now
 	}
 	rep.Timestamp, rep.TimestampSerial, rep.TSA = tok.GenTime, fmt.Sprintf("%X", tok.Serial), tok.Signer.Subject.CommonName
-	v.work.stamps++
-	if err := tok.Verify(); err != nil {
-		fail(rep, CheckTimestamp, "%v", err)
-		return v.now
-	}
 	if err := tok.Covers(signed.Signature()); err != nil {
 		fail(rep, CheckTimestamp, "the timestamp stamps another signature: %v", err)
 		return v.now
