@@ -177,6 +177,17 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "       certificate %s, %s root, valid %s – %s\n", s.CertSerial, s.Province,
 				s.NotBefore.Format("2006-01-02"), s.NotAfter.Format("2006-01-02"))
 		}
+		switch s.TimeSource {
+		case TimeFromTimestamp:
+			fmt.Fprintf(w, "       时间戳 timestamp %s (serial %s, %s); certificate judged at it\n",
+				s.Timestamp.Local().Format("2006-01-02 15:04:05.000"), s.TimestampSerial, s.TSA)
+		case TimeFromVerifierClock:
+			fmt.Fprintf(w, "       无时间戳 no timestamp: certificate judged at the verifier's clock, %s\n",
+				s.ValidationTime.Local().Format("2006-01-02 15:04:05"))
+		}
+		if !s.RevokedSince.IsZero() {
+			fmt.Fprintf(w, "       certificate revoked (%s) since %s\n", s.RevocationReason, s.RevokedSince.Local().Format("2006-01-02 15:04:05"))
+		}
 		for _, c := range s.Checks {
 			if !c.OK {
 				fmt.Fprintf(w, "       ✗ %s: %s\n", c.Name, c.Reason)

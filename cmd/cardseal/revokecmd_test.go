@@ -108,6 +108,12 @@ func TestCLICompromisedKeyDrill(t *testing.T) {
 			t.Fatalf("%v: card sealed after T: %d\n%s", where, code, out)
 		}
 	}
+	// The text report names the timestamp each certificate was judged at
+	// and the later revocation.
+	if code, out, _ := cli(t, "verify", "--dir", server, before); code != 0 || strings.Count(out, "时间戳 timestamp") != 3 ||
+		!strings.Contains(out, "certificate revoked (keyCompromise) since") {
+		t.Fatalf("text report of the card sealed before T: %d\n%s", code, out)
+	}
 	// Without the CRL, nothing is known of the revocation.
 	if code, _ := verify("--trust", filepath.Join(offline, "trust.pem"), after); code != 0 {
 		t.Fatalf("card sealed after T, no CRL: %d", code)
