@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // routes registers every route of the service, with its permission, rate
@@ -78,6 +79,16 @@ func (s *server) routes(e *echo.Echo) {
 	// What a citizen sent (console_materials.go): an image, never a PDF.
 	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
 	e.POST("/console/cards/:id/materials/:material/review", s.consoleReview, html, cform, console, noStore)
+
+	// The platform's time-stamping authority (RFC 3161, issue 17) for
+	// the province's other systems: a request is a hash, so its body is
+	// small; each client is limited like the public pages.
+	if s.tsa != nil {
+		e.POST("/tsa", s.timestamp, public, bodyLimit(tsa.MaxRequest), noStore)
+	}
+	// The current CRL of the province root, at the URL certificates name
+	// in their CRL distribution points.
+	e.GET("/crl", s.crl, public)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/card"
@@ -133,7 +132,11 @@ const storedTTL = 10 * time.Second
 // VerifyPDF verifies a card PDF with the card policy and seal boxes,
 // using the cache.
 func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error) {
-	key := sm3.Sum(pdf)
+	crls, err := ch.Service.CRLs()
+	if err != nil {
+		return nil, err
+	}
+	key := reportKey(pdf, crls)
 	if rep, ok := ch.reports.Get(key); ok && rep.DocID == docID {
 		return rep, nil
 	}
@@ -141,6 +144,7 @@ func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error)
 		Trust:     ch.Service.keys.TrustList(),
 		SealBoxes: CardSealBoxes(),
 		DocID:     docID,
+		CRLs:      crls,
 	})
 	if err != nil {
 		return nil, err
