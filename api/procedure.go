@@ -410,6 +410,10 @@ type ApplicationView struct {
 	Missing     []card.Material    `json:"missing,omitempty"`
 	Materials   int                `json:"materials_received"`
 	DownloadURL string             `json:"download_url,omitempty"`
+	// The reason and note of a status change: the holder's, never the
+	// public's (Art. 13).
+	StatusReason string `json:"status_reason,omitempty"`
+	StatusNote   string `json:"status_note,omitempty"`
 }
 
 func applicationView(ap *lifecycle.Application) *ApplicationView {
@@ -577,5 +581,7 @@ func (s *server) trackApplication(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, applicationView(ap))
+	v := applicationView(ap)
+	v.StatusReason, v.StatusNote = ap.Card.StatusReason, ap.Card.StatusNote
+	return writeJSON(c, http.StatusOK, v)
 }
