@@ -33,6 +33,8 @@ type queueData struct {
 	consoleBase
 	Rows     []queueRow
 	CanApply bool
+	// CanCredit offers the social credit file (Art. 20).
+	CanCredit bool
 	// Next is the cursor of the next page ("" on the last).
 	Next string
 }
@@ -59,7 +61,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 		return err
 	}
 	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
-		CanApply: len(villages) > 0}
+		CanApply: len(villages) > 0, CanCredit: lifecycle.Can(a, nil, lifecycle.ExportCredit)}
 	for i := range cards {
 		sc := &cards[i]
 		app, err := s.svc.Applicant(sc)

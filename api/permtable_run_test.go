@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
+	lifecycle.ExportCredit:    "GET /console/reports/credit",
 }
 
 // consoleOther are the console's routes that do no action of the table.
@@ -167,6 +169,9 @@ func permApplicant(village string) *card.Applicant {
 		Marriage:   &card.Marriage{Date: "2012-10-01", CertNumber: "J220102-2012-" + strconv.FormatInt(n, 10)},
 		StatusCert: &card.StatusCert{Number: "HY-" + strconv.FormatInt(n, 10), Issuer: "社区居民委员会"},
 		ChildOrder: 3,
+		// Art. 10: the couple made a commitment, so an issued card may
+		// be revoked (Art. 20; a card without one is TestArt20…'s).
+		Commitment: true,
 		Channel:    card.ChannelSelf,
 		Village:    village,
 		Materials: map[card.Material]card.MaterialState{
@@ -418,6 +423,10 @@ func (d *permDomain) answer(t *testing.T, r permRow) (string, string) {
 				return nil
 			})
 			return listed(err, found)
+		case lifecycle.ExportCredit:
+			allowed = errAnswer(lifecycle.Allowed(a, nil, r.act))
+			rows, err := d.svc.CreditReport(ctx, a)
+			return listed(err, slices.ContainsFunc(rows, func(c lifecycle.CreditRow) bool { return c.Card.ID == fx.id }))
 		case lifecycle.ReadReports:
 			allowed = errAnswer(lifecycle.Allowed(a, nil, r.act))
 			d.svc.Now = permReportAt
@@ -588,6 +597,12 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return presence(t, res, &body, func() bool {
 				return slices.ContainsFunc(body.Cards, func(e ExportRecord) bool { return e.Number == fx.number })
 			})
+		case lifecycle.ExportCredit:
+			res := w.v.do(http.MethodGet, "/api/v1/reports/credit?format=json", tok, "", nil)
+			var body struct{ Revoked []CreditRecord }
+			return presence(t, res, &body, func() bool {
+				return slices.ContainsFunc(body.Revoked, func(e CreditRecord) bool { return e.Number == fx.number })
+			})
 		case lifecycle.ReadReports:
 			w.v.svc.Now = permReportAt
 			defer func() { w.v.svc.Now = time.Now }()
@@ -695,6 +710,17 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 			return status("revoke", nil)
 		case lifecycle.SupersedeCard:
 			return status("supersede", url.Values{"new_card": {w.fix.replacement(r.village()).number}})
+		case lifecycle.ExportCredit:
+			offered = offers("/console", `id="credit-download"`)
+			res := send(http.MethodGet, "/console/reports/credit", nil)
+			if a := consoleAnswer(res, http.StatusOK); a != "ok" {
+				return a
+			}
+			if bytes.Contains(res.body, []byte(fx.number)) {
+				return "ok"
+			}
+			offered = false // a list without the card: nothing to offer for it
+			return "none"
 		}
 		t.Fatalf("no console door for %q", r.act)
 		return ""

@@ -137,6 +137,19 @@ var permTable = map[lifecycle.Action]string{
 		admin own       none   none   none   ok     none   none    none       none
 		admin other     none   none   none   none   none   none    none       none`,
 
+	// Art. 20: the county's file of revoked cards for the social credit
+	// system lists its revoked cards, and only those.
+	lifecycle.ExportCredit: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     level  level  level  level  level  level   level      level
+		village other   level  level  level  level  level  level   level      level
+		township own    level  level  level  level  level  level   level      level
+		township other  level  level  level  level  level  level   level      level
+		county own      none   none   none   none   none   ok      none       none
+		county other    none   none   none   none   none   none    none       none
+		admin own       none   none   none   none   none   ok      none       none
+		admin other     none   none   none   none   none   none    none       none`,
+
 	// Art. 19, 24: the county's report of its applications past their
 	// time limit.
 	lifecycle.ReadReports: `

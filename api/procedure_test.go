@@ -229,7 +229,7 @@ func TestArt23Export(t *testing.T) {
 		v := newProcEnv(t, open)
 		c := v.create(t, exampleApplicant(t))
 		v.issue(c.ID)
-		v.create(t, exampleApplicant(t)) // a draft: not exported
+		v.create(t, coupleApplicant(t, 40)) // a draft: not exported
 		county := v.session("220102")
 
 		r := v.do(http.MethodGet, "/api/v1/export?format=csv", county, "", nil)

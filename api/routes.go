@@ -60,6 +60,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
+	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -98,6 +99,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)
+	v1.GET("/reports/credit", s.creditReport, staff, noStore)
 	v1.GET("/export", s.export, staff, noStore)
 	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
 	v1.POST("/forms/:id/seal", s.sealForm, staff, jsonOnly, json, noStore)

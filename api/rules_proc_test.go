@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
@@ -114,6 +116,163 @@ func TestArt13PublicAnswerHasNoReason(t *testing.T) {
 		r.json(t, &ap)
 		if r.Code != http.StatusOK || ap.Status != card.StatusVoided || ap.StatusReason != "pregnancy_ended_without_certificate" || ap.StatusNote != note {
 			t.Errorf("holder's tracking view: %d %s", r.Code, r.body)
+		}
+	})
+}
+
+// TestOneValidCardPerCoupleAndType: a couple holding an issued card of a
+// type gets no second one of that type (409 card-held, nothing stored),
+// at the counter and online, whichever spouse is named first; a draft, an
+// ended card or another type does not count; a re-issue naming the held
+// card (Art. 16) is taken, and once the old card is superseded the new
+// one holds.
+func TestOneValidCardPerCoupleAndType(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		county := v.session("220102")
+		held := v.create(t, coupleApplicant(t, 3))
+		second := v.create(t, coupleApplicant(t, 3)) // a second draft: taken
+		v.issue(held.ID)
+		// (Refused, so that the online check below meets the issued card,
+		// not an open application.)
+		if r := v.postJSON("/api/v1/cards/"+second.ID+"/refuse", county, RefuseRequest{Reasons: []string{"重复申请"}}); r.Code != http.StatusCreated {
+			t.Fatalf("refuse: %d %s", r.Code, r.body)
+		}
+		n := v.cardsOf(t, "220102")
+		village := v.session("220102001001")
+		refuse := func(what string, body []byte, status int, slug string) {
+			t.Helper()
+			r := v.do(http.MethodPost, "/api/v1/cards", village, "application/json", body)
+			if r.Code != status || !strings.Contains(r.Body.String(), slug) {
+				t.Fatalf("%s: %d %s, want %d %s", what, r.Code, r.body, status, slug)
+			}
+		}
+		refuse("second card", coupleApplicant(t, 3), http.StatusConflict, "card-held")
+		swapped := coupleApplicant(t, 3, func(a *card.Applicant) { a.Male.IDNumber, a.Female.IDNumber = a.Female.IDNumber, a.Male.IDNumber })
+		refuse("spouses swapped", swapped, http.StatusConflict, "card-held")
+		if r := v.applyOnline(t, coupleApp(t, 3, "220102002001"), nil); r.Code != http.StatusConflict || !strings.Contains(r.Body.String(), "card-held") {
+			t.Fatalf("online: %d %s", r.Code, r.body)
+		}
+		other := v.create(t, coupleApplicant(t, 4))
+		v.issue(other.ID)
+		refuse("re-issue of another couple's card", coupleApplicant(t, 3, func(a *card.Applicant) { a.ReissueOf = other.Number }), http.StatusUnprocessableEntity, "reissue-invalid")
+		if got := v.cardsOf(t, "220102"); got != n+1 {
+			t.Fatalf("%d cards after the refusals, want %d", got, n+1)
+		}
+		// Another type is another card.
+		v.create(t, coupleApplicant(t, 3, func(a *card.Applicant) { a.Type, a.ChildOrder = card.Second, 2 }))
+		// The re-issue of the held card, then the old one superseded:
+		// the new card holds.
+		nw := v.create(t, coupleApplicant(t, 3, func(a *card.Applicant) { a.ReissueOf = held.Number }))
+		v.issue(nw.ID)
+		if r := v.postJSON("/api/v1/cards/"+held.ID+"/supersede", county, StatusRequest{Reason: "formal_card_reissued", Note: "换发", NewCardID: nw.ID}); r.Code != http.StatusOK {
+			t.Fatalf("supersede: %d %s", r.Code, r.body)
+		}
+		refuse("after the re-issue", swapped, http.StatusConflict, "card-held")
+		refuse("re-issue of a superseded card", coupleApplicant(t, 3, func(a *card.Applicant) { a.ReissueOf = held.Number }), http.StatusUnprocessableEntity, "reissue-invalid")
+		// A voided card holds nothing.
+		if r := v.postJSON("/api/v1/cards/"+nw.ID+"/void", county, StatusRequest{Reason: "other", Note: "作废"}); r.Code != http.StatusOK {
+			t.Fatalf("void: %d %s", r.Code, r.body)
+		}
+		v.create(t, coupleApplicant(t, 3))
+	})
+}
+
+// rebirthApp makes coupleApplicant(i) a re-birth application, with the
+// couple's commitment (Art. 10) if commit.
+func rebirthApp(t *testing.T, i int, commit bool) []byte {
+	return coupleApplicant(t, i, func(a *card.Applicant) {
+		a.Type, a.ChildOrder, a.Commitment = card.Rebirth, 3, commit
+		a.StatusCert = &card.StatusCert{Number: fmt.Sprintf("HY-2026-%04d", i), Issuer: "永安社区居民委员会"}
+	})
+}
+
+// TestArt20RevokeOnlyFalseCommitment: only a re-birth card whose couple
+// made a commitment is revoked (409 no-commitment otherwise, the card
+// unchanged); the county records the day of its finding and the reason;
+// the social credit file (CSV, docs/credit-export.md) lists the revoked
+// cards with both, county staff only, audited.
+func TestArt20RevokeOnlyFalseCommitment(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		county := v.session("220102")
+		noCommit := v.create(t, rebirthApp(t, 5, false))
+		first := v.create(t, coupleApplicant(t, 6, func(a *card.Applicant) { a.Commitment = true }))
+		liar := v.create(t, rebirthApp(t, 7, true))
+		for _, c := range []CardView{noCommit, first, liar} {
+			v.issue(c.ID)
+		}
+		revoke := func(id string, body StatusRequest) *resp {
+			return v.postJSON("/api/v1/cards/"+id+"/revoke", county, body)
+		}
+		body := StatusRequest{Reason: "false_commitment", Note: "经查，承诺无其他子女不实"}
+		expectProblem(t, revoke(noCommit.ID, body), http.StatusConflict, "no-commitment")
+		expectProblem(t, revoke(first.ID, body), http.StatusConflict, "no-commitment")
+		for _, c := range []CardView{noCommit, first} {
+			if got := v.fullCard(c.ID); got.Status != card.StatusIssued {
+				t.Fatalf("refused revocation changed the card: %s", got.Status)
+			}
+		}
+		// The day of the finding: not in the future, not before the application.
+		today := time.Now().In(lifecycle.China)
+		for _, bad := range []string{today.AddDate(0, 0, 2).Format("2006-01-02"), "2020-01-01", "2026-13-40", "昨天"} {
+			b := body
+			b.FoundOn = bad
+			expectProblem(t, revoke(liar.ID, b), http.StatusUnprocessableEntity, "finding-date")
+		}
+		expectProblem(t, v.postJSON("/api/v1/cards/"+first.ID+"/void", county, StatusRequest{Reason: "other", Note: "x", FoundOn: today.Format("2006-01-02")}), http.StatusBadRequest, "bad-request")
+		body.FoundOn = today.Format("2006-01-02")
+		if r := revoke(liar.ID, body); r.Code != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.Code, r.body)
+		}
+		expectProblem(t, revoke(liar.ID, body), http.StatusConflict, "wrong-state")
+
+		// The social credit file.
+		r := v.do(http.MethodGet, "/api/v1/reports/credit", county, "", nil)
+		if r.Code != http.StatusOK || !strings.HasPrefix(r.Header().Get("Content-Type"), "text/csv") {
+			t.Fatalf("credit file: %d %s", r.Code, r.body)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(r.body, []byte("\ufeff")))).ReadAll()
+		if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(creditHeader, ",") {
+			t.Fatalf("credit file rows %q, %v", rows, err)
+		}
+		want := map[string]string{"card_number": liar.Number, "card_type": "rebirth", "found_on": body.FoundOn,
+			"reason": "false_commitment", "reason_text": "承诺不实", "note": body.Note, "male_id_number": husbandID(7), "male_name": "李四"}
+		for i, h := range rows[0] {
+			if w, ok := want[h]; ok && rows[1][i] != w {
+				t.Errorf("credit file %s = %q, want %q", h, rows[1][i], w)
+			}
+		}
+		var j struct{ Revoked []CreditRecord }
+		v.do(http.MethodGet, "/api/v1/reports/credit?format=json", county, "", nil).json(t, &j)
+		if len(j.Revoked) != 1 || j.Revoked[0].FoundOn != body.FoundOn {
+			t.Fatalf("credit JSON %+v", j)
+		}
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/reports/credit", v.session("220102001"), "", nil), http.StatusForbidden, "wrong-level")
+		// The console's download is the same file.
+		ck, _ := v.consoleLogin(t, "220102", testPassword)
+		req := httptestRequest(http.MethodGet, "/console/reports/credit", "")
+		req.AddCookie(ck)
+		if cr := v.serve(req); cr.Code != http.StatusOK || !bytes.Contains(cr.body, []byte(liar.Number)) {
+			t.Fatalf("console download: %d", cr.Code)
+		}
+		evs, err := v.st.AuditEvents(context.Background(), "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Action == "report.credit" && e.Actor == "220102" {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Errorf("%d credit report audit events, want 3", n)
+		}
+		// The public answer: 已取消, nothing of the finding.
+		page := v.do(http.MethodGet, "/V/"+v.cardToken(liar.ID), "", "", nil).Body.String()
+		if !strings.Contains(page, "已取消") || strings.Contains(page, "承诺") || strings.Contains(page, "第二十条") {
+			t.Errorf("public page of a revoked card")
 		}
 	})
 }

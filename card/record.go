@@ -26,6 +26,9 @@ var (
 	// ErrDuplicate: a unique key is taken (card number, QR token, status
 	// index, a second one-time notice for the same application).
 	ErrDuplicate = errors.New("duplicate")
+	// ErrHeld: a new card's couple holds an issued card of its type
+	// already (other than the one the new card replaces).
+	ErrHeld = errors.New("the couple holds an issued card of this type")
 )
 
 // Status is the lifecycle state of a card. The transitions between them
@@ -104,6 +107,15 @@ type Card struct {
 	UpdatedAt time.Time
 	CreatedBy string // username
 	Version   int    // incremented on every change
+	// Commitment: the couple made a written commitment (承诺, Art. 10)
+	// in their application. Only a re-birth card with one may be revoked
+	// (Art. 20). Recorded at application; false for older cards.
+	Commitment bool
+	// Replaces is the ID of the issued card a new card is to replace
+	// (换发, Art. 16): read by CreateCard only, not kept. A couple
+	// holds one issued card per type; CreateCard refuses another
+	// (ErrHeld) unless it replaces that one.
+	Replaces string
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,
@@ -213,4 +225,17 @@ type Attachment struct {
 	Size        int // plaintext size in bytes
 	Data        []byte
 	CreatedAt   time.Time
+}
+
+// Finding is the county's finding that a couple's commitment was false
+// (Art. 20), recorded with the revocation of their re-birth card; the
+// file for the social credit system (社会征信) lists them.
+type Finding struct {
+	CardID     string
+	CountyCode string
+	FoundOn    string // YYYY-MM-DD, the day of the finding (China time)
+	Reason     string // the reason class
+	Note       string
+	RecordedBy string
+	RecordedAt time.Time
 }

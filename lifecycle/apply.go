@@ -50,6 +50,10 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err != nil {
 		return nil, err
 	}
+	replaces, err := s.reissueTarget(ctx, app, county, priv.coupleKey(app))
+	if err != nil {
+		return nil, err
+	}
 	first, _ := chain.Card.Next(nil)
 	for attempt := 0; ; attempt++ {
 		id, err := card.NewID()
@@ -71,7 +75,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		c := &card.Card{
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
-			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username,
+			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, Replaces: replaces, Commitment: app.Commitment,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
 			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel,
@@ -83,7 +87,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			continue // id, status index or QR token collided: draw again
 		}
 		if err != nil {
-			return nil, err
+			return nil, heldError(err, app.Type)
 		}
 		return c, nil
 	}

@@ -20,7 +20,10 @@ import (
 // Cards keeps card records.
 type Cards interface {
 	// CreateCard inserts c with PDF revision 0 and the audit event in
-	// one transaction. It sets c's Seq, Version and times.
+	// one transaction. It sets c's Seq, Version and times. If c has a
+	// CoupleKey and the registry holds an issued card with the same
+	// CoupleKey and Type other than c.Replaces, nothing is stored and
+	// the error wraps card.ErrHeld; the check is inside the transaction.
 	CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit.Event) error
 	GetCard(ctx context.Context, id string) (card.Card, error)
 	GetCardByNumber(ctx context.Context, number string) (card.Card, error)
@@ -126,6 +129,17 @@ type Budgets interface {
 	Spend(ctx context.Context, key string, window time.Duration, amount, limit int) (allowed bool, err error)
 }
 
+// Findings keeps the county's findings of a false commitment (Art. 20).
+type Findings interface {
+	// Revoke moves an issued card to revoked with f's reason and note,
+	// stores f and appends ev, in one transaction (card.ErrConflict if
+	// the card is not issued).
+	Revoke(ctx context.Context, cardID string, f card.Finding, ev audit.Event) error
+	// Findings returns the county's findings, by date of finding, then
+	// card ID.
+	Findings(ctx context.Context, countyCode string) ([]card.Finding, error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -138,4 +152,5 @@ type Registry interface {
 	Quotas
 	throttle.Store
 	Budgets
+	Findings
 }

@@ -38,6 +38,10 @@ var (
 	// and applies no new seal and gives no new document. Seals it
 	// applied before keep verifying.
 	ErrRetired = errors.New("the organisation is retired")
+	// ErrNoCommitment: only a re-birth card whose couple made a written
+	// commitment (Art. 10) may be revoked (Art. 20); another card that
+	// must end is voided or superseded.
+	ErrNoCommitment = errors.New("only a re-birth card whose couple made a commitment may be revoked (Art. 20)")
 )
 
 // Actor is who acts: a staff member of an organisation, as the registry
@@ -65,11 +69,12 @@ const (
 	SealForm        Action = "form.seal" // seal the re-birth approval form, in any order (补盖)
 	ExportCards     Action = "export"    // export the registry for the population database (Art. 23)
 	ReadReports     Action = "report"    // the overdue report (Art. 19, 24)
+	ExportCredit    Action = "credit"    // the revoked cards for the social credit system (Art. 20)
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -103,7 +108,7 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		return fmt.Errorf("%w: %s %s", ErrRetired, a.Org.Code, a.Org.Name)
 	}
 	switch act {
-	case ExportCards, ReadReports:
+	case ExportCards, ReadReports, ExportCredit:
 		if a.Org.Level != org.County {
 			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
 		}
@@ -137,6 +142,9 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 	}
 	if !slices.Contains(statuses, c.Status) {
 		return fmt.Errorf("%w: card is %s", ErrState, c.Status)
+	}
+	if act == RevokeCard && (c.Type != card.Rebirth || !c.Commitment) {
+		return fmt.Errorf("%w: a %s card, commitment %t", ErrNoCommitment, c.Type, c.Commitment)
 	}
 	switch act {
 	case SealCard:

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jilin-health/cardseal/lifecycle"
+)
+
+// The procedure rules of issue 14 over HTTP: one valid card per couple
+// and type, the social credit file of revoked cards (Art. 20), and their
+// problems, classified before the general ones.
+
+var (
+	kindCardHeld     = kind{409, "card-held", "The couple holds a valid card of this type", "这对夫妻已持有同类有效服务卡，不能重复办理；如需换发，请在申请中注明原卡卡号（第十六条）。"}
+	kindReissue      = kind{422, "reissue-invalid", "Re-issue names another card", "换发须注明这对夫妻本县已办结的同类服务卡卡号。"}
+	kindNoCommitment = kind{409, "no-commitment", "Only a re-birth card with a commitment may be revoked", "只有夫妻作出书面承诺的再生育服务卡才能因承诺不实而取消（第十条、第二十条）；其他情形请作废或换发。"}
+	kindFindingDate  = kind{422, "finding-date", "Finding date", "查实日期须为申请之日至今天之间的日期（年-月-日）。"}
+)
+
+// classifyRules maps the errors of these rules to their kinds.
+func classifyRules(err error) (kind, bool) {
+	switch {
+	case errors.Is(err, lifecycle.ErrCardHeld):
+		return kindCardHeld, true
+	case errors.Is(err, lifecycle.ErrReissue):
+		return kindReissue, true
+	case errors.Is(err, lifecycle.ErrNoCommitment):
+		return kindNoCommitment, true
+	case errors.Is(err, lifecycle.ErrFindingDate):
+		return kindFindingDate, true
+	}
+	return kind{}, false
+}
+
+// CreditRecord is one revoked card in the file for the social credit
+// system (Art. 20, docs/credit-export.md).
+type CreditRecord struct {
+	Number         string `json:"card_number"`
+	Type           string `json:"card_type"`
+	CountyCode     string `json:"county_code"`
+	VillageCode    string `json:"village_code"`
+	FoundOn        string `json:"found_on"`
+	Reason         string `json:"reason"`
+	ReasonText     string `json:"reason_text"`
+	Note           string `json:"note"`
+	RevokedAt      string `json:"revoked_at"`
+	MaleName       string `json:"male_name"`
+	MaleIDNumber   string `json:"male_id_number"`
+	FemaleName     string `json:"female_name"`
+	FemaleIDNumber string `json:"female_id_number"`
+	AppliedOn      string `json:"applied_on"`
+}
+
+// creditHeader is the CSV header of the social credit file.
+var creditHeader = []string{"card_number", "card_type", "county_code", "village_code", "found_on", "reason",
+	"reason_text", "note", "revoked_at", "male_name", "male_id_number", "female_name", "female_id_number", "applied_on"}
+
+func (r CreditRecord) row() []string {
+	return []string{r.Number, r.Type, r.CountyCode, r.VillageCode, r.FoundOn, r.Reason, r.ReasonText, r.Note,
+		r.RevokedAt, r.MaleName, r.MaleIDNumber, r.FemaleName, r.FemaleIDNumber, r.AppliedOn}
+}
+
+// creditReport sends the county's revoked cards with the findings behind
+// them, as CSV (the file handed to the social credit system) or JSON; the
+// service audits every report. The console's download is this handler.
+func (s *server) creditReport(c echo.Context) error {
+	a, _ := actorOf(c)
+	format := c.QueryParam("format")
+	if format == "" {
+		format = "csv"
+	}
+	if format != "csv" && format != "json" {
+		return fail(kindBadRequest, fmt.Errorf("credit report format %q", format))
+	}
+	rows, err := s.svc.CreditReport(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	recs := make([]CreditRecord, 0, len(rows))
+	for _, r := range rows {
+		text := reasonLabels[r.Finding.Reason]
+		if text == "" {
+			text = r.Finding.Reason
+		}
+		recs = append(recs, CreditRecord{
+			Number: r.Card.Number, Type: string(r.Card.Type), CountyCode: r.Card.CountyCode, VillageCode: r.Card.VillageCode,
+			FoundOn: r.Finding.FoundOn, Reason: r.Finding.Reason, ReasonText: text, Note: r.Finding.Note,
+			RevokedAt: r.Finding.RecordedAt.In(lifecycle.China).Format("2006-01-02 15:04:05"),
+			MaleName:  r.Applicant.Male.Name, MaleIDNumber: strings.ToUpper(r.Applicant.Male.IDNumber),
+			FemaleName: r.Applicant.Female.Name, FemaleIDNumber: strings.ToUpper(r.Applicant.Female.IDNumber),
+			AppliedOn: r.Card.CreatedAt.In(lifecycle.China).Format("2006-01-02"),
+		})
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	name := fmt.Sprintf("credit-%s-%s.%s", a.Org.Code, s.opt.Now().In(lifecycle.China).Format("20060102"), format)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	if format == "json" {
+		return writeJSON(c, http.StatusOK, map[string]any{"county": a.Org.Code, "revoked": recs})
+	}
+	var buf bytes.Buffer
+	buf.WriteString("\ufeff") // a BOM, so spreadsheets read UTF-8
+	cw := csv.NewWriter(&buf)
+	cw.UseCRLF = true
+	_ = cw.Write(creditHeader)
+	for _, r := range recs {
+		row := r.row()
+		for i := range row {
+			row[i] = csvCell(row[i])
+		}
+		_ = cw.Write(row)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}

@@ -1,0 +1,76 @@
+package lifecycletest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
+)
+
+// The records of issue 14's procedure rules: findings of a false
+// commitment (Art. 20).
+
+// rulesState is kept under Registry.mu; its maps are made on first use.
+type rulesState struct {
+	findings map[string]card.Finding // card ID → finding
+}
+
+func (r *Registry) Revoke(ctx context.Context, cardID string, f card.Finding, ev audit.Event) error {
+	if _, err := time.Parse("2006-01-02", f.FoundOn); err != nil {
+		return invalid("revoke card %s: finding date %q", cardID, f.FoundOn)
+	}
+	if f.CountyCode == "" || f.Reason == "" || f.RecordedBy == "" {
+		return invalid("revoke card %s: a finding names its county, reason and recorder", cardID)
+	}
+	if err := checkEvent(ev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.get(cardID)
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	if rec.c.Status != card.StatusIssued {
+		return fmt.Errorf("revoke card %s: %w: card is %s", cardID, card.ErrConflict, rec.c.Status)
+	}
+	if _, ok := r.rules.findings[cardID]; ok {
+		return fmt.Errorf("revoke card %s: %w: finding", cardID, card.ErrDuplicate)
+	}
+	ev.CardID = cardID
+	if _, err := r.appendEvent(ev); err != nil {
+		return err
+	}
+	t := r.now()
+	rec.c.Status, rec.c.StatusReason, rec.c.StatusNote, rec.c.NextLevel = card.StatusRevoked, f.Reason, f.Note, ""
+	rec.c.UpdatedAt = t
+	rec.c.Version++
+	if r.rules.findings == nil {
+		r.rules.findings = map[string]card.Finding{}
+	}
+	f.CardID, f.RecordedAt = cardID, t
+	r.rules.findings[cardID] = f
+	return nil
+}
+
+func (r *Registry) Findings(ctx context.Context, countyCode string) ([]card.Finding, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []card.Finding
+	for _, f := range r.rules.findings {
+		if f.CountyCode == countyCode {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b card.Finding) int {
+		if c := strings.Compare(a.FoundOn, b.FoundOn); c != 0 {
+			return c
+		}
+		return strings.Compare(a.CardID, b.CardID)
+	})
+	return out, nil
+}
