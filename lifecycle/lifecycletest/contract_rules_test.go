@@ -36,6 +36,7 @@ func testRulePorts(t *testing.T, b backend) {
 		fn   func(*testing.T, backend)
 	}{
 		{"one issued card per couple and type", testOneIssuedCard},
+		{"findings and revocation", testFindings},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -101,5 +102,66 @@ func testOneIssuedCard(t *testing.T, b backend) {
 	}
 	if err := put(couple(newCard(t, "220102001001"), k1, card.First)); err != nil {
 		t.Fatalf("after the void: %v", err)
+	}
+}
+
+// testFindings: Revoke moves an issued card to revoked and keeps its
+// finding, atomically; a draft or a revoked card is card.ErrConflict and
+// nothing is kept; a malformed finding is invalid; Findings lists the
+// county's by date of finding. The commitment flag round-trips.
+func testFindings(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	issue := func(village string) *card.Card {
+		c := newCard(t, village)
+		c.Type, c.Commitment = card.Rebirth, true
+		if err := reg.CreateCard(ctx, c, []byte("%PDF-rev0 "+c.ID), ev(audit.CardCreate)); err != nil {
+			t.Fatal(err)
+		}
+		if err := addSeal(reg, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, org.CountyCode(village)), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b2, other, draft := issue("220102001001"), issue("220102002001"), issue("220103001001"), create(t, reg, "220102001001")
+	if got := mustGet(t, reg, a.ID); !got.Commitment || got.Type != card.Rebirth {
+		t.Fatalf("commitment not kept: %+v", got)
+	}
+	if got := mustGet(t, reg, draft.ID); got.Commitment {
+		t.Fatal("commitment set on a card without one")
+	}
+	f := func(county, on string) card.Finding {
+		return card.Finding{CountyCode: county, FoundOn: on, Reason: "false_commitment", Note: "经查不实", RecordedBy: "220102"}
+	}
+	wantErr(t, "revoke a draft", reg.Revoke(ctx, draft.ID, f("220102", "2026-03-01"), ev(audit.CardRevoke)), card.ErrConflict)
+	wantErr(t, "malformed date", reg.Revoke(ctx, a.ID, f("220102", "2026-3-1"), ev(audit.CardRevoke)), b.invalid)
+	wantErr(t, "unknown card", reg.Revoke(ctx, "0000000000000000", f("220102", "2026-03-01"), ev(audit.CardRevoke)), card.ErrNotFound)
+	if got := mustGet(t, reg, a.ID); got.Status != card.StatusIssued {
+		t.Fatalf("a refused revocation changed the card: %s", got.Status)
+	}
+	for _, x := range []struct {
+		c  *card.Card
+		on string
+	}{{b2, "2026-03-02"}, {a, "2026-03-01"}, {other, "2026-03-01"}} {
+		if err := reg.Revoke(ctx, x.c.ID, f(x.c.CountyCode, x.on), ev(audit.CardRevoke)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "second revocation", reg.Revoke(ctx, a.ID, f("220102", "2026-03-01"), ev(audit.CardRevoke)), card.ErrConflict)
+	got := mustGet(t, reg, a.ID)
+	if got.Status != card.StatusRevoked || got.StatusReason != "false_commitment" || got.StatusNote != "经查不实" || got.Version != 3 {
+		t.Fatalf("revoked: %+v", got)
+	}
+	fs, err := reg.Findings(ctx, "220102")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 || fs[0].CardID != a.ID || fs[1].CardID != b2.ID || fs[0].FoundOn != "2026-03-01" ||
+		fs[0].RecordedBy != "220102" || fs[0].RecordedAt.IsZero() || fs[0].Note != "经查不实" {
+		t.Fatalf("findings %+v", fs)
+	}
+	es, err := reg.StatusEntries(ctx)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("status entries after revocations: %v %v", es, err)
 	}
 }
