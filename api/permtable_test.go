@@ -124,17 +124,18 @@ var permTable = map[lifecycle.Action]string{
 		admin own       ok     ok     ok     ok     state  state   state      state
 		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
 
-	// Art. 23: the county exports its issued cards for the population
-	// database.
+	// Art. 23: every level exports its own jurisdiction's cards for the
+	// population database: every card that was issued, with its status
+	// now (voided, revoked, superseded too); never a draft or a refusal.
 	lifecycle.ExportCards: `
 		                d@v    d@t    d@c    issued voided revoked superseded refused
-		village own     level  level  level  level  level  level   level      level
-		village other   level  level  level  level  level  level   level      level
-		township own    level  level  level  level  level  level   level      level
-		township other  level  level  level  level  level  level   level      level
-		county own      none   none   none   ok     none   none    none       none
+		village own     none   none   none   ok     ok     ok      ok         none
+		village other   none   none   none   none   none   none    none       none
+		township own    none   none   none   ok     ok     ok      ok         none
+		township other  none   none   none   none   none   none    none       none
+		county own      none   none   none   ok     ok     ok      ok         none
 		county other    none   none   none   none   none   none    none       none
-		admin own       none   none   none   ok     none   none    none       none
+		admin own       none   none   none   ok     ok     ok      ok         none
 		admin other     none   none   none   none   none   none    none       none`,
 
 	// Art. 20: the county's file of revoked cards for the social credit

@@ -276,3 +276,95 @@ func TestArt20RevokeOnlyFalseCommitment(t *testing.T) {
 		}
 	})
 }
+
+// TestArt23ExportEveryLevelEveryStatus: the export holds every card that
+// was issued with its status now (voided, revoked, superseded too), never
+// a draft or a refusal; village and township staff export their own
+// jurisdiction, and ?within= (or ?county=) outside it is refused by the
+// lifecycle.
+func TestArt23ExportEveryLevelEveryStatus(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		county := v.session("220102")
+		cards := map[string]CardView{}
+		for i, st := range []string{"issued", "voided", "revoked", "superseded", "new", "draft"} {
+			var c CardView
+			if st == "revoked" {
+				c = v.create(t, rebirthApp(t, 50+i, true))
+			} else {
+				c = v.create(t, coupleApplicant(t, 50+i))
+			}
+			if st != "draft" {
+				v.issue(c.ID)
+			}
+			cards[st] = c
+		}
+		// A card of the other township's village.
+		var other CardView
+		v.do(http.MethodPost, "/api/v1/cards", v.session("220102002001"), "application/json", coupleApp(t, 60, "220102002001")).json(t, &other)
+		for _, u := range []string{"220102002001", "220102002", "220102"} {
+			if r := v.seal(other.ID, u); r.Code != http.StatusOK {
+				t.Fatalf("seal as %s: %d %s", u, r.Code, r.body)
+			}
+		}
+		for st, body := range map[string]StatusRequest{
+			"voided":     {Reason: "other", Note: "作废"},
+			"revoked":    {Reason: "false_commitment", Note: "承诺不实"},
+			"superseded": {Reason: "data_corrected", Note: "换发", NewCardID: cards["new"].ID},
+		} {
+			path := map[string]string{"voided": "/void", "revoked": "/revoke", "superseded": "/supersede"}[st]
+			if r := v.postJSON("/api/v1/cards/"+cards[st].ID+path, county, body); r.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", st, r.Code, r.body)
+			}
+		}
+		refused := v.create(t, coupleApplicant(t, 61))
+		if r := v.postJSON("/api/v1/cards/"+refused.ID+"/refuse", county, RefuseRequest{Reasons: []string{"不符合条件"}}); r.Code != http.StatusCreated {
+			t.Fatalf("refuse: %d", r.Code)
+		}
+		export := func(user, query string) map[string]card.Status {
+			t.Helper()
+			r := v.do(http.MethodGet, "/api/v1/export?format=csv"+query, v.session(user), "", nil)
+			if r.Code != http.StatusOK {
+				t.Fatalf("export by %s%s: %d %s", user, query, r.Code, r.body)
+			}
+			rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+			if err != nil || rows[0][len(rows[0])-1] != "status" {
+				t.Fatalf("export %v %v", rows, err)
+			}
+			out := map[string]card.Status{}
+			for _, row := range rows[1:] {
+				out[row[0]] = card.Status(row[len(row)-1])
+			}
+			return out
+		}
+		want := map[string]card.Status{cards["issued"].Number: card.StatusIssued, cards["voided"].Number: card.StatusVoided,
+			cards["revoked"].Number: card.StatusRevoked, cards["superseded"].Number: card.StatusSuperseded, cards["new"].Number: card.StatusIssued}
+		for _, user := range []string{"220102001001", "220102001"} {
+			if got := export(user, ""); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("export by %s: %v, want %v", user, got, want)
+			}
+		}
+		all := export("220102", "")
+		if len(all) != len(want)+1 || all[other.Number] != card.StatusIssued {
+			t.Errorf("county export: %v", all)
+		}
+		if got := export("220102", "&within=220102002001"); len(got) != 1 || got[other.Number] != card.StatusIssued {
+			t.Errorf("county export within a village: %v", got)
+		}
+		var j struct {
+			Cards []ExportRecord
+		}
+		v.do(http.MethodGet, "/api/v1/export?format=json", v.session("220102001"), "", nil).json(t, &j)
+		if len(j.Cards) != len(want) {
+			t.Errorf("township JSON export: %d cards", len(j.Cards))
+		}
+		for _, c := range j.Cards {
+			if c.Status != want[c.Number] {
+				t.Errorf("JSON export: %s is %s, want %s", c.Number, c.Status, want[c.Number])
+			}
+		}
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/export?within=220102002001", v.session("220102001"), "", nil), http.StatusForbidden, "forbidden")
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/export?county=220102", v.session("220102001001"), "", nil), http.StatusForbidden, "forbidden")
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/export?within=22010200100x", v.session("220102"), "", nil), http.StatusUnprocessableEntity, "unknown-organisation")
+	})
+}

@@ -102,13 +102,22 @@ var writes = []Action{TakeApplication, SealCard, ChangeMaterials, GiveNotice, Re
 // Allowed reports whether the actor may do act to card c, nil if so and
 // otherwise an error wrapping one of the errors above. For
 // TakeApplication, c carries only the village the application names; for
-// ExportCards and ReadReports c is nil.
+// ExportCards nil or the division code exported as its VillageCode; for
+// ReadReports and ExportCredit c is nil.
 func Allowed(a Actor, c *card.Card, act Action) error {
 	if a.Org.Retired && slices.Contains(writes, act) {
 		return fmt.Errorf("%w: %s %s", ErrRetired, a.Org.Code, a.Org.Name)
 	}
 	switch act {
-	case ExportCards, ReadReports, ExportCredit:
+	case ExportCards:
+		// Art. 23: every level compares its own jurisdiction's cards
+		// with the population database; c, if given, names the part of
+		// the jurisdiction exported (its VillageCode a division code).
+		if c != nil && !a.Org.Contains(c.VillageCode) {
+			return fmt.Errorf("%w: %s lies outside %s", ErrForbidden, c.VillageCode, a.Org.Code)
+		}
+		return nil
+	case ReadReports, ExportCredit:
 		if a.Org.Level != org.County {
 			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
 		}

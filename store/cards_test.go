@@ -507,6 +507,10 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
+			`DROP TABLE postings`, // version 8
+			`DROP TABLE population`,
+			`DROP TABLE findings`,
+			`ALTER TABLE cards DROP COLUMN commitment`,
 			`DROP INDEX sessions_user`, // version 6
 			`ALTER TABLE sessions DROP COLUMN kind`,
 			`DROP TABLE throttles`,
