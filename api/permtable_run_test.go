@@ -348,7 +348,7 @@ func (w *permWorld) print(t *testing.T, fx permFixture) string {
 // act runs do on the row's card (none for an application) and retires
 // the card if do changed it; a refused action that changed it is noted.
 func (w *permWorld) act(t *testing.T, r permRow, do func(fx permFixture) string) (ans, note string) {
-	if r.act == lifecycle.TakeApplication {
+	if cardless[r.act] {
 		return do(permFixture{}), ""
 	}
 	w.fix.t = t
@@ -423,6 +423,11 @@ func (d *permDomain) answer(t *testing.T, r permRow) (string, string) {
 				return nil
 			})
 			return listed(err, found)
+		case lifecycle.ManagePopulation:
+			county := r.village()[:6]
+			allowed = errAnswer(lifecycle.Allowed(a, &card.Card{CountyCode: county}, r.act))
+			_, err := d.svc.ComparePopulation(ctx, a, county)
+			return errAnswer(err)
 		case lifecycle.ExportCredit:
 			allowed = errAnswer(lifecycle.Allowed(a, nil, r.act))
 			rows, err := d.svc.CreditReport(ctx, a)
@@ -597,6 +602,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return presence(t, res, &body, func() bool {
 				return slices.ContainsFunc(body.Cards, func(e ExportRecord) bool { return e.Number == fx.number })
 			})
+		case lifecycle.ManagePopulation:
+			return apiAnswer(w.v.do(http.MethodGet, "/api/v1/population/"+r.village()[:6]+"/report", tok, "", nil), http.StatusOK)
 		case lifecycle.ExportCredit:
 			res := w.v.do(http.MethodGet, "/api/v1/reports/credit?format=json", tok, "", nil)
 			var body struct{ Revoked []CreditRecord }

@@ -151,6 +151,20 @@ var permTable = map[lifecycle.Action]string{
 		admin own       none   none   none   none   none   ok      none       none
 		admin other     none   none   none   none   none   none    none       none`,
 
+	// Art. 9, 23: the county imports its own population-register extract
+	// and compares its cards with it; the column is the county of the
+	// row's village.
+	lifecycle.ManagePopulation: `
+		                -
+		village own     level
+		village other   level
+		township own    level
+		township other  level
+		county own      ok
+		county other    juris
+		admin own       ok
+		admin other     juris`,
+
 	// Art. 19, 24: the county's report of its applications past their
 	// time limit.
 	lifecycle.ReadReports: `
@@ -164,6 +178,10 @@ var permTable = map[lifecycle.Action]string{
 		admin own       ok     ok     ok     none   none   none    none       none
 		admin other     none   none   none   none   none   none    none       none`,
 }
+
+// cardless are the actions on no card: one column, the row's village
+// (an application's) or its county (a population-register extract's).
+var cardless = map[lifecycle.Action]bool{lifecycle.TakeApplication: true, lifecycle.ManagePopulation: true}
 
 const underReview = `
 		                d@v    d@t    d@c    issued voided revoked superseded refused
@@ -255,7 +273,7 @@ func permRows(t *testing.T) []permRow {
 		lines := strings.Split(strings.TrimSpace(grid), "\n")
 		header := strings.Fields(lines[0])
 		states := permStates
-		if act == lifecycle.TakeApplication {
+		if cardless[act] {
 			states = []string{""}
 			if len(header) != 1 || header[0] != "-" {
 				t.Fatalf("%s: header %v, want -", act, header)

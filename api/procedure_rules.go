@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 )
 
@@ -22,6 +24,7 @@ var (
 	kindReissue      = kind{422, "reissue-invalid", "Re-issue names another card", "换发须注明这对夫妻本县已办结的同类服务卡卡号。"}
 	kindNoCommitment = kind{409, "no-commitment", "Only a re-birth card with a commitment may be revoked", "只有夫妻作出书面承诺的再生育服务卡才能因承诺不实而取消（第十条、第二十条）；其他情形请作废或换发。"}
 	kindFindingDate  = kind{422, "finding-date", "Finding date", "查实日期须为申请之日至今天之间的日期（年-月-日）。"}
+	kindBadExtract   = kind{422, "bad-extract", "Malformed population-register extract", "全员人口数据文件格式不正确，请按说明检查表头和各行（UTF-8 编码的 CSV）。"}
 )
 
 // classifyRules maps the errors of these rules to their kinds.
@@ -35,6 +38,8 @@ func classifyRules(err error) (kind, bool) {
 		return kindNoCommitment, true
 	case errors.Is(err, lifecycle.ErrFindingDate):
 		return kindFindingDate, true
+	case errors.Is(err, card.ErrExtract):
+		return kindBadExtract, true
 	}
 	return kind{}, false
 }
@@ -121,5 +126,101 @@ func (s *server) creditReport(c echo.Context) error {
 	if err := cw.Error(); err != nil {
 		return err
 	}
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+var countyParamRE = regexp.MustCompile(`^[0-9]{6}$`)
+
+func countyParam(c echo.Context) (string, error) {
+	county := c.Param("county")
+	if !countyParamRE.MatchString(county) {
+		return "", fail(kindNotFound, errors.New("malformed county code"))
+	}
+	return county, nil
+}
+
+// importPopulation replaces the county's population-register extract
+// (Art. 9, 23; docs/population-extract.md) by the CSV body; county staff
+// of that county.
+func (s *server) importPopulation(c echo.Context) error {
+	a, _ := actorOf(c)
+	county, err := countyParam(c)
+	if err != nil {
+		return err
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "text/csv") {
+		return fail(kindUnsupportedType, fmt.Errorf("content type %q", ct))
+	}
+	rs, err := card.ParseExtract(c.Request().Body)
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return mb
+		}
+		return err
+	}
+	n, err := s.svc.ImportPopulation(c.Request().Context(), a, county, rs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"county": county, "residents": n})
+}
+
+// MismatchView is one disagreement between a card and the register.
+type MismatchView struct {
+	CardID   string      `json:"card_id"`
+	Number   string      `json:"card_number"`
+	Status   card.Status `json:"status"`
+	Role     string      `json:"role"`
+	Field    string      `json:"field"`
+	OnCard   string      `json:"on_card"`
+	Register string      `json:"register"`
+}
+
+var mismatchHeader = []string{"card_number", "status", "role", "field", "on_card", "register"}
+
+// populationReport lists where the county's cards and its extract
+// disagree, as JSON or CSV, for staff to correct (Art. 23).
+func (s *server) populationReport(c echo.Context) error {
+	a, _ := actorOf(c)
+	county, err := countyParam(c)
+	if err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "csv" && format != "json" {
+		return fail(kindBadRequest, fmt.Errorf("report format %q", format))
+	}
+	ms, err := s.svc.ComparePopulation(c.Request().Context(), a, county)
+	if err != nil {
+		return err
+	}
+	out := make([]MismatchView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, MismatchView{CardID: m.Card.ID, Number: m.Card.Number, Status: m.Card.Status, Role: m.Role, Field: m.Field, OnCard: m.OnCard, Register: m.Register})
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if format == "json" {
+		return writeJSON(c, http.StatusOK, map[string]any{"county": county, "mismatches": out})
+	}
+	var buf bytes.Buffer
+	buf.WriteString("\ufeff")
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write(mismatchHeader)
+	for _, m := range out {
+		row := []string{m.Number, string(m.Status), m.Role, m.Field, m.OnCard, m.Register}
+		for i := range row {
+			row[i] = csvCell(row[i])
+		}
+		_ = cw.Write(row)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="population-`+county+`.csv"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }

@@ -100,6 +100,8 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)
 	v1.GET("/reports/credit", s.creditReport, staff, noStore)
+	v1.PUT("/population/:county", s.importPopulation, staff, bodyLimit(64<<20), noStore)
+	v1.GET("/population/:county/report", s.populationReport, staff, noStore)
 	v1.GET("/export", s.export, staff, noStore)
 	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
 	v1.POST("/forms/:id/seal", s.sealForm, staff, jsonOnly, json, noStore)

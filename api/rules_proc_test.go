@@ -368,3 +368,107 @@ func TestArt23ExportEveryLevelEveryStatus(t *testing.T) {
 		expectProblem(t, v.do(http.MethodGet, "/api/v1/export?within=22010200100x", v.session("220102"), "", nil), http.StatusUnprocessableEntity, "unknown-organisation")
 	})
 }
+
+// wifeID is the female spouse's ID number of coupleApplicant(i).
+func wifeID(i int) string { return idWithCheck(fmt.Sprintf("22010219820202%03d", 101+2*i)) }
+
+// TestArt23PopulationRegister: the county imports its population-register
+// extract (CSV, docs/population-extract.md); an application whose couple
+// the register proves gets population_db for the household register and
+// the marriage certificate (Art. 9), so no notice asks for them; the
+// comparison report lists where cards and register disagree; only county
+// staff of the county import or compare, and a malformed file changes
+// nothing.
+func TestArt23PopulationRegister(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		county := v.session("220102")
+		hukou := "吉林省长春市南关区永吉街道永安社区"
+		line := func(id, name, spouse string) string {
+			return id + "," + name + "," + hukou + ",married," + spouse + ",2024-05-20,J220102-2024-001234,0\n"
+		}
+		extract := "id_number,name,hukou,marital_status,spouse_id_number,marriage_date,marriage_cert_number,children\n" +
+			line(husbandID(70), "李四", wifeID(70)) + line(wifeID(70), "王喆堃", husbandID(70)) +
+			line(husbandID(71), "李思", wifeID(71)) + line(wifeID(71), "王喆堃", husbandID(71))
+		put := func(session, county, body string) *resp {
+			return v.do(http.MethodPut, "/api/v1/population/"+county, session, "text/csv", []byte(body))
+		}
+		// Bad input first: nothing is imported.
+		expectProblem(t, put(county, "220102", "id,name\n1,2\n"), http.StatusUnprocessableEntity, "bad-extract")
+		expectProblem(t, put(county, "220102", extract+line(husbandID(70), "李四", wifeID(70))), http.StatusUnprocessableEntity, "bad-extract")
+		expectProblem(t, put(county, "220102", strings.Replace(extract, "married", "wed", 1)), http.StatusUnprocessableEntity, "bad-extract")
+		expectProblem(t, put(v.session("220102001"), "220102", extract), http.StatusForbidden, "wrong-level")
+		expectProblem(t, put(county, "220103", extract), http.StatusForbidden, "forbidden")
+		expectProblem(t, v.do(http.MethodPut, "/api/v1/population/220102", county, "application/json", []byte(extract)), http.StatusUnsupportedMediaType, "unsupported-media-type")
+		missing := func(a *card.Applicant) {
+			a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Provided, card.MatHukou: card.Missing, card.MatMarriage: card.Missing}
+		}
+		before := v.create(t, coupleApplicant(t, 70, missing))
+		if got := v.fullCard(before.ID); got.Applicant.Materials[card.MatHukou] != card.Missing {
+			t.Fatalf("before the import: %v", got.Applicant.Materials)
+		}
+		r := put(county, "220102", "\ufeff"+extract)
+		if r.Code != http.StatusOK || !strings.Contains(r.Body.String(), `"residents":4`) {
+			t.Fatalf("import: %d %s", r.Code, r.body)
+		}
+		// Art. 9: the register proves the household register and the marriage.
+		proved := v.create(t, coupleApplicant(t, 70, func(a *card.Applicant) { missing(a); a.Type, a.ChildOrder = card.Second, 2 }))
+		got := v.fullCard(proved.ID).Applicant.Materials
+		if got[card.MatHukou] != card.PopulationDB || got[card.MatMarriage] != card.PopulationDB || got[card.MatIDCards] != card.Provided {
+			t.Fatalf("materials after the import: %v", got)
+		}
+		expectProblem(t, v.do(http.MethodPost, "/api/v1/cards/"+proved.ID+"/notice", v.session("220102001001"), "", nil), http.StatusConflict, "nothing-missing")
+		// Another marriage date: the register proves the household register only.
+		other := v.create(t, coupleApplicant(t, 71, func(a *card.Applicant) { missing(a); a.Marriage.Date = "2023-01-01" }))
+		if got := v.fullCard(other.ID).Applicant.Materials; got[card.MatHukou] != card.PopulationDB || got[card.MatMarriage] != card.Missing {
+			t.Fatalf("materials with another marriage date: %v", got)
+		}
+		stranger := v.create(t, coupleApplicant(t, 72))
+		// The comparison report.
+		var rep struct{ Mismatches []MismatchView }
+		rr := v.do(http.MethodGet, "/api/v1/population/220102/report", county, "", nil)
+		if rr.Code != http.StatusOK {
+			t.Fatalf("report: %d %s", rr.Code, rr.body)
+		}
+		rr.json(t, &rep)
+		has := func(number, role, field string) bool {
+			for _, m := range rep.Mismatches {
+				if m.Number == number && m.Role == role && m.Field == field {
+					return true
+				}
+			}
+			return false
+		}
+		for _, w := range []struct{ number, role, field string }{
+			{other.Number, "male", "name"}, {other.Number, "couple", "marriage_date"},
+			{stranger.Number, "male", "not_found"}, {stranger.Number, "female", "not_found"},
+		} {
+			if !has(w.number, w.role, w.field) {
+				t.Errorf("report lacks %v: %+v", w, rep.Mismatches)
+			}
+		}
+		for _, m := range rep.Mismatches {
+			if m.Number == proved.Number || m.Number == before.Number {
+				t.Errorf("a matching card reported: %+v", m)
+			}
+		}
+		if c := v.do(http.MethodGet, "/api/v1/population/220102/report?format=csv", county, "", nil); c.Code != http.StatusOK || !bytes.Contains(c.body, []byte(stranger.Number+",draft,male,not_found")) {
+			t.Errorf("CSV report: %d %s", c.Code, c.body)
+		}
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/population/220102/report", v.session("220102001001"), "", nil), http.StatusForbidden, "wrong-level")
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/population/220103/report", county, "", nil), http.StatusForbidden, "forbidden")
+		evs, _ := v.st.AuditEvents(context.Background(), "", 200)
+		imports, reports := 0, 0
+		for _, e := range evs {
+			switch e.Action {
+			case "population.import":
+				imports++
+			case "population.compare":
+				reports++
+			}
+		}
+		if imports != 1 || reports != 2 {
+			t.Errorf("audit: %d imports, %d reports", imports, reports)
+		}
+	})
+}

@@ -41,6 +41,9 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			return nil, err
 		}
 	}
+	if err := s.fromPopulation(ctx, app); err != nil { // Art. 9
+		return nil, err
+	}
 	now := s.Now().In(China)
 	number, err := s.reg.NextCardNumber(ctx, county, now.Year())
 	if err != nil {

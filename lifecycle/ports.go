@@ -140,6 +140,19 @@ type Findings interface {
 	Findings(ctx context.Context, countyCode string) ([]card.Finding, error)
 }
 
+// Population keeps each county's extract of the population register
+// (Art. 9, 23): records found by a keyed digest of the ID number, kept
+// encrypted (the lifecycle encrypts them; the store sees no ID number).
+type Population interface {
+	// ReplacePopulation replaces the county's extract by recs and
+	// appends ev, in one transaction; keys are unique
+	// (card.ErrDuplicate).
+	ReplacePopulation(ctx context.Context, county string, recs []card.PopulationRecord, ev audit.Event) error
+	// PopulationRecord returns the county's record under key
+	// (card.ErrNotFound if none).
+	PopulationRecord(ctx context.Context, county, key string) ([]byte, error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -153,4 +166,5 @@ type Registry interface {
 	throttle.Store
 	Budgets
 	Findings
+	Population
 }

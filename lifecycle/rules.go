@@ -70,11 +70,15 @@ const (
 	ExportCards     Action = "export"    // export the registry for the population database (Art. 23)
 	ReadReports     Action = "report"    // the overdue report (Art. 19, 24)
 	ExportCredit    Action = "credit"    // the revoked cards for the social credit system (Art. 20)
+	// ManagePopulation: import the county's population-register extract
+	// and compare the cards with it (Art. 9, 23); c names the county
+	// (CountyCode).
+	ManagePopulation Action = "population"
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -115,6 +119,14 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		// the jurisdiction exported (its VillageCode a division code).
 		if c != nil && !a.Org.Contains(c.VillageCode) {
 			return fmt.Errorf("%w: %s lies outside %s", ErrForbidden, c.VillageCode, a.Org.Code)
+		}
+		return nil
+	case ManagePopulation:
+		if a.Org.Level != org.County {
+			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
+		}
+		if c == nil || c.CountyCode != a.Org.Code {
+			return fmt.Errorf("%w: the population register of county %s", ErrForbidden, countyOf(c))
 		}
 		return nil
 	case ReadReports, ExportCredit:
@@ -183,4 +195,11 @@ func villageOf(c *card.Card) string {
 		return "(none)"
 	}
 	return c.VillageCode
+}
+
+func countyOf(c *card.Card) string {
+	if c == nil {
+		return "(none)"
+	}
+	return c.CountyCode
 }

@@ -68,9 +68,9 @@ func TestAllowedWithoutCard(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s without a card: %v", act, err)
 			}
-		case TakeApplication:
+		case TakeApplication, ManagePopulation:
 			if !errors.Is(err, ErrForbidden) {
-				t.Errorf("an application naming no village: %v, want ErrForbidden", err)
+				t.Errorf("%s naming no village or county: %v, want ErrForbidden", act, err)
 			}
 		default:
 			if !errors.Is(err, ErrState) {

@@ -1,6 +1,7 @@
 package lifecycletest_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/jilin-health/cardseal/audit"
@@ -37,6 +38,7 @@ func testRulePorts(t *testing.T, b backend) {
 	}{
 		{"one issued card per couple and type", testOneIssuedCard},
 		{"findings and revocation", testFindings},
+		{"population extract", testPopulation},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -163,5 +165,44 @@ func testFindings(t *testing.T, b backend) {
 	es, err := reg.StatusEntries(ctx)
 	if err != nil || len(es) != 3 {
 		t.Fatalf("status entries after revocations: %v %v", es, err)
+	}
+}
+
+// testPopulation: ReplacePopulation replaces a county's records at once
+// (other counties untouched), refuses a repeated key (card.ErrDuplicate)
+// and malformed input, keeping what was there; PopulationRecord finds a
+// record by county and key, card.ErrNotFound otherwise.
+func testPopulation(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	rec := func(k, d string) card.PopulationRecord { return card.PopulationRecord{Key: k, Data: []byte(d)} }
+	get := func(county, key string) string {
+		t.Helper()
+		d, err := reg.PopulationRecord(ctx, county, key)
+		if errors.Is(err, card.ErrNotFound) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(d)
+	}
+	if err := reg.ReplacePopulation(ctx, "220102", []card.PopulationRecord{rec("0a", "one"), rec("0b", "two")}, ev(audit.PopulationImport)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.ReplacePopulation(ctx, "220103", []card.PopulationRecord{rec("0a", "other county")}, ev(audit.PopulationImport)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "repeated key", reg.ReplacePopulation(ctx, "220102", []card.PopulationRecord{rec("0c", "x"), rec("0c", "y")}, ev(audit.PopulationImport)), card.ErrDuplicate)
+	wantErr(t, "malformed key", reg.ReplacePopulation(ctx, "220102", []card.PopulationRecord{rec("XYZ", "x")}, ev(audit.PopulationImport)), b.invalid)
+	wantErr(t, "malformed county", reg.ReplacePopulation(ctx, "2201", nil, ev(audit.PopulationImport)), b.invalid)
+	if get("220102", "0a") != "one" || get("220102", "0b") != "two" || get("220102", "0c") != "" || get("220103", "0a") != "other county" {
+		t.Fatal("a refused import changed the records")
+	}
+	if err := reg.ReplacePopulation(ctx, "220102", []card.PopulationRecord{rec("0b", "two again")}, ev(audit.PopulationImport)); err != nil {
+		t.Fatal(err)
+	}
+	if get("220102", "0a") != "" || get("220102", "0b") != "two again" || get("220103", "0a") != "other county" {
+		t.Fatal("the import did not replace the county's records only")
 	}
 }

@@ -1,6 +1,7 @@
 package lifecycletest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -16,7 +17,8 @@ import (
 
 // rulesState is kept under Registry.mu; its maps are made on first use.
 type rulesState struct {
-	findings map[string]card.Finding // card ID → finding
+	findings   map[string]card.Finding      // card ID → finding
+	population map[string]map[string][]byte // county → key → record
 }
 
 func (r *Registry) Revoke(ctx context.Context, cardID string, f card.Finding, ev audit.Event) error {
@@ -73,4 +75,43 @@ func (r *Registry) Findings(ctx context.Context, countyCode string) ([]card.Find
 		return strings.Compare(a.CardID, b.CardID)
 	})
 	return out, nil
+}
+
+func (r *Registry) ReplacePopulation(ctx context.Context, county string, recs []card.PopulationRecord, ev audit.Event) error {
+	if len(county) != 6 || !digitsRE.MatchString(county) {
+		return invalid("replace population: county %q", county)
+	}
+	m := map[string][]byte{}
+	for _, rec := range recs {
+		if !coupleKeyRE.MatchString(rec.Key) || len(rec.Data) == 0 {
+			return invalid("replace population of %s: a record needs a hex key and data", county)
+		}
+		if _, ok := m[rec.Key]; ok {
+			return fmt.Errorf("replace population of %s: %w: key %s", county, card.ErrDuplicate, rec.Key)
+		}
+		m[rec.Key] = bytes.Clone(rec.Data)
+	}
+	if err := checkEvent(ev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.appendEvent(ev); err != nil {
+		return err
+	}
+	if r.rules.population == nil {
+		r.rules.population = map[string]map[string][]byte{}
+	}
+	r.rules.population[county] = m
+	return nil
+}
+
+func (r *Registry) PopulationRecord(ctx context.Context, county, key string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.rules.population[county][key]
+	if !ok {
+		return nil, fmt.Errorf("population record: %w", card.ErrNotFound)
+	}
+	return bytes.Clone(b), nil
 }
