@@ -421,10 +421,6 @@ type ApplicationView struct {
 	Missing     []card.Material    `json:"missing,omitempty"`
 	Materials   int                `json:"materials_received"`
 	DownloadURL string             `json:"download_url,omitempty"`
-	// The reason and note of a status change: the holder's, never the
-	// public's (Art. 13).
-	StatusReason string `json:"status_reason,omitempty"`
-	StatusNote   string `json:"status_note,omitempty"`
 }
 
 func applicationView(ap *lifecycle.Application) *ApplicationView {
@@ -588,11 +584,9 @@ func (s *server) trackApplication(c echo.Context) error {
 	if id == "" {
 		return fail(kindMissingParam, errors.New("no id_number"))
 	}
-	ap, err := s.svc.Track(c.Request().Context(), number, id, c.RealIP())
+	ap, ns, err := s.svc.TrackNotices(c.Request().Context(), number, id, c.RealIP())
 	if err != nil {
 		return err
 	}
-	v := applicationView(ap)
-	v.StatusReason, v.StatusNote = ap.Card.StatusReason, ap.Card.StatusNote
-	return writeJSON(c, http.StatusOK, v)
+	return writeJSON(c, http.StatusOK, trackView(ap, ns))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -223,4 +224,64 @@ func (s *server) populationReport(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="population-`+county+`.csv"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// TrackView is what the applicant learns through the tracking check: the
+// application, its notices (Art. 19 one-time notice, Art. 11 refusal)
+// with the URLs of their sealed PDFs, a refusal's reasons, and the
+// reason and note of a status change (the holder's, never the public's,
+// Art. 13).
+type TrackView struct {
+	*ApplicationView
+	Notices        []TrackNoticeView `json:"notices"`
+	RefusalReasons []string          `json:"refusal_reasons,omitempty"`
+	StatusReason   string            `json:"status_reason,omitempty"`
+	StatusNote     string            `json:"status_note,omitempty"`
+}
+
+// TrackNoticeView is one notice of TrackView; PDF needs the ?id_number=
+// of the tracking check.
+type TrackNoticeView struct {
+	Seq    int    `json:"seq"`
+	Kind   string `json:"kind"`
+	Title  string `json:"title"`
+	Number string `json:"number"`
+	Date   string `json:"date"`
+	PDF    string `json:"pdf"`
+}
+
+var noticeTitles = map[card.NoticeKind]string{card.NoticeMissing: "一次性告知书", card.NoticeRefusal: "不予办理告知书"}
+
+func trackView(ap *lifecycle.Application, ns *lifecycle.ApplicantNotices) *TrackView {
+	v := &TrackView{ApplicationView: applicationView(ap), Notices: []TrackNoticeView{}, RefusalReasons: ns.Reasons,
+		StatusReason: ns.StatusReason, StatusNote: ns.StatusNote}
+	for _, n := range ns.Notices {
+		v.Notices = append(v.Notices, TrackNoticeView{Seq: n.Seq, Kind: string(n.Kind), Title: noticeTitles[n.Kind], Number: n.Number, Date: n.Date,
+			PDF: fmt.Sprintf("/api/v1/applications/%s/notices/%d", ap.Card.Number, n.Seq)})
+	}
+	return v
+}
+
+// trackNotice sends the applicant a notice's sealed PDF, checked as the
+// tracking check is (application number and a spouse's ID number).
+func (s *server) trackNotice(c echo.Context) error {
+	number := c.Param("number")
+	id := c.QueryParam("id_number")
+	if !applicationNumberRE.MatchString(number) {
+		return fail(kindNotFound, errors.New("malformed application number"))
+	}
+	seq, err := strconv.Atoi(c.Param("seq"))
+	if err != nil || seq < 1 || seq > 1000 {
+		return fail(kindNotFound, errors.New("malformed notice number"))
+	}
+	if id == "" {
+		return fail(kindMissingParam, errors.New("no id_number"))
+	}
+	n, err := s.svc.TrackNotice(c.Request().Context(), number, id, c.RealIP(), seq)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="notice-%s.pdf"`, n.Number))
+	return c.Blob(http.StatusOK, "application/pdf", n.PDF)
 }

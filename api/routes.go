@@ -109,4 +109,5 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/status-list", s.statusList, public)
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
 	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)
+	v1.GET("/applications/:number/notices/:seq", s.trackNotice, public, download, noStore)
 }

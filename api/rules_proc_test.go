@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store/storetest"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // Tests of issue 14's procedure items (Art. 13, 20, 23, 11, 16, 19 and
@@ -111,7 +113,7 @@ func TestArt13PublicAnswerHasNoReason(t *testing.T) {
 		if full := v.fullCard(voided.ID); full.StatusReason != "pregnancy_ended_without_certificate" || full.StatusNote != note {
 			t.Errorf("staff view: %q %q", full.StatusReason, full.StatusNote)
 		}
-		var ap ApplicationView
+		var ap TrackView
 		r := v.do(http.MethodGet, "/api/v1/applications/"+voided.Number+"?id_number="+husbandID(1), "", "", nil)
 		r.json(t, &ap)
 		if r.Code != http.StatusOK || ap.Status != card.StatusVoided || ap.StatusReason != "pregnancy_ended_without_certificate" || ap.StatusNote != note {
@@ -469,6 +471,104 @@ func TestArt23PopulationRegister(t *testing.T) {
 		}
 		if imports != 1 || reports != 2 {
 			t.Errorf("audit: %d imports, %d reports", imports, reports)
+		}
+	})
+}
+
+// TestArt11RefusedApplicantGetsReasonsAndNotice: through the tracking
+// check (application number and a spouse's ID number) an online applicant
+// sees the one-time notice (Art. 19) and, once refused, the written
+// reasons (Art. 11), and downloads each sealed notice; a wrong ID number
+// learns nothing and is throttled like the tracking check; every download
+// is audited.
+func TestArt11RefusedApplicantGetsReasonsAndNotice(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		r := v.applyOnline(t, coupleApp(t, 80, "220102001001", incomplete), nil)
+		if r.Code != http.StatusCreated {
+			t.Fatalf("apply online: %d %s", r.Code, r.body)
+		}
+		var ap ApplicationView
+		r.json(t, &ap)
+		sc, err := v.st.GetCardByNumber(context.Background(), ap.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wife := wifeID(80)
+		track := func() TrackView {
+			t.Helper()
+			var tv TrackView
+			r := v.do(http.MethodGet, "/api/v1/applications/"+ap.Number+"?id_number="+wife, "", "", nil)
+			if r.Code != http.StatusOK {
+				t.Fatalf("track: %d %s", r.Code, r.body)
+			}
+			r.json(t, &tv)
+			return tv
+		}
+		download := func(seq int, id string) *resp {
+			return v.do(http.MethodGet, fmt.Sprintf("/api/v1/applications/%s/notices/%d?id_number=%s", ap.Number, seq, id), "", "", nil)
+		}
+		if tv := track(); len(tv.Notices) != 0 || tv.RefusalReasons != nil {
+			t.Fatalf("before any notice: %+v", tv)
+		}
+		village := v.session("220102001001")
+		if r := v.do(http.MethodPost, "/api/v1/cards/"+sc.ID+"/notice", village, "", nil); r.Code != http.StatusCreated {
+			t.Fatalf("notice: %d %s", r.Code, r.body)
+		}
+		tv := track()
+		if len(tv.Notices) != 1 || tv.Notices[0].Kind != "missing" || tv.Notices[0].Title != "一次性告知书" || tv.Notices[0].Number != lifecycle.NoticeNumber(ap.Number, 1) {
+			t.Fatalf("after the notice: %+v", tv.Notices)
+		}
+		pdf := download(1, wife)
+		if pdf.Code != http.StatusOK || pdf.Header().Get("Content-Type") != "application/pdf" {
+			t.Fatalf("notice download: %d %s", pdf.Code, pdf.body)
+		}
+		if rep := v.verifyPDF(t, pdf.body, chain.Notice, tv.Notices[0].Number); rep.Verdict != verifier.Valid {
+			t.Fatalf("downloaded notice: %s %v", rep.Verdict, rep.Reasons())
+		}
+		// The township refuses in writing: the applicant reads the reasons.
+		reasons := []string{"女方户口簿未提供且经核查户籍不在本乡镇", "不符合办理条件"}
+		if r := v.postJSON("/api/v1/cards/"+sc.ID+"/refuse", v.session("220102001"), RefuseRequest{Reasons: reasons}); r.Code != http.StatusCreated {
+			t.Fatalf("refuse: %d %s", r.Code, r.body)
+		}
+		tv = track()
+		if tv.Status != card.StatusRefused || strings.Join(tv.RefusalReasons, "|") != strings.Join(reasons, "|") || len(tv.Notices) != 2 || tv.Notices[1].Kind != "refusal" || tv.Notices[1].Title != "不予办理告知书" {
+			t.Fatalf("after the refusal: %+v", tv)
+		}
+		pdf = download(2, husbandID(80))
+		if pdf.Code != http.StatusOK {
+			t.Fatalf("refusal download: %d %s", pdf.Code, pdf.body)
+		}
+		if rep := v.verifyPDF(t, pdf.body, chain.Notice, tv.Notices[1].Number); rep.Verdict != verifier.Valid || rep.Seals[0].DivisionCode != "220102001" {
+			t.Fatalf("downloaded refusal: %s %v", rep.Verdict, rep.Reasons())
+		}
+		// Nothing for a stranger; a missing notice or ID number.
+		expectProblem(t, download(3, wife), http.StatusNotFound, "not-found")
+		expectProblem(t, v.do(http.MethodGet, "/api/v1/applications/"+ap.Number+"/notices/1", "", "", nil), http.StatusBadRequest, "missing-parameter")
+		limited := false
+		for range 8 {
+			r := download(1, husbandID(81))
+			if r.Code == http.StatusTooManyRequests {
+				limited = true
+				break
+			}
+			expectProblem(t, r, http.StatusNotFound, "not-found")
+			if bytes.Contains(r.body, []byte("%PDF")) {
+				t.Fatal("a stranger got the notice")
+			}
+		}
+		if !limited {
+			t.Error("wrong ID numbers are not throttled")
+		}
+		evs, _ := v.st.AuditEvents(context.Background(), sc.ID, 100)
+		n := 0
+		for _, e := range evs {
+			if e.Action == "notice.download" && e.Actor == "public" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d audited notice downloads, want 2", n)
 		}
 	})
 }
