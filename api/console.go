@@ -106,6 +106,8 @@ var flashText = map[string]string{
 	"revoked":    "服务卡已取消。",
 	"superseded": "服务卡已标记为换发。",
 	"refused":    "已不予办理，并出具不予办理告知书。",
+	"printed":    "已登记：正式证件已打印。",
+	"posted":     "已登记：正式证件已邮寄。",
 }
 
 type loginData struct {

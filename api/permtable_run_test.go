@@ -85,13 +85,14 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
 	lifecycle.ExportCredit:    "GET /console/reports/credit",
+	lifecycle.PostCard:        "POST /console/postings/:id/:seq",
 }
 
 // consoleOther are the console's routes that do no action of the table.
 var consoleOther = []string{
 	"GET /console/login", "POST /console/login", "POST /console/logout", "GET /console", "GET /console/find",
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
-	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
+	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf", "GET /console/postings",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -180,6 +181,9 @@ func permApplicant(village string) *card.Applicant {
 	}
 }
 
+// permAddress is where the holders want the official card (Art. 16).
+var permAddress = lifecycle.PostalAddress{Recipient: "赵建国", Phone: "13800000000", Address: "吉林省长春市南关区永安小区1栋"}
+
 // permMaterials completes the application.
 var permMaterials = map[card.Material]card.MaterialState{
 	card.MatIDCards: card.Provided, card.MatHukou: card.Provided, card.MatMarriage: card.Provided, card.MatStatusCert: card.Provided,
@@ -190,10 +194,11 @@ var permMaterials = map[card.Material]card.MaterialState{
 type permFixKey struct {
 	village, state string
 	form           bool // with a re-birth approval form, none of its seals applied
+	posting        bool // with the holder's request to post the official card, once issued
 }
 
 func (r permRow) key() permFixKey {
-	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm}
+	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm, posting: r.act == lifecycle.PostCard}
 }
 
 type permFixture struct{ id, number, formID string }
@@ -253,7 +258,8 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 			t.Fatalf("make a %+v card: %s: %v", k, what, err)
 		}
 	}
-	sc, err := f.svc.Apply(ctx, v, permApplicant(k.village))
+	app := permApplicant(k.village)
+	sc, err := f.svc.Apply(ctx, v, app)
 	must("apply", err)
 	fx := permFixture{id: sc.ID, number: sc.Number}
 	if k.form {
@@ -276,6 +282,10 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 	for _, a := range sealers {
 		_, err := f.svc.Seal(ctx, a, sc.ID)
 		must("seal as "+a.Username, err)
+	}
+	if k.posting && len(sealers) == 3 {
+		_, err := f.svc.RequestPosting(ctx, sc.Number, app.Male.IDNumber, "192.0.2.21", permAddress)
+		must("ask for the official card by post", err)
 	}
 	switch k.state {
 	case "voided":
@@ -492,6 +502,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.CreateRebirthForm(ctx, a, fx.id, "村、乡预审名单", "符合再生育条件")
 	case lifecycle.SealForm:
 		_, err = svc.SealForm(ctx, a, fx.formID)
+	case lifecycle.PostCard:
+		err = svc.RecordPosting(ctx, a, fx.id, 1, card.PostingPosted, time.Now().In(lifecycle.China).Format("2006-01-02"), "中国邮政", "EMS1234567890")
 	default:
 		err = fmt.Errorf("no service call for %q", act)
 	}
@@ -602,6 +614,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return presence(t, res, &body, func() bool {
 				return slices.ContainsFunc(body.Cards, func(e ExportRecord) bool { return e.Number == fx.number })
 			})
+		case lifecycle.PostCard:
+			return apiAnswer(w.v.postJSON(cards+"/postings/1", tok, PostingUpdate{State: card.PostingPosted, PostedOn: time.Now().In(lifecycle.China).Format("2006-01-02"), Carrier: "中国邮政", Tracking: "EMS1234567890"}), http.StatusNoContent)
 		case lifecycle.ManagePopulation:
 			return apiAnswer(w.v.do(http.MethodGet, "/api/v1/population/"+r.village()[:6]+"/report", tok, "", nil), http.StatusOK)
 		case lifecycle.ExportCredit:
@@ -717,6 +731,10 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 			return status("revoke", nil)
 		case lifecycle.SupersedeCard:
 			return status("supersede", url.Values{"new_card": {w.fix.replacement(r.village()).number}})
+		case lifecycle.PostCard:
+			offered = offers("/console/postings", `id="posting-`+fx.id+`"`)
+			return done(send(http.MethodPost, "/console/postings/"+fx.id+"/1", url.Values{"state": {card.PostingPosted},
+				"posted_on": {time.Now().In(lifecycle.China).Format("2006-01-02")}, "carrier": {"中国邮政"}, "tracking_number": {"EMS1234567890"}}))
 		case lifecycle.ExportCredit:
 			offered = offers("/console", `id="credit-download"`)
 			res := send(http.MethodGet, "/console/reports/credit", nil)

@@ -151,6 +151,19 @@ var permTable = map[lifecycle.Action]string{
 		admin own       none   none   none   none   none   ok      none       none
 		admin other     none   none   none   none   none   none    none       none`,
 
+	// Art. 16: staff of the jurisdiction record that the official card a
+	// holder asked for by post was printed or posted; an issued card only.
+	lifecycle.PostCard: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     state  state  state  ok     state  state   state      state
+		village other   juris  juris  juris  juris  juris  juris   juris      juris
+		township own    state  state  state  ok     state  state   state      state
+		township other  juris  juris  juris  juris  juris  juris   juris      juris
+		county own      state  state  state  ok     state  state   state      state
+		county other    juris  juris  juris  juris  juris  juris   juris      juris
+		admin own       state  state  state  ok     state  state   state      state
+		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
+
 	// Art. 9, 23: the county imports its own population-register extract
 	// and compares its cards with it; the column is the county of the
 	// row's village.

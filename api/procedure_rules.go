@@ -41,6 +41,10 @@ func classifyRules(err error) (kind, bool) {
 		return kindFindingDate, true
 	case errors.Is(err, card.ErrExtract):
 		return kindBadExtract, true
+	case errors.Is(err, lifecycle.ErrPostingOpen):
+		return kindPostingOpen, true
+	case errors.Is(err, lifecycle.ErrPosting):
+		return kindPosting, true
 	}
 	return kind{}, false
 }
@@ -237,6 +241,9 @@ type TrackView struct {
 	RefusalReasons []string          `json:"refusal_reasons,omitempty"`
 	StatusReason   string            `json:"status_reason,omitempty"`
 	StatusNote     string            `json:"status_note,omitempty"`
+	// Postings are the holder's requests for the official card by post
+	// (Art. 16) and their state.
+	Postings []PostingView `json:"postings"`
 }
 
 // TrackNoticeView is one notice of TrackView; PDF needs the ?id_number=
@@ -254,7 +261,10 @@ var noticeTitles = map[card.NoticeKind]string{card.NoticeMissing: "一次性告�
 
 func trackView(ap *lifecycle.Application, ns *lifecycle.ApplicantNotices) *TrackView {
 	v := &TrackView{ApplicationView: applicationView(ap), Notices: []TrackNoticeView{}, RefusalReasons: ns.Reasons,
-		StatusReason: ns.StatusReason, StatusNote: ns.StatusNote}
+		StatusReason: ns.StatusReason, StatusNote: ns.StatusNote, Postings: []PostingView{}}
+	for _, p := range ns.Postings {
+		v.Postings = append(v.Postings, postingView(ap.Card.Number, p))
+	}
 	for _, n := range ns.Notices {
 		v.Notices = append(v.Notices, TrackNoticeView{Seq: n.Seq, Kind: string(n.Kind), Title: noticeTitles[n.Kind], Number: n.Number, Date: n.Date,
 			PDF: fmt.Sprintf("/api/v1/applications/%s/notices/%d", ap.Card.Number, n.Seq)})

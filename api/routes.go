@@ -61,6 +61,8 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
 	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
+	e.GET("/console/postings", s.consolePostings, html, console, noStore)
+	e.POST("/console/postings/:id/:seq", s.consoleRecordPosting, html, form, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -110,4 +112,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
 	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)
 	v1.GET("/applications/:number/notices/:seq", s.trackNotice, public, download, noStore)
+	v1.POST("/applications/:number/posting", s.requestPosting, public, download, jsonOnly, json, noStore)
+	v1.GET("/postings", s.openPostings, staff, noStore)
+	v1.POST("/cards/:id/postings/:seq", s.recordPosting, staff, jsonOnly, json, noStore)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -569,6 +571,99 @@ func TestArt11RefusedApplicantGetsReasonsAndNotice(t *testing.T) {
 		}
 		if n != 2 {
 			t.Errorf("%d audited notice downloads, want 2", n)
+		}
+	})
+}
+
+// TestArt16PostOfficialCard: the holder of an issued card asks for the
+// official card by post (card number and a spouse's ID number, as the
+// tracking check); the receiving organisation sees the request with the
+// address in the console and the API, records printing and posting
+// (date, carrier, tracking number); the holder sees the state; the
+// address is stored encrypted.
+func TestArt16PostOfficialCard(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		c := v.create(t, coupleApplicant(t, 90))
+		v.issue(c.ID)
+		draft := v.create(t, coupleApplicant(t, 91))
+		addr := lifecycle.PostalAddress{Recipient: "王喆堃", Phone: "13912345678", Address: "吉林省长春市南关区永吉街道幸福里小区3栋2单元501"}
+		ask := func(number, id string, a lifecycle.PostalAddress) *resp {
+			return v.postJSON("/api/v1/applications/"+number+"/posting", "", PostingRequest{IDNumber: id, PostalAddress: a})
+		}
+		expectProblem(t, ask(c.Number, husbandID(92), addr), http.StatusNotFound, "not-found")
+		expectProblem(t, ask(draft.Number, husbandID(91), addr), http.StatusConflict, "not-issued")
+		bad := addr
+		bad.Phone = "call me"
+		expectProblem(t, ask(c.Number, wifeID(90), bad), http.StatusUnprocessableEntity, "bad-posting")
+		r := ask(c.Number, wifeID(90), addr)
+		if r.Code != http.StatusCreated {
+			t.Fatalf("request: %d %s", r.Code, r.body)
+		}
+		expectProblem(t, ask(c.Number, husbandID(90), addr), http.StatusConflict, "posting-open")
+		track := func() TrackView {
+			t.Helper()
+			var tv TrackView
+			r := v.do(http.MethodGet, "/api/v1/applications/"+c.Number+"?id_number="+husbandID(90), "", "", nil)
+			r.json(t, &tv)
+			if bytes.Contains(r.body, []byte(addr.Address)) {
+				t.Fatal("the tracking answer shows the address")
+			}
+			return tv
+		}
+		if tv := track(); len(tv.Postings) != 1 || tv.Postings[0].State != card.PostingRequested {
+			t.Fatalf("holder's view: %+v", tv.Postings)
+		}
+		// Stored encrypted.
+		ps, err := v.st.Postings(context.Background(), c.ID)
+		if err != nil || len(ps) != 1 || !bytes.HasPrefix(ps[0].Address, []byte("CS2")) || bytes.Contains(ps[0].Address, []byte("幸福里")) {
+			t.Fatalf("stored request: %+v %v", ps, err)
+		}
+		// The receiving organisation sees it; another township does not.
+		var listed struct{ Postings []PostingView }
+		v.do(http.MethodGet, "/api/v1/postings", v.session("220102001001"), "", nil).json(t, &listed)
+		if len(listed.Postings) != 1 || listed.Postings[0].CardID != c.ID || listed.Postings[0].Address == nil || listed.Postings[0].Address.Address != addr.Address {
+			t.Fatalf("village's open requests: %+v", listed.Postings)
+		}
+		var none struct{ Postings []PostingView }
+		v.do(http.MethodGet, "/api/v1/postings", v.session("220102002"), "", nil).json(t, &none)
+		if len(none.Postings) != 0 {
+			t.Fatalf("another township sees %+v", none.Postings)
+		}
+		ck, _ := v.consoleLogin(t, "220102001001", testPassword)
+		req := httptestRequest(http.MethodGet, "/console/postings", "")
+		req.AddCookie(ck)
+		if page := v.serve(req); page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `id="posting-`+c.ID+`"`) || !strings.Contains(page.Body.String(), "幸福里") {
+			t.Fatalf("console list: %d", page.Code)
+		}
+		form := url.Values{"state": {"printed"}, "csrf": {csrfToken(ck.Value)}}
+		preq := httptest.NewRequest(http.MethodPost, "/console/postings/"+c.ID+"/1", strings.NewReader(form.Encode()))
+		preq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		preq.RemoteAddr = "192.0.2.10:40000"
+		preq.AddCookie(ck)
+		if pr := v.serve(preq); pr.Code != http.StatusSeeOther {
+			t.Fatalf("console printed: %d %s", pr.Code, pr.body)
+		}
+		if tv := track(); tv.Postings[0].State != card.PostingPrinted {
+			t.Fatalf("after printing: %+v", tv.Postings)
+		}
+		today := time.Now().In(lifecycle.China).Format("2006-01-02")
+		township := v.session("220102001")
+		post := func(u PostingUpdate) *resp { return v.postJSON("/api/v1/cards/"+c.ID+"/postings/1", township, u) }
+		expectProblem(t, post(PostingUpdate{State: "posted", PostedOn: today, Carrier: "中国邮政", Tracking: "含中文"}), http.StatusUnprocessableEntity, "bad-posting")
+		expectProblem(t, post(PostingUpdate{State: "posted", PostedOn: "2099-01-01", Carrier: "中国邮政", Tracking: "EMS1234567890"}), http.StatusUnprocessableEntity, "bad-posting")
+		expectProblem(t, v.postJSON("/api/v1/cards/"+c.ID+"/postings/1", v.session("220102002001"), PostingUpdate{State: "printed"}), http.StatusForbidden, "forbidden")
+		if r := post(PostingUpdate{State: "posted", PostedOn: today, Carrier: "中国邮政", Tracking: "EMS1234567890"}); r.Code != http.StatusNoContent {
+			t.Fatalf("posted: %d %s", r.Code, r.body)
+		}
+		expectProblem(t, post(PostingUpdate{State: "printed"}), http.StatusConflict, "wrong-state")
+		tv := track()
+		if p := tv.Postings[0]; p.State != card.PostingPosted || p.PostedOn != today || p.Carrier != "中国邮政" || p.Tracking != "EMS1234567890" {
+			t.Fatalf("holder's view after posting: %+v", p)
+		}
+		// Posted: the holder may ask again (a lost letter).
+		if r := ask(c.Number, wifeID(90), addr); r.Code != http.StatusCreated {
+			t.Fatalf("second request after posting: %d", r.Code)
 		}
 	})
 }

@@ -53,6 +53,7 @@ func TestNoRouteAnswers5xx(t *testing.T) {
 		"token":  {tok, strings.ToLower(tok), "AAAA", strings.Repeat("Z", 300)},
 		"number": {issued.Number, "2201022026999999", "1%FF"},
 		"name":   {"style.css", "..%2F..%2Fgo.mod", "nothing"},
+		"county": {"220102", "220103", "2201%00", "x"},
 	}
 	huge := append([]byte(`{"reasons":["`), bytes.Repeat([]byte("很"), 1<<20)...)
 	huge = append(huge, `"]}`...)

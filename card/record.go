@@ -239,3 +239,28 @@ type Finding struct {
 	RecordedBy string
 	RecordedAt time.Time
 }
+
+// Posting states (Art. 16): the holder asked, the official card printed,
+// posted.
+const (
+	PostingRequested = "requested"
+	PostingPrinted   = "printed"
+	PostingPosted    = "posted"
+)
+
+// Posting is a holder's request that the official card (正式证件) be
+// posted (Art. 16), and what the receiving organisation did about it.
+// Address is the encrypted address (lifecycle).
+type Posting struct {
+	CardID      string
+	Seq         int // 1, 2, … per card, assigned when stored
+	VillageCode string
+	Address     []byte
+	RequestedAt time.Time
+	State       string
+	PostedOn    string // YYYY-MM-DD
+	Carrier     string
+	Tracking    string
+	UpdatedBy   string
+	UpdatedAt   time.Time
+}

@@ -153,6 +153,23 @@ type Population interface {
 	PopulationRecord(ctx context.Context, county, key string) ([]byte, error)
 }
 
+// Postings keeps holders' requests to post the official card (Art. 16).
+type Postings interface {
+	// AddPosting stores a request (state requested) with the next seq
+	// of its card and appends ev; card.ErrConflict while another request
+	// of the card is not posted yet.
+	AddPosting(ctx context.Context, p *card.Posting, ev audit.Event) error
+	// UpdatePosting sets the state, posting date, carrier and tracking
+	// number of request seq if its state is one of from
+	// (card.ErrConflict otherwise), and appends ev.
+	UpdatePosting(ctx context.Context, p card.Posting, from []string, ev audit.Event) error
+	// Postings returns the card's requests in order.
+	Postings(ctx context.Context, cardID string) ([]card.Posting, error)
+	// OpenPostings returns the requests not yet posted of cards whose
+	// village code starts with prefix, oldest first (at most 500).
+	OpenPostings(ctx context.Context, prefix string) ([]card.Posting, error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -167,4 +184,5 @@ type Registry interface {
 	Budgets
 	Findings
 	Population
+	Postings
 }

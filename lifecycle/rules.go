@@ -74,11 +74,14 @@ const (
 	// and compare the cards with it (Art. 9, 23); c names the county
 	// (CountyCode).
 	ManagePopulation Action = "population"
+	// PostCard: record that the official card was printed or posted to
+	// the holder who asked (Art. 16).
+	PostCard Action = "post"
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -96,12 +99,13 @@ var statusesFor = map[Action][]card.Status{
 	// (补盖), also once the card is issued; never on a card that was
 	// refused or has ended.
 	SealForm: {card.StatusDraft, card.StatusIssued},
+	PostCard: {card.StatusIssued},
 }
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
 var writes = []Action{TakeApplication, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
 // otherwise an error wrapping one of the errors above. For

@@ -33,6 +33,9 @@ type ApplicantNotices struct {
 	// StatusReason and StatusNote of a void, revocation or re-issue:
 	// the holder's, never the public's (Art. 13).
 	StatusReason, StatusNote string
+	// Postings are the holder's requests for the official card
+	// (Art. 16), without their addresses.
+	Postings []card.Posting
 }
 
 // applicantNotices gathers what Track adds for the applicant.
@@ -44,6 +47,12 @@ func (s *Service) applicantNotices(ctx context.Context, c *card.Card) (*Applican
 	out := &ApplicantNotices{}
 	for _, n := range ns {
 		out.Notices = append(out.Notices, NoticeInfo{Seq: n.Seq, Kind: n.Kind, Number: n.Number, Date: n.CreatedAt.In(China).Format("2006-01-02")})
+	}
+	if out.Postings, err = s.reg.Postings(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	for i := range out.Postings {
+		out.Postings[i].Address = nil
 	}
 	switch c.Status {
 	case card.StatusRefused:

@@ -39,6 +39,7 @@ func testRulePorts(t *testing.T, b backend) {
 		{"one issued card per couple and type", testOneIssuedCard},
 		{"findings and revocation", testFindings},
 		{"population extract", testPopulation},
+		{"postal requests", testPostings},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -204,5 +205,53 @@ func testPopulation(t *testing.T, b backend) {
 	}
 	if get("220102", "0a") != "" || get("220102", "0b") != "two again" || get("220103", "0a") != "other county" {
 		t.Fatal("the import did not replace the county's records only")
+	}
+}
+
+// testPostings: AddPosting numbers a card's requests and refuses one
+// while another is open (card.ErrConflict); UpdatePosting moves a request
+// from the given states only; OpenPostings lists the unposted requests of
+// a jurisdiction.
+func testPostings(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	a, o := create(t, reg, "220102001001"), create(t, reg, "220102002001")
+	add := func(c *card.Card) (*card.Posting, error) {
+		p := &card.Posting{CardID: c.ID, VillageCode: c.VillageCode, Address: []byte("CS2 sealed address")}
+		return p, reg.AddPosting(ctx, p, ev(audit.PostingRequest))
+	}
+	p1, err := add(a)
+	if err != nil || p1.Seq != 1 || p1.State != card.PostingRequested {
+		t.Fatalf("first request: %+v %v", p1, err)
+	}
+	_, err = add(a)
+	wantErr(t, "second open request", err, card.ErrConflict)
+	wantErr(t, "request of an unknown card", func() error { _, err := add(&card.Card{ID: "0000000000000000", VillageCode: "220102001001"}); return err }(), card.ErrNotFound)
+	if _, err := add(o); err != nil {
+		t.Fatal(err)
+	}
+	open, err := reg.OpenPostings(ctx, "220102001")
+	if err != nil || len(open) != 1 || open[0].CardID != a.ID || string(open[0].Address) != "CS2 sealed address" {
+		t.Fatalf("open requests of the township: %+v %v", open, err)
+	}
+	printed := card.Posting{CardID: a.ID, Seq: 1, State: card.PostingPrinted, UpdatedBy: "220102001001"}
+	wantErr(t, "posted → printed", reg.UpdatePosting(ctx, printed, []string{card.PostingPosted}, ev(audit.PostingUpdate)), card.ErrConflict)
+	wantErr(t, "unknown request", reg.UpdatePosting(ctx, card.Posting{CardID: a.ID, Seq: 9, State: card.PostingPrinted}, []string{card.PostingRequested}, ev(audit.PostingUpdate)), card.ErrNotFound)
+	if err := reg.UpdatePosting(ctx, printed, []string{card.PostingRequested}, ev(audit.PostingUpdate)); err != nil {
+		t.Fatal(err)
+	}
+	posted := card.Posting{CardID: a.ID, Seq: 1, State: card.PostingPosted, PostedOn: "2026-03-02", Carrier: "中国邮政", Tracking: "EMS1", UpdatedBy: "220102001"}
+	if err := reg.UpdatePosting(ctx, posted, []string{card.PostingRequested, card.PostingPrinted}, ev(audit.PostingUpdate)); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := reg.Postings(ctx, a.ID)
+	if err != nil || len(ps) != 1 || ps[0].State != card.PostingPosted || ps[0].Carrier != "中国邮政" || ps[0].Tracking != "EMS1" || ps[0].PostedOn != "2026-03-02" || ps[0].UpdatedBy != "220102001" {
+		t.Fatalf("after posting: %+v %v", ps, err)
+	}
+	if open, _ := reg.OpenPostings(ctx, "220102"); len(open) != 1 || open[0].CardID != o.ID {
+		t.Fatalf("open requests of the county after posting: %+v", open)
+	}
+	if p2, err := add(a); err != nil || p2.Seq != 2 {
+		t.Fatalf("a request after posting: %+v %v", p2, err)
 	}
 }
