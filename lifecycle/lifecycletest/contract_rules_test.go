@@ -226,7 +226,10 @@ func testPostings(t *testing.T, b backend) {
 	}
 	_, err = add(a)
 	wantErr(t, "second open request", err, card.ErrConflict)
-	wantErr(t, "request of an unknown card", func() error { _, err := add(&card.Card{ID: "0000000000000000", VillageCode: "220102001001"}); return err }(), card.ErrNotFound)
+	wantErr(t, "request of an unknown card", func() error {
+		_, err := add(&card.Card{ID: "0000000000000000", VillageCode: "220102001001"})
+		return err
+	}(), card.ErrNotFound)
 	if _, err := add(o); err != nil {
 		t.Fatal(err)
 	}
