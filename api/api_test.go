@@ -339,8 +339,9 @@ func TestStatusChanges(t *testing.T) {
 		t.Fatalf("answer after void %+v", a)
 	}
 	page := v.do("GET", "/V/"+tok, "", "", nil)
-	if !strings.Contains(page.Body.String(), "已作废") || !strings.Contains(page.Body.String(), "终止妊娠未提供医学证明") {
-		t.Errorf("page after void lacks 已作废 or the reason")
+	// Art. 13: the status, never its reason.
+	if !strings.Contains(page.Body.String(), "已作废") || strings.Contains(page.Body.String(), "终止妊娠未提供医学证明") {
+		t.Errorf("page after void lacks 已作废 or shows the reason")
 	}
 }
 

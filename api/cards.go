@@ -260,6 +260,9 @@ type StatusRequest struct {
 	Note          string `json:"note"`
 	NewCardID     string `json:"new_card_id,omitempty"`
 	NewCardNumber string `json:"new_card_number,omitempty"`
+	// FoundOn is the day of the county's finding of a false commitment
+	// (revoke only, Art. 20; YYYY-MM-DD, default today).
+	FoundOn string `json:"found_on,omitempty"`
 }
 
 // setStatus returns the handler that moves an issued card to status to.
@@ -274,8 +277,15 @@ func (s *server) setStatus(to card.Status) echo.HandlerFunc {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, req.Reason, req.Note,
-			lifecycle.CardRef{ID: req.NewCardID, Number: req.NewCardNumber})
+		var sc *card.Card
+		if to == card.StatusRevoked {
+			sc, err = s.svc.Revoke(c.Request().Context(), a, id, req.Reason, req.Note, req.FoundOn)
+		} else if req.FoundOn != "" {
+			return fail(kindBadRequest, errors.New("found_on belongs to a revocation"))
+		} else {
+			sc, err = s.svc.SetStatus(c.Request().Context(), a, id, to, req.Reason, req.Note,
+				lifecycle.CardRef{ID: req.NewCardID, Number: req.NewCardNumber})
+		}
 		if err != nil {
 			return err
 		}

@@ -142,6 +142,8 @@ var flashText = map[string]string{
 	"superseded": "服务卡已标记为换发。",
 	"refused":    "已不予办理，并出具不予办理告知书。",
 	"reviewed":   "材料审核结果已记录。",
+	"printed":    "已登记：正式证件已打印。",
+	"posted":     "已登记：正式证件已邮寄。",
 }
 
 type loginData struct {

@@ -38,6 +38,8 @@ type queueData struct {
 	consoleBase
 	Rows     []queueRow
 	CanApply bool
+	// CanCredit offers the social credit file (Art. 20).
+	CanCredit bool
 	// Next is the cursor of the next page ("" on the last).
 	Next string
 }
@@ -70,7 +72,7 @@ func (s *server) renderQueue(c echo.Context, status int, msg, find string) error
 		return err
 	}
 	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
-		CanApply: len(villages) > 0}
+		CanApply: len(villages) > 0, CanCredit: lifecycle.Can(a, nil, lifecycle.ExportCredit)}
 	d.Error, d.Find = msg, find
 	for i := range cards {
 		sc := &cards[i]

@@ -116,6 +116,9 @@ func classify(err error) (kind, *Problem) {
 	var fe *card.FieldError
 	var mg *templates.MissingGlyphError
 	var mb *http.MaxBytesError
+	if k, ok := classifyRules(err); ok && !errors.As(err, &ae) {
+		return k, nil
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae.kind, nil

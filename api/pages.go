@@ -86,10 +86,10 @@ var verdicts = map[string]verdict{
 		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",
 		"请持卡人联系受理申请的村(居)委会或乡(镇、街道)了解审批进度，办结后重新下载打印。"},
 	lifecycle.PublicVoided: {"bad", "cross", "已作废",
-		"此服务卡已被发证的县级卫生健康部门作废（《规定》第二十二条）。",
+		"此服务卡已被发证的县级卫生健康部门作废。",
 		"此卡不能再使用。如有疑问，请持卡人联系发证的县级卫生健康部门。"},
 	lifecycle.PublicRevoked: {"bad", "cross", "已取消",
-		"此服务卡已被发证的县级卫生健康部门取消（《规定》第二十条）。",
+		"此服务卡已被发证的县级卫生健康部门取消。",
 		"此卡不能再使用。如有疑问，请持卡人联系发证的县级卫生健康部门。"},
 	lifecycle.PublicSuperseded: {"info", "swap", "已换发",
 		"此服务卡已换发新卡，本卡不再使用。",
@@ -131,7 +131,6 @@ type verifyData struct {
 	Answer       *lifecycle.Answer
 	Holders      []holderView
 	Steps        []step
-	Reason       string
 	CheckedAt    string
 	SupersededBy string
 	// Download links a valid card's holders to the citizen download.
@@ -160,9 +159,6 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 	}
 	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download,
 		CheckByNumber: a.Status == incompleteLink || a.Status == lifecycle.PublicUnknown || a.Status == lifecycle.PublicForged}
-	if a.StatusReason != "" {
-		d.Reason = reasonLabels[a.StatusReason]
-	}
 	for _, h := range a.Holders {
 		role := "男方"
 		if h.Role == "female" {
@@ -446,10 +442,7 @@ func (s *server) uploadReport(c echo.Context) error {
 	}
 	if out.Registry != nil {
 		if v, ok := verdicts[out.Registry.Status]; ok {
-			d.Registry = &verifyData{Verdict: v, Answer: out.Registry}
-			if out.Registry.StatusReason != "" {
-				d.Registry.Reason = reasonLabels[out.Registry.StatusReason]
-			}
+			d.Registry = &verifyData{Verdict: v, Answer: out.Registry, SupersededBy: out.Registry.SupersededBy}
 		}
 	}
 	return s.pages.render(c, http.StatusOK, "report.html", d)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,8 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
+	lifecycle.ExportCredit:    "GET /console/reports/credit",
+	lifecycle.PostCard:        "POST /console/postings/:id/:seq",
 }
 
 // consoleOther are the console's routes that do no action of the table.
@@ -92,7 +95,7 @@ var consoleOther = []string{
 	"GET /console/login", "POST /console/login", "POST /console/logout", "GET /console", "GET /console/find",
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
-	"GET /console/cards/:id/files/:seq",
+	"GET /console/cards/:id/files/:seq", "GET /console/postings",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -170,6 +173,9 @@ func permApplicant(village string) *card.Applicant {
 		Marriage:   &card.Marriage{Date: "2012-10-01", CertNumber: "J220102-2012-" + strconv.FormatInt(n, 10)},
 		StatusCert: &card.StatusCert{Number: "HY-" + strconv.FormatInt(n, 10), Issuer: "社区居民委员会"},
 		ChildOrder: 3,
+		// Art. 10: the couple made a commitment, so an issued card may
+		// be revoked (Art. 20; a card without one is TestArt20…'s).
+		Commitment: true,
 		Channel:    card.ChannelSelf,
 		Village:    village,
 		Materials: map[card.Material]card.MaterialState{
@@ -177,6 +183,9 @@ func permApplicant(village string) *card.Applicant {
 		},
 	}
 }
+
+// permAddress is where the holders want the official card (Art. 16).
+var permAddress = lifecycle.PostalAddress{Recipient: "赵建国", Phone: "13800000000", Address: "吉林省长春市南关区永安小区1栋"}
 
 // permMaterials completes the application.
 var permMaterials = map[card.Material]card.MaterialState{
@@ -188,10 +197,11 @@ var permMaterials = map[card.Material]card.MaterialState{
 type permFixKey struct {
 	village, state string
 	form           bool // with a re-birth approval form, none of its seals applied
+	posting        bool // with the holder's request to post the official card, once issued
 }
 
 func (r permRow) key() permFixKey {
-	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm}
+	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm, posting: r.act == lifecycle.PostCard}
 }
 
 type permFixture struct{ id, number, formID string }
@@ -251,7 +261,8 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 			t.Fatalf("make a %+v card: %s: %v", k, what, err)
 		}
 	}
-	sc, err := f.svc.Apply(ctx, v, permApplicant(k.village))
+	app := permApplicant(k.village)
+	sc, err := f.svc.Apply(ctx, v, app)
 	must("apply", err)
 	fx := permFixture{id: sc.ID, number: sc.Number}
 	if k.form {
@@ -274,6 +285,10 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 	for _, a := range sealers {
 		_, err := f.svc.Seal(ctx, a, sc.ID)
 		must("seal as "+a.Username, err)
+	}
+	if k.posting && len(sealers) == 3 {
+		_, err := f.svc.RequestPosting(ctx, sc.Number, app.Male.IDNumber, "192.0.2.21", permAddress)
+		must("ask for the official card by post", err)
 	}
 	switch k.state {
 	case "voided":
@@ -346,7 +361,7 @@ func (w *permWorld) print(t *testing.T, fx permFixture) string {
 // act runs do on the row's card (none for an application) and retires
 // the card if do changed it; a refused action that changed it is noted.
 func (w *permWorld) act(t *testing.T, r permRow, do func(fx permFixture) string) (ans, note string) {
-	if r.act == lifecycle.TakeApplication {
+	if cardless[r.act] {
 		return do(permFixture{}), ""
 	}
 	w.fix.t = t
@@ -421,6 +436,15 @@ func (d *permDomain) answer(t *testing.T, r permRow) (string, string) {
 				return nil
 			})
 			return listed(err, found)
+		case lifecycle.ManagePopulation:
+			county := r.village()[:6]
+			allowed = errAnswer(lifecycle.Allowed(a, &card.Card{CountyCode: county}, r.act))
+			_, err := d.svc.ComparePopulation(ctx, a, county)
+			return errAnswer(err)
+		case lifecycle.ExportCredit:
+			allowed = errAnswer(lifecycle.Allowed(a, nil, r.act))
+			rows, err := d.svc.CreditReport(ctx, a)
+			return listed(err, slices.ContainsFunc(rows, func(c lifecycle.CreditRow) bool { return c.Card.ID == fx.id }))
 		case lifecycle.ReadReports:
 			allowed = errAnswer(lifecycle.Allowed(a, nil, r.act))
 			d.svc.Now = permReportAt
@@ -485,6 +509,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.CreateRebirthForm(ctx, a, fx.id, "村、乡预审名单", "符合再生育条件")
 	case lifecycle.SealForm:
 		_, err = svc.SealForm(ctx, a, fx.formID)
+	case lifecycle.PostCard:
+		err = svc.RecordPosting(ctx, a, fx.id, 1, card.PostingPosted, time.Now().In(lifecycle.China).Format("2006-01-02"), "中国邮政", "EMS1234567890")
 	default:
 		err = fmt.Errorf("no service call for %q", act)
 	}
@@ -598,6 +624,16 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			var body struct{ Cards []ExportRecord }
 			return presence(t, res, &body, func() bool {
 				return slices.ContainsFunc(body.Cards, func(e ExportRecord) bool { return e.Number == fx.number })
+			})
+		case lifecycle.PostCard:
+			return apiAnswer(w.v.postJSON(cards+"/postings/1", tok, PostingUpdate{State: card.PostingPosted, PostedOn: time.Now().In(lifecycle.China).Format("2006-01-02"), Carrier: "中国邮政", Tracking: "EMS1234567890"}), http.StatusNoContent)
+		case lifecycle.ManagePopulation:
+			return apiAnswer(w.v.do(http.MethodGet, "/api/v1/population/"+r.village()[:6]+"/report", tok, "", nil), http.StatusOK)
+		case lifecycle.ExportCredit:
+			res := w.v.do(http.MethodGet, "/api/v1/reports/credit?format=json", tok, "", nil)
+			var body struct{ Revoked []CreditRecord }
+			return presence(t, res, &body, func() bool {
+				return slices.ContainsFunc(body.Revoked, func(e CreditRecord) bool { return e.Number == fx.number })
 			})
 		case lifecycle.ReadReports:
 			w.v.svc.Now = permReportAt
@@ -713,6 +749,21 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 			return status("revoke", nil)
 		case lifecycle.SupersedeCard:
 			return status("supersede", url.Values{"new_card": {w.fix.replacement(r.village()).number}})
+		case lifecycle.PostCard:
+			offered = offers("/console/postings", `id="posting-`+fx.id+`"`)
+			return done(send(http.MethodPost, "/console/postings/"+fx.id+"/1", url.Values{"state": {card.PostingPosted},
+				"posted_on": {time.Now().In(lifecycle.China).Format("2006-01-02")}, "carrier": {"中国邮政"}, "tracking_number": {"EMS1234567890"}}))
+		case lifecycle.ExportCredit:
+			offered = offers("/console", `id="credit-download"`)
+			res := send(http.MethodGet, "/console/reports/credit", nil)
+			if a := consoleAnswer(res, http.StatusOK); a != "ok" {
+				return a
+			}
+			if bytes.Contains(res.body, []byte(fx.number)) {
+				return "ok"
+			}
+			offered = false // a list without the card: nothing to offer for it
+			return "none"
 		}
 		t.Fatalf("no console door for %q", r.act)
 		return ""

@@ -142,18 +142,59 @@ var permTable = map[lifecycle.Action]string{
 		admin own       ok     ok     ok     ok     state  state   state      state
 		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
 
-	// Art. 23: the county exports its issued cards for the population
-	// database.
+	// Art. 23: every level exports its own jurisdiction's cards for the
+	// population database: every card that was issued, with its status
+	// now (voided, revoked, superseded too); never a draft or a refusal.
 	lifecycle.ExportCards: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     none   none   none   ok     ok     ok      ok         none
+		village other   none   none   none   none   none   none    none       none
+		township own    none   none   none   ok     ok     ok      ok         none
+		township other  none   none   none   none   none   none    none       none
+		county own      none   none   none   ok     ok     ok      ok         none
+		county other    none   none   none   none   none   none    none       none
+		admin own       none   none   none   ok     ok     ok      ok         none
+		admin other     none   none   none   none   none   none    none       none`,
+
+	// Art. 20: the county's file of revoked cards for the social credit
+	// system lists its revoked cards, and only those.
+	lifecycle.ExportCredit: `
 		                d@v    d@t    d@c    issued voided revoked superseded refused
 		village own     level  level  level  level  level  level   level      level
 		village other   level  level  level  level  level  level   level      level
 		township own    level  level  level  level  level  level   level      level
 		township other  level  level  level  level  level  level   level      level
-		county own      none   none   none   ok     none   none    none       none
+		county own      none   none   none   none   none   ok      none       none
 		county other    none   none   none   none   none   none    none       none
-		admin own       none   none   none   ok     none   none    none       none
+		admin own       none   none   none   none   none   ok      none       none
 		admin other     none   none   none   none   none   none    none       none`,
+
+	// Art. 16: staff of the jurisdiction record that the official card a
+	// holder asked for by post was printed or posted; an issued card only.
+	lifecycle.PostCard: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     state  state  state  ok     state  state   state      state
+		village other   juris  juris  juris  juris  juris  juris   juris      juris
+		township own    state  state  state  ok     state  state   state      state
+		township other  juris  juris  juris  juris  juris  juris   juris      juris
+		county own      state  state  state  ok     state  state   state      state
+		county other    juris  juris  juris  juris  juris  juris   juris      juris
+		admin own       state  state  state  ok     state  state   state      state
+		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
+
+	// Art. 9, 23: the county imports its own population-register extract
+	// and compares its cards with it; the column is the county of the
+	// row's village.
+	lifecycle.ManagePopulation: `
+		                -
+		village own     level
+		village other   level
+		township own    level
+		township other  level
+		county own      ok
+		county other    juris
+		admin own       ok
+		admin other     juris`,
 
 	// Art. 19, 24: the county's report of its applications past their
 	// time limit.
@@ -168,6 +209,10 @@ var permTable = map[lifecycle.Action]string{
 		admin own       ok     ok     ok     none   none   none    none       none
 		admin other     none   none   none   none   none   none    none       none`,
 }
+
+// cardless are the actions on no card: one column, the row's village
+// (an application's) or its county (a population-register extract's).
+var cardless = map[lifecycle.Action]bool{lifecycle.TakeApplication: true, lifecycle.ManagePopulation: true}
 
 const underReview = `
 		                d@v    d@t    d@c    issued voided revoked superseded refused
@@ -259,7 +304,7 @@ func permRows(t *testing.T) []permRow {
 		lines := strings.Split(strings.TrimSpace(grid), "\n")
 		header := strings.Fields(lines[0])
 		states := permStates
-		if act == lifecycle.TakeApplication {
+		if cardless[act] {
 			states = []string{""}
 			if len(header) != 1 || header[0] != "-" {
 				t.Fatalf("%s: header %v, want -", act, header)

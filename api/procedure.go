@@ -20,6 +20,7 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // The procedure of the rules over HTTP: notices (Art. 19, 11), deadlines
@@ -204,8 +205,8 @@ func (s *server) overdue(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, map[string]any{"county": a.Org.Code, "overdue": out})
 }
 
-// ExportRecord is one issued card in the export for the population
-// database (Art. 23).
+// ExportRecord is one card in the export for the population database
+// (Art. 23): issued, or issued and since ended (Status).
 type ExportRecord struct {
 	Number      string          `json:"number"`
 	Type        card.Type       `json:"type"`
@@ -213,14 +214,18 @@ type ExportRecord struct {
 	CountyCode  string          `json:"county_code"`
 	IssuedAt    time.Time       `json:"issued_at"`
 	Applicant   *card.Applicant `json:"applicant"`
+	// Status is issued, voided, revoked or superseded (Art. 23).
+	Status card.Status `json:"status"`
 }
 
 var exportHeader = []string{"number", "type", "village_code", "county_code", "issued_at",
 	"male_name", "male_id_number", "female_name", "female_id_number", "marriage_date", "marriage_cert_number",
-	"child_order", "retroactive", "commitment", "channel"}
+	"child_order", "retroactive", "commitment", "channel", "status"}
 
-// export sends the county's issued cards as CSV or JSON (Art. 23); the
-// service records the export as an audit event.
+// export sends the issued (and since ended) cards of the caller's
+// jurisdiction, or of the part of it named by ?within= (or ?county=), as
+// CSV or JSON (Art. 23); the service records the export as an audit
+// event.
 func (s *server) export(c echo.Context) error {
 	a, _ := actorOf(c)
 	format := c.QueryParam("format")
@@ -230,8 +235,14 @@ func (s *server) export(c echo.Context) error {
 	if format != "csv" && format != "json" {
 		return fail(kindBadRequest, fmt.Errorf("export format %q", format))
 	}
-	if county := c.QueryParam("county"); county != "" && county != a.Org.Code {
-		return fail(kindForbidden, fmt.Errorf("export of county %s by %s", county, a.Org.Code))
+	// The part of the jurisdiction to export: the lifecycle decides
+	// whether it is the caller's.
+	within := c.QueryParam("within")
+	if within == "" {
+		within = c.QueryParam("county")
+	}
+	if within == "" {
+		within = a.Org.Code
 	}
 	// Built in memory so a failure is an error response, not a cut file.
 	var buf bytes.Buffer
@@ -241,8 +252,8 @@ func (s *server) export(c echo.Context) error {
 		cw = csv.NewWriter(&buf)
 		_ = cw.Write(exportHeader)
 	}
-	_, err := s.svc.Export(c.Request().Context(), a, format, func(r lifecycle.ExportRow) error {
-		rec := ExportRecord{Number: r.Card.Number, Type: r.Card.Type, VillageCode: r.Card.VillageCode, CountyCode: r.Card.CountyCode, IssuedAt: r.Card.UpdatedAt, Applicant: r.Applicant}
+	_, err := s.svc.ExportWithin(c.Request().Context(), a, format, within, func(r lifecycle.ExportRow) error {
+		rec := ExportRecord{Number: r.Card.Number, Type: r.Card.Type, VillageCode: r.Card.VillageCode, CountyCode: r.Card.CountyCode, IssuedAt: r.Card.UpdatedAt, Applicant: r.Applicant, Status: r.Card.Status}
 		if cw == nil {
 			records = append(records, rec)
 			return nil
@@ -254,7 +265,7 @@ func (s *server) export(c echo.Context) error {
 		}
 		row := []string{rec.Number, string(rec.Type), rec.VillageCode, rec.CountyCode, rec.IssuedAt.Format(time.RFC3339),
 			p.Male.Name, p.Male.IDNumber, p.Female.Name, p.Female.IDNumber, md, mc,
-			strconv.Itoa(p.ChildOrder), strconv.FormatBool(p.Retroactive), strconv.FormatBool(p.Commitment), string(p.Channel)}
+			strconv.Itoa(p.ChildOrder), strconv.FormatBool(p.Retroactive), strconv.FormatBool(p.Commitment), string(p.Channel), string(rec.Status)}
 		for i := range row {
 			row[i] = csvCell(row[i])
 		}
@@ -277,7 +288,7 @@ func (s *server) export(c echo.Context) error {
 	if records == nil {
 		records = []ExportRecord{}
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"county": a.Org.Code, "cards": records})
+	return writeJSON(c, http.StatusOK, map[string]any{"county": org.CountyCode(a.Org.Code), "within": within, "cards": records})
 }
 
 // csvCell defuses a cell that a spreadsheet would run as a formula
@@ -573,9 +584,9 @@ func (s *server) trackApplication(c echo.Context) error {
 	if id == "" {
 		return fail(kindMissingParam, errors.New("no id_number"))
 	}
-	ap, err := s.svc.Track(c.Request().Context(), number, id, c.RealIP())
+	ap, ns, err := s.svc.TrackNotices(c.Request().Context(), number, id, c.RealIP())
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, applicationView(ap))
+	return writeJSON(c, http.StatusOK, trackView(ap, ns))
 }

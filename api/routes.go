@@ -89,6 +89,9 @@ func (s *server) routes(e *echo.Echo) {
 	// The current CRL of the province root, at the URL certificates name
 	// in their CRL distribution points.
 	e.GET("/crl", s.crl, public)
+	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
+	e.GET("/console/postings", s.consolePostings, html, console, noStore)
+	e.POST("/console/postings/:id/:seq", s.consoleRecordPosting, html, form, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -131,6 +134,9 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)
+	v1.GET("/reports/credit", s.creditReport, staff, noStore)
+	v1.PUT("/population/:county", s.importPopulation, staff, bodyLimit(64<<20), noStore)
+	v1.GET("/population/:county/report", s.populationReport, staff, noStore)
 	v1.GET("/export", s.export, staff, noStore)
 	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
 	v1.POST("/forms/:id/seal", s.sealForm, staff, jsonOnly, json, noStore)
@@ -138,4 +144,8 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/status-list", s.statusList, public)
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
 	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)
+	v1.GET("/applications/:number/notices/:seq", s.trackNotice, public, download, noStore)
+	v1.POST("/applications/:number/posting", s.requestPosting, public, download, jsonOnly, json, noStore)
+	v1.GET("/postings", s.openPostings, staff, noStore)
+	v1.POST("/cards/:id/postings/:seq", s.recordPosting, staff, jsonOnly, json, noStore)
 }

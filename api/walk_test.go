@@ -33,8 +33,8 @@ func TestNoRouteAnswers5xx(t *testing.T) {
 	// one with its notice, a re-birth application with its form.
 	draft := v.newCard()
 	issued := v.newCard()
+	refused := v.newCard() // taken before the couple's card is issued (one valid card per couple and type)
 	v.issue(issued.ID)
-	refused := v.newCard()
 	if r := v.postJSON("/api/v1/cards/"+refused.ID+"/refuse", village, RefuseRequest{Reasons: []string{"材料不实"}}); r.Code != http.StatusCreated {
 		t.Fatalf("refuse: %d %s", r.Code, r.body)
 	}
@@ -54,6 +54,7 @@ func TestNoRouteAnswers5xx(t *testing.T) {
 		"number":   {issued.Number, "2201022026999999", "1%FF"},
 		"name":     {"style.css", "..%2F..%2Fgo.mod", "nothing"},
 		"material": {"household_register", "birth_medical_certificate", "nothing", "%00"},
+		"county":   {"220102", "220103", "2201%00", "x"},
 	}
 	huge := append([]byte(`{"reasons":["`), bytes.Repeat([]byte("很"), 1<<20)...)
 	huge = append(huge, `"]}`...)

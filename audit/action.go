@@ -27,6 +27,13 @@ const (
 	FormSeal      Action = "form.seal"            // a seal applied to the form (补盖)
 	CardsExport   Action = "cards.export"         // export for the population database (Art. 23)
 	ReportOverdue Action = "report.overdue"       // the overdue report read (Art. 19, 24)
+	// Issue 14's procedure rules.
+	CreditExport     Action = "report.credit"       // revoked cards for the social credit system (Art. 20)
+	PopulationImport Action = "population.import"   // a county's population-register extract imported (Art. 9, 23)
+	PopulationReport Action = "population.compare"  // cards compared with the extract (Art. 23)
+	NoticeDownload   Action = "notice.download"     // the applicant downloaded a notice (Art. 11, 19)
+	PostingRequest   Action = "card.posting"        // the holder asked for the official card by post (Art. 16)
+	PostingUpdate    Action = "card.posting_update" // the official card printed or posted (Art. 16)
 )
 
 // Actions on staff accounts and organisations.
@@ -68,6 +75,12 @@ var labels = map[Action]string{
 	FormSeal:          "在再生育审批表上盖章",
 	CardsExport:       "导出办证数据",
 	ReportOverdue:     "查看超期报告",
+	CreditExport:      "导出社会征信名单",
+	PopulationImport:  "导入全员人口数据",
+	PopulationReport:  "比对全员人口数据",
+	NoticeDownload:    "申请人下载告知书",
+	PostingRequest:    "申请邮寄正式证件",
+	PostingUpdate:     "登记正式证件打印、邮寄",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",

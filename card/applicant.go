@@ -123,6 +123,10 @@ type Applicant struct {
 	Proxy            *Proxy      `json:"proxy,omitempty"`
 	Village          string      `json:"village"` // division code of the receiving village committee
 	OtherProvinceVer bool        `json:"other_province_verification,omitempty"`
+	// ReissueOf is the number of the couple's issued card of this type
+	// that the new card replaces (换发, Art. 16); a couple holds one
+	// issued card per type.
+	ReissueOf string `json:"reissue_of,omitempty"`
 	// Materials records how each required material is satisfied
 	// (card/materials.go); absent means checked at the counter.
 	Materials map[Material]MaterialState `json:"materials,omitempty"`
@@ -277,6 +281,9 @@ func (a *Applicant) Problems() []*FieldError {
 		add(fieldErr("channel", "must be self, proxy or staff"))
 	}
 	add(a.checkMaterials())
+	if a.ReissueOf != "" && (len(a.ReissueOf) != 16 || strings.Trim(a.ReissueOf, "0123456789") != "") {
+		add(fieldErr("reissue_of", "must be a 16-digit card number"))
+	}
 	if len(a.Village) != 12 || strings.Trim(a.Village, "0123456789") != "" || strings.HasSuffix(a.Village, "000") {
 		add(fieldErr("village", "must be a 12-digit village division code"))
 	}

@@ -29,6 +29,9 @@ var (
 	// ErrBarred: a write refused because another card of the same couple
 	// is in a state the caller named as barring it (a CoupleBar).
 	ErrBarred = errors.New("barred by another card of the couple")
+	// ErrHeld: a new card's couple holds an issued card of its type
+	// already (other than the one the new card replaces).
+	ErrHeld = errors.New("the couple holds an issued card of this type")
 )
 
 // CoupleBar names the cards of a couple that bar a write to another card
@@ -123,6 +126,15 @@ type Card struct {
 	UpdatedAt  time.Time
 	CreatedBy  string // username
 	Version    int    // incremented on every change
+	// Commitment: the couple made a written commitment (承诺, Art. 10)
+	// in their application. Only a re-birth card with one may be revoked
+	// (Art. 20). Recorded at application; false for older cards.
+	Commitment bool
+	// Replaces is the ID of the issued card a new card is to replace
+	// (换发, Art. 16): read by CreateCard only, not kept. A couple
+	// holds one issued card per type; CreateCard refuses another
+	// (ErrHeld) unless it replaces that one.
+	Replaces string
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,
@@ -259,4 +271,42 @@ type Attachment struct {
 	Size        int // plaintext size in bytes
 	Data        []byte
 	CreatedAt   time.Time
+}
+
+// Finding is the county's finding that a couple's commitment was false
+// (Art. 20), recorded with the revocation of their re-birth card; the
+// file for the social credit system (社会征信) lists them.
+type Finding struct {
+	CardID     string
+	CountyCode string
+	FoundOn    string // YYYY-MM-DD, the day of the finding (China time)
+	Reason     string // the reason class
+	Note       string
+	RecordedBy string
+	RecordedAt time.Time
+}
+
+// Posting states (Art. 16): the holder asked, the official card printed,
+// posted.
+const (
+	PostingRequested = "requested"
+	PostingPrinted   = "printed"
+	PostingPosted    = "posted"
+)
+
+// Posting is a holder's request that the official card (正式证件) be
+// posted (Art. 16), and what the receiving organisation did about it.
+// Address is the encrypted address (lifecycle).
+type Posting struct {
+	CardID      string
+	Seq         int // 1, 2, … per card, assigned when stored
+	VillageCode string
+	Address     []byte
+	RequestedAt time.Time
+	State       string
+	PostedOn    string // YYYY-MM-DD
+	Carrier     string
+	Tracking    string
+	UpdatedBy   string
+	UpdatedAt   time.Time
 }

@@ -42,12 +42,19 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			return nil, err
 		}
 	}
+	if err := s.fromPopulation(ctx, app); err != nil { // Art. 9
+		return nil, err
+	}
 	now := s.Now().In(China)
 	number, err := s.reg.NextCardNumber(ctx, county, now.Year())
 	if err != nil {
 		return nil, err
 	}
 	priv, err := s.privacy()
+	if err != nil {
+		return nil, err
+	}
+	replaces, err := s.reissueTarget(ctx, app, county, priv.coupleKey(app))
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +80,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
+			Replaces: replaces, Commitment: app.Commitment,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
 			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel, "issuer": issuer.Code,
@@ -84,7 +92,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			continue // id, status index or QR token collided: draw again
 		}
 		if err != nil {
-			return nil, err
+			return nil, heldError(err, app.Type)
 		}
 		return c, nil
 	}

@@ -67,15 +67,18 @@ type Answer struct {
 	// Issuer is the card's issuing authority (发证机关, Art. 3, 6): its
 	// township for 一孩、二孩 cards, its county for re-birth cards, by
 	// the issuer policy when the card was made.
-	Issuer          string       `json:"issuer,omitempty"`
-	IssuerLevel     org.Level    `json:"issuer_level,omitempty"`
-	CountyCode      string       `json:"county_code,omitempty"`
-	IssueDate       string       `json:"issue_date,omitempty"`
-	Seals           []PublicSeal `json:"seals"`
-	SupersededBy    string       `json:"superseded_by,omitempty"` // the new card's number
-	StatusReason    string       `json:"status_reason,omitempty"`
-	CheckedAt       time.Time    `json:"checked_at"`
-	VerifierVerdict string       `json:"verifier_verdict,omitempty"`
+	Issuer      string       `json:"issuer,omitempty"`
+	IssuerLevel org.Level    `json:"issuer_level,omitempty"`
+	CountyCode  string       `json:"county_code,omitempty"`
+	IssueDate   string       `json:"issue_date,omitempty"`
+	Seals       []PublicSeal `json:"seals"`
+	// SupersededBy is the new card's number. The answer names only the
+	// status: the reason, the note and the article behind a void or a
+	// revocation stay with staff and the holder (Art. 13; a void's
+	// reason is health information).
+	SupersededBy    string    `json:"superseded_by,omitempty"`
+	CheckedAt       time.Time `json:"checked_at"`
+	VerifierVerdict string    `json:"verifier_verdict,omitempty"`
 }
 
 // Checker answers public checks. It re-verifies the stored PDF's seal
@@ -340,11 +343,11 @@ func (ch *Checker) Answer(ctx context.Context, c *card.Card) (*Answer, error) {
 	}
 	switch c.Status {
 	case card.StatusVoided:
-		a.Status, a.StatusReason = PublicVoided, c.StatusReason
+		a.Status = PublicVoided
 	case card.StatusRevoked:
-		a.Status, a.StatusReason = PublicRevoked, c.StatusReason
+		a.Status = PublicRevoked
 	case card.StatusSuperseded:
-		a.Status, a.StatusReason = PublicSuperseded, c.StatusReason
+		a.Status = PublicSuperseded
 		if n, err := ch.Service.reg.GetCard(ctx, c.SupersededBy); err == nil {
 			a.SupersededBy = n.Number
 		}

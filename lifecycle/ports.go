@@ -20,7 +20,10 @@ import (
 // Cards keeps card records.
 type Cards interface {
 	// CreateCard inserts c with PDF revision 0 and the audit event in
-	// one transaction. It sets c's Seq, Version and times.
+	// one transaction. It sets c's Seq, Version and times. If c has a
+	// CoupleKey and the registry holds an issued card with the same
+	// CoupleKey and Type other than c.Replaces, nothing is stored and
+	// the error wraps card.ErrHeld; the check is inside the transaction.
 	CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit.Event) error
 	GetCard(ctx context.Context, id string) (card.Card, error)
 	GetCardByNumber(ctx context.Context, number string) (card.Card, error)
@@ -141,6 +144,47 @@ type Budgets interface {
 	Spend(ctx context.Context, key string, window time.Duration, amount, limit int) (allowed bool, err error)
 }
 
+// Findings keeps the county's findings of a false commitment (Art. 20).
+type Findings interface {
+	// Revoke moves an issued card to revoked with f's reason and note,
+	// stores f and appends ev, in one transaction (card.ErrConflict if
+	// the card is not issued).
+	Revoke(ctx context.Context, cardID string, f card.Finding, ev audit.Event) error
+	// Findings returns the county's findings, by date of finding, then
+	// card ID.
+	Findings(ctx context.Context, countyCode string) ([]card.Finding, error)
+}
+
+// Population keeps each county's extract of the population register
+// (Art. 9, 23): records found by a keyed digest of the ID number, kept
+// encrypted (the lifecycle encrypts them; the store sees no ID number).
+type Population interface {
+	// ReplacePopulation replaces the county's extract by recs and
+	// appends ev, in one transaction; keys are unique
+	// (card.ErrDuplicate).
+	ReplacePopulation(ctx context.Context, county string, recs []card.PopulationRecord, ev audit.Event) error
+	// PopulationRecord returns the county's record under key
+	// (card.ErrNotFound if none).
+	PopulationRecord(ctx context.Context, county, key string) ([]byte, error)
+}
+
+// Postings keeps holders' requests to post the official card (Art. 16).
+type Postings interface {
+	// AddPosting stores a request (state requested) with the next seq
+	// of its card and appends ev; card.ErrConflict while another request
+	// of the card is not posted yet.
+	AddPosting(ctx context.Context, p *card.Posting, ev audit.Event) error
+	// UpdatePosting sets the state, posting date, carrier and tracking
+	// number of request seq if its state is one of from
+	// (card.ErrConflict otherwise), and appends ev.
+	UpdatePosting(ctx context.Context, p card.Posting, from []string, ev audit.Event) error
+	// Postings returns the card's requests in order.
+	Postings(ctx context.Context, cardID string) ([]card.Posting, error)
+	// OpenPostings returns the requests not yet posted of cards whose
+	// village code starts with prefix, oldest first (at most 500).
+	OpenPostings(ctx context.Context, prefix string) ([]card.Posting, error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -153,4 +197,7 @@ type Registry interface {
 	Quotas
 	throttle.Store
 	Budgets
+	Findings
+	Population
+	Postings
 }

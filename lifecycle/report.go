@@ -2,9 +2,12 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // Reports for staff: the Art. 19 time limit of a draft, the overdue
@@ -52,19 +55,38 @@ func (s *Service) OverdueReport(ctx context.Context, a Actor) ([]Overdue, error)
 	return out, nil
 }
 
-// ExportRow is one issued card for the population database (Art. 23).
+// ExportRow is one card for the population database (Art. 23): issued,
+// voided, revoked or superseded (Card.Status says which).
 type ExportRow struct {
 	Card      card.Card
 	Applicant *card.Applicant
 }
 
-// Export calls fn with every issued card of the actor's county, a page at
-// a time, with its decrypted application, and records the export as one
-// audit event (Art. 13, 23).
+// Exported are the statuses of the export: every card that was issued,
+// with the status it has now (Art. 23: the population database learns of
+// the voided, revoked and superseded cards too).
+var Exported = []card.Status{card.StatusIssued, card.StatusVoided, card.StatusRevoked, card.StatusSuperseded}
+
+// Export calls fn with every issued (or since ended) card of the actor's
+// jurisdiction, a page at a time, with its decrypted application, and
+// records the export as one audit event (Art. 13, 23).
 func (s *Service) Export(ctx context.Context, a Actor, format string, fn func(ExportRow) error) (int, error) {
+	return s.ExportWithin(ctx, a, format, "", fn)
+}
+
+// ExportWithin is Export limited to the part of the actor's jurisdiction
+// under division code within ("" for all of it); a code outside the
+// jurisdiction is ErrForbidden (Allowed decides).
+func (s *Service) ExportWithin(ctx context.Context, a Actor, format, within string, fn func(ExportRow) error) (int, error) {
+	if within == "" {
+		within = a.Org.Code
+	}
+	if l := len(within); (l != org.County.CodeLen() && l != org.Township.CodeLen() && l != org.Village.CodeLen()) || strings.Trim(within, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: export within %q", org.ErrBadCode, within)
+	}
 	n, after := 0, ""
 	for {
-		page, err := s.exportPage(ctx, a, after, pageSize)
+		page, err := s.exportPageWithin(ctx, a, within, after, pageSize)
 		if err != nil {
 			return n, err
 		}
@@ -79,7 +101,7 @@ func (s *Service) Export(ctx context.Context, a Actor, format string, fn func(Ex
 		}
 		after = page[len(page)-1].Card.ID
 	}
-	_, err := s.reg.AppendAudit(ctx, s.event(a, audit.CardsExport, "", "", map[string]any{"format": format, "county": a.Org.Code, "cards": n}))
+	_, err := s.reg.AppendAudit(ctx, s.event(a, audit.CardsExport, "", "", map[string]any{"format": format, "county": org.CountyCode(a.Org.Code), "within": within, "cards": n}))
 	return n, err
 }
 
@@ -88,10 +110,18 @@ func (s *Service) Export(ctx context.Context, a Actor, format string, fn func(Ex
 // their decrypted applications. Its cost does not grow with the registry
 // (BenchmarkScale).
 func (s *Service) exportPage(ctx context.Context, a Actor, after string, limit int) ([]ExportRow, error) {
-	if err := Allowed(a, nil, ExportCards); err != nil {
+	return s.exportPageWithin(ctx, a, a.Org.Code, after, limit)
+}
+
+func (s *Service) exportPageWithin(ctx context.Context, a Actor, within, after string, limit int) ([]ExportRow, error) {
+	if err := Allowed(a, &card.Card{VillageCode: within}, ExportCards); err != nil {
 		return nil, err
 	}
-	page, err := s.reg.ListCards(ctx, card.Filter{Statuses: []card.Status{card.StatusIssued}, CountyCode: a.Org.Code, AfterID: after, Limit: limit})
+	f := card.Filter{Statuses: Exported, CountyCode: org.CountyCode(within), AfterID: after, Limit: limit}
+	if len(within) > org.County.CodeLen() {
+		f.CodePrefix = within
+	}
+	page, err := s.reg.ListCards(ctx, f)
 	if err != nil {
 		return nil, err
 	}

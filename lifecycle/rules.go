@@ -38,6 +38,10 @@ var (
 	// and applies no new seal and gives no new document. Seals it
 	// applied before keep verifying.
 	ErrRetired = errors.New("the organisation is retired")
+	// ErrNoCommitment: only a re-birth card whose couple made a written
+	// commitment (Art. 10) may be revoked (Art. 20); another card that
+	// must end is voided or superseded.
+	ErrNoCommitment = errors.New("only a re-birth card whose couple made a commitment may be revoked (Art. 20)")
 )
 
 // Actor is who acts: a staff member of an organisation, as the registry
@@ -67,11 +71,19 @@ const (
 	SealForm        Action = "form.seal"        // seal the re-birth approval form, in any order (补盖)
 	ExportCards     Action = "export"           // export the registry for the population database (Art. 23)
 	ReadReports     Action = "report"           // the overdue report (Art. 19, 24)
+	ExportCredit    Action = "credit"           // the revoked cards for the social credit system (Art. 20)
+	// ManagePopulation: import the county's population-register extract
+	// and compare the cards with it (Art. 9, 23); c names the county
+	// (CountyCode).
+	ManagePopulation Action = "population"
+	// PostCard: record that the official card was printed or posted to
+	// the holder who asked (Art. 16).
+	PostCard Action = "post"
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -91,23 +103,41 @@ var statusesFor = map[Action][]card.Status{
 	// (补盖), also once the card is issued; never on a card that was
 	// refused or has ended.
 	SealForm: {card.StatusDraft, card.StatusIssued},
+	PostCard: {card.StatusIssued},
 }
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
 var writes = []Action{TakeApplication, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
 // otherwise an error wrapping one of the errors above. For
 // TakeApplication, c carries only the village the application names; for
-// ExportCards and ReadReports c is nil.
+// ExportCards nil or the division code exported as its VillageCode; for
+// ReadReports and ExportCredit c is nil.
 func Allowed(a Actor, c *card.Card, act Action) error {
 	if a.Org.Retired && slices.Contains(writes, act) {
 		return fmt.Errorf("%w: %s %s", ErrRetired, a.Org.Code, a.Org.Name)
 	}
 	switch act {
-	case ExportCards, ReadReports:
+	case ExportCards:
+		// Art. 23: every level compares its own jurisdiction's cards
+		// with the population database; c, if given, names the part of
+		// the jurisdiction exported (its VillageCode a division code).
+		if c != nil && !a.Org.Contains(c.VillageCode) {
+			return fmt.Errorf("%w: %s lies outside %s", ErrForbidden, c.VillageCode, a.Org.Code)
+		}
+		return nil
+	case ManagePopulation:
+		if a.Org.Level != org.County {
+			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
+		}
+		if c == nil || c.CountyCode != a.Org.Code {
+			return fmt.Errorf("%w: the population register of county %s", ErrForbidden, countyOf(c))
+		}
+		return nil
+	case ReadReports, ExportCredit:
 		if a.Org.Level != org.County {
 			return fmt.Errorf("%w: only county staff %s", ErrLevel, act)
 		}
@@ -141,6 +171,9 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 	}
 	if !slices.Contains(statuses, c.Status) {
 		return fmt.Errorf("%w: card is %s", ErrState, c.Status)
+	}
+	if act == RevokeCard && (c.Type != card.Rebirth || !c.Commitment) {
+		return fmt.Errorf("%w: a %s card, commitment %t", ErrNoCommitment, c.Type, c.Commitment)
 	}
 	switch act {
 	case SealCard:
@@ -177,4 +210,11 @@ func villageOf(c *card.Card) string {
 		return "(none)"
 	}
 	return c.VillageCode
+}
+
+func countyOf(c *card.Card) string {
+	if c == nil {
+		return "(none)"
+	}
+	return c.CountyCode
 }

@@ -40,7 +40,7 @@ func TestAllowedRetired(t *testing.T) {
 			switch act {
 			case VoidCard, RevokeCard, SupersedeCard:
 				c = issued
-			case ExportCards, ReadReports:
+			case ExportCards, ReadReports, ExportCredit:
 				c = nil
 			}
 			err := Allowed(a, c, act)
@@ -64,13 +64,13 @@ func TestAllowedWithoutCard(t *testing.T) {
 	for _, act := range Actions {
 		err := Allowed(a, nil, act)
 		switch act {
-		case ExportCards, ReadReports:
+		case ExportCards, ReadReports, ExportCredit:
 			if err != nil {
 				t.Errorf("%s without a card: %v", act, err)
 			}
-		case TakeApplication:
+		case TakeApplication, ManagePopulation:
 			if !errors.Is(err, ErrForbidden) {
-				t.Errorf("an application naming no village: %v, want ErrForbidden", err)
+				t.Errorf("%s naming no village or county: %v, want ErrForbidden", act, err)
 			}
 		default:
 			if !errors.Is(err, ErrState) {

@@ -59,8 +59,20 @@ func (s *Service) lookup(ctx context.Context, r CardRef) (card.Card, error) {
 }
 
 // SetStatus voids, revokes or supersedes an issued card; superseding
-// names the new card.
+// names the new card. A revocation found today; Revoke names the day.
 func (s *Service) SetStatus(ctx context.Context, a Actor, id string, to card.Status, reason, note string, newCard CardRef) (*card.Card, error) {
+	return s.setStatus(ctx, a, id, to, reason, note, newCard, "")
+}
+
+// Revoke revokes an issued re-birth card whose couple made a commitment
+// (Art. 20) on the county's finding that it was false, made on foundOn
+// (YYYY-MM-DD, China time; "" is today): the finding is kept for the
+// social credit system (CreditReport).
+func (s *Service) Revoke(ctx context.Context, a Actor, id, reason, note, foundOn string) (*card.Card, error) {
+	return s.setStatus(ctx, a, id, card.StatusRevoked, reason, note, CardRef{}, foundOn)
+}
+
+func (s *Service) setStatus(ctx context.Context, a Actor, id string, to card.Status, reason, note string, newCard CardRef, foundOn string) (*card.Card, error) {
 	e, ok := endings[to]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown status %q", ErrState, to)
@@ -88,8 +100,13 @@ func (s *Service) SetStatus(ctx context.Context, a Actor, id string, to card.Sta
 		}
 		newID = n.ID
 	}
-	ev := s.event(a, e.ev, id, reason, map[string]any{"note": note, "superseded_by": newID})
-	if err := s.reg.SetStatus(ctx, id, []card.Status{card.StatusIssued}, to, reason, note, newID, ev); err != nil {
+	if to == card.StatusRevoked {
+		err = s.revoke(ctx, a, c, reason, note, foundOn)
+	} else {
+		ev := s.event(a, e.ev, id, reason, map[string]any{"note": note, "superseded_by": newID})
+		err = s.reg.SetStatus(ctx, id, []card.Status{card.StatusIssued}, to, reason, note, newID, ev)
+	}
+	if err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: card is %s: %w", ErrState, c.Status, err)
 		}

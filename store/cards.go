@@ -19,14 +19,14 @@ import (
 
 const cardCols = `id, number, type, status, village_code, county_code, applicant,
 	qr_token, status_index, superseded_by, status_reason, status_note, seq,
-	created_at, updated_at, created_by, version, couple_key, next_level, issuer_code`
+	created_at, updated_at, created_by, version, couple_key, next_level, issuer_code, commitment`
 
 func scanCard(row interface{ Scan(...any) error }) (card.Card, error) {
 	var c card.Card
 	var token, superseded sql.NullString
 	err := row.Scan(&c.ID, &c.Number, &c.Type, &c.Status, &c.VillageCode, &c.CountyCode,
 		&c.Applicant, &token, &c.StatusIndex, &superseded, &c.StatusReason,
-		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.IssuerCode)
+		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.IssuerCode, &c.Commitment)
 	c.QRToken, c.SupersededBy = token.String, superseded.String
 	return c, err
 }
@@ -72,13 +72,24 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 	t := now()
 	ev.CardID = c.ID
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if c.CoupleKey != "" {
+			var held int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cards WHERE couple_key = $1 AND type = $2
+				AND status = $3 AND id <> $4`, c.CoupleKey, string(c.Type), string(card.StatusIssued), c.Replaces).Scan(&held)
+			if err != nil {
+				return s.wrap(err)
+			}
+			if held > 0 {
+				return fmt.Errorf("%w: %d issued %s card(s)", card.ErrHeld, held, c.Type)
+			}
+		}
 		// token_salt belongs to version-1 QR tokens, which carried holder
 		// digests; no card records one any more.
 		_, err := tx.ExecContext(ctx, `INSERT INTO cards (`+cardCols+`, token_salt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18, $19)`,
 			c.ID, c.Number, string(c.Type), string(c.Status), c.VillageCode, c.CountyCode,
 			c.Applicant, nullString(c.QRToken), c.StatusIndex, nullString(c.SupersededBy),
-			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.IssuerCode, []byte{})
+			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.IssuerCode, c.Commitment, []byte{})
 		if err != nil {
 			return s.wrap(err)
 		}

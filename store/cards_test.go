@@ -507,6 +507,10 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
+			`DROP TABLE postings`, // version 8
+			`DROP TABLE population`,
+			`DROP TABLE findings`,
+			`ALTER TABLE cards DROP COLUMN commitment`,
 			`DROP TABLE approvals`, // version 7
 			`ALTER TABLE seals DROP COLUMN approved_at`,
 			`ALTER TABLE seals DROP COLUMN approved_by`,

@@ -67,6 +67,13 @@ func (r *Registry) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev
 	if idTaken || numTaken || (c.QRToken != "" && tokTaken) || idxTaken {
 		return fmt.Errorf("create card %s: %w: id, number, QR token or status index taken", c.ID, card.ErrDuplicate)
 	}
+	if c.CoupleKey != "" {
+		for id, rec := range r.cards {
+			if rec.c.CoupleKey == c.CoupleKey && rec.c.Type == c.Type && rec.c.Status == card.StatusIssued && id != c.Replaces {
+				return fmt.Errorf("create card %s: %w: card %s", c.ID, card.ErrHeld, rec.c.Number)
+			}
+		}
+	}
 	if c.SupersededBy != "" {
 		if _, ok := r.cards[c.SupersededBy]; !ok {
 			return fmt.Errorf("create card %s: %w: superseding card %s", c.ID, card.ErrNotFound, c.SupersededBy)
@@ -79,6 +86,7 @@ func (r *Registry) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev
 		return err
 	}
 	r.cards[c.ID] = &record{c: *c, pdfs: [][]byte{bytes.Clone(pdf0)}}
+	r.cards[c.ID].c.Replaces = "" // not kept
 	r.cards[c.ID].c.Applicant = bytes.Clone(c.Applicant)
 	r.numbers[c.Number] = c.ID
 	if c.QRToken != "" {

@@ -57,6 +57,8 @@ type Registry struct {
 	noteNums map[string]bool
 	events   []audit.Event
 	hits     map[string]int // key and window start → count
+	// rules keeps the records of issue 14's procedure rules (rules.go).
+	rules rulesState
 	// throttles are the failure counts of package throttle.
 	throttles map[throttle.Key]throttle.Record
 }
