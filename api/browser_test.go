@@ -61,12 +61,15 @@ type tab struct {
 	ctx  context.Context
 	base string
 	name string
+	// axe: audit runs axe-core (browser_ux_test.go); set by viewport,
+	// true for a tab that never sets one.
+	axe bool
 }
 
 func newTab(t *testing.T, bctx context.Context, base, name string) *tab {
 	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	return &tab{t: t, ctx: ctx, base: base, name: name}
+	return &tab{t: t, ctx: ctx, base: base, name: name, axe: true}
 }
 
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {

@@ -157,7 +157,7 @@ func TestControlCharactersRefused(t *testing.T) {
 			if p.Field != "note" {
 				t.Errorf("%q in a status note: field %q", ch, p.Field)
 			}
-			if r := consolePost(v, countyCk, "/console/cards/"+c.ID+"/status", url.Values{"action": {"void"}, "reason": {"other"}, "note": {"说" + ch + "明"}}); r.Code != http.StatusUnprocessableEntity {
+			if r := consolePost(v, countyCk, "/console/cards/"+c.ID+"/status", url.Values{"action": {"void"}, "reason": {"other"}, "note": {"说" + ch + "明"}, "password": {testPassword}}); r.Code != http.StatusUnprocessableEntity {
 				t.Errorf("%q in a console status note: %d", ch, r.Code)
 			}
 		}
