@@ -304,3 +304,44 @@ func mustOrg(o org.Org, err error) org.Org {
 	}
 	return o
 }
+
+// TestEnsureDemoTSA: a demo keystore from before the TSA key gets one
+// from its own root, once; a server keystore without the root key does
+// not.
+func TestEnsureDemoTSA(t *testing.T) {
+	dir := t.TempDir()
+	if err := keys.InitDir(dir, keys.Demo, testPass, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{".crt", ".key"} {
+		if err := os.Remove(filepath.Join(dir, "keys", "tsa"+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ks, err := keys.OpenDir(dir, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.TSAIdentity(); err == nil {
+		t.Fatal("TSA identity without its files")
+	}
+	if made, err := ks.EnsureDemoTSA(time.Now()); err != nil || !made {
+		t.Fatalf("EnsureDemoTSA: %v %v", made, err)
+	}
+	id, err := ks.TSAIdentity()
+	if err != nil || !keys.IsTSA(id.Cert) {
+		t.Fatalf("after EnsureDemoTSA: %v", err)
+	}
+	if made, err := ks.EnsureDemoTSA(time.Now()); err != nil || made {
+		t.Fatalf("second EnsureDemoTSA: %v %v", made, err)
+	}
+	server := t.TempDir()
+	ca, _ := ks.RootCA()
+	if err := keys.InitServerDir(server, keys.NewTrustList(ca.Cert).PEM()); err != nil {
+		t.Fatal(err)
+	}
+	sks, _ := keys.OpenDir(server, testPass)
+	if made, err := sks.EnsureDemoTSA(time.Now()); err != nil || made {
+		t.Fatalf("server keystore: %v %v", made, err)
+	}
+}

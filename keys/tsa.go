@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"os"
 	"strings"
 	"time"
 
@@ -108,4 +109,39 @@ func (s *FileStore) RequestTSA(name string, replace bool) ([]byte, error) {
 	return s.request(tsaName, replace, func(k *sm2.PrivateKey) ([]byte, error) {
 		return NewTSARequest(k, province, commission, name)
 	})
+}
+
+// EnsureDemoTSA gives a demo keystore made before the platform had a
+// time-stamping key (its root key is in the directory) a TSA key and
+// certificate, issued by that root; it reports whether it made one. A
+// production keystore (no root key) is left alone: its TSA key comes
+// through the ceremony (keys csr --tsa, ca sign, keys import).
+func (s *FileStore) EnsureDemoTSA(now time.Time) (bool, error) {
+	base := s.base(tsaName)
+	if _, err := os.Stat(base + ".crt"); err == nil {
+		return false, nil
+	}
+	if len(s.pass) == 0 {
+		return false, ErrNoPassphrase
+	}
+	ca, err := s.RootCA()
+	if err != nil {
+		return false, nil // no root key: not a demo keystore
+	}
+	key, err := NewKey()
+	if err != nil {
+		return false, err
+	}
+	cert, err := ca.IssueTSA(key.Public(), s.TSAName(), now)
+	if err != nil {
+		return false, err
+	}
+	kb, err := EncryptKey(key, s.pass)
+	if err != nil {
+		return false, err
+	}
+	if err := writeAtomic(base+".key", kb, 0o600); err != nil {
+		return false, err
+	}
+	return true, writeAtomic(base+".crt", certPEM(cert), 0o644)
 }

@@ -161,6 +161,13 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	if err != nil {
 		return err
 	}
+	// A demo data directory from before the time-stamping key gets one
+	// from its own root.
+	if made, err := ks.EnsureDemoTSA(now()); err != nil {
+		return err
+	} else if made {
+		fmt.Fprintln(stdout, "created the demo province's time-stamping key (keys/tsa.crt)")
+	}
 	tsaID, err := ks.TSAIdentity()
 	if err != nil {
 		return withHint(fmt.Errorf("time-stamping key: %w", err), "every seal carries a timestamp of the platform's TSA: make its key with 'cardseal keys csr --tsa', have the offline CA sign it ('cardseal ca sign') and install it with 'cardseal keys import'")
