@@ -72,6 +72,7 @@ const pageChecks = `(() => {
 // check runs pageChecks on the tab's page.
 func (b *tab) check(page string) {
 	b.t.Helper()
+	b.audit(page) // axe-core, width, tap targets (browser_ux_test.go)
 	problems, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](pageChecks))
 	if err != nil {
 		b.t.Fatalf("%s: checks of %s: %v", b.name, page, err)

@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -168,6 +170,45 @@ type trackPage struct {
 	TypeTitle        string
 	Village          string
 	Hotline          string
+	// From the tracking check of the notices (Art. 11, 16, 19).
+	Notices  []noticeRow
+	Reasons  []string
+	Postings []postingRow
+	CanPost  bool
+	Post     lifecycle.PostalAddress
+}
+
+type noticeRow struct {
+	Seq                 int
+	Title, Number, Date string
+}
+
+type postingRow struct {
+	State, Requested, PostedOn, Carrier, Tracking string
+}
+
+var postingStates = map[string]string{
+	card.PostingRequested: "已申请，等待受理单位打印邮寄",
+	card.PostingPrinted:   "正式证件已打印，等待邮寄",
+	card.PostingPosted:    "已邮寄",
+}
+
+// withNotices adds the notices, refusal reasons and postal requests.
+func (d *trackPage) withNotices(ns *lifecycle.ApplicantNotices) *trackPage {
+	if ns == nil {
+		return d
+	}
+	for _, n := range ns.Notices {
+		d.Notices = append(d.Notices, noticeRow{Seq: n.Seq, Title: templates.NoticeKind(n.Kind).Title(), Number: n.Number, Date: n.Date})
+	}
+	d.Reasons = ns.Reasons
+	open := false
+	for _, p := range ns.Postings {
+		d.Postings = append(d.Postings, postingRow{State: postingStates[p.State], Requested: chinaTime(p.RequestedAt), PostedOn: p.PostedOn, Carrier: p.Carrier, Tracking: p.Tracking})
+		open = open || p.State != card.PostingPosted
+	}
+	d.CanPost = d.App.Card.Status == card.StatusIssued && !open
+	return d
 }
 
 type levelRow struct {
@@ -258,11 +299,11 @@ func (s *server) trackPost(c echo.Context) error {
 	if len(d.Errs) > 0 {
 		return s.pages.render(c, http.StatusUnprocessableEntity, "track.html", d)
 	}
-	ap, err := s.svc.Track(c.Request().Context(), number, id, c.RealIP())
+	ap, ns, err := s.svc.TrackNotices(c.Request().Context(), number, id, c.RealIP())
 	if err != nil {
 		return s.trackErr(c, number, err)
 	}
-	return s.pages.render(c, http.StatusOK, "track.html", s.trackData(c, ap, id, ""))
+	return s.pages.render(c, http.StatusOK, "track.html", s.trackData(c, ap, id, "").withNotices(ns))
 }
 
 // trackUpload takes the materials a one-time notice asked for.
@@ -276,13 +317,16 @@ func (s *server) trackUpload(c echo.Context) error {
 		return s.trackErr(c, number, card.ErrNotFound)
 	}
 	ctx := c.Request().Context()
-	show := func(status int, msg string) error {
-		ap, err := s.svc.Track(ctx, number, id, c.RealIP())
+	show := func(status int, msg string, flash ...string) error {
+		ap, ns, err := s.svc.TrackNotices(ctx, number, id, c.RealIP())
 		if err != nil {
 			return s.trackErr(c, number, err)
 		}
-		d := s.trackData(c, ap, id, "")
+		d := s.trackData(c, ap, id, "").withNotices(ns)
 		d.Error, d.Errs = msg, f.Errs
+		if len(flash) > 0 {
+			d.Flash = flash[0]
+		}
 		return s.pages.render(c, status, "track.html", d)
 	}
 	if len(f.Errs) > 0 {
@@ -295,7 +339,8 @@ func (s *server) trackUpload(c echo.Context) error {
 	var qe *lifecycle.QuotaError
 	switch {
 	case err == nil:
-		return s.pages.render(c, http.StatusOK, "track.html", s.trackData(c, ap, id, "补交的材料已收到，等待工作人员审核。"))
+		_ = ap
+		return show(http.StatusOK, "", "补交的材料已收到，等待工作人员审核。")
 	case errors.Is(err, lifecycle.ErrNotRequested):
 		return show(http.StatusUnprocessableEntity, "只能补交告知书中列出、尚未收取的材料。")
 	case errors.As(err, &qe):
@@ -305,4 +350,57 @@ func (s *server) trackUpload(c echo.Context) error {
 		return show(http.StatusConflict, "该申请已不在审核中，无需补交材料。")
 	}
 	return s.trackErr(c, number, err)
+}
+
+// trackNoticePage sends the applicant a notice of the application (Art. 11,
+// 19): the form's number, id_number and seq, checked as /track checks.
+func (s *server) trackNoticePage(c echo.Context) error {
+	number := strings.TrimSpace(c.FormValue("number"))
+	id := strings.ToUpper(strings.TrimSpace(c.FormValue("id_number")))
+	seq, err := strconv.Atoi(c.FormValue("seq"))
+	if err != nil || seq < 1 || !applicationNumberRE.MatchString(number) || !idNumberRE.MatchString(id) {
+		return s.trackErr(c, number, card.ErrNotFound)
+	}
+	n, err := s.svc.TrackNotice(c.Request().Context(), number, id, c.RealIP(), seq)
+	if err != nil {
+		return s.trackErr(c, number, err)
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="notice-%s.pdf"`, n.Number))
+	return c.Blob(http.StatusOK, "application/pdf", n.PDF)
+}
+
+// trackPost asks for the official card by post (Art. 16).
+func (s *server) trackPostal(c echo.Context) error {
+	number := strings.TrimSpace(c.FormValue("number"))
+	id := strings.ToUpper(strings.TrimSpace(c.FormValue("id_number")))
+	if !applicationNumberRE.MatchString(number) || !idNumberRE.MatchString(id) {
+		return s.trackErr(c, number, card.ErrNotFound)
+	}
+	addr := lifecycle.PostalAddress{Recipient: strings.TrimSpace(c.FormValue("recipient")), Phone: strings.TrimSpace(c.FormValue("phone")), Address: strings.TrimSpace(c.FormValue("address"))}
+	ctx := c.Request().Context()
+	_, perr := s.svc.RequestPosting(ctx, number, id, c.RealIP(), addr)
+	msg, flash, status := "", "", http.StatusOK
+	var fe *card.FieldError
+	switch {
+	case perr == nil:
+		flash = "已收到邮寄正式证件的申请，受理单位打印邮寄后可在此查看快递单号。"
+	case errors.Is(perr, lifecycle.ErrPosting), errors.As(perr, &fe):
+		msg, status = "请填写收件人（不超过 30 个字）、7 至 20 位的联系电话和详细地址（不超过 200 个字）。", http.StatusUnprocessableEntity
+	case errors.Is(perr, lifecycle.ErrPostingOpen):
+		msg, status = "已有一份邮寄申请正在办理，请等待邮寄后再申请。", http.StatusConflict
+	case errors.Is(perr, lifecycle.ErrNotIssued):
+		msg, status = "服务卡办结后才能申请邮寄正式证件。", http.StatusConflict
+	default:
+		return s.trackErr(c, number, perr)
+	}
+	ap, ns, err := s.svc.TrackNotices(ctx, number, id, c.RealIP())
+	if err != nil {
+		return s.trackErr(c, number, err)
+	}
+	d := s.trackData(c, ap, id, flash).withNotices(ns)
+	d.Error = msg
+	if perr != nil {
+		d.Post = addr
+	}
+	return s.pages.render(c, status, "track.html", d)
 }

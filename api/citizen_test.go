@@ -232,3 +232,67 @@ func TestArt18GuideAndHotline(t *testing.T) {
 		}
 	})
 }
+
+// TestArt11And16OnTrack: on /track the applicant downloads each sealed
+// notice (Art. 19, 11) and reads a refusal's reasons; once issued, asks
+// for the official card by post (Art. 16) and sees the request.
+func TestArt11And16OnTrack(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		male, female := idWithCheck("22010219800505123"), idWithCheck("22010219820606234")
+		post := func(path string, form url.Values) *resp {
+			return v.do(http.MethodPost, path, "", "application/x-www-form-urlencoded", []byte(form.Encode()))
+		}
+		apply := func(i int) (string, string) {
+			b, ct := citizenForm(t, citizenFields(idWithCheck(male[:16]+strconv.Itoa(i)), female), nil)
+			r := v.do(http.MethodPost, "/apply?type=first&case=married", "", ct, b)
+			m := receiptNumberRE.FindStringSubmatch(string(r.body))
+			if m == nil {
+				t.Fatalf("apply: %d %s", r.Code, r.body)
+			}
+			sc, _ := v.st.GetCardByNumber(context.Background(), m[1])
+			return m[1], sc.ID
+		}
+		tok := v.session("220102001001")
+		number, id := apply(0)
+		if r := v.postJSON("/api/v1/cards/"+id+"/refuse", tok, RefuseRequest{Reasons: []string{"婚育情况与申请不符"}}); r.Code != http.StatusCreated {
+			t.Fatalf("refuse: %d %s", r.Code, r.body)
+		}
+		who := url.Values{"number": {number}, "id_number": {female}}
+		body := string(post("/track", who).body)
+		for _, w := range []string{"不予办理", "婚育情况与申请不符", `id="notice-1"`} {
+			if !strings.Contains(body, w) {
+				t.Errorf("track of a refused application lacks %q", w)
+			}
+		}
+		dl := url.Values{"number": {number}, "id_number": {female}, "seq": {"1"}}
+		r := post("/track/notice", dl)
+		if r.Code != http.StatusOK || !bytes.HasPrefix(r.body, []byte("%PDF-")) || !strings.Contains(pdfText(t, r.body), "婚育情况与申请不符") {
+			t.Fatalf("refusal notice: %d", r.Code)
+		}
+		dl.Set("id_number", male[:17]+"0")
+		if male[17] == '0' {
+			dl.Set("id_number", male[:17]+"1")
+		}
+		if r := post("/track/notice", dl); r.Code != http.StatusNotFound {
+			t.Fatalf("notice with a stranger's ID number: %d", r.Code)
+		}
+
+		number, id = apply(1)
+		v.issue(id)
+		body = string(post("/track", url.Values{"number": {number}, "id_number": {female}}).body)
+		if !strings.Contains(body, `id="form-postal"`) {
+			t.Fatal("an issued card's track page offers no postal request")
+		}
+		bad := url.Values{"number": {number}, "id_number": {female}, "recipient": {"王喆堃"}, "phone": {"12"}, "address": {"吉林省长春市南关区幸福里3栋501"}}
+		r = post("/track/post", bad)
+		if r.Code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `value="吉林省长春市南关区幸福里3栋501"`) {
+			t.Fatalf("bad phone: %d", r.Code)
+		}
+		bad.Set("phone", "13800000000")
+		r = post("/track/post", bad)
+		if r.Code != http.StatusOK || !strings.Contains(string(r.body), "已收到邮寄正式证件的申请") || !strings.Contains(string(r.body), "等待受理单位打印邮寄") || strings.Contains(string(r.body), `id="form-postal"`) {
+			t.Fatalf("postal request: %d\n%s", r.Code, r.body)
+		}
+	})
+}

@@ -53,6 +53,8 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/track", s.trackPageGet, html, public, noStore)
 	e.POST("/track", s.trackPost, html, public, download, form, noStore)
 	e.POST("/track/upload", s.trackUpload, html, public, download, citizenBody, noStore)
+	e.POST("/track/notice", s.trackNoticePage, html, public, download, form, noStore)
+	e.POST("/track/post", s.trackPostal, html, public, download, form, noStore)
 
 	// Staff console (issue 5): cookie sessions, CSRF token on every POST
 	// form (checked in consoleAuth); levels as in the API below.
