@@ -10,6 +10,7 @@
 package api
 
 import (
+	"html/template"
 	"log/slog"
 	"runtime"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 )
 
@@ -35,6 +37,9 @@ type Deps struct {
 
 // Options tune the HTTP layer. Zero values mean the defaults.
 type Options struct {
+	// Windows are the county and township service windows the guide
+	// names (address, phone; configuration "windows").
+	Windows []org.Window
 	// RequestTimeout bounds every request's context (default 15s).
 	RequestTimeout time.Duration
 	// MaxUpload bounds an uploaded PDF (default 10 MiB).
@@ -166,6 +171,9 @@ func New(deps Deps) *echo.Echo {
 		publicLimit:   newLimiter(opt.PublicRate, opt.PublicBurst, opt.Now),
 		downloadLimit: newLimiter(opt.DownloadRate, opt.DownloadBurst, opt.Now),
 		loginLimit:    newLimiter(opt.LoginRate, opt.LoginBurst, opt.Now),
+	}
+	if s.svc != nil {
+		s.pages.tmpl.Funcs(template.FuncMap{"hotline": s.svc.HotlineNumber})
 	}
 	if s.checker == nil && s.svc != nil {
 		s.checker = lifecycle.NewChecker(s.svc)

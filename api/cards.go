@@ -26,6 +26,10 @@ type SealView struct {
 	SignedAt     time.Time `json:"signed_at"`
 	ByUser       string    `json:"by_user"`
 	CertSerial   string    `json:"cert_serial"`
+	// The approval the seal carried out (Art. 15): it may precede the
+	// signature when the level approved before the level below sealed.
+	ApprovedAt *time.Time `json:"approved_at,omitempty"`
+	ApprovedBy string     `json:"approved_by,omitempty"`
 }
 
 // CardView is a card as staff see it. Summaries (lists, the answers to
@@ -43,6 +47,7 @@ type CardView struct {
 	Seq              int                `json:"seq"`
 	NextLevel        org.Level          `json:"next_level,omitempty"`
 	Seals            []SealView         `json:"seals"`
+	Review           []ReviewView       `json:"review,omitempty"` // drafts: each level's state (Art. 15)
 	Holders          []lifecycle.Holder `json:"holders"`
 	StatusReason     string             `json:"status_reason,omitempty"`
 	StatusNote       string             `json:"status_note,omitempty"`
@@ -89,7 +94,12 @@ func (s *server) view(c echo.Context, sc *card.Card, full bool) (*CardView, erro
 	}
 	for _, x := range seals {
 		v.Seals = append(v.Seals, SealView{Seq: x.Seq, Level: x.Level, OrgCode: x.OrgCode, Organisation: s.svc.OrgName(ctx, x.OrgCode),
-			SignedAt: x.SignedAt, ByUser: x.ByUser, CertSerial: x.CertSerial})
+			SignedAt: x.SignedAt, ByUser: x.ByUser, CertSerial: x.CertSerial, ApprovedAt: timeOrNil(x.ApprovedAt), ApprovedBy: x.ApprovedBy})
+	}
+	if sc.Status == card.StatusDraft {
+		if v.Review, err = s.reviewViews(ctx, a, sc); err != nil {
+			return nil, err
+		}
 	}
 	if full {
 		v.Applicant = app

@@ -108,6 +108,7 @@ var flashText = map[string]string{
 	"refused":    "已不予办理，并出具不予办理告知书。",
 	"printed":    "已登记：正式证件已打印。",
 	"posted":     "已登记：正式证件已邮寄。",
+	"reviewed":   "材料审核结果已记录。",
 }
 
 type loginData struct {

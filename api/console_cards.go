@@ -27,6 +27,10 @@ type queueRow struct {
 	ID, Number, Title, Village, Holders, Received, Due string
 	Left                                               int
 	Overdue, Soon                                      bool
+	Review                                             []ReviewView // each level's state (Art. 15)
+	// Online: a citizen applied online (Art. 15, 16); its materials
+	// await review on the card page.
+	Online bool
 }
 
 type queueData struct {
@@ -75,6 +79,10 @@ func (s *server) consoleQueue(c echo.Context) error {
 			Holders:  hs[0].Name + "、" + hs[1].Name,
 			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
 			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
+			Online: sc.CreatedBy == lifecycle.CitizenActor,
+		}
+		if r.Review, err = s.reviewViews(ctx, a, sc); err != nil {
+			return err
 		}
 		d.Rows = append(d.Rows, r)
 	}
@@ -241,6 +249,7 @@ type detailData struct {
 	Audit         []auditRow
 	Preview       bool
 	CanSeal       bool
+	CanApprove    bool
 	CanRefuse     bool
 	CanChange     bool
 	Deadline      *lifecycle.Deadline
@@ -248,6 +257,8 @@ type detailData struct {
 	StatusChanges []statusChange
 	// Notice is the number of a notice just issued (?notice=N).
 	Notice int
+	// Materials: every required material, what was sent, its review.
+	Materials *materialsView
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -304,8 +315,12 @@ func (s *server) consoleCard(c echo.Context) error {
 		}
 		d.Audit = append(d.Audit, r)
 	}
+	if d.Materials, err = s.materialsOf(ctx, a, sc, v.Applicant, d.CSRF); err != nil {
+		return err
+	}
 	_, d.Preview = previewTool()
 	d.CanSeal = lifecycle.Can(a, sc, lifecycle.SealCard)
+	d.CanApprove = lifecycle.Can(a, sc, lifecycle.ApproveCard) && !approvedBy(v.Review, a.Org.Level)
 	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0

@@ -48,6 +48,7 @@ var (
 	kindMethod          = kind{405, "method-not-allowed", "Method not allowed", "不支持该请求方法。"}
 	kindOutOfOrder      = kind{409, "out-of-order", "Seal out of order", "盖章顺序不对：须按村(居)→乡(镇、街道)→县逐级盖章。"}
 	kindAlreadySealed   = kind{409, "already-sealed", "Already sealed at this level", "该层级已经盖过章。"}
+	kindApproved        = kind{409, "already-approved", "Already approved at this level", "本级已审核同意，下级盖章后将自动加盖本级印章。"}
 	kindComplete        = kind{409, "chain-complete", "Seal chain complete", "该服务卡的印章已经齐全。"}
 	kindConflict        = kind{409, "conflict", "Conflict", "服务卡刚被他人修改，请刷新后重试。"}
 	kindState           = kind{409, "wrong-state", "Not allowed in the card's status", "服务卡当前状态不允许该操作。"}
@@ -147,6 +148,8 @@ func classify(err error) (kind, *Problem) {
 		return kindNewCard, nil
 	case errors.Is(err, lifecycle.ErrNoticeGiven):
 		return kindNoticeGiven, nil
+	case errors.Is(err, lifecycle.ErrUnreviewed):
+		return kindUnreviewed, nil
 	case errors.Is(err, lifecycle.ErrNothingMissing):
 		return kindNothingMissing, nil
 	case errors.Is(err, lifecycle.ErrNotRebirth):
@@ -159,6 +162,8 @@ func classify(err error) (kind, *Problem) {
 		return kindAlreadySealed, nil
 	case errors.Is(err, chain.ErrComplete):
 		return kindComplete, nil
+	case errors.Is(err, lifecycle.ErrApproved):
+		return kindApproved, nil
 	case errors.Is(err, lifecycle.ErrRebirthBlocked):
 		return kindRebirthBlocked, nil
 	case errors.Is(err, lifecycle.ErrState):

@@ -35,6 +35,11 @@ type pages struct {
 func mustPages() *pages {
 	t := template.Must(template.New("").Funcs(template.FuncMap{
 		"icon": func(name string) template.HTML { return icons[name] },
+		// args passes several values to a template.
+		"args": func(v ...any) []any { return v },
+		// hotline is the complaint hotline (Art. 24); each server
+		// overrides it with its setting (Options.Hotline).
+		"hotline": func() string { return "" },
 	}).ParseFS(webFS, "web/*.html"))
 	a, err := fs.Sub(webFS, "web/assets")
 	if err != nil {
@@ -65,7 +70,7 @@ type verdict struct {
 
 var verdicts = map[string]verdict{
 	lifecycle.PublicValid: {"ok", "check", "有效",
-		"此服务卡由县级卫生健康部门核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
+		"此服务卡由下方所列发证机关核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
 		"请核对持卡人身份证件与下方显示的姓名、身份证号码（部分隐藏）是否一致。"},
 	lifecycle.PublicIncomplete: {"warn", "clock", "审批未完成",
 		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",
@@ -257,7 +262,26 @@ func (s *server) checkPage(c echo.Context) error {
 // limits and materials (Art. 18), from card.Guides: the same source as
 // the application checklist.
 func (s *server) guidePage(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "guide.html", card.Guides())
+	d := guideData{Guides: card.Guides(), Hotline: s.svc.HotlineNumber()}
+	ctx := c.Request().Context()
+	for _, w := range s.opt.Windows {
+		d.Windows = append(d.Windows, windowRow{Name: s.svc.OrgName(ctx, w.Code), Window: w})
+	}
+	return s.pages.render(c, http.StatusOK, "guide.html", d)
+}
+
+// guideData is the 办事指南 (Art. 18): per card type the conditions,
+// procedure, time limits and materials, then the fee, the windows and
+// the complaint hotline.
+type guideData struct {
+	Guides  []card.Guide
+	Windows []windowRow
+	Hotline string
+}
+
+type windowRow struct {
+	Name string
+	org.Window
 }
 
 // uploadForm is the page to check a PDF file.

@@ -80,7 +80,9 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.TakeApplication: "POST /console/new",
 	lifecycle.ReadCard:        "GET /console/cards/:id",
 	lifecycle.SealCard:        "POST /console/cards/:id/seal",
+	lifecycle.ApproveCard:     "POST /console/cards/:id/approve",
 	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
+	lifecycle.ReviewMaterial:  "POST /console/cards/:id/materials/:material/review",
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
@@ -92,7 +94,8 @@ var consoleDoors = map[lifecycle.Action]string{
 var consoleOther = []string{
 	"GET /console/login", "POST /console/login", "POST /console/logout", "GET /console", "GET /console/find",
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
-	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf", "GET /console/postings",
+	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
+	"GET /console/cards/:id/files/:seq", "GET /console/postings",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -486,8 +489,12 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.Get(ctx, a, fx.id)
 	case lifecycle.SealCard:
 		_, err = svc.Seal(ctx, a, fx.id)
+	case lifecycle.ApproveCard:
+		_, err = svc.Approve(ctx, a, fx.id)
 	case lifecycle.ChangeMaterials:
 		_, err = svc.UpdateMaterials(ctx, a, fx.id, permMaterials)
+	case lifecycle.ReviewMaterial:
+		_, err = svc.ReviewMaterial(ctx, a, fx.id, card.MatHukou, false, "照片模糊，无法辨认")
 	case lifecycle.GiveNotice:
 		_, err = svc.Notify(ctx, a, fx.id)
 	case lifecycle.RefuseCard:
@@ -591,9 +598,13 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return apiAnswer(w.v.do(http.MethodGet, cards, tok, "", nil), http.StatusOK)
 		case lifecycle.SealCard:
 			return apiAnswer(w.v.postJSON(cards+"/seal", tok, SealRequest{Password: testPassword}), http.StatusOK)
+		case lifecycle.ApproveCard:
+			return apiAnswer(w.v.postJSON(cards+"/approve", tok, SealRequest{Password: testPassword}), http.StatusOK)
 		case lifecycle.ChangeMaterials:
 			b, _ := json.Marshal(MaterialsRequest{Materials: permMaterials})
 			return apiAnswer(w.v.do(http.MethodPut, cards+"/materials", tok, "application/json", b), http.StatusOK)
+		case lifecycle.ReviewMaterial:
+			return apiAnswer(w.v.postJSON(cards+"/materials/"+string(card.MatHukou)+"/review", tok, ReviewRequest{Reason: "照片模糊，无法辨认"}), http.StatusOK)
 		case lifecycle.GiveNotice:
 			return apiAnswer(w.v.do(http.MethodPost, cards+"/notice", tok, "", nil), http.StatusCreated)
 		case lifecycle.RefuseCard:
@@ -722,6 +733,12 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.SealCard:
 			offered = offers(page, `id="seal-button"`)
 			return done(send(http.MethodPost, page+"/seal", url.Values{"password": {testPassword}}))
+		case lifecycle.ApproveCard:
+			offered = offers(page, `id="approve-button"`)
+			return done(send(http.MethodPost, page+"/approve", url.Values{"password": {testPassword}}))
+		case lifecycle.ReviewMaterial:
+			offered = offers(page, `id="form-review-`+string(card.MatHukou)+`"`)
+			return done(send(http.MethodPost, page+"/materials/"+string(card.MatHukou)+"/review", url.Values{"decision": {"deficient"}, "reason": {"照片模糊，无法辨认"}}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))

@@ -84,12 +84,30 @@ var permTable = map[lifecycle.Action]string{
 		admin own       turn   turn   ok     state  state  state   state      state
 		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
 
+	// Art. 15 (网上同时审核): every level of the jurisdiction approves at
+	// any time while the application is under review, until it has
+	// sealed; the seal follows the level below's (at once when it is the
+	// level's turn).
+	lifecycle.ApproveCard: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     ok     sealed sealed state  state  state   state      state
+		village other   juris  juris  juris  juris  juris  juris   juris      juris
+		township own    ok     ok     sealed state  state  state   state      state
+		township other  juris  juris  juris  juris  juris  juris   juris      juris
+		county own      ok     ok     ok     state  state  state   state      state
+		county other    juris  juris  juris  juris  juris  juris   juris      juris
+		admin own       ok     ok     ok     state  state  state   state      state
+		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
+
 	// Art. 8-10, 19 and issue 12 M3: while the application is under
 	// review, the level whose turn it is or a higher one of the same
 	// jurisdiction; never a lower level once the card moved past it.
 	lifecycle.ChangeMaterials: underReview,
-	lifecycle.GiveNotice:      underReview,
-	lifecycle.RefuseCard:      underReview,
+	// Art. 15, 19: reviewing one material sent (accepted or deficient)
+	// changes the materials: the same levels as changing them.
+	lifecycle.ReviewMaterial: underReview,
+	lifecycle.GiveNotice:     underReview,
+	lifecycle.RefuseCard:     underReview,
 
 	// Art. 22, 20, 16: the issuing county ends an issued card.
 	lifecycle.VoidCard:      countyEndsIssued,

@@ -490,14 +490,19 @@ func TestArt15OnlineApplication(t *testing.T) {
 		v := newProcEnv(t, open)
 		photo := pngBytes(t)
 		scan := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-		body, ct := multipartApplication(t, applicantWith(t, incomplete), map[string][]byte{"id_cards": photo, "marriage_certificate": scan})
+		// The applicant claims no finding (provided, deficient: staff's);
+		// the materials sent await review (submitted).
+		online := func(a *card.Applicant) {
+			a.Materials = map[card.Material]card.MaterialState{card.MatHukou: card.Missing}
+		}
+		body, ct := multipartApplication(t, applicantWith(t, online), map[string][]byte{"id_cards": photo, "marriage_certificate": scan})
 		r := v.do(http.MethodPost, "/api/v1/applications", "", ct, body)
 		if r.Code != http.StatusCreated {
 			t.Fatalf("apply: %d %s", r.Code, r.body)
 		}
 		var a ApplicationView
 		r.json(t, &a)
-		if a.Status != card.StatusDraft || a.Materials != 2 || a.Due == "" || len(a.Missing) != 1 || strings.Contains(string(r.body), "李四") {
+		if a.Status != card.StatusDraft || a.Materials != 2 || a.Due == "" || len(a.Missing) != 3 || strings.Contains(string(r.body), "李四") {
 			t.Fatalf("application %s", r.body)
 		}
 		// Tracking needs one spouse's ID number.

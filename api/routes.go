@@ -40,6 +40,15 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/upload", s.uploadForm, html, public)
 	e.POST("/upload", s.uploadReport, html, public, upload, noStore)
 	e.GET("/guide", s.guidePage, html, public)
+	// Citizens online (citizen.go): apply, the receipt, follow the
+	// application and answer a one-time notice. The limits are the JSON
+	// API's (POST /api/v1/applications), answered as pages in Chinese.
+	citizenBody := bodyLimit(maxMaterials*MaxMaterialSize + 128<<10)
+	e.GET("/apply", s.applyPageGet, html, public, noStore)
+	e.POST("/apply", s.applySubmit, html, public, download, citizenBody, noStore)
+	e.GET("/track", s.trackPageGet, html, public, noStore)
+	e.POST("/track", s.trackPost, html, public, download, form, noStore)
+	e.POST("/track/upload", s.trackUpload, html, public, download, citizenBody, noStore)
 
 	// Staff console (issue 5): cookie sessions, CSRF token on every POST
 	// form (checked in consoleAuth); levels as in the API below.
@@ -57,12 +66,16 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/console/cards/:id/pdf", s.consolePDF, html, console, noStore)
 	e.GET("/console/cards/:id/seal", s.consoleSealConfirm, html, console, noStore)
 	e.POST("/console/cards/:id/seal", s.consoleSeal, html, form, console, noStore)
+	e.POST("/console/cards/:id/approve", s.consoleApprove, html, form, console, noStore)
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
 	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
 	e.GET("/console/postings", s.consolePostings, html, console, noStore)
 	e.POST("/console/postings/:id/:seq", s.consoleRecordPosting, html, form, console, noStore)
+	// What a citizen sent (console_materials.go): an image, never a PDF.
+	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
+	e.POST("/console/cards/:id/materials/:material/review", s.consoleReview, html, cform, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -86,6 +99,9 @@ func (s *server) routes(e *echo.Echo) {
 	// Sealing needs the caller's password again (staff.Confirm), as in
 	// the console.
 	v1.POST("/cards/:id/seal", s.sealCard, staff, jsonOnly, json)
+	// Simultaneous review (Art. 15): any level approves at any time, with
+	// its password; the platform seals level by level.
+	v1.POST("/cards/:id/approve", s.approveCard, staff, jsonOnly, json)
 	// Status changes: county staff; the service checks it is the
 	// issuing county.
 	v1.POST("/cards/:id/void", s.setStatus(card.StatusVoided), staff, json)
@@ -98,6 +114,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/cards/:id/notice", s.notice, staff, noStore)
 	v1.POST("/cards/:id/refuse", s.refuse, staff, json, noStore)
 	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, json, noStore)
+	v1.POST("/cards/:id/materials/:material/review", s.reviewMaterial, staff, jsonOnly, json, noStore)
 	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)

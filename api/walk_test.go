@@ -48,12 +48,13 @@ func TestNoRouteAnswers5xx(t *testing.T) {
 	tok := v.cardToken(issued.ID)
 
 	params := map[string][]string{
-		"id":     {draft.ID, issued.ID, refused.ID, rebirth.ID, form.ID, "0000000000000000", "not-an-id%00"},
-		"seq":    {"1", "0", "99", "x"},
-		"token":  {tok, strings.ToLower(tok), "AAAA", strings.Repeat("Z", 300)},
-		"number": {issued.Number, "2201022026999999", "1%FF"},
-		"name":   {"style.css", "..%2F..%2Fgo.mod", "nothing"},
-		"county": {"220102", "220103", "2201%00", "x"},
+		"id":       {draft.ID, issued.ID, refused.ID, rebirth.ID, form.ID, "0000000000000000", "not-an-id%00"},
+		"seq":      {"1", "0", "99", "x"},
+		"token":    {tok, strings.ToLower(tok), "AAAA", strings.Repeat("Z", 300)},
+		"number":   {issued.Number, "2201022026999999", "1%FF"},
+		"name":     {"style.css", "..%2F..%2Fgo.mod", "nothing"},
+		"material": {"household_register", "birth_medical_certificate", "nothing", "%00"},
+		"county":   {"220102", "220103", "2201%00", "x"},
 	}
 	huge := append([]byte(`{"reasons":["`), bytes.Repeat([]byte("很"), 1<<20)...)
 	huge = append(huge, `"]}`...)

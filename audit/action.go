@@ -7,21 +7,26 @@ type Action string
 
 // Actions on cards and their documents.
 const (
-	CardCreate    Action = "card.create"    // an application received, revision 0 rendered
-	CardRead      Action = "card.read"      // staff read the full application (Art. 13)
-	CardSeal      Action = "card.seal"      // a level's seal applied
-	CardMaterials Action = "card.materials" // how the materials are satisfied changed
-	CardNotice    Action = "card.notice"    // the one-time notice given (Art. 19)
-	CardRefuse    Action = "card.refuse"    // refused in writing (Art. 11)
-	CardVoid      Action = "card.void"      // 作废 (Art. 22)
-	CardRevoke    Action = "card.revoke"    // 取消 (Art. 20)
-	CardSupersede Action = "card.supersede" // 换发 (Art. 16)
-	CardDownload  Action = "card.download"  // the holder downloaded the card
-	CardPDF       Action = "card.pdf"       // staff downloaded the card's PDF
-	FormCreate    Action = "form.create"    // re-birth approval form drawn up (Art. 17)
-	FormSeal      Action = "form.seal"      // a seal applied to the form (补盖)
-	CardsExport   Action = "cards.export"   // export for the population database (Art. 23)
-	ReportOverdue Action = "report.overdue" // the overdue report read (Art. 19, 24)
+	CardCreate    Action = "card.create"          // an application received, revision 0 rendered
+	CardRead      Action = "card.read"            // staff read the full application (Art. 13)
+	CardSeal      Action = "card.seal"            // a level's seal applied
+	CardApprove   Action = "card.approve"         // a level approved, its seal follows (Art. 15)
+	CardUnapprove Action = "card.unapprove"       // an approval cancelled: the application changed after it
+	CardMaterials Action = "card.materials"       // how the materials are satisfied changed
+	CardReview    Action = "card.material_review" // one material accepted or found deficient (Art. 15, 19)
+	CardMaterial  Action = "card.material"        // staff viewed a material a citizen sent (Art. 13)
+	CardResubmit  Action = "card.resubmit"        // the applicant sent materials the one-time notice asked for (Art. 19)
+	CardNotice    Action = "card.notice"          // the one-time notice given (Art. 19)
+	CardRefuse    Action = "card.refuse"          // refused in writing (Art. 11)
+	CardVoid      Action = "card.void"            // 作废 (Art. 22)
+	CardRevoke    Action = "card.revoke"          // 取消 (Art. 20)
+	CardSupersede Action = "card.supersede"       // 换发 (Art. 16)
+	CardDownload  Action = "card.download"        // the holder downloaded the card
+	CardPDF       Action = "card.pdf"             // staff downloaded the card's PDF
+	FormCreate    Action = "form.create"          // re-birth approval form drawn up (Art. 17)
+	FormSeal      Action = "form.seal"            // a seal applied to the form (补盖)
+	CardsExport   Action = "cards.export"         // export for the population database (Art. 23)
+	ReportOverdue Action = "report.overdue"       // the overdue report read (Art. 19, 24)
 	// Issue 14's procedure rules.
 	CreditExport     Action = "report.credit"       // revoked cards for the social credit system (Art. 20)
 	PopulationImport Action = "population.import"   // a county's population-register extract imported (Art. 9, 23)
@@ -53,7 +58,12 @@ var labels = map[Action]string{
 	CardCreate:        "受理申请、生成服务卡",
 	CardRead:          "查看申请信息",
 	CardSeal:          "审核通过并加盖电子印章",
+	CardApprove:       "审核同意（网上同时审核，待下级盖章后自动盖章）",
+	CardUnapprove:     "审核同意已撤销（申请在同意后有变更，须重新审核）",
 	CardMaterials:     "更新申请材料",
+	CardReview:        "审核申请材料",
+	CardMaterial:      "查看网上提交的申请材料",
+	CardResubmit:      "申请人补交材料",
 	CardNotice:        "出具一次性告知书",
 	CardRefuse:        "不予办理",
 	CardVoid:          "作废",

@@ -130,6 +130,10 @@ type Applicant struct {
 	// Materials records how each required material is satisfied
 	// (card/materials.go); absent means checked at the counter.
 	Materials map[Material]MaterialState `json:"materials,omitempty"`
+	// MaterialNotes is why each deficient material was found so (staff's
+	// review, printed on the one-time notice); only deficient materials
+	// have one.
+	MaterialNotes map[Material]string `json:"material_notes,omitempty"`
 }
 
 // ErrInvalid wraps every validation failure of an application.

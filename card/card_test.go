@@ -128,3 +128,45 @@ func TestArt18GuidesFromTheChecklist(t *testing.T) {
 		}
 	}
 }
+
+// TestMaterialReviewStates: a material sent online (submitted) or found
+// deficient is not satisfied; a deficient material carries its reason,
+// and only a deficient one does.
+func TestMaterialReviewStates(t *testing.T) {
+	a := example(t)
+	a.Materials = map[Material]MaterialState{MatIDCards: Submitted, MatHukou: Provided, MatMarriage: Provided}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.MissingMaterials(); len(m) != 1 || m[0] != MatIDCards {
+		t.Fatalf("submitted counts as satisfied: missing %v", m)
+	}
+	a.Materials[MatHukou] = Deficient
+	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "material_notes.household_register") {
+		t.Fatalf("deficient without a reason: %v", err)
+	}
+	a.MaterialNotes = map[Material]string{MatHukou: "照片模糊"}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.MissingMaterials(); len(m) != 2 || m[1] != MatHukou {
+		t.Fatalf("deficient counts as satisfied: missing %v", m)
+	}
+	if s := a.MaterialsIn(Deficient); len(s) != 1 || s[0] != MatHukou {
+		t.Fatalf("MaterialsIn(Deficient) = %v", s)
+	}
+	for _, bad := range []map[Material]string{
+		{MatHukou: "照片模糊", MatIDCards: "多余"}, // a note on a material that is not deficient
+		{MatHukou: " "},
+		{MatHukou: strings.Repeat("糊", MaxMaterialNote+1)},
+		{MatHukou: "一\n二"},
+	} {
+		a.MaterialNotes = bad
+		if err := a.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("notes %q accepted: %v", bad, err)
+		}
+	}
+	if Submitted.Satisfied() || Deficient.Satisfied() || Missing.Satisfied() || !Provided.Satisfied() {
+		t.Fatal("Satisfied")
+	}
+}

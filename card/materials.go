@@ -1,6 +1,10 @@
 package card
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // Material is a document an application may require. The list below is
 // the only checklist (Art. 8: nothing beyond it may be demanded).
@@ -42,7 +46,44 @@ const (
 	PopulationDB MaterialState = "population_db" // verified from the population database (Art. 9: not asked again)
 	Committed    MaterialState = "commitment"    // covered by the couple's written commitment (Art. 10)
 	Missing      MaterialState = "missing"       // not yet provided
+	// Submitted: sent online (a photo or a scan), not yet reviewed by
+	// staff. Not satisfied until staff accept it (Provided).
+	Submitted MaterialState = "submitted"
+	// Deficient: sent, reviewed and found deficient (unreadable, the
+	// wrong paper); Applicant.MaterialNotes says why. Not satisfied.
+	Deficient MaterialState = "deficient"
 )
+
+// MaxMaterialNote bounds the reason a material is deficient, in
+// characters: it is printed on the one-time notice beside the
+// material's name, within the notice's item bound.
+const MaxMaterialNote = 100
+
+// Satisfied reports whether the state fulfils the material's
+// requirement (Art. 8-10): accepted, found in the population database or
+// covered by the commitment.
+func (s MaterialState) Satisfied() bool {
+	return s == Provided || s == PopulationDB || s == Committed
+}
+
+// Chinese is the state as staff and citizens read it.
+func (s MaterialState) Chinese() string {
+	switch s {
+	case Provided:
+		return "已收取"
+	case PopulationDB:
+		return "已从全员人口数据库核实"
+	case Committed:
+		return "以书面承诺代替"
+	case Missing:
+		return "未提供"
+	case Submitted:
+		return "已网上提交，待审核"
+	case Deficient:
+		return "不符合要求，需重新提交"
+	}
+	return string(s)
+}
 
 // Case is the kind of application, which decides the materials.
 type Case string
@@ -117,28 +158,63 @@ func (a *Applicant) checkMaterials() error {
 			return fieldErr("materials."+string(m), "not required for this case (Art. 8: nothing beyond %s's list may be demanded)", CaseOf(a).Article())
 		}
 		switch s {
-		case Provided, PopulationDB, Committed, Missing:
+		case Provided, PopulationDB, Committed, Missing, Submitted, Deficient:
 		default:
-			return fieldErr("materials."+string(m), "state must be provided, population_db, commitment or missing")
+			return fieldErr("materials."+string(m), "state must be provided, population_db, commitment, missing, submitted or deficient")
 		}
 		if s == Committed && !a.Commitment {
 			return fieldErr("materials."+string(m), "covered by commitment, but the couple made no commitment (Art. 10)")
+		}
+		if _, ok := a.MaterialNotes[m]; s == Deficient && !ok {
+			return fieldErr("material_notes."+string(m), "a deficient material states why (the one-time notice prints it)")
+		}
+	}
+	for m, note := range a.MaterialNotes {
+		field := "material_notes." + string(m)
+		if a.Materials[m] != Deficient {
+			return fieldErr(field, "a note belongs to a deficient material only")
+		}
+		if strings.TrimSpace(note) == "" || utf8.RuneCountInString(note) > MaxMaterialNote {
+			return fieldErr(field, "required, at most %d characters", MaxMaterialNote)
+		}
+		if err := CheckLine(field, note); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// MissingMaterials lists the required materials that are not satisfied,
-// in the checklist's order. An application without a materials record
-// is taken as complete (the counter service checked the originals).
+// MissingMaterials lists the required materials that are not satisfied
+// (missing, sent but not yet reviewed, or deficient), in the checklist's
+// order. An application without a materials record is taken as complete
+// (the counter service checked the originals).
 func (a *Applicant) MissingMaterials() []Material {
 	if a.Materials == nil {
 		return nil
 	}
 	var out []Material
 	for _, m := range required[CaseOf(a)] {
-		s, ok := a.Materials[m]
-		if !ok || s == Missing {
+		if !a.Materials[m].Satisfied() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// MaterialsIn lists the required materials in state s, in the
+// checklist's order (absent from the record counts as Missing when the
+// application has a materials record).
+func (a *Applicant) MaterialsIn(s MaterialState) []Material {
+	if a.Materials == nil {
+		return nil
+	}
+	var out []Material
+	for _, m := range required[CaseOf(a)] {
+		st, ok := a.Materials[m]
+		if !ok {
+			st = Missing
+		}
+		if st == s {
 			out = append(out, m)
 		}
 	}

@@ -29,7 +29,21 @@ var (
 	// ErrHeld: a new card's couple holds an issued card of its type
 	// already (other than the one the new card replaces).
 	ErrHeld = errors.New("the couple holds an issued card of this type")
+	// ErrBarred: a write refused because another card of the same couple
+	// is in a state the caller named as barring it (a CoupleBar).
+	ErrBarred = errors.New("barred by another card of the couple")
 )
+
+// CoupleBar names the cards of a couple that bar a write to another card
+// of the couple: any card of type Type whose status is one of Statuses
+// (lifecycle decides which; Art. 22: a voided re-birth card bars every
+// seal of a re-birth card). The registry checks it inside the write's
+// transaction, so a status change racing the write is seen by one of
+// them.
+type CoupleBar struct {
+	Type     Type
+	Statuses []Status
+}
 
 // Status is the lifecycle state of a card. The transitions between them
 // are lifecycle's (lifecycle/rules.go).
@@ -103,10 +117,6 @@ type Card struct {
 	// every seal; the registry only keeps it, so queues are one index
 	// lookup without knowing any policy.
 	NextLevel org.Level
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	CreatedBy string // username
-	Version   int    // incremented on every change
 	// Commitment: the couple made a written commitment (承诺, Art. 10)
 	// in their application. Only a re-birth card with one may be revoked
 	// (Art. 20). Recorded at application; false for older cards.
@@ -116,6 +126,15 @@ type Card struct {
 	// holds one issued card per type; CreateCard refuses another
 	// (ErrHeld) unless it replaces that one.
 	Replaces string
+	// IssuerCode is the organisation that issues the card (发证机关): a
+	// township or the county, by the issuer policy of the card's type
+	// when it was made (lifecycle/issuer.go); "" on cards from before the
+	// policy, which the county issued.
+	IssuerCode string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	CreatedBy  string // username
+	Version    int    // incremented on every change
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,
@@ -156,7 +175,30 @@ type Seal struct {
 	SignedAt   time.Time
 	PDFDigest  []byte // SM3 of the PDF revision this seal produced
 	ByUser     string // username
+	// The approval the seal carries out (Art. 15): when and by whom the
+	// level approved the application. A level approves first and the
+	// platform seals once the level below has sealed, so SignedAt may be
+	// later; a seal applied at once has ApprovedAt = SignedAt. Zero for
+	// seals from before approvals were recorded.
+	ApprovedAt time.Time
+	ApprovedBy string
 }
+
+// Approval is one level's approval of an application, recorded at any
+// time while the card is under review (网上同时审核, Art. 15). The
+// platform applies the level's seal once the level below has sealed. A
+// change of the application after it cancels it (CancelledAt set).
+type Approval struct {
+	CardID      string
+	Level       org.Level
+	OrgCode     string
+	ByUser      string
+	ApprovedAt  time.Time
+	CancelledAt time.Time // zero while the approval is in force
+}
+
+// InForce reports whether the approval still holds.
+func (a Approval) InForce() bool { return a.CancelledAt.IsZero() }
 
 // Filter selects cards. Zero fields do not filter.
 type Filter struct {
@@ -165,6 +207,10 @@ type Filter struct {
 	CountyCode string    // issued by this county (6 digits, exact)
 	CoupleKey  string    // exactly this Card.CoupleKey
 	Awaiting   org.Level // drafts whose NextLevel is this
+	// UnsealedBy: drafts that still await this level's seal, whatever
+	// level's turn it is (NextLevel is this level or a lower one): the
+	// queue of simultaneous review (Art. 15).
+	UnsealedBy org.Level
 	// AfterID pages: only cards after this one in the listing's order
 	// (created_at, then id). Pass the ID of the last card of the previous
 	// page; a page shorter than Limit is the last. ErrNotFound if no such

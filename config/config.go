@@ -70,6 +70,15 @@ type Settings struct {
 	// Calendar is a working-day calendar file for the Art. 19 time
 	// limits; empty means the built-in one.
 	Calendar string
+	// Issuers is the issuer policy per card type, "type=level,…"
+	// (lifecycle.ParseIssuers); empty means lifecycle.DefaultIssuers.
+	Issuers string
+	// Hotline is the complaint hotline (Art. 24); empty means
+	// lifecycle.DefaultHotline.
+	Hotline string
+	// Windows is the CSV file of the service windows on the guide
+	// (org.ParseWindows); empty: none.
+	Windows string
 	// TrustProxy takes client IPs from X-Forwarded-For.
 	TrustProxy bool
 	// PassphraseFile holds the key passphrase (never inside Dir).
@@ -242,7 +251,8 @@ func (s *Settings) resolve() {
 		s.vals["addr"] = value{DefaultAddr, Default, ""}
 	}
 	s.TLSCert, s.TLSKey, s.RedirectHTTP = get("tls_cert"), get("tls_key"), get("redirect_http")
-	s.MetricsAddr = get("metrics_addr")
+	s.MetricsAddr, s.Issuers = get("metrics_addr"), get("issuers")
+	s.Hotline, s.Windows = get("hotline"), get("windows")
 	s.Calendar, s.PassphraseFile, s.DemoPassword = get("calendar"), get("passphrase_file"), get("demo_password")
 	s.keyPassphraseFile, s.keyPassphrase = get("key_passphrase_file"), get("key_passphrase")
 	if _, ok := s.vals["trust_proxy"]; !ok {

@@ -31,10 +31,11 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 	if err := Allowed(a, &card.Card{VillageCode: app.Village}, TakeApplication); err != nil {
 		return nil, err
 	}
-	v, _, _, err := OrgsOf(ctx, s.reg, app.Village)
+	v, t, co, err := OrgsOf(ctx, s.reg, app.Village)
 	if err != nil {
 		return nil, err
 	}
+	issuer := issuerFor(s.issuers(), app.Type, t, co)
 	county := org.CountyCode(app.Village)
 	if app.Type == card.Rebirth {
 		if err := s.checkRebirth(ctx, app); err != nil {
@@ -67,7 +68,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		if err != nil {
 			return nil, err
 		}
-		r, err := Render(ctx, s.reg, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx}, s.publicURL)
+		r, err := Render(ctx, s.reg, &Draft{Number: number, Applicant: app, IssueDate: now, StatusIndex: idx, IssuerLevel: issuer.Level}, s.publicURL)
 		if err != nil {
 			return nil, err
 		}
@@ -78,10 +79,11 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 		c := &card.Card{
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
-			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, Replaces: replaces, Commitment: app.Commitment,
+			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
+			Replaces: replaces, Commitment: app.Commitment,
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
-			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel,
+			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel, "issuer": issuer.Code,
 			// Art. 21: the record shows which commitment staff relied on.
 			"commitment": app.Commitment,
 		})
@@ -141,10 +143,8 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 	if app.Channel != card.ChannelSelf && app.Channel != card.ChannelProxy {
 		return nil, fmt.Errorf("%w: channel: an online application comes from the couple or their proxy", card.ErrInvalid)
 	}
-	for _, u := range uploads {
-		if !card.Requires(app, u.Material) {
-			return nil, fmt.Errorf("%w: %q", ErrNotRequired, u.Material)
-		}
+	if err := onlineMaterials(app, uploads); err != nil {
+		return nil, err
 	}
 	v, err := s.reg.GetOrg(ctx, app.Village)
 	if err != nil {
@@ -171,6 +171,41 @@ func (s *Service) ApplyOnline(ctx context.Context, app *card.Applicant, uploads 
 		return nil, err
 	}
 	return c, nil
+}
+
+// onlineMaterials sets the materials record of an online application:
+// a material sent is Submitted until staff review it; one the couple
+// asks to be found in the population database (Art. 9) or covered by
+// their commitment (Art. 10) stays so for staff to confirm; every other
+// one is Missing. Whether a material was provided or is deficient is
+// staff's finding, never the applicant's claim.
+func onlineMaterials(app *card.Applicant, uploads []Upload) error {
+	if len(app.MaterialNotes) > 0 {
+		return &card.FieldError{Field: "material_notes", Reason: "set by staff's review only"}
+	}
+	for m, st := range app.Materials {
+		if st != card.Missing && st != card.PopulationDB && st != card.Committed {
+			return &card.FieldError{Field: "materials." + string(m), Reason: "an online application may claim missing, population_db or commitment only"}
+		}
+	}
+	for _, u := range uploads {
+		if !card.Requires(app, u.Material) {
+			return fmt.Errorf("%w: %q", ErrNotRequired, u.Material)
+		}
+	}
+	mats := map[card.Material]card.MaterialState{}
+	for _, m := range card.RequiredMaterials(card.CaseOf(app)) {
+		st, ok := app.Materials[m]
+		if !ok {
+			st = card.Missing
+		}
+		mats[m] = st
+	}
+	for _, u := range uploads {
+		mats[u.Material] = card.Submitted
+	}
+	app.Materials = mats
+	return app.Validate()
 }
 
 // Online applications come without an account, so nothing but these
@@ -261,17 +296,27 @@ func (s *Service) admitOnline(ctx context.Context, app *card.Applicant, village 
 	} else if !ok {
 		return &QuotaError{What: "applications", Village: village, RetryAfter: retry}
 	}
+	return s.spendOnline(ctx, village, uploads)
+}
+
+// spendOnline charges the bytes of uploads to the village's quota of
+// materials sent online.
+func (s *Service) spendOnline(ctx context.Context, village string, uploads []Upload) error {
 	var size int64
 	for _, u := range uploads {
 		size += int64(len(u.Data))
 	}
-	if size > 0 {
-		kib := func(n int64) int { return int(min((n+1023)/1024, 1<<31-1)) }
-		if ok, err = s.reg.Spend(ctx, "online-kib:"+village, QuotaWindow, kib(size), kib(q.Bytes)); err != nil {
-			return err
-		} else if !ok {
-			return &QuotaError{What: "bytes", Village: village, RetryAfter: retry}
-		}
+	if size == 0 {
+		return nil
+	}
+	q := s.onlineQuota()
+	now := s.Now()
+	retry := QuotaWindow - time.Duration(now.UnixMicro()%QuotaWindow.Microseconds())*time.Microsecond
+	kib := func(n int64) int { return int(min((n+1023)/1024, 1<<31-1)) }
+	if ok, err := s.reg.Spend(ctx, "online-kib:"+village, QuotaWindow, kib(size), kib(q.Bytes)); err != nil {
+		return err
+	} else if !ok {
+		return &QuotaError{What: "bytes", Village: village, RetryAfter: retry}
 	}
 	return nil
 }
@@ -285,64 +330,49 @@ func (s *Service) Attachments(ctx context.Context, a Actor, c *card.Card) ([]car
 	return s.reg.Attachments(ctx, c.ID)
 }
 
-// Application is what a citizen who proved to be one of the couple
-// learns of their application.
-type Application struct {
-	Card      *card.Card
-	Holders   []Holder
-	Missing   []card.Material
-	Materials int    // materials received online
-	Due       string // the Art. 19 time limit, YYYY-MM-DD, while a draft
-	// DownloadToken is the QR token of an issued card, for the download
-	// page; "" otherwise.
-	DownloadToken string
-}
-
 // Track finds an application by its number for a citizen, on behalf of
 // the client remote, who gives one spouse's ID number; a wrong ID number
 // is card.ErrNotFound, like an unknown number. Failures count per
 // (number, client) with a growing delay (*LimitError), as the download's
 // do: a stranger's guesses never hold up the couple.
 func (s *Service) Track(ctx context.Context, number, idNumber, remote string) (*Application, error) {
-	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
+	c, app, err := s.tracked(ctx, number, idNumber, remote)
 	if err != nil {
 		return nil, err
+	}
+	return s.application(ctx, c, app)
+}
+
+// tracked finds the application of Track for one of its couple.
+func (s *Service) tracked(ctx context.Context, number, idNumber, remote string) (*card.Card, *card.Applicant, error) {
+	at, err := s.beginHolder(ctx, scopeTrack, number, remote, "tracking attempts on this application from this client")
+	if err != nil {
+		return nil, nil, err
 	}
 	c, err := s.reg.GetCardByNumber(ctx, number)
 	if errors.Is(err, card.ErrNotFound) {
 		if err := at.Failed(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+		return nil, nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app, err := s.Applicant(&c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !holds(app, idNumber) {
 		if err := at.Failed(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
+		return nil, nil, fmt.Errorf("track %s: %w", number, card.ErrNotFound)
 	}
 	if err := at.Succeeded(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	atts, err := s.reg.Attachments(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := &Application{Card: &c, Holders: MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(atts)}
-	switch c.Status {
-	case card.StatusDraft:
-		out.Due = DeadlineOf(s.WorkCalendar(), &c, app, s.Now()).Due.Format("2006-01-02")
-	case card.StatusIssued:
-		out.DownloadToken = c.QRToken
-	}
-	return out, nil
+	return &c, app, nil
 }
 
 // holds reports, in constant time, whether idNumber is one of the

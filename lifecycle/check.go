@@ -13,6 +13,7 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/internal/lru"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -58,15 +59,20 @@ type Holder struct {
 // Answer is the public answer about a card: no full name or ID number
 // ever appears in it.
 type Answer struct {
-	Status     string       `json:"status"`
-	CardType   card.Type    `json:"card_type,omitempty"`
-	CardTitle  string       `json:"card_title,omitempty"`
-	Number     string       `json:"number,omitempty"`
-	Holders    []Holder     `json:"holders,omitempty"`
-	County     string       `json:"county,omitempty"`
-	CountyCode string       `json:"county_code,omitempty"`
-	IssueDate  string       `json:"issue_date,omitempty"`
-	Seals      []PublicSeal `json:"seals"`
+	Status    string    `json:"status"`
+	CardType  card.Type `json:"card_type,omitempty"`
+	CardTitle string    `json:"card_title,omitempty"`
+	Number    string    `json:"number,omitempty"`
+	Holders   []Holder  `json:"holders,omitempty"`
+	County    string    `json:"county,omitempty"`
+	// Issuer is the card's issuing authority (发证机关, Art. 3, 6): its
+	// township for 一孩、二孩 cards, its county for re-birth cards, by
+	// the issuer policy when the card was made.
+	Issuer      string       `json:"issuer,omitempty"`
+	IssuerLevel org.Level    `json:"issuer_level,omitempty"`
+	CountyCode  string       `json:"county_code,omitempty"`
+	IssueDate   string       `json:"issue_date,omitempty"`
+	Seals       []PublicSeal `json:"seals"`
 	// SupersededBy is the new card's number. The answer names only the
 	// status: the reason, the note and the article behind a void or a
 	// revocation stay with staff and the holder (Art. 13; a void's
@@ -315,6 +321,9 @@ func (ch *Checker) Answer(ctx context.Context, c *card.Card) (*Answer, error) {
 	}
 	if o, err := ch.Service.reg.GetOrg(ctx, c.CountyCode); err == nil {
 		a.County = o.Name
+	}
+	if o, err := ch.Service.IssuerOf(ctx, c); err == nil {
+		a.Issuer, a.IssuerLevel = o.Name, o.Level
 	}
 	rep, err := ch.storedReport(ctx, c)
 	if err != nil {

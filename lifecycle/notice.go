@@ -116,6 +116,11 @@ func SealBoxes(p chain.Policy) map[org.Level][4]float64 {
 // application that lacks nothing: Art. 19 wants it handled at once.
 var ErrNothingMissing = errors.New("the application lacks no material (Art. 19: handle it at once)")
 
+// ErrUnreviewed: a material sent online awaits staff's review, so what is
+// missing is not yet known; the one-time notice must list everything at
+// once (Art. 19), so it waits for the review.
+var ErrUnreviewed = errors.New("materials sent online await review before the one-time notice (Art. 19)")
+
 // NoticeNumber is the number of the n-th notice (n ≥ 1) of an
 // application or card number: base + "-N" + n.
 func NoticeNumber(base string, n int) string { return base + "-N" + strconv.Itoa(n) }
@@ -147,9 +152,12 @@ func receiving(app *card.Applicant, o org.Org) (org.Org, error) {
 }
 
 // MissingNotice builds the one-time notice (一次性告知书, Art. 19) of an
-// incomplete application, from the organisation that received it: every required material that is neither provided, nor
-// verified from the population database (Art. 9), nor covered by the
-// couple's commitment (Art. 10) — all of them, in the checklist's order.
+// incomplete application, from the organisation that received it: every
+// required material that is neither provided, nor verified from the
+// population database (Art. 9), nor covered by the couple's commitment
+// (Art. 10) — all of them, in the checklist's order, the deficient ones
+// with their reasons (MissingItems). While a material sent online awaits
+// review it is ErrUnreviewed.
 // The time limit is 20 working days when another province must verify
 // (Applicant.OtherProvinceVer), else 10; due, when not zero, is printed
 // as the date the application will be decided by. An application that
@@ -159,6 +167,9 @@ func MissingNotice(app *card.Applicant, by org.Org, number string, date, due tim
 	if err != nil {
 		return nil, err
 	}
+	if len(app.MaterialsIn(card.Submitted)) > 0 {
+		return nil, ErrUnreviewed
+	}
 	missing := app.MissingMaterials()
 	if len(missing) == 0 {
 		return nil, ErrNothingMissing
@@ -166,9 +177,24 @@ func MissingNotice(app *card.Applicant, by org.Org, number string, date, due tim
 	return &templates.NoticeData{
 		Kind: templates.NoticeMissing, Number: number,
 		Male: app.Male.Name, Female: app.Female.Name, CardType: app.Type,
-		Org: o, Date: date.In(China), Items: templates.MaterialNames(missing),
+		Org: o, Date: date.In(China), Items: MissingItems(app),
 		CrossProvince: app.OtherProvinceVer, DueDate: due,
 	}, nil
+}
+
+// MissingItems are the items of an application's one-time notice: each
+// unsatisfied material by name, in the checklist's order, a deficient
+// one with the reason staff found it so.
+func MissingItems(app *card.Applicant) []string {
+	var out []string
+	for _, m := range app.MissingMaterials() {
+		it := m.Chinese()
+		if app.Materials[m] == card.Deficient {
+			it += "（已提交的材料不符合要求：" + app.MaterialNotes[m] + "）"
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 // RefusalNotice builds the written refusal (不予办理告知书, Art. 11) of an

@@ -132,6 +132,10 @@ func (s *Service) Refuse(ctx context.Context, a Actor, id string, reasons []stri
 }
 
 func (s *Service) sealNotice(a Actor, c *card.Card, d *templates.NoticeData, kind card.NoticeKind, digest string, at time.Time) (*card.Notice, error) {
+	// Every notice names the complaint hotline (Art. 18, 24).
+	if d.Hotline == "" {
+		d.Hotline = s.HotlineNumber()
+	}
 	pdf, err := templates.RenderNotice(d)
 	if err != nil {
 		return nil, err

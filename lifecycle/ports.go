@@ -35,7 +35,9 @@ type Cards interface {
 	// supersededBy, and appends ev in the same transaction.
 	SetStatus(ctx context.Context, cardID string, from []card.Status, to card.Status, reason, note, supersededBy string, ev audit.Event) error
 	// UpdateApplicant replaces a draft card's encrypted application and
-	// appends ev (card.ErrConflict if the card is not a draft).
+	// appends ev (card.ErrConflict if the card is not a draft). In the
+	// same transaction it cancels the approvals in force of the levels
+	// that have not sealed the card: they approved another application.
 	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
 	// StatusEntries returns every voided, revoked or superseded card's
 	// status-list entry.
@@ -56,10 +58,23 @@ type Seals interface {
 	// next, and appends ev, atomically and serialised per card. It
 	// returns card.ErrConflict if the card's newest revision is not
 	// expectSeq, the card is not a draft, or the level is already
-	// sealed; then nothing changes.
-	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error
+	// sealed, and card.ErrBarred if bar is not nil and another card of
+	// the same couple (equal, non-empty CoupleKey) matches it; then
+	// nothing changes. The bar is checked under locks that a concurrent
+	// SetStatus of the barring card also takes.
+	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error
 	// Seals returns the card's seal records in order.
 	Seals(ctx context.Context, cardID string) ([]card.Seal, error)
+
+	// Approve records ap as the approval in force of its level of the
+	// card, replacing a cancelled one, and appends ev, in one
+	// transaction serialised per card: card.ErrConflict if the card is
+	// not a draft or the level has sealed it, card.ErrDuplicate if an
+	// approval of the level is in force already; then nothing changes.
+	Approve(ctx context.Context, ap card.Approval, ev audit.Event) error
+	// Approvals returns the card's approvals, cancelled ones included,
+	// village first.
+	Approvals(ctx context.Context, cardID string) ([]card.Approval, error)
 }
 
 // Documents keeps the documents of a card's procedure: notices, the

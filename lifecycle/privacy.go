@@ -353,7 +353,7 @@ func (v vault) PDF(ctx context.Context, cardID string, seq int) ([]byte, error) 
 	return v.open(fmt.Sprintf("card %s revision %d", cardID, seq), pdfSlot(cardID, seq), enc)
 }
 
-func (v vault) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error {
+func (v vault) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error {
 	if len(seal.PDFDigest) == 0 {
 		d := sm3.Sum(pdf)
 		seal.PDFDigest = d[:]
@@ -362,7 +362,7 @@ func (v vault) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []
 	if err != nil {
 		return err
 	}
-	return v.Registry.AddSeal(ctx, cardID, expectSeq, enc, seal, newStatus, next, ev)
+	return v.Registry.AddSeal(ctx, cardID, expectSeq, enc, seal, newStatus, next, bar, ev)
 }
 
 func (v vault) AddNotice(ctx context.Context, n *card.Notice, to card.Status, reason string, ev audit.Event) error {

@@ -20,6 +20,9 @@ type Draft struct {
 	// StatusIndex is the card's position in the status list, written
 	// into revision 0 for offline checks (StatusIndex).
 	StatusIndex int
+	// IssuerLevel is the level of the card's issuing authority
+	// (发证机关), printed on the card: the township or the county ("").
+	IssuerLevel org.Level
 }
 
 // Rendered is revision 0 of a card.
@@ -82,6 +85,7 @@ func Render(ctx context.Context, src OrgSource, d *Draft, publicURL string) (*Re
 		QRURL:            u,
 		VerificationCode: vc,
 		StatusIndex:      d.StatusIndex,
+		IssuerLevel:      d.IssuerLevel,
 	})
 	if err != nil {
 		return nil, err

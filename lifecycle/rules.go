@@ -56,20 +56,22 @@ type Actor struct {
 type Action string
 
 const (
-	TakeApplication Action = "apply"     // record an application for a village (Art. 3, 14)
-	ReadCard        Action = "read"      // the full application, its PDF, notices, forms and materials
-	SealCard        Action = "seal"      // approve and apply the actor's level's seal (Art. 15)
-	ChangeMaterials Action = "materials" // record how the materials are satisfied (Art. 8-10)
-	GiveNotice      Action = "notice"    // the one-time notice (Art. 19)
-	RefuseCard      Action = "refuse"    // refuse in writing (Art. 11)
-	VoidCard        Action = "void"      // 作废 (Art. 22)
-	RevokeCard      Action = "revoke"    // 取消 (Art. 20)
-	SupersedeCard   Action = "supersede" // 换发 (Art. 16)
-	DrawForm        Action = "form.draw" // draw up the re-birth approval form (Art. 17)
-	SealForm        Action = "form.seal" // seal the re-birth approval form, in any order (补盖)
-	ExportCards     Action = "export"    // export the registry for the population database (Art. 23)
-	ReadReports     Action = "report"    // the overdue report (Art. 19, 24)
-	ExportCredit    Action = "credit"    // the revoked cards for the social credit system (Art. 20)
+	TakeApplication Action = "apply"            // record an application for a village (Art. 3, 14)
+	ReadCard        Action = "read"             // the full application, its PDF, notices, forms and materials
+	SealCard        Action = "seal"             // approve and apply the actor's level's seal (Art. 15)
+	ApproveCard     Action = "approve"          // approve at any time; the seal follows the lower level's (Art. 15)
+	ChangeMaterials Action = "materials"        // record how the materials are satisfied (Art. 8-10)
+	ReviewMaterial  Action = "materials.review" // accept a material sent, or find it deficient with a reason (Art. 15, 19)
+	GiveNotice      Action = "notice"           // the one-time notice (Art. 19)
+	RefuseCard      Action = "refuse"           // refuse in writing (Art. 11)
+	VoidCard        Action = "void"             // 作废 (Art. 22)
+	RevokeCard      Action = "revoke"           // 取消 (Art. 20)
+	SupersedeCard   Action = "supersede"        // 换发 (Art. 16)
+	DrawForm        Action = "form.draw"        // draw up the re-birth approval form (Art. 17)
+	SealForm        Action = "form.seal"        // seal the re-birth approval form, in any order (补盖)
+	ExportCards     Action = "export"           // export the registry for the population database (Art. 23)
+	ReadReports     Action = "report"           // the overdue report (Art. 19, 24)
+	ExportCredit    Action = "credit"           // the revoked cards for the social credit system (Art. 20)
 	// ManagePopulation: import the county's population-register extract
 	// and compare the cards with it (Art. 9, 23); c names the county
 	// (CountyCode).
@@ -80,7 +82,7 @@ const (
 )
 
 // Actions lists every action, for the permission table's tests.
-var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+var Actions = []Action{TakeApplication, ReadCard, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
 	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
@@ -88,7 +90,9 @@ var Actions = []Action{TakeApplication, ReadCard, SealCard, ChangeMaterials, Giv
 var statusesFor = map[Action][]card.Status{
 	ReadCard:        card.Statuses,
 	SealCard:        {card.StatusDraft},
+	ApproveCard:     {card.StatusDraft},
 	ChangeMaterials: {card.StatusDraft},
+	ReviewMaterial:  {card.StatusDraft},
 	GiveNotice:      {card.StatusDraft},
 	RefuseCard:      {card.StatusDraft},
 	VoidCard:        {card.StatusIssued},
@@ -104,7 +108,7 @@ var statusesFor = map[Action][]card.Status{
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
-var writes = []Action{TakeApplication, SealCard, ChangeMaterials, GiveNotice, RefuseCard,
+var writes = []Action{TakeApplication, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
 	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
@@ -179,7 +183,14 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		case r > rank(c.NextLevel):
 			return fmt.Errorf("%w: the card awaits the %s level", ErrWrongLevel, c.NextLevel)
 		}
-	case ChangeMaterials, GiveNotice, RefuseCard:
+	case ApproveCard:
+		// Simultaneous review (网上同时审核): every level of the
+		// jurisdiction approves whenever it likes, once, until it has
+		// sealed.
+		if rank(a.Org.Level) < rank(c.NextLevel) {
+			return fmt.Errorf("%w: the card awaits the %s level", ErrSealed, c.NextLevel)
+		}
+	case ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard:
 		// The level whose turn it is, or a higher one of the same
 		// jurisdiction: a lower level may not override a stage that
 		// has moved past it.

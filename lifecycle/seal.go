@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -117,18 +118,44 @@ func CardSealBoxes() map[org.Level][4]float64 {
 	return m
 }
 
+// sealBar is what bars a seal of c, checked by the registry inside the
+// seal's transaction: a voided re-birth card of the couple stops every
+// re-birth card of theirs at every seal, the county's that issues it
+// included (Art. 22), whatever the order of the spouses (the couple key
+// is symmetric) and whenever the application was made.
+func sealBar(c *card.Card) *card.CoupleBar {
+	if c.Type != card.Rebirth {
+		return nil
+	}
+	return &card.CoupleBar{Type: card.Rebirth, Statuses: []card.Status{card.StatusVoided}}
+}
+
 // Seal applies the actor's organisation's seal to a card: one PDF
-// revision and its record, committed together. Outside the jurisdiction
-// is ErrForbidden, another level's turn ErrWrongLevel; a chain error or
-// card.ErrConflict if the chain or the card moved meanwhile.
+// revision and its record, committed together; the approval it carries
+// out is the actor's, now. Outside the jurisdiction is ErrForbidden,
+// another level's turn ErrWrongLevel; a chain error or card.ErrConflict
+// if the chain or the card moved meanwhile; ErrRebirthBlocked for a
+// re-birth card whose couple has a voided one. The approvals in force of
+// the levels above then get their seals (advance).
 func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, error) {
 	c, err := s.card(ctx, a, id, SealCard)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.applySeal(ctx, a, c, s.Now(), a.Username); err != nil {
+		return nil, err
+	}
+	return s.advance(ctx, a, id)
+}
+
+// applySeal applies a's seal to c, carrying out a's approval given at
+// approvedAt; trigger names whose act led to the seal (a itself, or the
+// staff whose seal of the level below let an approval take effect).
+func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approvedAt time.Time, trigger string) error {
+	id := c.ID
 	seals, err := s.reg.Seals(ctx, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var prev []chain.Seal
 	for _, x := range seals {
@@ -136,20 +163,20 @@ func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, err
 	}
 	me := chain.Seal{Level: a.Org.Level, Code: a.Org.Code}
 	if err := chain.Card.Check(prev, me); err != nil {
-		return nil, err
+		return err
 	}
 	seq, pdf, err := s.reg.CurrentPDF(ctx, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	at := s.Now()
 	sealed, err := s.sealer.SealCard(pdf, a.Org, c.Number, at)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	idn, err := s.keys.SealIdentity(a.Org.Code)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	status, next := card.StatusDraft, org.Level("")
 	if l, ok := chain.Card.Next(append(prev, me)); ok {
@@ -161,14 +188,19 @@ func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, err
 	rec := card.Seal{
 		CardID: id, Seq: seq + 1, Level: a.Org.Level, OrgCode: a.Org.Code,
 		CertSerial: fmt.Sprintf("%X", idn.Cert.SerialNumber), SignedAt: at, PDFDigest: digest[:], ByUser: a.Username,
+		ApprovedAt: approvedAt, ApprovedBy: a.Username,
 	}
-	ev := s.event(a, audit.CardSeal, id, Reason(a.Org.Level), map[string]any{"level": a.Org.Level, "seq": seq + 1, "status": status})
-	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, ev); err != nil {
-		return nil, err
+	detail := map[string]any{"level": a.Org.Level, "seq": seq + 1, "status": status,
+		"approved_by": a.Username, "approved_at": approvedAt.UTC().Format(time.RFC3339Nano), "signed_at": at.UTC().Format(time.RFC3339Nano)}
+	if trigger != a.Username {
+		detail["after_seal_by"] = trigger
 	}
-	n, err := s.reg.GetCard(ctx, id)
-	if err != nil {
-		return nil, err
+	ev := s.event(a, audit.CardSeal, id, Reason(a.Org.Level), detail)
+	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, sealBar(c), ev); err != nil {
+		if errors.Is(err, card.ErrBarred) {
+			return fmt.Errorf("%w: %w", ErrRebirthBlocked, err)
+		}
+		return err
 	}
-	return &n, nil
+	return nil
 }

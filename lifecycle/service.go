@@ -50,6 +50,12 @@ type Service struct {
 	// OnlineQuota bounds the online applications of a village (zero:
 	// DefaultOnlineQuota).
 	OnlineQuota OnlineQuota
+	// Issuers is who issues each type of card (nil: DefaultIssuers;
+	// issuer.go).
+	Issuers IssuerPolicy
+	// Hotline is the complaint hotline (Art. 24) printed on every notice
+	// and shown on the public pages ("": DefaultHotline).
+	Hotline string
 
 	priv privacyOnce
 	// lists caches the signed status list (statuslist.go).
@@ -64,6 +70,18 @@ func NewService(reg Registry, ks keys.Store, publicURL string) *Service {
 	// decrypted on the way out (privacy.go).
 	s.reg = vault{Registry: reg, s: s}
 	return s
+}
+
+// DefaultHotline is the province's complaint hotline (Art. 24), the
+// default of the setting "hotline".
+const DefaultHotline = "0431-12356"
+
+// HotlineNumber is the complaint hotline in force.
+func (s *Service) HotlineNumber() string {
+	if s.Hotline == "" {
+		return DefaultHotline
+	}
+	return s.Hotline
 }
 
 // Keys returns the keystore (the verifier's trust list, the platform
@@ -166,15 +184,17 @@ func (s *Service) FindByNumber(ctx context.Context, a Actor, number string) (*ca
 	return &c, nil
 }
 
-// Queue lists the draft cards awaiting the actor's level within its
-// jurisdiction, oldest first: one page of at most limit cards after the
+// Queue lists the draft cards of the actor's jurisdiction that still
+// await its level's seal, whichever level's turn it is (simultaneous
+// review, Art. 15: an application is in the queues of its village,
+// township and county at once), oldest first: one page of at most limit cards after the
 // card with ID after ("" for the first page). A page shorter than limit
 // is the last.
 func (s *Service) Queue(ctx context.Context, a Actor, after string, limit int) ([]card.Card, error) {
 	return s.reg.ListCards(ctx, card.Filter{
 		Statuses:   []card.Status{card.StatusDraft},
 		CodePrefix: a.Org.Code,
-		Awaiting:   a.Org.Level,
+		UnsealedBy: a.Org.Level,
 		AfterID:    after,
 		Limit:      limit,
 	})

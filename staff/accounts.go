@@ -35,8 +35,12 @@ const (
 // CheckUsername checks a username: 1 to MaxUsername bytes, no spaces or
 // control characters.
 func CheckUsername(u string) error {
-	if u == "" || len(u) > MaxUsername || strings.ContainsFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return fmt.Errorf("%w: %q: 1 to %d bytes, no spaces or control characters", ErrUsername, u, MaxUsername)
+	// Format characters (unicode.Cf: bidi overrides, zero-width joiners)
+	// would let two accounts look alike in the console and the audit log.
+	if u == "" || len(u) > MaxUsername || !utf8.ValidString(u) || strings.ContainsFunc(u, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}) {
+		return fmt.Errorf("%w: %q: 1 to %d bytes of UTF-8, no spaces, control or format characters", ErrUsername, u, MaxUsername)
 	}
 	return nil
 }

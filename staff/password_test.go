@@ -67,3 +67,27 @@ func TestPasswordChecksBounded(t *testing.T) {
 		t.Errorf("%d slots still taken", len(hashSlots))
 	}
 }
+
+func TestCheckUsername(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"220102001001", true},
+		{"zhang.wei", true},
+		{"张伟", true},
+		{"", false},
+		{"a b", false},
+		{"a\tb", false},
+		{"a\x00b", false},
+		{"admin\u202e", false},   // right-to-left override
+		{"ad\u200dmin", false},   // zero-width joiner
+		{"\xff\xfeadmin", false}, // not UTF-8
+		{strings.Repeat("a", MaxUsername+1), false},
+	} {
+		err := CheckUsername(tc.name)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrUsername)) {
+			t.Errorf("CheckUsername(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,14 +19,14 @@ import (
 
 const cardCols = `id, number, type, status, village_code, county_code, applicant,
 	qr_token, status_index, superseded_by, status_reason, status_note, seq,
-	created_at, updated_at, created_by, version, couple_key, next_level, commitment`
+	created_at, updated_at, created_by, version, couple_key, next_level, issuer_code, commitment`
 
 func scanCard(row interface{ Scan(...any) error }) (card.Card, error) {
 	var c card.Card
 	var token, superseded sql.NullString
 	err := row.Scan(&c.ID, &c.Number, &c.Type, &c.Status, &c.VillageCode, &c.CountyCode,
 		&c.Applicant, &token, &c.StatusIndex, &superseded, &c.StatusReason,
-		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.Commitment)
+		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.IssuerCode, &c.Commitment)
 	c.QRToken, c.SupersededBy = token.String, superseded.String
 	return c, err
 }
@@ -50,6 +51,8 @@ func validCard(c *card.Card) error {
 		return fmt.Errorf("status index %d outside [0, %d)", c.StatusIndex, card.StatusListSize)
 	case c.CreatedBy == "":
 		return errors.New("no creator")
+	case c.IssuerCode != "" && (!digitsRE.MatchString(c.IssuerCode) || !strings.HasPrefix(c.VillageCode, c.IssuerCode) || len(c.IssuerCode) >= len(c.VillageCode)):
+		return fmt.Errorf("issuer %q is not a township or county holding village %q", c.IssuerCode, c.VillageCode)
 	case c.CoupleKey != "" && !coupleKeyRE.MatchString(c.CoupleKey):
 		return errors.New("couple key is not 1 to 64 lower-case hex digits")
 	}
@@ -83,10 +86,10 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 		// token_salt belongs to version-1 QR tokens, which carried holder
 		// digests; no card records one any more.
 		_, err := tx.ExecContext(ctx, `INSERT INTO cards (`+cardCols+`, token_salt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18, $19)`,
 			c.ID, c.Number, string(c.Type), string(c.Status), c.VillageCode, c.CountyCode,
 			c.Applicant, nullString(c.QRToken), c.StatusIndex, nullString(c.SupersededBy),
-			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.Commitment, []byte{})
+			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.IssuerCode, c.Commitment, []byte{})
 		if err != nil {
 			return s.wrap(err)
 		}
@@ -282,6 +285,16 @@ func (s *DB) listQuery(ctx context.Context, f card.Filter) (string, []any, error
 		}
 		where = append(where, "(c.created_at, c.id) > ("+arg(s.d.timeArg(after))+", "+arg(f.AfterID)+")")
 	}
+	if f.UnsealedBy != "" {
+		if !f.UnsealedBy.Valid() {
+			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.UnsealedBy)
+		}
+		var levels []string
+		for _, l := range org.Levels[:slices.Index(org.Levels, f.UnsealedBy)+1] {
+			levels = append(levels, arg(string(l)))
+		}
+		where = append(where, "c.status = '"+string(card.StatusDraft)+"'", "c.next_level IN ("+strings.Join(levels, ", ")+")")
+	}
 	if f.Awaiting != "" {
 		if !f.Awaiting.Valid() {
 			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.Awaiting)
@@ -341,7 +354,7 @@ func (s *DB) lockCard(ctx context.Context, tx *sql.Tx, cardID string) (card.Stat
 	return st, seq, nil
 }
 
-func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error {
+func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error {
 	if newStatus != card.StatusDraft && newStatus != card.StatusIssued {
 		return fmt.Errorf("seal card %s: %w: a seal leaves the card draft or issued, not %q", cardID, ErrInvalid, newStatus)
 	}
@@ -362,8 +375,16 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	if seal.SignedAt.IsZero() {
 		seal.SignedAt = t
 	}
+	if bar != nil && (!bar.Type.Valid() || len(bar.Statuses) == 0) {
+		return fmt.Errorf("seal card %s: %w: a bar names a card type and statuses", cardID, ErrInvalid)
+	}
 	ev.CardID = cardID
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if bar != nil {
+			if err := s.checkBar(ctx, tx, cardID, bar); err != nil {
+				return err
+			}
+		}
 		st, seq, err := s.lockCard(ctx, tx, cardID)
 		if err != nil {
 			return err
@@ -386,10 +407,11 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 			return asConflict(err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO seals
-			(card_id, seq, level, org_code, cert_serial, signed_at, pdf_digest, by_user)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			(card_id, seq, level, org_code, cert_serial, signed_at, pdf_digest, by_user, approved_at, approved_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			cardID, seal.Seq, string(seal.Level), seal.OrgCode, seal.CertSerial,
-			s.d.timeArg(normTime(seal.SignedAt)), seal.PDFDigest, seal.ByUser)
+			s.d.timeArg(normTime(seal.SignedAt)), seal.PDFDigest, seal.ByUser,
+			s.d.timeArg(normTime(seal.ApprovedAt)), seal.ApprovedBy)
 		if err != nil {
 			return fmt.Errorf("insert seal: %w", asConflict(s.wrap(err)))
 		}
@@ -409,6 +431,41 @@ func (s *DB) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []by
 	})
 	if err != nil {
 		return fmt.Errorf("seal card %s at %s: %w", cardID, seal.Level, err)
+	}
+	return nil
+}
+
+// checkBar returns card.ErrBarred if another card of the couple of
+// cardID matches bar. It locks every card of the couple, the card itself
+// included, in the order of their IDs: a SetStatus of one of them waits
+// for this transaction or this one for it, and two seals of one couple
+// at once lock in the same order (no deadlock). On SQLite the write
+// transaction is exclusive already.
+func (s *DB) checkBar(ctx context.Context, tx *sql.Tx, cardID string, bar *card.CoupleBar) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, type, status FROM cards
+		WHERE couple_key <> '' AND couple_key = (SELECT couple_key FROM cards WHERE id = $1)
+		ORDER BY id`+s.d.forUpdate, cardID)
+	if err != nil {
+		return fmt.Errorf("couple of card: %w", s.wrap(err))
+	}
+	defer rows.Close()
+	by := ""
+	for rows.Next() {
+		var id string
+		var typ card.Type
+		var st card.Status
+		if err := rows.Scan(&id, &typ, &st); err != nil {
+			return fmt.Errorf("couple of card: %w", err)
+		}
+		if id != cardID && typ == bar.Type && slices.Contains(bar.Statuses, st) && by == "" {
+			by = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couple of card: %w", s.wrap(err))
+	}
+	if by != "" {
+		return fmt.Errorf("%w: card %s", card.ErrBarred, by)
 	}
 	return nil
 }
@@ -467,8 +524,8 @@ func (s *DB) SetStatus(ctx context.Context, cardID string, from []card.Status, t
 }
 
 func (s *DB) Seals(ctx context.Context, cardID string) ([]card.Seal, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT card_id, seq, level, org_code, cert_serial, signed_at, pdf_digest, by_user
-		FROM seals WHERE card_id = $1 ORDER BY seq`, cardID)
+	rows, err := s.r.QueryContext(ctx, `SELECT card_id, seq, level, org_code, cert_serial, signed_at, pdf_digest, by_user,
+		approved_at, approved_by FROM seals WHERE card_id = $1 ORDER BY seq`, cardID)
 	if err != nil {
 		return nil, fmt.Errorf("seals of card %s: %w", cardID, s.wrap(err))
 	}
@@ -477,7 +534,7 @@ func (s *DB) Seals(ctx context.Context, cardID string) ([]card.Seal, error) {
 	for rows.Next() {
 		var se card.Seal
 		if err := rows.Scan(&se.CardID, &se.Seq, &se.Level, &se.OrgCode, &se.CertSerial,
-			dbTime{&se.SignedAt}, &se.PDFDigest, &se.ByUser); err != nil {
+			dbTime{&se.SignedAt}, &se.PDFDigest, &se.ByUser, dbTime{&se.ApprovedAt}, &se.ApprovedBy); err != nil {
 			return nil, fmt.Errorf("seals of card %s: %w", cardID, err)
 		}
 		out = append(out, se)

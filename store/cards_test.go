@@ -511,6 +511,10 @@ func testUpgrade(t *testing.T, open opener) {
 			`DROP TABLE population`,
 			`DROP TABLE findings`,
 			`ALTER TABLE cards DROP COLUMN commitment`,
+			`DROP TABLE approvals`, // version 7
+			`ALTER TABLE seals DROP COLUMN approved_at`,
+			`ALTER TABLE seals DROP COLUMN approved_by`,
+			`ALTER TABLE cards DROP COLUMN issuer_code`,
 			`DROP INDEX sessions_user`, // version 6
 			`ALTER TABLE sessions DROP COLUMN kind`,
 			`DROP TABLE throttles`,

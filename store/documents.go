@@ -249,6 +249,9 @@ func (s *DB) UpdateApplicant(ctx context.Context, cardID string, applicant []byt
 			applicant, s.d.timeArg(t), cardID); err != nil {
 			return s.wrap(err)
 		}
+		if err := s.cancelApprovals(ctx, tx, cardID, s.d.timeArg(t)); err != nil {
+			return err
+		}
 		_, err = s.appendAudit(ctx, tx, &ev)
 		return err
 	})

@@ -32,6 +32,62 @@ func TestSQLite(t *testing.T) {
 	})
 }
 
+// TestPostgresVoidRacingSeal (Art. 22): a void of a re-birth card still
+// in its transaction when a seal of another re-birth card of the couple
+// begins holds the seal until it ends, and the seal then sees the card
+// voided (card.ErrBarred). Without the lock the seal reads the last
+// committed state and succeeds. The test waits for the seal to be
+// waiting on a lock, as PostgreSQL reports it; it measures no time.
+func TestPostgresVoidRacingSeal(t *testing.T) {
+	base := testdb.PostgresBase(t)
+	ctx := context.Background()
+	s := mustOpen(t, testdb.Schema(t, base))
+	seedOrgs(t, s)
+	couple := strings.Repeat("ab", 32)
+	rebirth := func(c *card.Card) { c.Type, c.CoupleKey = card.Rebirth, couple }
+	voided, pending := newCardWith(t, s, rebirth), newCardWith(t, s, rebirth)
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE cards SET status = 'voided' WHERE id = $1`, voided.ID); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		bar := &card.CoupleBar{Type: card.Rebirth, Statuses: []card.Status{card.StatusVoided}}
+		se := sealAt(org.Village)
+		d := sm3.Sum(pdfRev(pending.ID, 1))
+		se.PDFDigest = d[:]
+		done <- s.AddSeal(ctx, pending.ID, 0, pdfRev(pending.ID, 1), se, card.StatusDraft, org.Township, bar, sealEvent(org.Village))
+	}()
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("the seal ended (%v) while the void of the couple's card was in flight", err)
+		default:
+		}
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) > 0 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, card.ErrBarred) {
+		t.Fatalf("seal after the void committed: %v, want card.ErrBarred", err)
+	}
+	if got, err := s.GetCard(ctx, pending.ID); err != nil || got.Seq != 0 || got.Status != card.StatusDraft {
+		t.Fatalf("the barred card: %+v, %v", got, err)
+	}
+}
+
 func TestPostgres(t *testing.T) {
 	base := testdb.PostgresBase(t)
 	testStore(t, func(t *testing.T) (*DB, string) {
@@ -162,7 +218,7 @@ func addSeal(ctx context.Context, s *DB, cardID string, expectSeq int, pdf []byt
 		d := sm3.Sum(pdf)
 		se.PDFDigest = d[:]
 	}
-	return s.AddSeal(ctx, cardID, expectSeq, pdf, se, st, next, ev)
+	return s.AddSeal(ctx, cardID, expectSeq, pdf, se, st, next, nil, ev)
 }
 
 func sealEvent(l org.Level) audit.Event {

@@ -12,12 +12,16 @@ import (
 
 // CardData is everything printed on a card.
 type CardData struct {
-	Number           string // card number, printed in the header and beside the QR
-	Type             card.Type
-	Applicant        *card.Applicant
-	Village          org.Org // receiving village (residents') committee
-	Township         org.Org
-	County           org.Org // issuing authority (发证机关)
+	Number    string // card number, printed in the header and beside the QR
+	Type      card.Type
+	Applicant *card.Applicant
+	Village   org.Org // receiving village (residents') committee
+	Township  org.Org
+	County    org.Org
+	// IssuerLevel is the level of the issuing authority (发证机关): the
+	// township or the county (the default, "") — lifecycle's issuer
+	// policy of the card's type (Art. 3, 6).
+	IssuerLevel      org.Level
 	IssueDate        time.Time
 	QRURL            string // upper-case verification URL (QR alphanumeric set)
 	VerificationCode string // 核验码 for manual checks
@@ -268,7 +272,11 @@ func cardBody(p *page, d *CardData, size float64) float64 {
 	add("申请方式", cell{"proxy", channel}, true)
 	add("受理村(居)委会", cell{"village.name", d.Village.Name}, false)
 	add("乡(镇、街道)", cell{"township.name", d.Township.Name}, false)
-	add("发证机关", cell{"county.name", d.County.Name}, false)
+	issuer := d.County
+	if d.IssuerLevel == org.Township {
+		issuer = d.Township
+	}
+	add("发证机关", cell{"issuer.name", issuer.Name}, false)
 	add("发证日期", cell{"issue_date", chineseDate(d.IssueDate)}, false)
 
 	pairW := []float64{labelW, half - labelW/2, labelW, half - labelW/2}

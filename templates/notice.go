@@ -280,6 +280,9 @@ func noticeBody(p *page, d *NoticeData, size float64) float64 {
 			limit += "，预计于" + chineseDate(d.DueDate) + "前办结"
 		}
 		para("label", indent+"材料补齐且符合条件的，即时办理；"+limit+"（第十九条）。")
+		if h := strings.TrimSpace(d.Hotline); h != "" {
+			para("hotline", indent+"对办理有意见或者遇到推诿拖延的，可以拨打投诉电话："+h+"（第二十四条）。")
+		}
 	case NoticeRefusal:
 		para("label", indent+"如对本决定不服，可以自收到本告知书之日起六十日内依法申请行政复议，或者自收到本告知书之日起六个月内依法向人民法院提起行政诉讼。")
 		para("label", indent+"对办理中推诿拖延、不作为、乱作为的，可以向上级卫生健康主管部门或者通过监督举报电话投诉举报（第二十四条）。")

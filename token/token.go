@@ -149,7 +149,10 @@ func URL(base, tok string) (string, error) {
 // the input if it is a bare token.
 func FromURL(s string) string {
 	s = strings.TrimSpace(s)
-	if i := strings.LastIndex(strings.ToUpper(s), "/V/"); i >= 0 {
+	// Look for "/V/" in either case without changing the string:
+	// strings.ToUpper would turn invalid UTF-8 into U+FFFD and shift every
+	// index after it.
+	if i := max(strings.LastIndex(s, "/V/"), strings.LastIndex(s, "/v/")); i >= 0 {
 		s = s[i+3:]
 	}
 	if i := strings.IndexAny(s, "?#/"); i >= 0 {

@@ -158,7 +158,7 @@ func (c *command) help(w io.Writer) {
 // placeholders name the values of flags in help texts.
 var placeholders = map[string]string{
 	"dir": "DIR", "db": "URL", "addr": "HOST:PORT", "public-url": "URL", "redirect-http": "HOST:PORT",
-	"tls-cert": "FILE", "tls-key": "FILE", "calendar": "FILE", "demo-password": "PASSWORD",
+	"tls-cert": "FILE", "tls-key": "FILE", "calendar": "FILE", "issuers": "POLICY", "demo-password": "PASSWORD",
 	"org": "CODE", "code": "CODE", "into": "CODE", "username": "NAME", "name": "NAME", "reason": "TEXT",
 	"in": "FILE", "out": "FILE", "cert": "FILE", "trust": "FILE", "trust-bundle": "FILE", "status": "FILE", "root": "FILE",
 }

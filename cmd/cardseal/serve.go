@@ -27,6 +27,7 @@ import (
 	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
 	"github.com/jilin-health/cardseal/workday"
@@ -34,7 +35,7 @@ import (
 
 // serveSettings are the settings 'cardseal serve' takes as flags (and
 // 'config check' too, to check what serve would run with).
-var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "trust_proxy", "demo_password"}
+var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "issuers", "hotline", "windows", "trust_proxy", "demo_password"}
 
 var cmdServe = &command{
 	name:  "serve",
@@ -176,6 +177,19 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
 		}
 	}
+	if s.Issuers != "" {
+		if svc.Issuers, err = lifecycle.ParseIssuers(s.Issuers); err != nil {
+			return withHint(err, "issuers lists type=level pairs, e.g. first=township,second=township,rebirth=county")
+		}
+	}
+
+	svc.Hotline = s.Hotline
+	var windows []org.Window
+	if s.Windows != "" {
+		if windows, err = loadWindows(s.Windows); err != nil {
+			return withHint(err, "the windows file is CSV with the header code,address,phone,hours, as examples/windows.csv (docs/service-windows.md)")
+		}
+	}
 
 	// From here on goroutines run: each is joined before the store
 	// closes (this defer runs before st.Close's).
@@ -204,7 +218,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 
 	h := api.New(api.Deps{
 		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, Logger: log,
-		Options: api.Options{TrustProxy: s.TrustProxy, Registry: reg, Now: now, HTTPS: strings.HasPrefix(s.PublicURL, "https://")},
+		Options: api.Options{TrustProxy: s.TrustProxy, Windows: windows, Registry: reg, Now: now, HTTPS: strings.HasPrefix(s.PublicURL, "https://")},
 	})
 	srv := &http.Server{
 		Handler:           h,
@@ -370,4 +384,14 @@ func sweepSessions(ctx context.Context, st *store.DB, sv *staff.Service, log *sl
 			}
 		}
 	}
+}
+
+// loadWindows reads the service windows file of the guide.
+func loadWindows(path string) ([]org.Window, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return org.ParseWindows(f)
 }

@@ -158,6 +158,9 @@ func (r *Registry) ListCards(ctx context.Context, f card.Filter) ([]card.Card, e
 	if f.CoupleKey != "" && !coupleKeyRE.MatchString(f.CoupleKey) {
 		return nil, invalid("list cards: couple key is not 1 to 64 lower-case hex digits")
 	}
+	if f.UnsealedBy != "" && !f.UnsealedBy.Valid() {
+		return nil, invalid("list cards: level %q", f.UnsealedBy)
+	}
 	if f.Awaiting != "" && !f.Awaiting.Valid() {
 		return nil, invalid("list cards: level %q", f.Awaiting)
 	}
@@ -180,6 +183,7 @@ func (r *Registry) ListCards(ctx context.Context, f card.Filter) ([]card.Card, e
 			f.CountyCode != "" && c.CountyCode != f.CountyCode,
 			f.CoupleKey != "" && c.CoupleKey != f.CoupleKey,
 			f.Awaiting != "" && (c.Status != card.StatusDraft || c.NextLevel != f.Awaiting),
+			f.UnsealedBy != "" && (c.Status != card.StatusDraft || slices.Index(org.Levels, c.NextLevel) > slices.Index(org.Levels, f.UnsealedBy)),
 			cursor != nil && !before(cursor, c):
 			continue
 		}
@@ -267,8 +271,15 @@ func (r *Registry) UpdateApplicant(ctx context.Context, cardID string, applicant
 	if _, err := r.appendEvent(ev); err != nil {
 		return err
 	}
+	t := r.now()
+	for l, ap := range rec.approvs {
+		if ap.InForce() && !slices.ContainsFunc(rec.seals, func(s card.Seal) bool { return s.Level == l }) {
+			ap.CancelledAt = t
+			rec.approvs[l] = ap
+		}
+	}
 	rec.c.Applicant = bytes.Clone(applicant)
-	rec.c.UpdatedAt, rec.c.Version = r.now(), rec.c.Version+1
+	rec.c.UpdatedAt, rec.c.Version = t, rec.c.Version+1
 	return nil
 }
 
@@ -323,7 +334,7 @@ func (r *Registry) PDF(ctx context.Context, cardID string, seq int) ([]byte, err
 	return rec.pdfs[seq], nil
 }
 
-func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, ev audit.Event) error {
+func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error {
 	if newStatus != card.StatusDraft && newStatus != card.StatusIssued {
 		return invalid("seal card %s: a seal leaves the card draft or issued, not %q", cardID, newStatus)
 	}
@@ -337,6 +348,9 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 	// over may be encrypted), kept as given.
 	if len(seal.PDFDigest) != sm3.Size {
 		return invalid("seal card %s: the seal record needs the SM3 digest of the sealed PDF", cardID)
+	}
+	if bar != nil && (!bar.Type.Valid() || len(bar.Statuses) == 0) {
+		return invalid("seal card %s: a bar names a card type and statuses", cardID)
 	}
 	if err := checkEvent(ev); err != nil {
 		return err
@@ -355,6 +369,9 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 	case slices.ContainsFunc(rec.seals, func(s card.Seal) bool { return s.Level == seal.Level }):
 		return fmt.Errorf("seal card %s: %w: %s level already sealed", cardID, card.ErrConflict, seal.Level)
 	}
+	if by := r.barring(&rec.c, bar); by != "" {
+		return fmt.Errorf("seal card %s: %w: card %s", cardID, card.ErrBarred, by)
+	}
 	if _, ok := r.orgs[seal.OrgCode]; !ok {
 		return fmt.Errorf("seal card %s: %w: organisation %s", cardID, card.ErrNotFound, seal.OrgCode)
 	}
@@ -364,6 +381,9 @@ func (r *Registry) AddSeal(ctx context.Context, cardID string, expectSeq int, pd
 		seal.SignedAt = t
 	} else {
 		seal.SignedAt = seal.SignedAt.UTC().Truncate(time.Microsecond)
+	}
+	if !seal.ApprovedAt.IsZero() {
+		seal.ApprovedAt = seal.ApprovedAt.UTC().Truncate(time.Microsecond)
 	}
 	ev.CardID = cardID
 	if _, err := r.appendEvent(ev); err != nil {
@@ -384,4 +404,69 @@ func (r *Registry) Seals(ctx context.Context, cardID string) ([]card.Seal, error
 		return nil, nil
 	}
 	return slices.Clone(rec.seals), nil
+}
+
+// barring returns the ID of a card of c's couple that bar names, or "".
+func (r *Registry) barring(c *card.Card, bar *card.CoupleBar) string {
+	if bar == nil || c.CoupleKey == "" {
+		return ""
+	}
+	for id, o := range r.cards {
+		if id != c.ID && o.c.CoupleKey == c.CoupleKey && o.c.Type == bar.Type && slices.Contains(bar.Statuses, o.c.Status) {
+			return id
+		}
+	}
+	return ""
+}
+
+func (r *Registry) Approve(ctx context.Context, ap card.Approval, ev audit.Event) error {
+	if !ap.Level.Valid() || ap.OrgCode == "" || ap.ByUser == "" || len(ap.ByUser) > 128 || ap.ApprovedAt.IsZero() {
+		return invalid("approve card %s: level, organisation, user and time are required", ap.CardID)
+	}
+	if err := checkEvent(ev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.get(ap.CardID)
+	if err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	switch {
+	case rec.c.Status != card.StatusDraft:
+		return fmt.Errorf("approve card %s: %w: card is %s", ap.CardID, card.ErrConflict, rec.c.Status)
+	case slices.ContainsFunc(rec.seals, func(s card.Seal) bool { return s.Level == ap.Level }):
+		return fmt.Errorf("approve card %s: %w: %s level sealed the card already", ap.CardID, card.ErrConflict, ap.Level)
+	case rec.approvs[ap.Level].ByUser != "" && rec.approvs[ap.Level].InForce():
+		return fmt.Errorf("approve card %s: %w: the %s level's approval is in force", ap.CardID, card.ErrDuplicate, ap.Level)
+	}
+	if _, ok := r.orgs[ap.OrgCode]; !ok {
+		return fmt.Errorf("approve card %s: %w: organisation %s", ap.CardID, card.ErrNotFound, ap.OrgCode)
+	}
+	ev.CardID = ap.CardID
+	if _, err := r.appendEvent(ev); err != nil {
+		return err
+	}
+	if rec.approvs == nil {
+		rec.approvs = map[org.Level]card.Approval{}
+	}
+	ap.ApprovedAt, ap.CancelledAt = ap.ApprovedAt.UTC().Truncate(time.Microsecond), time.Time{}
+	rec.approvs[ap.Level] = ap
+	return nil
+}
+
+func (r *Registry) Approvals(ctx context.Context, cardID string) ([]card.Approval, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.cards[cardID]
+	if !ok {
+		return nil, nil
+	}
+	var out []card.Approval
+	for _, l := range org.Levels {
+		if ap, ok := rec.approvs[l]; ok {
+			out = append(out, ap)
+		}
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,8 +75,10 @@ func testPorts(t *testing.T, b backend) {
 		{"create and get", testCreateGet},
 		{"list and page", testList},
 		{"seal", testSeal},
+		{"seal barred by the couple", testSealBar},
 		{"status", testStatus},
 		{"applicant", testApplicant},
+		{"approvals", testApprovals},
 		{"card numbers", testNumbers},
 		{"notices", testNotices},
 		{"forms", testForms},
@@ -409,7 +412,59 @@ func addSeal(reg lifecycle.Registry, cardID string, expectSeq int, pdf []byte, s
 		d := sm3.Sum(pdf)
 		s.PDFDigest = d[:]
 	}
-	return reg.AddSeal(ctx, cardID, expectSeq, pdf, s, st, next, e)
+	return reg.AddSeal(ctx, cardID, expectSeq, pdf, s, st, next, nil, e)
+}
+
+// testSealBar: a seal refused because another card of the couple is in
+// a barring state (Art. 22) changes nothing; a bar that matches no card
+// of the couple, or a card of another couple, does not stop the seal.
+func testSealBar(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	couple, other := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	mk := func(typ card.Type, key string) *card.Card {
+		c := newCard(t, "220102001001")
+		c.Type, c.CoupleKey = typ, key
+		if err := reg.CreateCard(ctx, c, []byte("%PDF-rev0 "+c.ID), ev(audit.CardCreate)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	voided, pending, first, stranger := mk(card.Rebirth, couple), mk(card.Rebirth, couple), mk(card.First, couple), mk(card.Rebirth, other)
+	bar := &card.CoupleBar{Type: card.Rebirth, Statuses: []card.Status{card.StatusVoided}}
+	seal := func(c *card.Card, bar *card.CoupleBar) error {
+		s := sealOf(org.Village, "220102001001")
+		d := sm3.Sum([]byte("%PDF-rev1"))
+		s.PDFDigest = d[:]
+		return reg.AddSeal(ctx, c.ID, 0, []byte("%PDF-rev1"), s, card.StatusDraft, org.Township, bar, ev(audit.CardSeal))
+	}
+	// Nothing voided yet: the bar stops nothing.
+	if err := seal(pending, bar); err != nil {
+		t.Fatalf("seal with nothing barring: %v", err)
+	}
+	if err := reg.SetStatus(ctx, voided.ID, []card.Status{card.StatusDraft}, card.StatusVoided, "other", "", "", ev(audit.CardVoid)); err != nil {
+		t.Fatal(err)
+	}
+	before := mustGet(t, reg, pending.ID)
+	s := sealOf(org.Township, "220102001")
+	d := sm3.Sum([]byte("%PDF-rev2"))
+	s.PDFDigest = d[:]
+	wantErr(t, "seal barred by a voided card of the couple",
+		reg.AddSeal(ctx, pending.ID, 1, []byte("%PDF-rev2"), s, card.StatusDraft, org.County, bar, ev(audit.CardSeal)), card.ErrBarred)
+	if got := mustGet(t, reg, pending.ID); got.Seq != before.Seq || got.Version != before.Version || got.NextLevel != org.Township {
+		t.Fatalf("a barred seal changed the card: %+v", got)
+	}
+	if ss, err := reg.Seals(ctx, pending.ID); err != nil || len(ss) != 1 {
+		t.Fatalf("seals after a barred seal: %d %v", len(ss), err)
+	}
+	wantErr(t, "invalid bar", seal(first, &card.CoupleBar{Type: "nonsense", Statuses: []card.Status{card.StatusVoided}}), b.invalid)
+	// Another type, another couple, no bar: sealed.
+	if err := seal(first, &card.CoupleBar{Type: card.Second, Statuses: []card.Status{card.StatusVoided}}); err != nil {
+		t.Fatalf("seal barred by nothing of its type: %v", err)
+	}
+	if err := seal(stranger, bar); err != nil {
+		t.Fatalf("seal of another couple's card: %v", err)
+	}
 }
 
 func sealOf(l org.Level, code string) card.Seal {
@@ -427,7 +482,7 @@ func testSeal(t *testing.T, b backend) {
 	bad := sealOf(org.Village, "220102001001")
 	bad.PDFDigest = []byte("not an SM3 digest")
 	wantErr(t, "not a digest", addSeal(reg, c.ID, 0, rev1, bad, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
-	wantErr(t, "no digest", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
+	wantErr(t, "no digest", reg.AddSeal(ctx, c.ID, 0, rev1, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, nil, ev(audit.CardSeal)), b.invalid)
 	wantErr(t, "no level", addSeal(reg, c.ID, 0, rev1, card.Seal{OrgCode: "220102001001", ByUser: "u"}, card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
 	wantErr(t, "empty PDF", addSeal(reg, c.ID, 0, nil, sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)), b.invalid)
 	if got := mustGet(t, reg, c.ID); got.Seq != 0 || got.Version != 1 {
@@ -566,6 +621,122 @@ func testApplicant(t *testing.T, b backend) {
 	if got := mustGet(t, reg, c.ID); string(got.Applicant) != "new sealed application" {
 		t.Fatalf("refused update changed the application: %q", got.Applicant)
 	}
+}
+
+// testApprovals: simultaneous review (Art. 15). One approval in force
+// per level until the level seals; a change of the application cancels
+// the approvals in force of the levels that have not sealed; approving
+// again replaces a cancelled one; a seal keeps its approval's time and
+// approver; the queue filter finds a draft at every level that has not
+// sealed it.
+func testApprovals(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	c := create(t, reg, "220102001001")
+	at := time.Date(2026, 3, 1, 8, 0, 0, 123456000, time.UTC)
+	ap := func(l org.Level, code string, at time.Time) card.Approval {
+		return card.Approval{CardID: c.ID, Level: l, OrgCode: code, ByUser: "u-" + code, ApprovedAt: at}
+	}
+	wantErr(t, "no time", reg.Approve(ctx, ap(org.Township, "220102001", time.Time{}), ev(audit.CardApprove)), b.invalid)
+	wantErr(t, "no level", reg.Approve(ctx, card.Approval{CardID: c.ID, OrgCode: "220102", ByUser: "u", ApprovedAt: at}, ev(audit.CardApprove)), b.invalid)
+	u := ap(org.Township, "220102001", at)
+	u.CardID = "0000000000000000"
+	wantErr(t, "unknown card", reg.Approve(ctx, u, ev(audit.CardApprove)), card.ErrNotFound)
+	for _, a := range []card.Approval{ap(org.Township, "220102001", at), ap(org.County, "220102", at.Add(time.Minute))} {
+		if err := reg.Approve(ctx, a, ev(audit.CardApprove)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "second approval in force", reg.Approve(ctx, ap(org.County, "220102", at.Add(time.Hour)), ev(audit.CardApprove)), card.ErrDuplicate)
+	got, err := reg.Approvals(ctx, c.ID)
+	if err != nil || len(got) != 2 || got[0].Level != org.Township || !got[0].ApprovedAt.Equal(at) || got[0].ByUser != "u-220102001" || !got[0].InForce() || got[1].Level != org.County {
+		t.Fatalf("approvals: %+v %v", got, err)
+	}
+	if n := len(mustEvents(t, reg, c.ID, audit.CardApprove)); n != 2 {
+		t.Fatalf("%d approval events, want 2", n)
+	}
+	// The village seals; then the application changes: the approvals of
+	// the township and the county are cancelled.
+	if err := addSeal(reg, c.ID, 0, []byte("%PDF-1"), sealOf(org.Village, "220102001001"), card.StatusDraft, org.Township, ev(audit.CardSeal)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "approval of a level that sealed", reg.Approve(ctx, ap(org.Village, "220102001001", at), ev(audit.CardApprove)), card.ErrConflict)
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed"), ev(audit.CardMaterials)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = reg.Approvals(ctx, c.ID)
+	if len(got) != 2 || got[0].InForce() || got[1].InForce() {
+		t.Fatalf("approvals after the change: %+v", got)
+	}
+	// Approving again replaces the cancelled approval.
+	if err := reg.Approve(ctx, ap(org.Township, "220102001", at.Add(2*time.Hour)), ev(audit.CardApprove)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = reg.Approvals(ctx, c.ID)
+	if len(got) != 2 || !got[0].InForce() || !got[0].ApprovedAt.Equal(at.Add(2*time.Hour)) || got[1].InForce() {
+		t.Fatalf("approvals after approving again: %+v", got)
+	}
+	// The township's seal records its approval; a later change leaves
+	// the approval of a level that sealed alone.
+	s := sealOf(org.Township, "220102001")
+	s.ApprovedAt, s.ApprovedBy = at.Add(2*time.Hour), "u-220102001"
+	if err := addSeal(reg, c.ID, 1, []byte("%PDF-2"), s, card.StatusDraft, org.County, ev(audit.CardSeal)); err != nil {
+		t.Fatal(err)
+	}
+	seals, err := reg.Seals(ctx, c.ID)
+	if err != nil || len(seals) != 2 || !seals[1].ApprovedAt.Equal(at.Add(2*time.Hour)) || seals[1].ApprovedBy != "u-220102001" || !seals[0].ApprovedAt.IsZero() {
+		t.Fatalf("seals: %+v %v", seals, err)
+	}
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed again"), ev(audit.CardMaterials)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = reg.Approvals(ctx, c.ID); !got[0].InForce() {
+		t.Fatalf("a change cancelled the approval of a level that sealed: %+v", got)
+	}
+	// The queue: the draft awaits the county; it is unsealed by the
+	// county only.
+	other := create(t, reg, "220102001001")
+	for _, tc := range []struct {
+		l    org.Level
+		want []string
+	}{{org.Village, []string{other.ID}}, {org.Township, []string{other.ID}}, {org.County, []string{c.ID, other.ID}}} {
+		cs, err := reg.ListCards(ctx, card.Filter{UnsealedBy: tc.l, CodePrefix: "220102001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, x := range cs {
+			ids = append(ids, x.ID)
+		}
+		slices.Sort(ids)
+		slices.Sort(tc.want)
+		if !slices.Equal(ids, tc.want) {
+			t.Fatalf("unsealed by %s: %v, want %v", tc.l, ids, tc.want)
+		}
+	}
+	if _, err := reg.ListCards(ctx, card.Filter{UnsealedBy: "nation"}); !errors.Is(err, b.invalid) {
+		t.Fatalf("unknown level: %v", err)
+	}
+	if err := reg.SetStatus(ctx, other.ID, []card.Status{card.StatusDraft}, card.StatusRefused, "other", "", "", ev(audit.CardRefuse)); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "approval of a refused card", reg.Approve(ctx, card.Approval{CardID: other.ID, Level: org.County, OrgCode: "220102", ByUser: "u", ApprovedAt: at}, ev(audit.CardApprove)), card.ErrConflict)
+}
+
+// mustEvents returns the card's audit events of one action.
+func mustEvents(t *testing.T, reg lifecycle.Registry, cardID string, action audit.Action) []audit.Event {
+	t.Helper()
+	evs, err := reg.AuditEvents(ctx, cardID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.Event
+	for _, e := range evs {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func testNumbers(t *testing.T, b backend) {

@@ -68,6 +68,7 @@ type record struct {
 	c       card.Card
 	pdfs    [][]byte // revision i at index i
 	seals   []card.Seal
+	approvs map[org.Level]card.Approval
 	notices []card.Notice
 	atts    []card.Attachment
 }

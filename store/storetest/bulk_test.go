@@ -82,7 +82,7 @@ func TestLoad(t *testing.T) {
 		// The store's own checks still hold over loaded rows: the sealed
 		// card's village seal is taken.
 		err = s.AddSeal(ctx, sealed.Card.ID, 1, []byte("%PDF revision 2"),
-			card.Seal{Level: org.Village, OrgCode: "220102001001", CertSerial: "0a1b", ByUser: "x", PDFDigest: make([]byte, 32)}, card.StatusDraft, org.County, audit.Event{Actor: "x", OrgCode: "220102001001", Action: audit.CardSeal})
+			card.Seal{Level: org.Village, OrgCode: "220102001001", CertSerial: "0a1b", ByUser: "x", PDFDigest: make([]byte, 32)}, card.StatusDraft, org.County, nil, audit.Event{Actor: "x", OrgCode: "220102001001", Action: audit.CardSeal})
 		if !errors.Is(err, card.ErrConflict) {
 			t.Errorf("AddSeal of a second village seal over loaded rows: %v, want card.ErrConflict", err)
 		}
