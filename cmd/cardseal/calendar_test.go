@@ -51,4 +51,3 @@ func TestArt19CalendarCoverage(t *testing.T) {
 		t.Errorf("a malformed calendar: %d\n%s", code, stdout)
 	}
 }
-
