@@ -21,6 +21,7 @@ import (
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // Deps are what the HTTP layer needs: the card lifecycle, the staff
@@ -31,6 +32,8 @@ type Deps struct {
 	Checker *lifecycle.Checker
 	Staff   *staff.Service
 	Quotas  lifecycle.Quotas
+	// TSA, when set, answers RFC 3161 requests at POST /tsa.
+	TSA     *tsa.Authority
 	Logger  *slog.Logger
 	Options Options
 }
@@ -139,6 +142,7 @@ type server struct {
 	checker *lifecycle.Checker
 	staff   *staff.Service
 	quotas  lifecycle.Quotas
+	tsa     *tsa.Authority
 	log     *slog.Logger
 	opt     Options
 	metrics *metrics
@@ -163,6 +167,7 @@ func New(deps Deps) *echo.Echo {
 		checker:       deps.Checker,
 		staff:         deps.Staff,
 		quotas:        deps.Quotas,
+		tsa:           deps.TSA,
 		log:           log,
 		opt:           opt,
 		metrics:       newMetrics(opt.Registry),

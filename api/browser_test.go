@@ -267,6 +267,18 @@ func TestBrowserCardFlow(t *testing.T) {
 	if st := county.submit("void", "#void-submit"); st != http.StatusOK {
 		t.Fatalf("void answered %d", st)
 	}
+	// Asked twice: the consequence, then the password (issue 16).
+	if got := county.text("#consequence"); !strings.Contains(got, "已作废") || !strings.Contains(got, "不可撤销") {
+		t.Fatalf("void confirmation says %q", got)
+	}
+	if sc, err := v.st.GetCard(context.Background(), strings.TrimPrefix(cardPath.Path, "/console/cards/")); err != nil || sc.Status != "issued" {
+		t.Fatalf("before the confirmation the card is %v (%v)", sc.Status, err)
+	}
+	county.shot(shots, "console-void-confirm")
+	county.do("re-enter password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), testPassword))
+	if st := county.submit("confirm void", "#confirm-status"); st != http.StatusOK {
+		t.Fatalf("confirmed void answered %d", st)
+	}
 	if got := county.text(".status"); !strings.Contains(got, "已作废") {
 		t.Fatalf("card page after void says %q", got)
 	}
@@ -314,8 +326,9 @@ func TestBrowserForgedToken(t *testing.T) {
 	shots := t.TempDir()
 	phone := newTab(t, bctx, srv.URL, "phone")
 	phone.do("phone screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	// Well-formed Base32 of the right length, signed by nobody.
-	phone.open("/V/" + strings.Repeat("A", 175))
+	// Well-formed Base32 of a version-1 token's length (180), signed by
+	// nobody. (Fewer characters would be a link cut short: amber.)
+	phone.open("/V/" + strings.Repeat("A", 180))
 	if got := phone.text(".verdict h1"); got != "无法核验" {
 		t.Fatalf("forged token page says %q, want 无法核验", got)
 	}

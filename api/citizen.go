@@ -111,8 +111,8 @@ func (s *server) applySubmit(c echo.Context) error {
 		if !errors.As(err, &fe) {
 			return err
 		}
-		ff := formField(fe.Field)
-		f.fail(ff, fieldMessage(ff))
+		ff := citizenField(fe.Field)
+		f.fail(ff, citizenMessage(ff))
 		return again(http.StatusUnprocessableEntity)
 	}
 	sc, err := s.svc.ApplyOnline(c.Request().Context(), app, f.Files, c.RealIP())
@@ -124,11 +124,11 @@ func (s *server) applySubmit(c echo.Context) error {
 		status := http.StatusConflict
 		switch {
 		case errors.As(err, &fe):
-			ff := formField(fe.Field)
-			f.fail(ff, fieldMessage(ff))
+			ff := citizenField(fe.Field)
+			f.fail(ff, citizenMessage(ff))
 			status = http.StatusUnprocessableEntity
 		case errors.As(err, &mg):
-			f.fail(formField(mg.Field), "含有无法打印在服务卡上的字符，请检查。")
+			f.fail(citizenField(mg.Field), "含有无法打印在服务卡上的字符，请检查。")
 			status = http.StatusUnprocessableEntity
 		case errors.As(err, &qe):
 			c.Response().Header().Set("Retry-After", retrySeconds(qe.RetryAfter))
@@ -141,7 +141,7 @@ func (s *server) applySubmit(c echo.Context) error {
 		case errors.Is(err, lifecycle.ErrRebirthBlocked):
 			f.Error = kindRebirthBlocked.detail
 		case errors.Is(err, org.ErrUnknown), errors.Is(err, org.ErrBadCode):
-			f.fail("village", fieldMessage("village"))
+			f.fail("village", citizenMessage("village"))
 			status = http.StatusUnprocessableEntity
 		default:
 			return err

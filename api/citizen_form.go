@@ -222,14 +222,14 @@ var fieldMessages = map[string]string{
 	"commitment":           "承诺须在勾选后提交。",
 }
 
-// formField is the form field of a card.FieldError's field.
-func formField(field string) string {
+// citizenField is the citizen form field of a card.FieldError's field.
+func citizenField(field string) string {
 	r := strings.NewReplacer(".", "_", "[", "_", "]", "")
 	return r.Replace(field)
 }
 
-// fieldMessage is the Chinese message for a form field's error.
-func fieldMessage(field string) string {
+// citizenMessage is the Chinese message for a form field's error.
+func citizenMessage(field string) string {
 	if m, ok := fieldMessages[field]; ok {
 		return m
 	}

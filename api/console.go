@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,18 +65,50 @@ func (s *server) consoleAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		csrf := csrfToken(ck.Value)
-		if c.Request().Method == http.MethodPost && !sameToken(postValue(c, "csrf"), csrf) {
-			return fail(kindForbidden, errors.New("console: missing or wrong CSRF token"))
-		}
+		stale := c.Request().Method == http.MethodPost && !sameToken(postValue(c, "csrf"), csrf)
 		s.setPrincipal(c, p)
 		c.Set(keyCSRF, csrf)
+		if stale {
+			return s.staleForm(c)
+		}
 		return next(c)
 	}
 }
 
 const keyCSRF = "cardseal.csrf"
 
+// staleForm answers a POST whose CSRF token is not the session's — a
+// form opened before the clerk logged in again (in another tab, or after
+// the session ended): nothing is done (403), and the clerk stays in the
+// console. A new application comes back filled in with the page's new
+// token; an action on a card shows the card again with a message.
+// (SameSite=Strict keeps the cookie off other sites' requests, so only
+// the clerk's own stale pages get here with a session.)
+func (s *server) staleForm(c echo.Context) error {
+	s.log.Warn("console: stale form", "request_id", requestIDOf(c), "path", c.Request().URL.Path)
+	const msg = "页面已过期（可能已在其他窗口重新登录），本次操作未执行。"
+	path := c.Request().URL.Path
+	switch {
+	case path == "/console/new":
+		a, _ := actorOf(c)
+		return s.againNew(c, a, readAppForm(c), http.StatusForbidden, msg+"填写的申请信息已保留，请核对后重新提交。", nil)
+	case strings.HasPrefix(path, "/console/cards/"):
+		if id := strings.Split(strings.TrimPrefix(path, "/console/cards/"), "/")[0]; cardIDRE.MatchString(id) {
+			c.SetParamNames("id")
+			c.SetParamValues(id)
+			return s.renderCard(c, http.StatusForbidden, msg+"请重新操作。", changeForm{})
+		}
+	}
+	return s.renderQueue(c, http.StatusForbidden, msg, "")
+}
+
 func (s *server) toLogin(c echo.Context) error {
+	if c.Request().Method == http.MethodPost && c.Request().URL.Path == "/console/new" {
+		// The session ended while the clerk filled in an application:
+		// the login page carries the draft, and the form comes back
+		// filled in after logging in (consoleLogin).
+		return s.renderLoginDraft(c, http.StatusUnauthorized, "登录已过期，请重新登录。填写的申请信息已保留，登录后请核对并提交。", draftFields(c))
+	}
 	if c.Request().Method != http.MethodGet {
 		return fail(kindUnauthorized, errors.New("console: no session"))
 	}
@@ -90,6 +123,8 @@ type consoleBase struct {
 	Flash string
 	Error string
 	Nav   string
+	// Find is the card number in the search box (after a failed search).
+	Find string
 }
 
 func (s *server) base(c echo.Context, title, nav string) consoleBase {
@@ -106,9 +141,9 @@ var flashText = map[string]string{
 	"revoked":    "服务卡已取消。",
 	"superseded": "服务卡已标记为换发。",
 	"refused":    "已不予办理，并出具不予办理告知书。",
+	"reviewed":   "材料审核结果已记录。",
 	"printed":    "已登记：正式证件已打印。",
 	"posted":     "已登记：正式证件已邮寄。",
-	"reviewed":   "材料审核结果已记录。",
 }
 
 type loginData struct {
@@ -116,6 +151,28 @@ type loginData struct {
 	CSRF  string
 	Next  string
 	Error string
+	// Draft is an application being filled in when the session ended,
+	// carried through the login form.
+	Draft []draftField
+}
+
+type draftField struct{ Name, Value string }
+
+// draftFieldNames are the new application form's fields.
+var draftFieldNames = []string{"village", "type", "channel", "child_order",
+	"male_name", "male_id", "male_hukou", "male_residence", "female_name", "female_id", "female_hukou", "female_residence",
+	"marriage_date", "marriage_cert", "status_number", "status_issuer", "retroactive", "birth_cert", "commitment", "other_province",
+	"proxy_name", "proxy_id", "proxy_relationship",
+	"child_name_0", "child_sex_0", "child_birth_0", "child_name_1", "child_sex_1", "child_birth_1", "child_name_2", "child_sex_2", "child_birth_2"}
+
+func draftFields(c echo.Context) []draftField {
+	var out []draftField
+	for _, n := range draftFieldNames {
+		if v := postValue(c, n); v != "" {
+			out = append(out, draftField{n, v})
+		}
+	}
+	return out
 }
 
 // safeNext keeps a post-login redirect inside the console.
@@ -136,13 +193,25 @@ func (s *server) consoleLoginForm(c echo.Context) error {
 }
 
 func (s *server) renderLogin(c echo.Context, status int, msg string) error {
+	var draft []draftField
+	if postValue(c, "draft") == "1" {
+		draft = draftFields(c)
+	}
+	return s.renderLoginDraft(c, status, msg, draft)
+}
+
+func (s *server) renderLoginDraft(c echo.Context, status int, msg string, draft []draftField) error {
+	next := safeNext(c.FormValue("next"))
+	if draft != nil {
+		next = "/console/new"
+	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	s.setCookie(c, loginCSRFCookie, tok, 1800)
-	return s.pages.render(c, status, "console_login.html", loginData{Title: "工作人员登录", CSRF: tok, Next: safeNext(c.FormValue("next")), Error: msg})
+	return s.pages.render(c, status, "console_login.html", loginData{Title: "工作人员登录", CSRF: tok, Next: next, Error: msg, Draft: draft})
 }
 
 // consoleLogin checks the username and password with the same rules as
@@ -152,7 +221,7 @@ func (s *server) consoleLogin(c echo.Context) error {
 	if err != nil || !sameToken(postValue(c, "csrf"), ck.Value) {
 		return s.renderLogin(c, http.StatusForbidden, "页面已过期，请重新登录。")
 	}
-	tok, _, err := s.startSession(c, staff.ConsoleSession, postValue(c, "username"), postValue(c, "password"))
+	tok, p, err := s.startSession(c, staff.ConsoleSession, postValue(c, "username"), postValue(c, "password"))
 	if err != nil {
 		var ae *apiError
 		var we *throttle.WaitError
@@ -167,6 +236,13 @@ func (s *server) consoleLogin(c echo.Context) error {
 	}
 	s.setCookie(c, loginCSRFCookie, "", -1)
 	s.setCookie(c, sessionCookie, tok, int(s.staff.Policy().SessionTTL/time.Second))
+	if postValue(c, "draft") == "1" {
+		// Back to the application the session ended on, not yet submitted.
+		s.setPrincipal(c, p)
+		c.Set(keyCSRF, csrfToken(tok))
+		a, _ := actorOf(c)
+		return s.againNew(c, a, readAppForm(c), http.StatusOK, "已重新登录。申请尚未提交，请核对后点击“受理并生成服务卡”。", nil)
+	}
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
 

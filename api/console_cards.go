@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
@@ -49,6 +50,12 @@ const queuePage = 50
 // consoleQueue lists the drafts awaiting the caller's seal, oldest first,
 // with the working days left under Art. 19, a page at a time.
 func (s *server) consoleQueue(c echo.Context) error {
+	return s.renderQueue(c, http.StatusOK, "", "")
+}
+
+// renderQueue shows the queue; after a failed search, with the message
+// and the number as typed in the search box.
+func (s *server) renderQueue(c echo.Context, status int, msg, find string) error {
 	a, _ := actorOf(c)
 	after := c.QueryParam("after")
 	if after != "" && !cardIDRE.MatchString(after) {
@@ -66,6 +73,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 	}
 	d := queueData{consoleBase: s.base(c, "我的待办", "queue"), Rows: []queueRow{}, Next: nextCursor(cards, queuePage),
 		CanApply: len(villages) > 0, CanCredit: lifecycle.Can(a, nil, lifecycle.ExportCredit)}
+	d.Error, d.Find = msg, find
 	for i := range cards {
 		sc := &cards[i]
 		app, err := s.svc.Applicant(sc)
@@ -86,7 +94,7 @@ func (s *server) consoleQueue(c echo.Context) error {
 		}
 		d.Rows = append(d.Rows, r)
 	}
-	return s.pages.render(c, http.StatusOK, "console_queue.html", d)
+	return s.pages.render(c, status, "console_queue.html", d)
 }
 
 // appForm is the new application form's values, kept to refill the form
@@ -112,7 +120,10 @@ type newData struct {
 	// (lifecycle.Service.Villages); none, and the page says so.
 	Villages []OrgView
 	Types    []card.Type
-	Field    string
+	// Errs are the problems of the fields, by form field name; First is
+	// the first of them in the form, which gets the focus.
+	Errs  map[string]string
+	First string
 }
 
 func readAppForm(c echo.Context) appForm {
@@ -198,23 +209,40 @@ func (s *server) villageViews(c echo.Context, a lifecycle.Actor) ([]OrgView, err
 	return out, nil
 }
 
+// againNew shows the new application form again with the values as
+// submitted, a message, and the problem of each field (errs, by form
+// field name).
+func (s *server) againNew(c echo.Context, a lifecycle.Actor, f appForm, status int, msg string, errs map[string]string) error {
+	vs, err := s.villageViews(c, a)
+	if err != nil {
+		return err
+	}
+	d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Villages: vs, Types: card.Types, Errs: errs, First: firstField(errs)}
+	d.Error = msg
+	return s.pages.render(c, status, "console_new.html", d)
+}
+
 // consoleCreate records the application for the village the form names
 // (the service decides whether the caller may) and opens the new card.
 func (s *server) consoleCreate(c echo.Context) error {
 	a, _ := actorOf(c)
 	f := readAppForm(c)
 	again := func(msg, field string) error {
-		vs, err := s.villageViews(c, a)
-		if err != nil {
-			return err
-		}
-		d := newData{consoleBase: s.base(c, "受理新申请", "new"), F: f, Villages: vs, Types: card.Types, Field: field}
-		d.Error = msg
-		return s.pages.render(c, http.StatusUnprocessableEntity, "console_new.html", d)
+		return s.againNew(c, a, f, http.StatusUnprocessableEntity, msg, nil)
 	}
 	body, err := f.applicant()
 	if err != nil {
 		return err
+	}
+	// The whole form is checked at once: every problem at its field.
+	var draft card.Applicant
+	if json.Unmarshal(body, &draft) == nil {
+		if ps := draft.Problems(); len(ps) > 0 {
+			errs := formProblems(ps)
+			s.log.Warn("console application refused", "request_id", requestIDOf(c), "problem", kindInvalidApp.slug, "fields", len(ps))
+			msg := fmt.Sprintf("申请信息有 %d 处需要修改，请按各项下方的提示修改后重新提交。", len(errs))
+			return s.againNew(c, a, f, http.StatusUnprocessableEntity, msg, errs)
+		}
 	}
 	app, err := card.ParseApplicant(body)
 	if err == nil {
@@ -228,12 +256,17 @@ func (s *server) consoleCreate(c echo.Context) error {
 		return err
 	}
 	s.log.Warn("console application refused", "request_id", requestIDOf(c), "problem", k.slug, "err", err)
-	msg, field := k.detail, ""
 	if extra != nil && extra.Field != "" {
-		field = extra.Field
-		msg = fmt.Sprintf("%s（字段 %s：%s）", k.detail, extra.Field, extra.Reason)
+		// A problem only the service finds (a character the card font
+		// lacks): at its field too.
+		f2 := formField(extra.Field)
+		text := fieldText(&card.FieldError{Field: extra.Field, Reason: extra.Reason})
+		if strings.Contains(extra.Reason, "card font") {
+			text = "此项含有服务卡字库中没有的字，暂不能生成服务卡，请联系平台管理员。"
+		}
+		return s.againNew(c, a, f, http.StatusUnprocessableEntity, "申请信息有 1 处需要修改。", map[string]string{f2: text})
 	}
-	return again(msg, field)
+	return again(k.detail, "")
 }
 
 type auditRow struct {
@@ -259,6 +292,13 @@ type detailData struct {
 	Notice int
 	// Materials: every required material, what was sent, its review.
 	Materials *materialsView
+	// Change is a status change refused, to refill its form.
+	Change changeForm
+	// Reads are the staff reads of the application (Art. 13), shown
+	// apart from the history of the procedure.
+	Reads []auditRow
+	// Sealed: the page right after this office's seal.
+	Sealed bool
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -273,6 +313,12 @@ type reasonOption struct{ Value, Label string }
 // consoleCard shows a card: its data, a preview of page 1, the seal
 // chain so far, its audit history and the actions open to the caller.
 func (s *server) consoleCard(c echo.Context) error {
+	return s.renderCard(c, http.StatusOK, "", changeForm{})
+}
+
+// renderCard shows the card page; after a refused status change, with
+// the message and the change form refilled.
+func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm) error {
 	a, _ := actorOf(c)
 	id, err := cardID(c)
 	if err != nil {
@@ -287,7 +333,18 @@ func (s *server) consoleCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese()}
+	d := detailData{consoleBase: s.base(c, sc.Type.Title()+" "+sc.Number, "card"), Card: v, App: v.Applicant, Status: sc.Status.Chinese(), Change: f}
+	d.Error = msg
+	if c.QueryParam("done") == "sealed" {
+		// Say what happens next: whose review the card goes to, or that
+		// it is issued; and offer the next card of the queue.
+		d.Sealed = true
+		if l := sc.NextLevel; l.Valid() && len(sc.VillageCode) >= l.CodeLen() {
+			d.Flash = "已审核通过并加盖本机构电子印章，已转 " + s.svc.OrgName(ctx, sc.VillageCode[:l.CodeLen()]) + " 审核。"
+		} else if sc.Status == card.StatusIssued {
+			d.Flash = "已加盖本机构电子印章，三级印章齐全，服务卡已办结，持卡人可下载打印。"
+		}
+	}
 	if sc.StatusReason != "" {
 		d.Status += "（" + reasonLabels[sc.StatusReason] + "）"
 	}
@@ -313,6 +370,10 @@ func (s *server) consoleCard(c echo.Context) error {
 				r.Reason = ev.Reason
 			}
 		}
+		if ev.Action == audit.CardRead {
+			d.Reads = append(d.Reads, r)
+			continue
+		}
 		d.Audit = append(d.Audit, r)
 	}
 	if d.Materials, err = s.materialsOf(ctx, a, sc, v.Applicant, d.CSRF); err != nil {
@@ -334,33 +395,7 @@ func (s *server) consoleCard(c echo.Context) error {
 	if v.VerificationURL != "" {
 		d.VerifyPath = "/v/" + sc.QRToken
 	}
-	return s.pages.render(c, http.StatusOK, "console_card.html", d)
-}
-
-// statusChanges are the county's actions on an issued card that the
-// actor may take.
-func statusChanges(a lifecycle.Actor, sc *card.Card) []statusChange {
-	var out []statusChange
-	for _, ch := range []statusChange{
-		{Action: "void", Label: "作废", Article: "第二十二条"},
-		{Action: "revoke", Label: "取消", Article: "第二十条"},
-		{Action: "supersede", Label: "换发", Article: "第十六条", NeedsNewCard: true},
-	} {
-		to := actionStatus[ch.Action]
-		act, _ := lifecycle.ActionFor(to)
-		if !lifecycle.Can(a, sc, act) {
-			continue
-		}
-		for _, r := range lifecycle.ReasonClasses[to] {
-			ch.Reasons = append(ch.Reasons, reasonOption{Value: r, Label: reasonLabels[r]})
-		}
-		out = append(out, ch)
-	}
-	return out
-}
-
-var actionStatus = map[string]card.Status{
-	"void": card.StatusVoided, "revoke": card.StatusRevoked, "supersede": card.StatusSuperseded,
+	return s.pages.render(c, status, "console_card.html", d)
 }
 
 // previewTool finds pdftoppm; without it the detail page links to the PDF.
@@ -369,8 +404,13 @@ func previewTool() (string, bool) {
 	return p, err == nil
 }
 
+// previewDPI is the resolution of the card preview: at 120 dpi the
+// card's smallest print (the seal captions, the verification code) reads
+// on an office screen; the page links to the image at full size.
+const previewDPI = 120
+
 // consolePreview renders page 1 of the card's newest revision as a PNG
-// at 60 dpi with poppler's pdftoppm.
+// at previewDPI with poppler's pdftoppm.
 func (s *server) consolePreview(c echo.Context) error {
 	a, _ := actorOf(c)
 	id, err := cardID(c)
@@ -411,7 +451,7 @@ func renderPage(ctx context.Context, tool string, pdf []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, tool, "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", in, filepath.Join(dir, "page"))
+	cmd := exec.CommandContext(ctx, tool, "-png", "-r", strconv.Itoa(previewDPI), "-f", "1", "-l", "1", "-singlefile", in, filepath.Join(dir, "page"))
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pdftoppm: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
@@ -488,35 +528,17 @@ func (s *server) consoleSeal(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done=sealed")
 }
 
-// consoleStatus voids, revokes or supersedes an issued card (county).
-func (s *server) consoleStatus(c echo.Context) error {
-	a, _ := actorOf(c)
-	id, err := cardID(c)
-	if err != nil {
-		return err
-	}
-	action := c.FormValue("action")
-	to, ok := actionStatus[action]
-	if !ok {
-		return fail(kindBadRequest, fmt.Errorf("unknown action %q", action))
-	}
-	newCard := lifecycle.CardRef{Number: strings.TrimSpace(c.FormValue("new_card"))}
-	sc, err := s.svc.SetStatus(c.Request().Context(), a, id, to, c.FormValue("reason"), strings.TrimSpace(c.FormValue("note")), newCard)
-	if err != nil {
-		return err
-	}
-	s.log.Info("card status changed", "request_id", requestIDOf(c), "card_id", sc.ID, "status", to, "reason", c.FormValue("reason"), "user", a.Username, "via", "console")
-	return c.Redirect(http.StatusSeeOther, "/console/cards/"+sc.ID+"?done="+string(to))
-}
-
 // consoleFind opens a card by its number.
 func (s *server) consoleFind(c echo.Context) error {
 	a, _ := actorOf(c)
-	number := strings.TrimSpace(c.QueryParam("number"))
-	if number == "" || len(number) > 32 {
-		return fail(kindMissingParam, errors.New("number required"))
+	typed := strings.TrimSpace(c.QueryParam("number"))
+	if typed == "" || len(typed) > 32 {
+		return s.renderQueue(c, http.StatusBadRequest, "请输入要查找的 16 位卡号。", typed)
 	}
-	sc, err := s.svc.FindByNumber(c.Request().Context(), a, number)
+	sc, err := s.svc.FindByNumber(c.Request().Context(), a, card.NormalizeNumber(typed))
+	if errors.Is(err, card.ErrNotFound) {
+		return s.renderQueue(c, http.StatusNotFound, "未找到卡号为 "+typed+" 的服务卡，或该卡不在本机构管辖范围内。请核对卡号。", typed)
+	}
 	if err != nil {
 		return err
 	}

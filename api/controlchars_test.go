@@ -119,8 +119,9 @@ func TestControlCharactersRefused(t *testing.T) {
 				}
 				form.Set(input, form.Get(input)+ch)
 				r := post("/console/new", form)
-				if r.Code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "字段 "+field) {
-					t.Errorf("%q in the console's %s: %d", ch, input, r.Code)
+				// The problem is shown at its input, in Chinese (issue 16).
+				if r.Code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `id="`+input+`-error"`) || !strings.Contains(string(r.body), lineText) {
+					t.Errorf("%q in the console's %s (%s): %d", ch, input, field, r.Code)
 				}
 			}
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // testPassword is every test user's password.
@@ -176,8 +177,30 @@ func newEnvKeys(t testing.TB, st *store.DB, ks *keys.FileStore, orgs []org.Org, 
 	sv.Now = opt.Now
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, Logger: log, Options: opt})
+	// The platform's TSA: serial numbers from the store, the test's
+	// clock as the reference too (tests move it; TestTimestampDriftStops
+	// drifts it on purpose). Every seal carries its timestamp.
+	var authority *tsa.Authority
+	if id, err := ks.TSAIdentity(); err == nil {
+		if authority, err = tsa.New(id, testSerials{st, opt.Now}, tsa.Options{Now: opt.Now, Logger: log}); err != nil {
+			t.Fatal(err)
+		}
+		svc.SetTimestamper(authority)
+	}
+	e := New(Deps{Service: svc, Checker: lifecycle.NewChecker(svc), Staff: sv, Quotas: st, TSA: authority, Logger: log, Options: opt})
 	return &env{t: t, e: e, st: st, ks: ks, svc: svc, staff: sv, logs: logs, clock: clk, reg: opt.Registry}
+}
+
+// testSerials are the store's time-stamp serial numbers with the test's
+// clock as the reference clock.
+type testSerials struct {
+	st  *store.DB
+	now func() time.Time
+}
+
+func (s testSerials) NextTimestampSerial(ctx context.Context) (int64, time.Time, error) {
+	n, _, err := s.st.NextTimestampSerial(ctx)
+	return n, s.now(), err
 }
 
 // session logs username in directly through the store (the login route

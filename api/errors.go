@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,6 +14,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/templates"
 	"github.com/jilin-health/cardseal/throttle"
@@ -57,6 +59,7 @@ var (
 	kindTooLarge        = kind{413, "too-large", "Request body too large", "上传内容过大。"}
 	kindUnsupportedType = kind{415, "unsupported-media-type", "Unsupported media type", "请上传 PDF 文件（application/pdf 或 multipart/form-data）。"}
 	kindNotJSON         = kind{415, "unsupported-media-type", "Unsupported media type", "请求内容须为 JSON（Content-Type: application/json）。"}
+	kindNotTSQuery      = kind{415, "unsupported-media-type", "Unsupported media type", "请求内容须为时间戳请求（Content-Type: application/timestamp-query）。"}
 	kindInvalidApp      = kind{422, "invalid-application", "Invalid application", "申请信息不完整或格式不正确，请检查指明的字段。"}
 	kindUnknownVillage  = kind{422, "unknown-organisation", "Unknown organisation", "未知的区划代码或机构。"}
 	kindNewCard         = kind{422, "new-card-required", "New card required", "换发须指明已办结的新卡（new_card_id）。"}
@@ -67,6 +70,7 @@ var (
 	kindOpenApplication = kind{409, "application-open", "Application already under review", "这对夫妻已有一份同类申请正在办理中，请凭申请编号查询进度，不要重复申请。"}
 	kindInternal        = kind{500, "internal", "Internal error", "服务器内部错误，请稍后再试。"}
 	kindUnavailable     = kind{503, "timeout", "Service unavailable", "服务器繁忙或处理超时，请稍后再试。"}
+	kindNoTimestamp     = kind{503, "timestamp-unavailable", "Timestamp unavailable", "时间戳服务暂不可用，未盖章，请稍后再试。"}
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -184,6 +188,8 @@ func classify(err error) (kind, *Problem) {
 		return kindNotPDF, nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return kindUnavailable, nil
+	case errors.Is(err, signer.ErrTimestamp):
+		return kindNoTimestamp, nil
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:
@@ -251,7 +257,7 @@ func (s *server) handleError(err error, c echo.Context) {
 	switch {
 	case c.Request().Method == http.MethodHead:
 		werr = c.NoContent(k.status)
-	case isHTML(c):
+	case isHTML(c) || wantsHTML(c):
 		werr = s.pages.renderError(c, k)
 	default:
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
@@ -262,6 +268,18 @@ func (s *server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Warn("write error response", "request_id", p.RequestID, "err", werr)
 	}
+}
+
+// wantsHTML reports whether a request no route claimed as HTML comes
+// from a browser: a GET outside the JSON API whose Accept header names
+// text/html. An unknown route or a mistyped link then gets a Chinese
+// page with the site's landmarks, not a problem document.
+func wantsHTML(c echo.Context) bool {
+	r := c.Request()
+	if r.Method != http.MethodGet || strings.HasPrefix(r.URL.Path, "/api/") {
+		return false
+	}
+	return strings.Contains(r.Header.Get(echo.HeaderAccept), "text/html")
 }
 
 // retrySeconds is a wait as the Retry-After header's whole seconds,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -40,6 +41,8 @@ func mustPages() *pages {
 		// hotline is the complaint hotline (Art. 24); each server
 		// overrides it with its setting (Options.Hotline).
 		"hotline": func() string { return "" },
+		"fa":      fieldAttrs,
+		"fm":      fieldMessage,
 	}).ParseFS(webFS, "web/*.html"))
 	a, err := fs.Sub(webFS, "web/assets")
 	if err != nil {
@@ -68,10 +71,17 @@ type verdict struct {
 	Next    string
 }
 
+// incompleteLink is the page's own status for a QR link cut short
+// (token.Truncated); the JSON API answers such a token "forged".
+const incompleteLink = "incomplete_link"
+
 var verdicts = map[string]verdict{
+	incompleteLink: {"warn", "question", "链接不完整",
+		"扫码得到的链接不完整（二维码可能污损、折叠或没有扫全），无法据此判断这张卡的真伪，这不表示卡是伪造的。",
+		"请重新扫描服务卡上的二维码；仍然不行时，请用卡上印制的卡号和核验码人工核验。"},
 	lifecycle.PublicValid: {"ok", "check", "有效",
 		"此服务卡由下方所列发证机关核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
-		"请核对持卡人身份证件与下方显示的姓名、身份证号码（部分隐藏）是否一致。"},
+		"请核对持卡人身份证件与上方显示的姓名、身份证号码（部分隐藏）是否一致。"},
 	lifecycle.PublicIncomplete: {"warn", "clock", "审批未完成",
 		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",
 		"请持卡人联系受理申请的村(居)委会或乡(镇、街道)了解审批进度，办结后重新下载打印。"},
@@ -125,6 +135,9 @@ type verifyData struct {
 	SupersededBy string
 	// Download links a valid card's holders to the citizen download.
 	Download string
+	// CheckByNumber offers the manual check, when the QR code could not
+	// tell.
+	CheckByNumber bool
 }
 
 func chinaTime(t time.Time) string {
@@ -144,7 +157,8 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 	if !ok {
 		v = verdicts[lifecycle.PublicUnknown]
 	}
-	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download}
+	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download,
+		CheckByNumber: a.Status == incompleteLink || a.Status == lifecycle.PublicUnknown || a.Status == lifecycle.PublicForged}
 	for _, h := range a.Holders {
 		role := "男方"
 		if h.Role == "female" {
@@ -184,6 +198,7 @@ func (p *pages) renderDownload(c echo.Context, status int, sc *card.Card, msg st
 
 type errorData struct {
 	Status int
+	Class  string // the colour: never the forgery red for a page that says nothing about a card
 	Title  string
 	Detail string
 }
@@ -200,7 +215,11 @@ func (p *pages) renderError(c echo.Context, k kind) error {
 	if !ok {
 		title = "出错了"
 	}
-	return p.render(c, k.status, "error.html", errorData{Status: k.status, Title: title, Detail: k.detail})
+	class := "warn"
+	if k.status == http.StatusNotFound {
+		class = "info"
+	}
+	return p.render(c, k.status, "error.html", errorData{Status: k.status, Class: class, Title: title, Detail: k.detail})
 }
 
 // asset serves the pages' embedded stylesheet and images.
@@ -233,11 +252,15 @@ var icons = map[string]template.HTML{
 	"seal-no":  `<svg class="mark" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2.5" stroke-dasharray="3 3"/></svg>`,
 }
 
-// checkData is the manual check form.
+// checkData is the manual check form. Error is a form problem (a field
+// left empty); Mismatch says the number and code name no card — most
+// often a typing slip, so it is amber and the form keeps what was typed,
+// never the red of a forgery.
 type checkData struct {
-	Number string
-	Code   string
-	Error  string
+	Number   string
+	Code     string
+	Error    string
+	Mismatch bool
 }
 
 // checkPage is the manual check (a damaged QR code): with a card number
@@ -250,11 +273,14 @@ func (s *server) checkPage(c echo.Context) error {
 	if number == "" || code == "" || len(number) > 32 || len(code) > 32 {
 		return s.pages.render(c, http.StatusBadRequest, "check.html", checkData{Number: number, Code: code, Error: "请同时填写卡号和核验码。"})
 	}
-	ans, err := s.checker.CheckNumber(c.Request().Context(), number, strings.ToUpper(code))
+	ans, err := s.checker.CheckNumber(c.Request().Context(), number, code)
 	if err != nil {
 		return err
 	}
 	s.metrics.verification.WithLabelValues("number_page", ans.Status).Inc()
+	if ans.Status == lifecycle.PublicUnknown {
+		return s.pages.render(c, http.StatusOK, "check.html", checkData{Number: number, Code: code, Mismatch: true})
+	}
 	return s.pages.renderVerify(c, ans)
 }
 
@@ -284,9 +310,32 @@ type windowRow struct {
 	org.Window
 }
 
+// uploadData is the file check form, with what went wrong with the last
+// file: a photo (Photo) or another file that is not a PDF (NotPDF).
+type uploadData struct {
+	Photo  bool
+	NotPDF bool
+}
+
 // uploadForm is the page to check a PDF file.
 func (s *server) uploadForm(c echo.Context) error {
-	return s.pages.render(c, http.StatusOK, "upload.html", nil)
+	return s.pages.render(c, http.StatusOK, "upload.html", uploadData{})
+}
+
+// isPhoto reports whether an upload is a picture — a photo of the paper
+// card is the usual mistake — by its leading bytes: JPEG, PNG, GIF, WebP,
+// BMP, or HEIC/HEIF (what iPhones take).
+func isPhoto(data []byte) bool {
+	if strings.HasPrefix(http.DetectContentType(data), "image/") {
+		return true
+	}
+	if len(data) >= 12 && string(data[4:8]) == "ftyp" {
+		switch string(data[8:12]) {
+		case "heic", "heix", "hevc", "mif1", "msf1", "heif":
+			return true
+		}
+	}
+	return false
 }
 
 // checkNames are the verifier's checks in words.
@@ -324,11 +373,13 @@ type reportData struct {
 	Changes   []verifier.Change
 	Problems  []string
 	Revisions int
-	Number    string
-	Current   bool
-	Registry  *verifyData
-	JSON      string
-	CheckedAt string
+	// CheckCount and Failed count the technical checks of all seals.
+	CheckCount, Failed int
+	Number             string
+	Current            bool
+	Registry           *verifyData
+	JSON               string
+	CheckedAt          string
 }
 
 var fileVerdicts = map[verifier.Verdict]verdict{
@@ -347,7 +398,14 @@ func (s *server) uploadReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if isPhoto(data) {
+		s.metrics.verification.WithLabelValues("upload_page", "photo").Inc()
+		return s.pages.render(c, http.StatusUnprocessableEntity, "upload.html", uploadData{Photo: true})
+	}
 	out, err := s.checkUpload(c.Request().Context(), data)
+	if errors.Is(err, verifier.ErrNotPDF) {
+		return s.pages.render(c, http.StatusUnprocessableEntity, "upload.html", uploadData{NotPDF: true})
+	}
 	if err != nil {
 		return err
 	}
@@ -375,6 +433,10 @@ func (s *server) uploadReport(c echo.Context) error {
 				name = ck.Name
 			}
 			rs.Checks = append(rs.Checks, reportCheck{Name: name, Reason: ck.Reason, OK: ck.OK})
+			d.CheckCount++
+			if !ck.OK {
+				d.Failed++
+			}
 		}
 		d.Seals = append(d.Seals, rs)
 	}

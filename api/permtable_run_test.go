@@ -716,7 +716,8 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		}
 		status := func(action string, extra url.Values) string {
 			offered = offers(page, `id="form-`+action+`"`)
-			form := url.Values{"action": {action}, "reason": {"other"}, "note": {"权限表"}}
+			// The password confirms the change, as for a seal (issue 16).
+			form := url.Values{"action": {action}, "reason": {"other"}, "note": {"权限表"}, "password": {testPassword}}
 			for k, v := range extra {
 				form[k] = v
 			}

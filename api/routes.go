@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 // routes registers every route of the service, with its permission, rate
@@ -34,6 +35,9 @@ func (s *server) routes(e *echo.Echo) {
 	// Public pages (no login): the QR URL is upper case (/V/…).
 	e.GET("/v/:token", s.verifyPage, html, public, noStore)
 	e.GET("/V/:token", s.verifyPage, html, public, noStore)
+	// A QR link that ends at /V/ or carries a stray "/" (verifyDamaged).
+	e.GET("/v/*", s.verifyDamaged, html, public, noStore)
+	e.GET("/V/*", s.verifyDamaged, html, public, noStore)
 	e.GET("/c/:token", s.downloadForm, html, public, noStore)
 	e.POST("/c/:token", s.download, html, public, download, form, noStore)
 	e.GET("/check", s.checkPage, html, public, noStore)
@@ -55,7 +59,9 @@ func (s *server) routes(e *echo.Echo) {
 	cform := bodyLimit(32 << 10)
 	console := s.consoleAuth
 	e.GET("/console/login", s.consoleLoginForm, html, noStore)
-	e.POST("/console/login", s.consoleLogin, html, login, loginShared, form, noStore)
+	// The login form may carry the draft of an application whose session
+	// ended (console.go, toLogin), hence the console form's body limit.
+	e.POST("/console/login", s.consoleLogin, html, login, loginShared, bodyLimit(32<<10), noStore)
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
 	e.GET("/console", s.consoleQueue, html, console, noStore)
 	e.GET("/console/find", s.consoleFind, html, console, noStore)
@@ -70,12 +76,22 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
-	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
-	e.GET("/console/postings", s.consolePostings, html, console, noStore)
-	e.POST("/console/postings/:id/:seq", s.consoleRecordPosting, html, form, console, noStore)
 	// What a citizen sent (console_materials.go): an image, never a PDF.
 	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
 	e.POST("/console/cards/:id/materials/:material/review", s.consoleReview, html, cform, console, noStore)
+
+	// The platform's time-stamping authority (RFC 3161, issue 17) for
+	// the province's other systems: a request is a hash, so its body is
+	// small; each client is limited like the public pages.
+	if s.tsa != nil {
+		e.POST("/tsa", s.timestamp, public, bodyLimit(tsa.MaxRequest), noStore)
+	}
+	// The current CRL of the province root, at the URL certificates name
+	// in their CRL distribution points.
+	e.GET("/crl", s.crl, public)
+	e.GET("/console/reports/credit", s.creditReport, html, console, noStore)
+	e.GET("/console/postings", s.consolePostings, html, console, noStore)
+	e.POST("/console/postings/:id/:seq", s.consoleRecordPosting, html, form, console, noStore)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)

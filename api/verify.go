@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/token"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -57,13 +58,55 @@ func (s *server) verifyToken(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, ans)
 }
 
-// verifyPage is the page a phone opens from the QR code.
+// verifyPage is the page a phone opens from the QR code. A token cut
+// short (token.Truncated: a half-read QR code, a link broken by a chat
+// program) gets the amber "link incomplete" page, not the forgery page:
+// it says nothing about the card.
 func (s *server) verifyPage(c echo.Context) error {
+	raw := c.Param("token")
+	if len(raw) <= maxTokenParam && strings.Contains(raw, "/") {
+		return s.damagedLink(c, raw)
+	}
+	if len(raw) <= maxTokenParam && token.Truncated(raw) {
+		return s.incompleteLink(c)
+	}
 	ans, err := s.check(c, "page")
 	if err != nil {
 		return err
 	}
 	return s.pages.renderVerify(c, ans)
+}
+
+// verifyDamaged answers a QR link that /V/:token does not match: one
+// that ends at /V/, or carries a stray "/" (/V/TOKEN/, /V/TOK/EN). With
+// the slashes taken out, a complete token is sent to its canonical URL;
+// anything else is classified as verifyPage does.
+func (s *server) verifyDamaged(c echo.Context) error {
+	return s.damagedLink(c, c.Param("*"))
+}
+
+// damagedLink answers the path after /V/ when it holds a "/" (echo gives
+// the rest of the path to the last parameter of /V/:token, or to /V/*).
+func (s *server) damagedLink(c echo.Context, raw string) error {
+	if len(raw) > maxTokenParam {
+		raw = raw[:maxTokenParam+1] // overlong: answered forged by check
+	}
+	tok := strings.ToUpper(strings.ReplaceAll(raw, "/", ""))
+	if token.Truncated(tok) {
+		return s.incompleteLink(c)
+	}
+	if _, err := token.ParseHandle(tok); err == nil {
+		return c.Redirect(http.StatusFound, "/V/"+tok)
+	}
+	c.SetParamNames("token")
+	c.SetParamValues(tok)
+	return s.verifyPage(c)
+}
+
+// incompleteLink is the page for a link cut short.
+func (s *server) incompleteLink(c echo.Context) error {
+	s.metrics.verification.WithLabelValues("page", "incomplete_link").Inc()
+	return s.pages.renderVerify(c, &lifecycle.Answer{Status: incompleteLink, CheckedAt: s.opt.Now().UTC(), Seals: []lifecycle.PublicSeal{}})
 }
 
 // verifyNumber is the manual check by card number and verification code.

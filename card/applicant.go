@@ -172,121 +172,122 @@ func ParseApplicant(data []byte) (*Applicant, error) {
 
 const maxText = 200
 
-// Validate checks the application's fields for shape and consistency.
+// Validate checks the application's fields for shape and consistency and
+// returns the first problem.
 func (a *Applicant) Validate() error {
+	if ps := a.Problems(); len(ps) > 0 {
+		return ps[0]
+	}
+	return nil
+}
+
+// Problems checks the whole application and returns every field's
+// problem, in the order of the form (a form shows them all at once); a
+// field has at most one.
+func (a *Applicant) Problems() []*FieldError {
+	var ps []*FieldError
+	seen := map[string]bool{}
+	add := func(err error) {
+		var fe *FieldError
+		if errors.As(err, &fe) && !seen[fe.Field] {
+			seen[fe.Field] = true
+			ps = append(ps, fe)
+		}
+	}
 	if !a.Type.Valid() {
-		return fieldErr("type", "must be first, second or rebirth")
+		add(fieldErr("type", "must be first, second or rebirth"))
 	}
 	for _, p := range []struct {
 		field string
 		p     Person
 	}{{"male", a.Male}, {"female", a.Female}} {
-		if err := validName(p.field+".name", p.p.Name); err != nil {
-			return err
-		}
+		add(validName(p.field+".name", p.p.Name))
 		if err := ValidateIDNumber(p.p.IDNumber); err != nil {
-			return fieldErr(p.field+".id_number", "%v", err)
+			add(fieldErr(p.field+".id_number", "%v", err))
 		}
 		for _, f := range []struct{ name, v string }{{"hukou", p.p.Hukou}, {"residence", p.p.Residence}} {
 			if strings.TrimSpace(f.v) == "" || utf8.RuneCountInString(f.v) > maxText {
-				return fieldErr(p.field+"."+f.name, "required, at most %d characters", maxText)
+				add(fieldErr(p.field+"."+f.name, "required, at most %d characters", maxText))
 			}
-			if err := CheckLine(p.field+"."+f.name, f.v); err != nil {
-				return err
-			}
+			add(CheckLine(p.field+"."+f.name, f.v))
 		}
 	}
 	if a.Male.IDNumber == a.Female.IDNumber {
-		return fieldErr("female.id_number", "must differ from the male spouse's")
+		add(fieldErr("female.id_number", "must differ from the male spouse's"))
 	}
 	if a.Marriage == nil && a.StatusCert == nil {
-		return fieldErr("marriage", "a marriage certificate or a status certificate (Art. 5) is required")
+		add(fieldErr("marriage", "a marriage certificate or a status certificate (Art. 5) is required"))
 	}
 	if a.Marriage != nil {
 		if _, err := time.Parse("2006-01-02", a.Marriage.Date); err != nil {
-			return fieldErr("marriage.date", "must be YYYY-MM-DD")
+			add(fieldErr("marriage.date", "must be YYYY-MM-DD"))
 		}
 		if strings.TrimSpace(a.Marriage.CertNumber) == "" || len(a.Marriage.CertNumber) > 64 {
-			return fieldErr("marriage.cert_number", "required, at most 64 characters")
+			add(fieldErr("marriage.cert_number", "required, at most 64 characters"))
 		}
-		if err := CheckLine("marriage.cert_number", a.Marriage.CertNumber); err != nil {
-			return err
-		}
+		add(CheckLine("marriage.cert_number", a.Marriage.CertNumber))
 	}
 	if a.StatusCert != nil {
 		if strings.TrimSpace(a.StatusCert.Number) == "" || len(a.StatusCert.Number) > 64 {
-			return fieldErr("status_cert.number", "required when a status certificate is given, at most 64 characters")
+			add(fieldErr("status_cert.number", "required when a status certificate is given, at most 64 characters"))
 		}
-		if err := CheckLine("status_cert.number", a.StatusCert.Number); err != nil {
-			return err
-		}
+		add(CheckLine("status_cert.number", a.StatusCert.Number))
 		if utf8.RuneCountInString(a.StatusCert.Issuer) > maxText {
-			return fieldErr("status_cert.issuer", "at most %d characters", maxText)
+			add(fieldErr("status_cert.issuer", "at most %d characters", maxText))
 		}
-		if err := CheckLine("status_cert.issuer", a.StatusCert.Issuer); err != nil {
-			return err
-		}
+		add(CheckLine("status_cert.issuer", a.StatusCert.Issuer))
 	}
 	if a.Type == Rebirth && a.StatusCert == nil {
-		return fieldErr("status_cert", "a re-birth card needs a status certificate (Art. 6)")
+		add(fieldErr("status_cert", "a re-birth card needs a status certificate (Art. 6)"))
 	}
 	if a.ChildOrder < 1 || a.ChildOrder > 9 {
-		return fieldErr("child_order", "must be between 1 and 9")
+		add(fieldErr("child_order", "must be between 1 and 9"))
 	}
 	if len(a.Children) > 8 {
-		return fieldErr("children", "at most 8")
+		add(fieldErr("children", "at most 8"))
 	}
 	for i, c := range a.Children {
-		if err := validName(fmt.Sprintf("children[%d].name", i), c.Name); err != nil {
-			return err
-		}
+		add(validName(fmt.Sprintf("children[%d].name", i), c.Name))
 		if c.Sex != "男" && c.Sex != "女" {
-			return fieldErr(fmt.Sprintf("children[%d].sex", i), "must be 男 or 女")
+			add(fieldErr(fmt.Sprintf("children[%d].sex", i), "must be 男 or 女"))
 		}
 		if _, err := time.Parse("2006-01-02", c.BirthDate); err != nil {
-			return fieldErr(fmt.Sprintf("children[%d].birth_date", i), "must be YYYY-MM-DD")
+			add(fieldErr(fmt.Sprintf("children[%d].birth_date", i), "must be YYYY-MM-DD"))
 		}
 	}
 	if a.Retroactive && strings.TrimSpace(a.BirthCertNumber) == "" {
-		return fieldErr("birth_cert_number", "a retroactive card needs the child's birth medical certificate number (Art. 4)")
+		add(fieldErr("birth_cert_number", "a retroactive card needs the child's birth medical certificate number (Art. 4)"))
 	}
 	if len(a.BirthCertNumber) > 64 {
-		return fieldErr("birth_cert_number", "at most 64 characters")
+		add(fieldErr("birth_cert_number", "at most 64 characters"))
 	}
-	if err := CheckLine("birth_cert_number", a.BirthCertNumber); err != nil {
-		return err
-	}
+	add(CheckLine("birth_cert_number", a.BirthCertNumber))
 	switch a.Channel {
 	case ChannelSelf, ChannelStaff:
 	case ChannelProxy:
 		if a.Proxy == nil {
-			return fieldErr("proxy", "a proxy application names the proxy (Art. 7b)")
+			add(fieldErr("proxy", "a proxy application names the proxy (Art. 7b)"))
+			break
 		}
-		if err := validName("proxy.name", a.Proxy.Name); err != nil {
-			return err
-		}
+		add(validName("proxy.name", a.Proxy.Name))
 		if err := ValidateIDNumber(a.Proxy.IDNumber); err != nil {
-			return fieldErr("proxy.id_number", "%v", err)
+			add(fieldErr("proxy.id_number", "%v", err))
 		}
 		if strings.TrimSpace(a.Proxy.Relationship) == "" || utf8.RuneCountInString(a.Proxy.Relationship) > 30 {
-			return fieldErr("proxy.relationship", "required, at most 30 characters")
+			add(fieldErr("proxy.relationship", "required, at most 30 characters"))
 		}
-		if err := CheckLine("proxy.relationship", a.Proxy.Relationship); err != nil {
-			return err
-		}
+		add(CheckLine("proxy.relationship", a.Proxy.Relationship))
 	default:
-		return fieldErr("channel", "must be self, proxy or staff")
+		add(fieldErr("channel", "must be self, proxy or staff"))
 	}
-	if err := a.checkMaterials(); err != nil {
-		return err
-	}
+	add(a.checkMaterials())
 	if a.ReissueOf != "" && (len(a.ReissueOf) != 16 || strings.Trim(a.ReissueOf, "0123456789") != "") {
-		return fieldErr("reissue_of", "must be a 16-digit card number")
+		add(fieldErr("reissue_of", "must be a 16-digit card number"))
 	}
 	if len(a.Village) != 12 || strings.Trim(a.Village, "0123456789") != "" || strings.HasSuffix(a.Village, "000") {
-		return fieldErr("village", "must be a 12-digit village division code")
+		add(fieldErr("village", "must be a 12-digit village division code"))
 	}
-	return nil
+	return ps
 }
 
 func validName(field, s string) error {

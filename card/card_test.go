@@ -170,3 +170,49 @@ func TestMaterialReviewStates(t *testing.T) {
 		t.Fatal("Satisfied")
 	}
 }
+
+// TestNormalizeNumber: a card number typed with the usual slips reads as
+// the printed number; anything else is left as typed.
+func TestNormalizeNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"2201022026000001":   "2201022026000001",
+		"220102 2026 000001": "2201022026000001",
+		"220102-2026-000001": "2201022026000001",
+		"２２０１０２２０２６０００００１": "2201022026000001",
+		"22010220260000O1":    "2201022026000001",
+		"220102202600000l":    "2201022026000001",
+		" 2201022026000001\t": "2201022026000001",
+		"220102202600001":     "220102202600001", // 15 digits: as typed
+		"2201022026000001-N1": "2201022026000001-N1",
+		"22010220260000X1":    "22010220260000X1",
+	} {
+		if got := NormalizeNumber(in); got != want {
+			t.Errorf("NormalizeNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestProblemsAll: the whole application is checked at once, one problem
+// per field, in the form's order; Validate returns the first of them.
+func TestProblemsAll(t *testing.T) {
+	a := &Applicant{Type: First, ChildOrder: 0, Channel: ChannelSelf, Village: "220102001001",
+		Male:   Person{Name: "李四", IDNumber: "220102199003071230", Hukou: "长春", Residence: "长春"},
+		Female: Person{Name: "", IDNumber: "220102199208152346", Hukou: "长春", Residence: ""},
+	}
+	var got []string
+	for _, p := range a.Problems() {
+		got = append(got, p.Field)
+	}
+	want := []string{"male.id_number", "female.name", "female.residence", "marriage", "child_order"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("problems %v, want %v", got, want)
+	}
+	var fe *FieldError
+	if err := a.Validate(); !errors.As(err, &fe) || fe.Field != "male.id_number" {
+		t.Fatalf("Validate: %v", err)
+	}
+	a.Channel = ChannelProxy // no proxy named: a problem, not a panic
+	if ps := a.Problems(); ps[len(ps)-1].Field != "proxy" {
+		t.Fatalf("proxy problems %v", ps)
+	}
+}

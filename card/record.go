@@ -26,12 +26,12 @@ var (
 	// ErrDuplicate: a unique key is taken (card number, QR token, status
 	// index, a second one-time notice for the same application).
 	ErrDuplicate = errors.New("duplicate")
-	// ErrHeld: a new card's couple holds an issued card of its type
-	// already (other than the one the new card replaces).
-	ErrHeld = errors.New("the couple holds an issued card of this type")
 	// ErrBarred: a write refused because another card of the same couple
 	// is in a state the caller named as barring it (a CoupleBar).
 	ErrBarred = errors.New("barred by another card of the couple")
+	// ErrHeld: a new card's couple holds an issued card of its type
+	// already (other than the one the new card replaces).
+	ErrHeld = errors.New("the couple holds an issued card of this type")
 )
 
 // CoupleBar names the cards of a couple that bar a write to another card
@@ -117,15 +117,6 @@ type Card struct {
 	// every seal; the registry only keeps it, so queues are one index
 	// lookup without knowing any policy.
 	NextLevel org.Level
-	// Commitment: the couple made a written commitment (承诺, Art. 10)
-	// in their application. Only a re-birth card with one may be revoked
-	// (Art. 20). Recorded at application; false for older cards.
-	Commitment bool
-	// Replaces is the ID of the issued card a new card is to replace
-	// (换发, Art. 16): read by CreateCard only, not kept. A couple
-	// holds one issued card per type; CreateCard refuses another
-	// (ErrHeld) unless it replaces that one.
-	Replaces string
 	// IssuerCode is the organisation that issues the card (发证机关): a
 	// township or the county, by the issuer policy of the card's type
 	// when it was made (lifecycle/issuer.go); "" on cards from before the
@@ -135,6 +126,15 @@ type Card struct {
 	UpdatedAt  time.Time
 	CreatedBy  string // username
 	Version    int    // incremented on every change
+	// Commitment: the couple made a written commitment (承诺, Art. 10)
+	// in their application. Only a re-birth card with one may be revoked
+	// (Art. 20). Recorded at application; false for older cards.
+	Commitment bool
+	// Replaces is the ID of the issued card a new card is to replace
+	// (换发, Art. 16): read by CreateCard only, not kept. A couple
+	// holds one issued card per type; CreateCard refuses another
+	// (ErrHeld) unless it replaces that one.
+	Replaces string
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,

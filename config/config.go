@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -81,6 +82,10 @@ type Settings struct {
 	Windows string
 	// TrustProxy takes client IPs from X-Forwarded-For.
 	TrustProxy bool
+	// TSAMaxDrift is the allowed difference between this server's clock
+	// and the reference clock (the database's) at which the platform's
+	// time-stamping authority still issues timestamps.
+	TSAMaxDrift time.Duration
 	// PassphraseFile holds the key passphrase (never inside Dir).
 	PassphraseFile string
 	// DemoPassword is the password of the demo staff users a new
@@ -264,6 +269,17 @@ func (s *Settings) resolve() {
 			s.valErrs = append(s.valErrs, Problem{"trust_proxy", fmt.Sprintf("%q (from %s): want true or false", v.raw, v.from())})
 		}
 		s.TrustProxy = b
+	}
+	s.TSAMaxDrift = 2 * time.Second
+	if v, ok := s.vals["tsa_max_drift"]; ok && v.raw != "" {
+		d, err := time.ParseDuration(v.raw)
+		if err != nil || d <= 0 || d > time.Hour {
+			s.valErrs = append(s.valErrs, Problem{"tsa_max_drift", fmt.Sprintf("%q (from %s): want a duration such as 2s or 500ms, more than 0 and at most 1h", v.raw, v.from())})
+		} else {
+			s.TSAMaxDrift = d
+		}
+	} else {
+		s.vals["tsa_max_drift"] = value{"2s", Default, ""}
 	}
 	db, ok := s.vals["db"]
 	if !ok || db.raw == "" {

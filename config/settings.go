@@ -46,6 +46,8 @@ var table = []setting{
 		usage: "complaint hotline (Art. 24) on the guide, the public pages and every notice"},
 	{key: "windows", env: "CARDSEAL_WINDOWS", flag: "windows", inFile: true, def: "none: the guide names no window",
 		usage: "CSV file of the county and township windows' consultation address and phone for the guide (docs/service-windows.md)"},
+	{key: "tsa_max_drift", env: "CARDSEAL_TSA_MAX_DRIFT", flag: "tsa-max-drift", inFile: true, def: "2s",
+		usage: "largest difference between this server's clock and the database's at which the time-stamping authority still issues timestamps (and seals); beyond it both stop and an error is logged"},
 	{key: "trust_proxy", env: "CARDSEAL_TRUST_PROXY", flag: "trust-proxy", inFile: true, boolean: true, def: "false",
 		usage: "take client IPs from X-Forwarded-For (only behind a reverse proxy that overwrites it)"},
 	{key: "passphrase_file", env: "CARDSEAL_PASSPHRASE_FILE", inFile: true,

@@ -26,6 +26,11 @@ const (
 type CA struct {
 	Cert   *smx509.Certificate
 	Signer crypto.Signer
+	// CRLURL, when set, is named as the CRL distribution point of the
+	// certificates the CA issues: the stable URL where servers publish
+	// its current CRL (serve's GET /crl). Certificates issued without
+	// it keep working; they are looked up in the CRLs all the same.
+	CRLURL string
 }
 
 // NewKey generates an SM2 key pair.
@@ -115,6 +120,10 @@ func (ca *CA) issuePlatform(pub crypto.PublicKey, name string, now time.Time, va
 }
 
 func (ca *CA) issue(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
+	return ca.issueWith(pub, subj, usage, now, validity, nil)
+}
+
+func (ca *CA) issueWith(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage, now time.Time, validity time.Duration, extra []pkix.Extension) (*smx509.Certificate, error) {
 	if !sm2.IsSM2PublicKey(pub) {
 		return nil, errors.New("issue certificate: not an SM2 public key")
 	}
@@ -141,6 +150,10 @@ func (ca *CA) issue(pub crypto.PublicKey, subj pkix.Name, usage smx509.KeyUsage,
 		SubjectKeyId:          skid,
 		AuthorityKeyId:        ca.Cert.SubjectKeyId,
 		SignatureAlgorithm:    smx509.SM2WithSM3,
+		ExtraExtensions:       extra,
+	}
+	if ca.CRLURL != "" {
+		tpl.CRLDistributionPoints = []string{ca.CRLURL}
 	}
 	der, err := smx509.CreateCertificate(rand.Reader, tpl, ca.Cert, pub, ca.Signer)
 	if err != nil {

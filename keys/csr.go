@@ -58,10 +58,11 @@ func refuse(check, format string, args ...any) error {
 type Request struct {
 	CSR      *smx509.CertificateRequest
 	Platform bool
+	TSA      bool   // the time-stamping key's request (OU=tsa)
 	Org      Org    // seal requests: level, division code and name
 	Province string // ST
 	Name     string // CN: the seal's or the platform's name
-	Issuer   string // platform requests: O, the health commission
+	Issuer   string // platform and TSA requests: O, the health commission
 }
 
 // PublicKey returns the requested key.
@@ -214,19 +215,19 @@ func requestSubject(csr *smx509.CertificateRequest) (*Request, error) {
 		return nil, refuse("subject", "empty ST (province)")
 	}
 	ou := subj.OrganizationalUnit[0]
-	if ou == platformOU {
+	if ou == platformOU || ou == tsaOU {
 		if count["SERIALNUMBER"] != 0 {
-			return nil, refuse("subject", "a platform request carries no SERIALNUMBER")
+			return nil, refuse("subject", "a %s request carries no SERIALNUMBER", ou)
 		}
 		if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(subj.Organization[0]) == "" {
-			return nil, refuse("subject", "a platform request needs a CN and an O")
+			return nil, refuse("subject", "a %s request needs a CN and an O", ou)
 		}
-		r.Platform, r.Issuer = true, subj.Organization[0]
+		r.Platform, r.TSA, r.Issuer = ou == platformOU, ou == tsaOU, subj.Organization[0]
 		return r, nil
 	}
 	lvl, err := ParseLevel(ou)
 	if err != nil {
-		return nil, refuse("level", "OU=%q is neither a level (village, township, county) nor %q", ou, platformOU)
+		return nil, refuse("level", "OU=%q is neither a level (village, township, county) nor %q nor %q", ou, platformOU, tsaOU)
 	}
 	if count["SERIALNUMBER"] != 1 {
 		return nil, refuse("code", "needs exactly one SERIALNUMBER (division code), has %d", count["SERIALNUMBER"])
@@ -252,15 +253,21 @@ func (ca *CA) SignRequest(r *Request, now time.Time, validity time.Duration) (*s
 	if r.Platform {
 		max = PlatformValidity
 	}
+	if r.TSA {
+		max = TSAValidity
+	}
 	if validity <= 0 || validity > max {
 		return nil, fmt.Errorf("validity of %d days: want 1 to %d days (the certificate profile)", int(validity.Hours()/24), int(max.Hours()/24))
 	}
 	if prov := Province(ca.Cert); r.Province != prov {
 		return nil, refuse("province", "the request is for %q, this CA is %q's", r.Province, prov)
 	}
-	if r.Platform {
+	if r.Platform || r.TSA {
 		if len(ca.Cert.Subject.Organization) != 1 || r.Issuer != ca.Cert.Subject.Organization[0] {
 			return nil, refuse("subject", "platform request for O=%q, this CA is %q", r.Issuer, strings.Join(ca.Cert.Subject.Organization, " "))
+		}
+		if r.TSA {
+			return ca.issueTSA(r.PublicKey(), r.Name, now, validity)
 		}
 		return ca.issuePlatform(r.PublicKey(), r.Name, now, validity)
 	}

@@ -124,7 +124,10 @@ func (s *FileStore) request(name string, replace bool, makeCSR func(*sm2.Private
 // ("platform" or a division code), or ErrNoPending.
 func (s *FileStore) PendingRequest(id string) (*Request, error) {
 	name := platformName
-	if id != platformName {
+	switch id {
+	case platformName, tsaName:
+		name = id
+	default:
 		name = sealName(id)
 	}
 	return s.pendingRequest(name)
@@ -144,6 +147,7 @@ func (s *FileStore) pendingRequest(name string) (*Request, error) {
 // Imported describes what Import changed.
 type Imported struct {
 	Platform bool
+	TSA      bool   // the time-stamping certificate
 	Org      Org    // seal certificates
 	NewOrg   bool   // the organisation had no seal certificate before
 	Archived string // where the replaced certificate went ("" if none)
@@ -176,6 +180,8 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 	res := &Imported{}
 	if IsPlatform(cert) {
 		res.Platform, name = true, platformName
+	} else if IsTSA(cert) {
+		res.TSA, name = true, tsaName
 	} else {
 		o, err := Profile(cert)
 		if err != nil {
@@ -203,13 +209,15 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 	switch {
 	case res.Platform && (!req.Platform || req.Name != cert.Subject.CommonName):
 		return nil, fmt.Errorf("%w: platform %q, requested %q", ErrOrgMismatch, cert.Subject.CommonName, req.Name)
-	case !res.Platform && (req.Platform || req.Org != res.Org):
+	case res.TSA && (!req.TSA || req.Name != cert.Subject.CommonName):
+		return nil, fmt.Errorf("%w: time-stamping %q, requested %q", ErrOrgMismatch, cert.Subject.CommonName, req.Name)
+	case !res.Platform && !res.TSA && (req.Platform || req.TSA || req.Org != res.Org):
 		return nil, fmt.Errorf("%w: certificate for %s %s %q, requested %s %s %q", ErrOrgMismatch, res.Org.Level, res.Org.Code, res.Org.Name, req.Org.Level, req.Org.Code, req.Org.Name)
 	}
 
 	base := s.base(name)
 	_, statErr := os.Stat(base + ".crt")
-	res.NewOrg = !res.Platform && errors.Is(statErr, os.ErrNotExist)
+	res.NewOrg = !res.Platform && !res.TSA && errors.Is(statErr, os.ErrNotExist)
 	if old, err := readCert(base + ".crt"); err == nil && !bytes.Equal(old.Raw, cert.Raw) {
 		dst := filepath.Join(keyDir(s.dir), "archive", name+"-"+old.SerialNumber.Text(16)+".crt")
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -249,7 +257,7 @@ func (s *FileStore) certifiedOrg(code string) (Org, error) {
 
 // CertStatus is one certificate of the keystore, for `cardseal keys status`.
 type CertStatus struct {
-	Kind    string              // "root", "platform" or "seal"
+	Kind    string              // "root", "platform", "tsa" or "seal"
 	ID      string              // division code, "platform" or "root"
 	Name    string              // organisation or certificate name
 	Cert    *smx509.Certificate // nil when there is no current certificate
@@ -272,6 +280,7 @@ func (s *FileStore) Status() []CertStatus {
 		out = append(out, CertStatus{Kind: "root", ID: "root", Name: r.Subject.CommonName, Cert: r})
 	}
 	out = append(out, s.status("platform", platformName, s.PlatformName()))
+	out = append(out, s.status("tsa", tsaName, s.TSAName()))
 	seen := map[string]bool{}
 	orgs, _ := s.SealOrgs() // an unreadable certificate shows below as an error
 	for _, o := range orgs {
@@ -307,8 +316,11 @@ func (s *FileStore) Status() []CertStatus {
 
 func (s *FileStore) status(kind, id, name string) CertStatus {
 	n := platformName
-	if kind == "seal" {
+	switch kind {
+	case "seal":
 		n = sealName(id)
+	case "tsa":
+		n = tsaName
 	}
 	st := CertStatus{Kind: kind, ID: id, Name: name}
 	base := s.base(n)
@@ -319,7 +331,7 @@ func (s *FileStore) status(kind, id, name string) CertStatus {
 		return st
 	}
 	st.Cert, st.Err = readCert(base + ".crt")
-	if kind == "platform" && st.Cert != nil {
+	if (kind == "platform" || kind == "tsa") && st.Cert != nil {
 		st.Name = st.Cert.Subject.CommonName
 	}
 	return st

@@ -240,7 +240,7 @@ func TestServerWithoutRootKey(t *testing.T) {
 		t.Fatalf("orgs %v", orgs)
 	}
 	st := ks.Status()
-	if len(st) != 2 || st[1].Kind != "platform" || st[1].Cert != nil || st[1].Pending {
+	if len(st) != 3 || st[1].Kind != "platform" || st[1].Cert != nil || st[1].Pending || st[2].Kind != "tsa" || st[2].Cert != nil {
 		t.Fatalf("status of an empty server: %+v", st)
 	}
 
@@ -255,6 +255,31 @@ func TestServerWithoutRootKey(t *testing.T) {
 	}
 	if res, err := ks.Import(pc, time.Now()); err != nil || !res.Platform || res.Archived != "" {
 		t.Fatalf("platform import %+v, %v", res, err)
+	}
+	// The time-stamping key goes through the same ceremony; its
+	// certificate has the critical timeStamping extendedKeyUsage.
+	csr, err = ks.RequestTSA("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req, err = keys.ParseRequest(csr); err != nil || !req.TSA || req.Platform {
+		t.Fatalf("TSA request %+v, %v", req, err)
+	}
+	tc, err := ca.SignRequest(req, time.Now(), keys.TSAValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !keys.IsTSA(tc) || keys.IsPlatform(tc) {
+		t.Fatal("the TSA certificate does not follow the TSA profile")
+	}
+	if _, err := keys.Profile(tc); err == nil {
+		t.Fatal("a TSA certificate passes as a seal certificate")
+	}
+	if res, err := ks.Import(tc, time.Now()); err != nil || !res.TSA || res.Platform {
+		t.Fatalf("TSA import %+v, %v", res, err)
+	}
+	if id, err := ks.TSAIdentity(); err != nil || !keys.IsTSA(id.Cert) || len(id.Chain) != 1 {
+		t.Fatalf("TSA identity after import: %v", err)
 	}
 	for _, o := range keys.Demo.Orgs {
 		renew(t, ks, ca, o)

@@ -45,6 +45,7 @@ var ErrNotInitialised = errors.New("data directory is not initialised")
 //	keys/root.key          the root key — demo installations only; a real
 //	                       province keeps it on an offline machine
 //	keys/platform.crt|key  QR-token and status-list signing
+//	keys/tsa.crt|key       the platform's time-stamping authority (RFC 3161)
 //	keys/orgs/CODE.crt|key seal certificate and key per organisation
 //	keys/orgs/CODE.png     optional uploaded seal picture
 //
@@ -60,6 +61,9 @@ type FileStore struct {
 	cache map[string]*Identity
 	// dataKey is the unwrapped data key (datakey.go), once loaded.
 	dataKey []byte
+	// crl is the parsed keys/crl.pem, for the bytes crlPEM (crl.go).
+	crl    *smx509.RevocationList
+	crlPEM []byte
 }
 
 func keyDir(dir string) string { return filepath.Join(dir, "keys") }
@@ -280,6 +284,17 @@ func InitDir(dir string, cfg ProvinceConfig, passphrase []byte, now time.Time) e
 		return err
 	}
 	if err := write("platform", pcert, pkey); err != nil {
+		return err
+	}
+	tkey, err := NewKey()
+	if err != nil {
+		return err
+	}
+	tcert, err := ca.IssueTSA(tkey.Public(), cfg.Province+"生育服务卡平台时间戳服务", now)
+	if err != nil {
+		return err
+	}
+	if err := write(tsaName, tcert, tkey); err != nil {
 		return err
 	}
 	for _, o := range cfg.Orgs {

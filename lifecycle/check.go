@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/card"
@@ -136,7 +135,11 @@ const storedTTL = 10 * time.Second
 // VerifyPDF verifies a card PDF with the card policy and seal boxes,
 // using the cache.
 func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error) {
-	key := sm3.Sum(pdf)
+	crls, err := ch.Service.CRLs()
+	if err != nil {
+		return nil, err
+	}
+	key := reportKey(pdf, crls)
 	if rep, ok := ch.reports.Get(key); ok && rep.DocID == docID {
 		return rep, nil
 	}
@@ -144,6 +147,7 @@ func (ch *Checker) VerifyPDF(pdf []byte, docID string) (*verifier.Report, error)
 		Trust:     ch.Service.keys.TrustList(),
 		SealBoxes: CardSealBoxes(),
 		DocID:     docID,
+		CRLs:      crls,
 	})
 	if err != nil {
 		return nil, err
@@ -288,10 +292,14 @@ func (ch *Checker) maskedHolders(c *card.Card) ([]Holder, error) {
 }
 
 // CheckNumber answers a manual check by card number and verification
-// code; a wrong code is answered like an unknown card.
+// code; a wrong code is answered like an unknown card. Both are read as
+// people type them off a paper card (card.NormalizeNumber,
+// token.NormalizeCode): spaces, dashes, full-width characters and the
+// look-alikes the alphabets cannot contain do not make a genuine card
+// look unknown.
 func (ch *Checker) CheckNumber(ctx context.Context, number, code string) (*Answer, error) {
 	now := ch.Service.Now().UTC()
-	c, err := ch.Service.reg.GetCardByNumber(ctx, number)
+	c, err := ch.Service.reg.GetCardByNumber(ctx, card.NormalizeNumber(number))
 	if errors.Is(err, card.ErrNotFound) {
 		return &Answer{Status: PublicUnknown, CheckedAt: now, Seals: []PublicSeal{}}, nil
 	}

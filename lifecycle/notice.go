@@ -63,16 +63,17 @@ func (s *Sealer) sealIn(pdf []byte, o org.Org, docID string, policy chain.Policy
 		return nil, err
 	}
 	return signer.Seal(pdf, &signer.Request{
-		Identity:   id,
-		Org:        o,
-		Policy:     policy,
-		Page:       0,
-		Rect:       signer.Rect(box(o.Level)),
-		Appearance: app,
-		Reason:     reason(o.Level),
-		Location:   o.Name,
-		DocID:      docID,
-		Time:       at,
+		Identity:    id,
+		Org:         o,
+		Policy:      policy,
+		Page:        0,
+		Rect:        signer.Rect(box(o.Level)),
+		Appearance:  app,
+		Reason:      reason(o.Level),
+		Location:    o.Name,
+		DocID:       docID,
+		Time:        at,
+		Timestamper: s.Stamp,
 	})
 }
 

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/pdf"
@@ -59,8 +60,10 @@ type OfflineCard struct {
 // CheckOffline checks a card PDF with no network: its seal chain against
 // the trust list, then, when the chain is valid, the card's bit in a
 // status list the caller has already checked (statuslist.Parse).
-func CheckOffline(doc []byte, trust *keys.TrustList, list *statuslist.List) (*OfflineCard, error) {
-	rep, err := verifier.Verify(doc, verifier.Options{Trust: trust, SealBoxes: CardSealBoxes()})
+// The CRLs, if any, revoke seal certificates from a time on (seals
+// timestamped before it stay valid).
+func CheckOffline(doc []byte, trust *keys.TrustList, list *statuslist.List, crls ...*smx509.RevocationList) (*OfflineCard, error) {
+	rep, err := verifier.Verify(doc, verifier.Options{Trust: trust, SealBoxes: CardSealBoxes(), CRLs: crls})
 	if err != nil {
 		return nil, err
 	}

@@ -145,10 +145,15 @@ type UploadAnswer struct {
 // some card number learns nothing about that card.
 func (ch *Checker) CheckUpload(ctx context.Context, data []byte) (*UploadAnswer, error) {
 	s := ch.Service
+	crls, err := s.CRLs()
+	if err != nil {
+		return nil, err
+	}
 	rep, err := verifier.VerifyContext(ctx, data, verifier.Options{
 		Trust:     s.keys.TrustList(),
 		SealBoxes: CardSealBoxes(),
 		Now:       s.Now,
+		CRLs:      crls,
 	})
 	if err != nil {
 		return nil, err

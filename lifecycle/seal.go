@@ -44,6 +44,8 @@ type Sealer struct {
 	// Picture returns an uploaded seal picture (PNG) for an
 	// organisation, or nil to draw the standard one.
 	Picture func(code string) ([]byte, error)
+	// Stamp, when set, timestamps every seal's signature (timestamp.go).
+	Stamp signer.Timestamper
 
 	mu  sync.Mutex
 	app map[string]*signer.Appearance

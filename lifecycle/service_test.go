@@ -14,6 +14,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/statuslist"
 	"github.com/jilin-health/cardseal/store/storetest"
+	"github.com/jilin-health/cardseal/token"
 )
 
 func TestServiceLifecycle(t *testing.T) {
@@ -63,6 +64,16 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 		if a2, _ := ch.CheckNumber(ctx, c.Number, "AAAA-AAAA"); a2.Status != PublicUnknown {
 			t.Fatalf("wrong code: %s", a2.Status)
+		}
+		// Typed off the paper card with the usual slips: spaces in the
+		// number, look-alike digits, lower case and a full-width dash in
+		// the code. A genuine card stays genuine.
+		code := token.VerificationCode(c.QRToken)
+		slipped := strings.NewReplacer("O", "0", "I", "1", "B", "8", "-", "－").Replace(strings.ToLower(code))
+		slipped = strings.NewReplacer("o", "0", "i", "1", "b", "8").Replace(slipped)
+		spaced := c.Number[:6] + " " + c.Number[6:10] + " " + c.Number[10:]
+		if a2, err := ch.CheckNumber(ctx, spaced, slipped); err != nil || a2.Status != PublicValid {
+			t.Fatalf("check by %q / %q (printed %s / %s): %v %v", spaced, slipped, c.Number, code, a2, err)
 		}
 
 		// Only the issuing county may void; a reason class and note are required.

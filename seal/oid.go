@@ -21,24 +21,29 @@ const (
 	OIDSigningTime   = "1.2.840.113549.1.9.5"       // attribute signingTime
 	OIDSigningCertV2 = "1.2.840.113549.1.9.16.2.47" // attribute signingCertificateV2 (RFC 5035)
 	OIDCardsealLink  = "2.25.50220325918267569399580220554067971280"
+	// OIDSignatureTimeStamp is id-aa-signatureTimeStampToken (RFC 3161
+	// appendix A): the unsigned attribute holding a time-stamp token over
+	// the signature value.
+	OIDSignatureTimeStamp = "1.2.840.113549.1.9.16.2.14"
 )
 
 // Content bytes (without tag and length) of each OID, compared directly
 // against parsed input so that parsing never allocates an ObjectIdentifier.
 var (
-	oidData          = oidBytes(1, 2, 840, 113549, 1, 7, 1)
-	oidSignedData    = oidBytes(1, 2, 840, 113549, 1, 7, 2)
-	oidGBData        = oidBytes(1, 2, 156, 10197, 6, 1, 4, 2, 1)
-	oidGBSignedData  = oidBytes(1, 2, 156, 10197, 6, 1, 4, 2, 2)
-	oidSM3           = oidBytes(1, 2, 156, 10197, 1, 401)
-	oidSM2Sign       = oidBytes(1, 2, 156, 10197, 1, 301, 1)
-	oidSM2WithSM3    = oidBytes(1, 2, 156, 10197, 1, 501)
-	oidContentType   = oidBytes(1, 2, 840, 113549, 1, 9, 3)
-	oidMessageDigest = oidBytes(1, 2, 840, 113549, 1, 9, 4)
-	oidSigningTime   = oidBytes(1, 2, 840, 113549, 1, 9, 5)
-	oidSigningCertV2 = oidBytes(1, 2, 840, 113549, 1, 9, 16, 2, 47)
-	oidCardsealLink  = mustOIDBytes(OIDCardsealLink)
-	oidSHA256        = oidBytes(2, 16, 840, 1, 101, 3, 4, 2, 1)
+	oidData               = oidBytes(1, 2, 840, 113549, 1, 7, 1)
+	oidSignedData         = oidBytes(1, 2, 840, 113549, 1, 7, 2)
+	oidGBData             = oidBytes(1, 2, 156, 10197, 6, 1, 4, 2, 1)
+	oidGBSignedData       = oidBytes(1, 2, 156, 10197, 6, 1, 4, 2, 2)
+	oidSM3                = oidBytes(1, 2, 156, 10197, 1, 401)
+	oidSM2Sign            = oidBytes(1, 2, 156, 10197, 1, 301, 1)
+	oidSM2WithSM3         = oidBytes(1, 2, 156, 10197, 1, 501)
+	oidContentType        = oidBytes(1, 2, 840, 113549, 1, 9, 3)
+	oidMessageDigest      = oidBytes(1, 2, 840, 113549, 1, 9, 4)
+	oidSigningTime        = oidBytes(1, 2, 840, 113549, 1, 9, 5)
+	oidSigningCertV2      = oidBytes(1, 2, 840, 113549, 1, 9, 16, 2, 47)
+	oidCardsealLink       = mustOIDBytes(OIDCardsealLink)
+	oidSHA256             = oidBytes(2, 16, 840, 1, 101, 3, 4, 2, 1)
+	oidSignatureTimeStamp = oidBytes(1, 2, 840, 113549, 1, 9, 16, 2, 14)
 )
 
 // oidBytes returns the DER content octets of an OID with small arcs.

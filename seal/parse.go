@@ -64,6 +64,11 @@ type Signed struct {
 	// certificate is bound to the signature only by its key, and the
 	// verifier may say so.
 	HasSigningCertV2 bool
+	// Timestamp is the DER time-stamp token of the unsigned attribute
+	// id-aa-signatureTimeStampToken, nil when there is none. It is not
+	// covered by the signature; the verifier checks that it stamps
+	// Signature().
+	Timestamp []byte
 
 	signedAttrs []byte // DER SET OF Attribute (tag 0x31), the signed message
 	signature   []byte
@@ -279,11 +284,42 @@ func (s *Signed) parseSignerInfo(si cryptobyte.String, dataOID []byte) error {
 		if !si.ReadASN1(&unsigned, asn1.Tag(1).ContextSpecific().Constructed()) || !si.Empty() {
 			return malformed("signerInfo", "trailing fields")
 		}
-		// Unsigned attributes (a timestamp token, say) are not covered by
-		// the signature and are ignored.
+		if err := s.parseUnsigned(unsigned); err != nil {
+			return err
+		}
 	}
 	return s.parseAttrs(attrsElem[attrsHeaderLen(attrsElem):], dataOID)
 }
+
+// parseUnsigned reads the unsigned attributes: the signature timestamp,
+// at most one with exactly one value. Others are not covered by the
+// signature and are ignored.
+func (s *Signed) parseUnsigned(attrs cryptobyte.String) error {
+	const field = "signerInfo.unsignedAttrs"
+	for n := 0; !attrs.Empty(); n++ {
+		var attr, values, value cryptobyte.String
+		var oid []byte
+		if n == maxAttrs || !attrs.ReadASN1(&attr, asn1.SEQUENCE) || !attr.ReadASN1Bytes(&oid, asn1.OBJECT_IDENTIFIER) ||
+			!attr.ReadASN1(&values, asn1.SET) || !attr.Empty() {
+			return malformed(field, "attribute %d is not SEQUENCE{OID, SET}", n+1)
+		}
+		if !bytes.Equal(oid, oidSignatureTimeStamp) {
+			continue
+		}
+		if s.Timestamp != nil {
+			return malformed(field, "more than one signature timestamp")
+		}
+		if !values.ReadASN1Element(&value, asn1.SEQUENCE) || !values.Empty() {
+			return malformed(field, "the signature timestamp must have exactly one value")
+		}
+		s.Timestamp = value
+	}
+	return nil
+}
+
+// Signature returns the SignerInfo's signature value: what a signature
+// timestamp stamps.
+func (s *Signed) Signature() []byte { return s.signature }
 
 // parseAttrs decodes the signed attributes (the content of the SET).
 func (s *Signed) parseAttrs(attrs cryptobyte.String, dataOID []byte) error {

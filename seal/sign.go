@@ -22,6 +22,13 @@ type Options struct {
 	// GBContentTypes writes the GB/T 35275 content-type OIDs
 	// (1.2.156.10197.6.1.4.2.x) instead of RFC 5652's.
 	GBContentTypes bool
+	// Stamp, when set, returns a time-stamp token (RFC 3161) over the
+	// signature value; Sign writes it as the unsigned attribute
+	// id-aa-signatureTimeStampToken (CAdES-T, PAdES B-T).
+	Stamp func(signature []byte) ([]byte, error)
+	// StampSize is an upper bound of the token's DER length; MaxSize
+	// reserves it when Stamp is set.
+	StampSize int
 }
 
 // maxSigLen is the longest DER SEQUENCE{r, s} of an SM2 signature: both
@@ -70,7 +77,16 @@ func sign(digest []byte, id *keys.Identity, link Link, at time.Time, opt Options
 	if err := checkSigShape(sig); err != nil {
 		return nil, err
 	}
-	return assemble(id, attrs, sig, opt, sigAlg)
+	var token []byte
+	if opt.Stamp != nil {
+		if token, err = opt.Stamp(sig); err != nil {
+			return nil, fmt.Errorf("seal: signature timestamp: %w", err)
+		}
+		if len(token) == 0 || len(token) > opt.StampSize {
+			return nil, fmt.Errorf("seal: signature timestamp of %d bytes, at most %d reserved", len(token), opt.StampSize)
+		}
+	}
+	return assemble(id, attrs, sig, opt, sigAlg, token)
 }
 
 // MaxSize returns an upper bound of len(Sign(digest, id, link, at, opt)) for
@@ -87,7 +103,14 @@ func MaxSize(id *keys.Identity, link Link, opt Options) int {
 	if err != nil {
 		return 0
 	}
-	der, err := assemble(id, attrs, make([]byte, maxSigLen), opt, oidSM2WithSM3)
+	var token []byte
+	if opt.Stamp != nil {
+		if opt.StampSize <= 0 {
+			return 0
+		}
+		token = make([]byte, opt.StampSize)
+	}
+	der, err := assemble(id, attrs, make([]byte, maxSigLen), opt, oidSM2WithSM3, token)
 	if err != nil {
 		return 0
 	}
@@ -179,11 +202,12 @@ func signedAttrs(digest []byte, cert *smx509.Certificate, link *Link, at time.Ti
 }
 
 // assemble writes the ContentInfo around the signed attributes (DER SET)
-// and the signature.
-func assemble(id *keys.Identity, attrs, sig []byte, opt Options, sigAlg []byte) ([]byte, error) {
+// and the signature, with the signature timestamp token as the one
+// unsigned attribute when token is not nil.
+func assemble(id *keys.Identity, attrs, sig []byte, opt Options, sigAlg []byte, token []byte) ([]byte, error) {
 	signedDataOID, dataOID := family(opt)
 	cert := id.Cert
-	size := len(attrs) + len(sig) + len(cert.Raw) + len(cert.RawIssuer) + 256
+	size := len(attrs) + len(sig) + len(cert.Raw) + len(cert.RawIssuer) + len(token) + 256
 	for _, c := range id.Chain {
 		size += len(c.Raw) + 4
 	}
@@ -216,6 +240,14 @@ func assemble(id *keys.Identity, attrs, sig []byte, opt Options, sigAlg []byte) 
 						})
 						addAlg(b, sigAlg)
 						b.AddASN1OctetString(sig)
+						if token != nil {
+							b.AddASN1(asn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { // unsignedAttrs
+								b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+									addOID(b, oidSignatureTimeStamp)
+									b.AddASN1(asn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(token) })
+								})
+							})
+						}
 					})
 				})
 			})

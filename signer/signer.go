@@ -11,6 +11,7 @@
 package signer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -71,7 +72,25 @@ type Request struct {
 	// GBContentTypes selects the GB/T 35275 content-type OIDs instead of
 	// RFC 5652's.
 	GBContentTypes bool
+	// Timestamper, when set, stamps the seal's signature value (PAdES
+	// B-T): the token goes into the CMS as the unsigned attribute
+	// id-aa-signatureTimeStampToken, and /Contents is sized for it.
+	Timestamper Timestamper
+	// Context bounds the timestamp's request (default: 30 seconds).
+	Context context.Context
 }
+
+// Timestamper issues time-stamp tokens over signature values (package
+// tsa's Authority).
+type Timestamper interface {
+	StampSignature(ctx context.Context, signature []byte) ([]byte, error)
+	// MaxTokenSize is an upper bound of a token's DER length (0: unknown).
+	MaxTokenSize() int
+}
+
+// ErrTimestamp: the signature timestamp could not be had; nothing was
+// sealed.
+var ErrTimestamp = errors.New("signer: no signature timestamp")
 
 func (r *Request) validate() error {
 	switch {
@@ -168,6 +187,25 @@ func Seal(in []byte, req *Request) ([]byte, error) {
 		return nil, err
 	}
 	opt := seal.Options{GBContentTypes: req.GBContentTypes}
+	if ts := req.Timestamper; ts != nil {
+		ctx := req.Context
+		if ctx == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+		}
+		opt.StampSize = ts.MaxTokenSize()
+		if opt.StampSize <= 0 {
+			return nil, fmt.Errorf("%w: the time-stamping authority cannot size its tokens", ErrTimestamp)
+		}
+		opt.Stamp = func(sig []byte) ([]byte, error) {
+			tok, err := ts.StampSignature(ctx, sig)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrTimestamp, err)
+			}
+			return tok, nil
+		}
+	}
 	maxSize := seal.MaxSize(req.Identity, link, opt)
 	if maxSize <= 0 {
 		return nil, fmt.Errorf("%w: cannot size the seal for this identity", ErrRequest)

@@ -105,15 +105,28 @@ func VerificationCode(tok string) string {
 	return s[:4] + "-" + s[4:]
 }
 
-// NormalizeCode upper-cases a typed verification code and restores the
-// dash, so 'abcd efgh' matches 'ABCD-EFGH'.
+// NormalizeCode reads a verification code as a person types it from a
+// paper card: full-width characters (a Chinese input method) become
+// ASCII, letters are upper-cased, and the digits that look like letters
+// become those letters — 0→O, 1→I, 8→B — because the Base32 alphabet
+// (A-Z, 2-7) has no 0, 1, 8 or 9, so the mapping never changes a code
+// that was typed right. Spaces, dashes and anything else outside the
+// alphabet are dropped and the dash restored: '0bcd 1fg8' reads as
+// 'OBCD-IFGB' (docs/qr-token.md, "Verification code").
 func NormalizeCode(s string) string {
 	s = strings.Map(func(r rune) rune {
+		r = halfWidth(r)
 		switch {
 		case r >= 'a' && r <= 'z':
 			return r - 'a' + 'A'
 		case r >= 'A' && r <= 'Z', r >= '2' && r <= '7':
 			return r
+		case r == '0':
+			return 'O'
+		case r == '1':
+			return 'I'
+		case r == '8':
+			return 'B'
 		}
 		return -1
 	}, s)
@@ -121,6 +134,18 @@ func NormalizeCode(s string) string {
 		return s
 	}
 	return s[:4] + "-" + s[4:]
+}
+
+// halfWidth maps a full-width ASCII form (U+FF01–U+FF5E, as a Chinese
+// input method types them) and the ideographic space to ASCII.
+func halfWidth(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFF01 + '!'
+	case r == 0x3000:
+		return ' '
+	}
+	return r
 }
 
 // URL builds the verification URL printed in the QR code:
@@ -159,4 +184,23 @@ func FromURL(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// Truncated reports whether s (a token as read from a link, any case)
+// looks like part of a token rather than an altered one: every character
+// is in the Base32 alphabet but there are too few of them for a
+// version-2 token (26) or, between the two lengths, for a version-1
+// token (180). A QR code scanned half or a link cut short by a chat
+// program gives this; it says nothing about the card, so the public page
+// asks for a new scan instead of calling it a forgery. The empty string
+// is truncated too (a link that ends at /V/).
+func Truncated(s string) bool {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	n := len(s)
+	return n < handleChars || n > handleChars && n < b32.EncodedLen(tokenLen)
 }

@@ -394,3 +394,62 @@ func BenchmarkParseHandle(b *testing.B) {
 		}
 	}
 }
+
+// TestNormalizeCode: the code as people type it off a paper card reads
+// as the printed code (docs/qr-token.md, "Verification code").
+func TestNormalizeCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"CPNC-UVFN":   "CPNC-UVFN",
+		"cpnc uvfn":   "CPNC-UVFN",
+		" CPNCUVFN ":  "CPNC-UVFN",
+		"ＣＰＮＣ－ＵＶＦＮ":   "CPNC-UVFN", // full width, as a Chinese input method types it
+		"0BCD-1FG8":   "OBCD-IFGB", // digits the alphabet lacks read as the letters they resemble
+		"obcd—ifgb":   "OBCD-IFGB",
+		"2345-6723":   "2345-6723", // digits of the alphabet stay
+		"ABCD-EFG":    "ABCDEFG",   // too short: no dash restored, never matches
+		"ABCD-EFGH-I": "ABCDEFGHI",
+	} {
+		if got := NormalizeCode(in); got != want {
+			t.Errorf("NormalizeCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// 9 is not in the alphabet and resembles no letter well enough: dropped.
+	if got := NormalizeCode("9ABC-DEFG"); got != "ABCDEFG" {
+		t.Errorf("NormalizeCode with 9 = %q", got)
+	}
+}
+
+// TestTruncated: a token cut short is told apart from an altered one.
+func TestTruncated(t *testing.T) {
+	const tok = "L4HIUHET2JDXXIGE4YNSR46ZAU"
+	for s, want := range map[string]bool{
+		"":                        true,
+		tok[:25]:                  true,
+		strings.ToLower(tok[:10]): true,
+		tok:                       false, // complete
+		tok[:25] + "1":            false, // a character outside the alphabet: altered
+		tok[:20] + "!":            false,
+		tok + "A":                 true, // between the two versions' lengths
+		strings.Repeat("A", 180):  false,
+		strings.Repeat("A", 181):  false,
+	} {
+		if got := Truncated(s); got != want {
+			t.Errorf("Truncated(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// FuzzNormalizeCode: reading a typed code never panics, is idempotent,
+// and a printed code reads as itself.
+func FuzzNormalizeCode(f *testing.F) {
+	for _, s := range []string{"CPNC-UVFN", "ｃｐｎｃ　ｕｖｆｎ", "0BCD-1FG8", "", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeCode(s)
+		if NormalizeCode(n) != n {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, NormalizeCode(n))
+		}
+		Truncated(s)
+	})
+}

@@ -85,7 +85,7 @@ func (f *fixture) sealReq(t testing.TB, doc []byte, code string, mod func(*signe
 	}
 	req := &signer.Request{
 		Identity: f.identity(t, code), Org: o, Policy: chain.Unchecked, Rect: signer.Rect(templates.SealBox(o.Level)),
-		Appearance: appearance(t, o), Reason: lifecycle.Reason(o.Level), Location: o.Name, DocID: f.number, Time: time.Now(),
+		Appearance: appearance(t, o), Reason: lifecycle.Reason(o.Level), Location: o.Name, DocID: f.number, Time: time.Now(), Timestamper: f.sealer.Stamp,
 	}
 	if mod != nil {
 		mod(req)

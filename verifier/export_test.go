@@ -7,6 +7,7 @@ type Work struct {
 	Hashed    int64 // bytes fed to SM3
 	CMS       int   // CMS signature checks
 	Chains    int   // certificate path validations
+	Stamps    int   // signature timestamps checked (token signature and TSA path)
 	DiffSteps int   // steps of the difference analysis
 	Inflated  int64 // bytes the PDF reader inflated
 	Parsed    int64 // objects the PDF reader parsed
@@ -15,7 +16,7 @@ type Work struct {
 // WorkOf returns the work counted for the report.
 func WorkOf(r *Report) Work {
 	w := r.work
-	return Work{Hashed: w.hashed, CMS: w.cms, Chains: w.chains, DiffSteps: w.diff, Inflated: w.inflated, Parsed: w.parsed}
+	return Work{Hashed: w.hashed, CMS: w.cms, Chains: w.chains, Stamps: w.stamps, DiffSteps: w.diff, Inflated: w.inflated, Parsed: w.parsed}
 }
 
 // WithHashHook returns opt with fn called after every chunk hashed, with

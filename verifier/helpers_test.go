@@ -19,6 +19,7 @@ import (
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
+	"github.com/jilin-health/cardseal/tsa/tsatest"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -69,6 +70,10 @@ func newFixture() (*fixture, error) {
 		return nil, err
 	}
 	f := &fixture{ks: ks, sealer: lifecycle.NewSealer(ks), number: "2201022026000001"}
+	// Every seal of the platform carries a signature timestamp.
+	if f.sealer.Stamp, err = tsatest.New(ks, nil); err != nil {
+		return nil, err
+	}
 	r, err := lifecycle.Render(context.Background(), keys.Demo, &lifecycle.Draft{Number: f.number, Applicant: app, IssueDate: time.Now()}, "http://127.0.0.1:8080")
 	if err != nil {
 		return nil, err
@@ -122,6 +127,7 @@ func (f *fixture) sealWith(t testing.TB, doc []byte, code string, pol chain.Poli
 	out, err := signer.Seal(doc, &signer.Request{
 		Identity: id, Org: o, Policy: pol, Rect: signer.Rect(templates.SealBox(o.Level)),
 		Appearance: app, Reason: lifecycle.Reason(o.Level), Location: o.Name, DocID: f.number, Time: time.Now(),
+		Timestamper: f.sealer.Stamp,
 	})
 	if err != nil {
 		t.Fatal(err)

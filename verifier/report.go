@@ -55,6 +55,19 @@ const (
 	CheckChain       = "chain_policy"
 	CheckAppearance  = "appearance"
 	CheckTime        = "signing_time"
+	CheckTimestamp   = "signature_timestamp"
+	CheckRevocation  = "revocation"
+)
+
+// Where the time a seal's certificate is judged at comes from
+// (Seal.TimeSource).
+const (
+	// TimeFromTimestamp: the seal's signature timestamp (PAdES B-T), a
+	// time the signer cannot choose.
+	TimeFromTimestamp = "timestamp"
+	// TimeFromVerifierClock: the seal has no timestamp; its certificate
+	// is judged at the time of the check, and the report says so.
+	TimeFromVerifierClock = "verifier_clock"
 )
 
 // Seal is the report of one seal.
@@ -73,6 +86,21 @@ type Seal struct {
 	SigningTime  time.Time `json:"signing_time,omitzero"`
 	Reason       string    `json:"reason,omitempty"`
 	SigAlg       string    `json:"signature_algorithm,omitempty"`
+	// Timestamp is the time of the seal's signature timestamp, zero when
+	// it has none; TimestampSerial and TSA name the token and its
+	// authority.
+	Timestamp       time.Time `json:"timestamp,omitzero"`
+	TimestampSerial string    `json:"timestamp_serial,omitempty"`
+	TSA             string    `json:"tsa,omitempty"`
+	// ValidationTime is the time the certificate was judged at, and
+	// TimeSource where it came from (TimeFromTimestamp or
+	// TimeFromVerifierClock).
+	ValidationTime time.Time `json:"validation_time,omitzero"`
+	TimeSource     string    `json:"time_source,omitempty"`
+	// RevokedSince and RevocationReason are set when a CRL lists the
+	// certificate: the seal is valid only if made before that time.
+	RevokedSince     time.Time `json:"revoked_since,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
 	// Coverage is "entire_file" when the seal's byte range ends at the
 	// end of the file, else "revision" (later revisions follow).
 	Coverage string  `json:"coverage"`
@@ -148,6 +176,17 @@ func (r *Report) WriteText(w io.Writer) {
 		if s.Province != "" || s.CertSerial != "" {
 			fmt.Fprintf(w, "       certificate %s, %s root, valid %s – %s\n", s.CertSerial, s.Province,
 				s.NotBefore.Format("2006-01-02"), s.NotAfter.Format("2006-01-02"))
+		}
+		switch s.TimeSource {
+		case TimeFromTimestamp:
+			fmt.Fprintf(w, "       时间戳 timestamp %s (serial %s, %s); certificate judged at it\n",
+				s.Timestamp.Local().Format("2006-01-02 15:04:05.000"), s.TimestampSerial, s.TSA)
+		case TimeFromVerifierClock:
+			fmt.Fprintf(w, "       无时间戳 no timestamp: certificate judged at the verifier's clock, %s\n",
+				s.ValidationTime.Local().Format("2006-01-02 15:04:05"))
+		}
+		if !s.RevokedSince.IsZero() {
+			fmt.Fprintf(w, "       certificate revoked (%s) since %s\n", s.RevocationReason, s.RevokedSince.Local().Format("2006-01-02 15:04:05"))
 		}
 		for _, c := range s.Checks {
 			if !c.OK {

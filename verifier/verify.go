@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/emmansun/gmsm/smx509"
 	"sort"
 	"strconv"
 	"time"
@@ -36,6 +37,10 @@ type Options struct {
 	SealBoxes map[keys.Level][4]float64
 	// Now is the time of the check (default time.Now).
 	Now func() time.Time
+	// CRLs are certificate revocation lists; those signed by the root a
+	// seal's certificate chains to decide whether it was revoked before
+	// the seal's validation time (revocation.go).
+	CRLs []*smx509.RevocationList
 	// Limits bound the PDF reader. Zero fields mean pdf.DefaultLimits,
 	// except the verifier's tighter bounds (work.go): 32 768
 	// cross-reference entries, 65 536 objects parsed, and the file's
@@ -120,7 +125,7 @@ func VerifyContext(ctx context.Context, data []byte, opt Options) (*Report, erro
 	if len(f.Trailing) > 0 {
 		rep.problem("%d bytes after the last revision are not a well-formed revision", len(f.Trailing))
 	}
-	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: now()}
+	v := &run{ctx: ctx, f: f, data: data, opt: opt, rep: rep, now: rep.CheckedAt}
 	v.hash = newPrefixHasher(data, &v.work.hashed, opt.onHash)
 	v.check()
 	v.work.inflated, v.work.parsed = f.Inflated(), f.Elements()
@@ -485,7 +490,8 @@ func (v *run) contents(s *found) {
 
 // verifySeal is the last stage, for seals taken in revision order: the
 // CMS signature over SM3 of the two ranges (streamed, under the
-// context), the certificate path at the signing time, the certificate's
+// context), the signature timestamp, the certificate path at the
+// timestamp's time (or the check's, without one), the certificate's
 // profile and the seal's widget.
 func (v *run) verifySeal(s *found) {
 	rep, signed := s.report, s.signed
@@ -504,12 +510,14 @@ func (v *run) verifySeal(s *found) {
 	cert := signed.Signer
 	rep.CertSerial = fmt.Sprintf("%X", cert.SerialNumber)
 	rep.NotBefore, rep.NotAfter = cert.NotBefore, cert.NotAfter
+	at := v.validationTime(s)
 	v.work.chains++
-	if root, err := v.opt.Trust.Verify(cert, signed.Certs, signed.SigningTime); err != nil {
+	if root, err := v.opt.Trust.Verify(cert, signed.Certs, at); err != nil {
 		fail(rep, CheckCertificate, "%v", err)
 	} else {
 		rep.Province = keys.Province(root)
 		pass(rep, CheckCertificate)
+		v.checkRevocation(rep, cert, root, at)
 	}
 	if signed.SigningTime.After(v.now.Add(clockSkew)) {
 		fail(rep, CheckTime, "signing time %s lies in the future", signed.SigningTime.Format(time.RFC3339))

@@ -73,6 +73,7 @@ type work struct {
 	hashed   int64 // bytes fed to SM3 for the seals' digests
 	cms      int   // CMS signature checks (seal.Signed.Verify)
 	chains   int   // certificate path validations
+	stamps   int   // signature timestamps checked: token signature and TSA path
 	diff     int   // steps of the difference analysis
 	inflated int64 // bytes the reader inflated (pdf.File.Inflated)
 	parsed   int64 // objects the reader parsed (pdf.File.Elements)

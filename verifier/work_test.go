@@ -31,8 +31,8 @@ func budget(t testing.TB, doc []byte, rep *verifier.Report, maxCMS int) {
 	if w.Hashed > 2*int64(len(doc)) {
 		t.Errorf("hashed %d bytes of a %d-byte file", w.Hashed, len(doc))
 	}
-	if w.CMS > maxCMS || w.Chains > maxCMS {
-		t.Errorf("%d CMS checks and %d certificate paths, want at most %d", w.CMS, w.Chains, maxCMS)
+	if w.CMS > maxCMS || w.Chains > maxCMS || w.Stamps > maxCMS {
+		t.Errorf("%d CMS checks, %d certificate paths and %d timestamps, want at most %d", w.CMS, w.Chains, w.Stamps, maxCMS)
 	}
 	if w.DiffSteps > verifier.MaxDiffSteps+1 {
 		t.Errorf("%d steps of difference analysis, bound %d", w.DiffSteps, verifier.MaxDiffSteps)

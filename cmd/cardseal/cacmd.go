@@ -31,7 +31,7 @@ it creates the root, issues the servers' seal and platform certificates from
 their requests, and signs other provinces' roots into a trust bundle. The root
 key's passphrase comes from CARDSEAL_KEY_PASSPHRASE_FILE (not inside the CA
 directory) or CARDSEAL_KEY_PASSPHRASE.`,
-	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle},
+	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle, cmdCARevoke, cmdCACRL},
 }
 
 // caDir declares the --dir of the offline CA commands: the CA directory,
@@ -79,11 +79,12 @@ and issued/, the record of every certificate issued.`,
 
 var cmdCASign = &command{
 	name:  "ca sign",
-	args:  "--dir CA_DIR --in REQUEST.pem --out CERT.pem [--days N] [--dry-run]",
+	args:  "--dir CA_DIR --in REQUEST.pem --out CERT.pem [--days N] [--crl-url URL] [--dry-run]",
 	short: "check a certificate request and issue its certificate (offline machine)",
 	long: `Sign checks a request made on a server by 'cardseal keys csr' and issues its
-certificate: a seal certificate for an organisation, or the platform's
-QR-signing certificate. It prints the request's key id first: compare it with
+certificate: a seal certificate for an organisation, the platform's QR-signing
+certificate, or the platform's time-stamping certificate (extendedKeyUsage
+timeStamping, critical). It prints the request's key id first: compare it with
 what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 	flags: func(fs *flag.FlagSet) runFunc {
 		dir := caDir(fs, "offline CA directory (made by 'cardseal ca init')")
@@ -91,6 +92,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 		outFile := fs.String("out", "", "certificate (PEM) to write")
 		days := fs.Int("days", int(keys.SealValidity/(24*time.Hour)), "validity in days (at most 1825)")
 		dryRun := fs.Bool("dry-run", false, "check the request and show what would be issued, without signing")
+		crlURL := fs.String("crl-url", "", "CRL distribution point to name in the certificate: the servers' stable CRL URL, PUBLIC_URL/crl")
 		return func(ctx context.Context, e *env, args []string) error {
 			if *dir == "" || *in == "" || (*outFile == "" && !*dryRun) || len(args) != 0 {
 				return usageError{"--dir, --in and --out are required"}
@@ -105,9 +107,12 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 				return withHint(err, "do not sign it; make a new request on the server with 'cardseal keys csr'")
 			}
 			kid, _ := keys.KeyID(req.PublicKey())
-			if req.Platform {
+			switch {
+			case req.Platform:
 				fmt.Fprintf(out, "request: platform %s (%s, %s)\n", req.Name, req.Issuer, req.Province)
-			} else {
+			case req.TSA:
+				fmt.Fprintf(out, "request: time-stamping authority %s (%s, %s)\n", req.Name, req.Issuer, req.Province)
+			default:
 				fmt.Fprintf(out, "request: %s %s %s (%s)\n", req.Org.Level, req.Org.Code, req.Org.Name, req.Province)
 			}
 			fmt.Fprintf(out, "key id:  %s  (compare with what 'keys csr' printed on the server)\n", kid)
@@ -122,6 +127,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 			if err != nil {
 				return err
 			}
+			ca.CRLURL = *crlURL
 			if _, err := os.Stat(*outFile); err == nil {
 				return withHint(fmt.Errorf("%s exists", *outFile), "choose another --out; cardseal does not overwrite certificates")
 			}

@@ -24,27 +24,35 @@ var cmdKeys = &command{
 	long: `Keys manages the server's keys without the root key: a new key and its
 certificate request ('keys csr'), the certificate the offline CA issued for it
 ('keys import'), and when every certificate ends ('keys status').`,
-	sub: []*command{cmdKeysCSR, cmdKeysImport, cmdKeysStatus},
+	sub: []*command{cmdKeysCSR, cmdKeysImport, cmdKeysStatus, cmdKeysCRL},
 }
 
 var cmdKeysCSR = &command{
 	name:  "keys csr",
-	args:  "(--org CODE [--name NAME] | --platform) [--out FILE] [--replace] [--dir DIR]",
-	short: "new pending seal key (--org CODE) or QR-signing key (--platform) and its request",
+	args:  "(--org CODE [--name NAME] | --platform | --tsa) [--out FILE] [--replace] [--dir DIR]",
+	short: "new pending seal key (--org CODE), QR-signing key (--platform) or time-stamping key (--tsa) and its request",
 	long: `Csr makes a new key, pending until its certificate is imported, and writes its
 certificate request for 'cardseal ca sign' on the offline machine: a seal key of
-the organisation with the division code, or the platform's QR-signing key. The
-current key, if any, keeps sealing meanwhile.`,
+the organisation with the division code, the platform's QR-signing key, or the
+platform's time-stamping (RFC 3161) key. The current key, if any, keeps working
+meanwhile.`,
 	settings: storeFlag,
 	flags: func(fs *flag.FlagSet) runFunc {
 		orgCode := fs.String("org", "", "division code of the organisation (6, 9 or 12 digits; the level follows from it)")
 		name := fs.String("name", "", "organisation name (required for a new organisation; for the platform, its certificate name)")
 		platform := fs.Bool("platform", false, "request the platform's QR-signing key instead of a seal key")
-		outFile := fs.String("out", "", "request file to write (default CODE.csr.pem or platform.csr.pem; - for standard output)")
+		tsaKey := fs.Bool("tsa", false, "request the platform's time-stamping key instead of a seal key")
+		outFile := fs.String("out", "", "request file to write (default CODE.csr.pem, platform.csr.pem or tsa.csr.pem; - for standard output)")
 		replace := fs.Bool("replace", false, "discard a pending request and its key")
 		return func(ctx context.Context, e *env, args []string) error {
-			if (*orgCode == "") == !*platform || len(args) != 0 {
-				return usageError{"give either --org CODE or --platform"}
+			n := 0
+			for _, set := range []bool{*orgCode != "", *platform, *tsaKey} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 || len(args) != 0 {
+				return usageError{"give one of --org CODE, --platform or --tsa"}
 			}
 			s, err := e.settings()
 			if err != nil {
@@ -56,10 +64,14 @@ current key, if any, keeps sealing meanwhile.`,
 			}
 			var csr []byte
 			var what, id string
-			if *platform {
+			switch {
+			case *platform:
 				id, what = "platform", "platform QR-signing key"
 				csr, err = ks.RequestPlatform(*name, *replace)
-			} else {
+			case *tsaKey:
+				id, what = "tsa", "platform time-stamping key"
+				csr, err = ks.RequestTSA(*name, *replace)
+			default:
 				code, level, nerr := org.NormalizeCode(*orgCode)
 				if nerr != nil {
 					return withHint(nerr, "a county code has 6 digits, a township 9, a village 12")
@@ -165,9 +177,12 @@ it stay valid. A new organisation is recorded in the registry. Restart
 				return err
 			}
 			out := e.stdout
-			if res.Platform {
+			switch {
+			case res.Platform:
 				fmt.Fprintf(out, "imported platform certificate %s, serial %X, valid to %s\n", cert.Subject.CommonName, cert.SerialNumber, day(cert.NotAfter))
-			} else {
+			case res.TSA:
+				fmt.Fprintf(out, "imported time-stamping certificate %s, serial %X, valid to %s\n", cert.Subject.CommonName, cert.SerialNumber, day(cert.NotAfter))
+			default:
 				fmt.Fprintf(out, "imported seal certificate of %s %s %s, serial %X, valid to %s\n", res.Org.Level, res.Org.Code, res.Org.Name, cert.SerialNumber, day(cert.NotAfter))
 				if res.NewOrg {
 					if st, err := openRegistry(ctx, s, false); err == nil {

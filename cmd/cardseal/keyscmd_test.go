@@ -17,10 +17,19 @@ import (
 // returns the certificate file.
 func ceremony(t *testing.T, offline, server, work string, csrArgs ...string) string {
 	t.Helper()
+	return ceremonyWith(t, offline, server, work, nil, csrArgs...)
+}
+
+// ceremonyWith is ceremony with extra arguments of 'ca sign'.
+func ceremonyWith(t *testing.T, offline, server, work string, signArgs []string, csrArgs ...string) string {
+	t.Helper()
 	id := "platform"
 	for i, a := range csrArgs {
 		if a == "--org" {
 			id = csrArgs[i+1]
+		}
+		if a == "--tsa" {
+			id = "tsa"
 		}
 	}
 	req, crt := filepath.Join(work, id+".csr.pem"), filepath.Join(work, id+".crt")
@@ -29,7 +38,7 @@ func ceremony(t *testing.T, offline, server, work string, csrArgs ...string) str
 	if code, stdout, stderr := cli(t, args...); code != 0 || !strings.Contains(stdout, "key id:") {
 		t.Fatalf("keys csr %v: %d %s %s", csrArgs, code, stdout, stderr)
 	}
-	if code, stdout, stderr := cli(t, "ca", "sign", "--dir", offline, "--in", req, "--out", crt); code != 0 || !strings.Contains(stdout, "serial:") {
+	if code, stdout, stderr := cli(t, append([]string{"ca", "sign", "--dir", offline, "--in", req, "--out", crt}, signArgs...)...); code != 0 || !strings.Contains(stdout, "serial:") {
 		t.Fatalf("ca sign %s: %d %s %s", id, code, stdout, stderr)
 	}
 	if code, stdout, stderr := cli(t, "keys", "import", "--dir", server, "--cert", crt); code != 0 || !strings.Contains(stdout, "imported") {
@@ -64,6 +73,13 @@ func TestCLIKeyCeremony(t *testing.T) {
 	}
 
 	ceremony(t, offline, server, work, "--platform")
+	tsaCert := ceremony(t, offline, server, work, "--tsa")
+	if b, _ := os.ReadFile(tsaCert); true {
+		c, err := keys.ParseCertificatePEM(b)
+		if err != nil || !keys.IsTSA(c) {
+			t.Fatalf("ca sign of a TSA request: %v, not a TSA certificate", err)
+		}
+	}
 	ceremony(t, offline, server, work, "--org", "220102", "--name", "长春市南关区卫生健康局")
 	ceremony(t, offline, server, work, "--org", "220102001000", "--name", "永吉街道办事处") // padded township code
 	oldVillage := ceremony(t, offline, server, work, "--org", "220102001001", "--name", "永安社区居民委员会")
@@ -112,10 +128,10 @@ func TestCLIKeyCeremony(t *testing.T) {
 		t.Fatalf("card sealed before the rotation: %d %s %s", code, stdout, stderr)
 	}
 
-	if code, stdout, stderr := cli(t, "keys", "status", "--dir", server, "--within", "90"); code != 0 || strings.Count(stdout, " ok") != 5 {
+	if code, stdout, stderr := cli(t, "keys", "status", "--dir", server, "--within", "90"); code != 0 || strings.Count(stdout, " ok") != 6 {
 		t.Fatalf("keys status: %d\n%s%s", code, stdout, stderr)
 	}
-	if code, stdout, _ := cli(t, "keys", "status", "--dir", server, "--within", "4000"); code != 0 || strings.Count(stdout, "RENEW") != 4 {
+	if code, stdout, _ := cli(t, "keys", "status", "--dir", server, "--within", "4000"); code != 0 || strings.Count(stdout, "RENEW") != 5 {
 		t.Fatalf("keys status --within 4000: %d\n%s", code, stdout)
 	}
 	if code, stdout, stderr := cli(t, "config", "check", "--dir", server); code != 0 || !strings.Contains(stdout, "config ok") {

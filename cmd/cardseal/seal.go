@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/tsa"
 )
 
 var cmdSeal = &command{
@@ -51,7 +52,19 @@ is refused and nothing is written.`,
 			if err != nil {
 				return err
 			}
-			sealed, err := lifecycle.NewSealer(ks).SealCard(pdf, o, number, e.now())
+			// The seal carries the platform's timestamp, its serial
+			// number from the registry every instance shares.
+			tsaID, err := ks.TSAIdentity()
+			if err != nil {
+				return withHint(fmt.Errorf("time-stamping key: %w", err), "make it with 'cardseal keys csr --tsa', 'cardseal ca sign' and 'cardseal keys import'")
+			}
+			authority, err := tsa.New(tsaID, st, tsa.Options{Now: e.now, MaxDrift: s.TSAMaxDrift})
+			if err != nil {
+				return err
+			}
+			sealer := lifecycle.NewSealer(ks)
+			sealer.Stamp = authority
+			sealed, err := sealer.SealCard(pdf, o, number, e.now())
 			if err != nil {
 				return err
 			}

@@ -30,12 +30,13 @@ import (
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/tsa"
 	"github.com/jilin-health/cardseal/workday"
 )
 
 // serveSettings are the settings 'cardseal serve' takes as flags (and
 // 'config check' too, to check what serve would run with).
-var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "issuers", "hotline", "windows", "trust_proxy", "demo_password"}
+var serveSettings = []string{"dir", "addr", "db", "public_url", "tls_cert", "tls_key", "redirect_http", "metrics_addr", "calendar", "issuers", "hotline", "windows", "trust_proxy", "tsa_max_drift", "demo_password"}
 
 var cmdServe = &command{
 	name:  "serve",
@@ -160,11 +161,19 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	if err != nil {
 		return err
 	}
+	tsaID, err := ks.TSAIdentity()
+	if err != nil {
+		return withHint(fmt.Errorf("time-stamping key: %w", err), "every seal carries a timestamp of the platform's TSA: make its key with 'cardseal keys csr --tsa', have the offline CA sign it ('cardseal ca sign') and install it with 'cardseal keys import'")
+	}
 	st, err := openRegistry(ctx, s, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	authority, err := tsa.New(tsaID, st, tsa.Options{Now: now, MaxDrift: s.TSAMaxDrift, Logger: log})
+	if err != nil {
+		return err
+	}
 	staffSvc := staff.NewService(st, st, st, staff.Policy{})
 	staffSvc.Now = now
 	if err := bootstrap(ctx, st, staffSvc, ks, s.DemoPassword, s.PublicURL, stdout); err != nil {
@@ -172,6 +181,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	}
 	svc := lifecycle.NewService(crashPoint(st, stdout), ks, s.PublicURL)
 	svc.Now = now
+	svc.SetTimestamper(authority)
 	if s.Calendar != "" {
 		if svc.Calendar, err = workday.Load(s.Calendar); err != nil {
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
@@ -223,7 +233,7 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	wg.Go(func() { sweepSessions(ctx, st, staffSvc, log) })
 
 	h := api.New(api.Deps{
-		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, Logger: log,
+		Service: svc, Checker: lifecycle.NewChecker(svc), Staff: staffSvc, Quotas: st, TSA: authority, Logger: log,
 		Options: api.Options{TrustProxy: s.TrustProxy, Windows: windows, Registry: reg, Now: now, HTTPS: strings.HasPrefix(s.PublicURL, "https://")},
 	})
 	srv := &http.Server{

@@ -188,6 +188,7 @@ func TestServeTLS(t *testing.T) {
 		`cardseal_certificate_expiry_seconds{id="220102",kind="seal"}`:       {4 * year, 5 * year},
 		`cardseal_certificate_expiry_seconds{id="220102001001",kind="seal"}`: {4 * year, 5 * year},
 		`cardseal_certificate_expiry_seconds{id="platform",kind="platform"}`: {4 * year, 5 * year},
+		`cardseal_certificate_expiry_seconds{id="tsa",kind="tsa"}`:           {4 * year, 5 * year},
 		`cardseal_certificate_expiry_seconds{id="root",kind="root"}`:         {10 * year, 30 * year},
 		`cardseal_certificate_expiry_seconds{id="server",kind="tls"}`:        {19 * 24 * 3600, 20 * 24 * 3600},
 	} {
@@ -195,8 +196,8 @@ func TestServeTLS(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want between %v and %v", series, v, ok, want[0], want[1])
 		}
 	}
-	if len(gauges) != 8 { // root, platform, five organisations, TLS
-		t.Errorf("%d certificate series, want 8:\n%v", len(gauges), gauges)
+	if len(gauges) != 9 { // root, platform, TSA, five organisations, TLS
+		t.Errorf("%d certificate series, want 9:\n%v", len(gauges), gauges)
 	}
 	logs := stderr.String()
 	warned := map[string]bool{}

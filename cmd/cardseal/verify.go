@@ -23,7 +23,7 @@ import (
 
 var cmdVerify = &command{
 	name:  "verify",
-	args:  "[--dir DIR | --trust roots.pem] [--json] [--policy card] CARD.pdf",
+	args:  "[--dir DIR | --trust roots.pem] [--crl CRL.pem] [--json] [--policy card] CARD.pdf",
 	short: "check every seal of a PDF (exit 0 valid, 1 invalid or incomplete, 2 could not check)",
 	long: `Verify checks a card PDF's seal chain against the trusted roots: each seal's
 signature and certificate, the order village → township → county, the
@@ -47,6 +47,7 @@ signed status list (--status, from /api/v1/status-list) with no network: exit
 		offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
 		status := fs.String("status", "", "signed status list (JSON) for --offline")
 		bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
+		crlFile := fs.String("crl", "", "certificate revocation list of the root (PEM or DER, from /crl or 'ca crl'; default DIR/keys/crl.pem when present)")
 		return func(ctx context.Context, e *env, args []string) error {
 			if *offline {
 				if len(args) != 1 || *status == "" {
@@ -56,7 +57,11 @@ signed status list (--status, from /api/v1/status-list) with no network: exit
 				if err != nil {
 					return err
 				}
-				return verifyOffline(tl, *status, args[0], *asJSON, e)
+				crls, err := loadCRLs(e, *crlFile, *trust != "")
+				if err != nil {
+					return err
+				}
+				return verifyOffline(tl, crls, *status, args[0], *asJSON, e)
 			}
 			if len(args) != 1 {
 				return usageError{"verify takes one PDF file"}
@@ -76,7 +81,11 @@ signed status list (--status, from /api/v1/status-list) with no network: exit
 			if err != nil {
 				return err
 			}
-			opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol)}
+			crls, err := loadCRLs(e, *crlFile, *trust != "")
+			if err != nil {
+				return err
+			}
+			opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol), CRLs: crls}
 			rep, err := verifier.Verify(data, opt)
 			if err != nil {
 				return withHint(err, "give a PDF file")
@@ -127,7 +136,34 @@ type offlineAnswer struct {
 	SealsChecked bool      `json:"seals_checked"` // true for a card PDF; false for a version-1 token (only it and the list are checked)
 }
 
-func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, e *env) error {
+// loadCRLs reads the CRL of --crl, or DATA_DIR/keys/crl.pem when the
+// roots come from the data directory and it has one.
+func loadCRLs(e *env, file string, ownTrust bool) ([]*smx509.RevocationList, error) {
+	if file == "" {
+		if ownTrust {
+			return nil, nil
+		}
+		s, err := e.settings()
+		if err != nil {
+			return nil, err
+		}
+		file = filepath.Join(s.Dir, "keys", keys.CRLFile)
+		if _, err := os.Stat(file); err != nil {
+			return nil, nil
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	crl, err := keys.ParseCRL(b)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("%s: %w", file, err), "give the CRL from the service's /crl or from 'cardseal ca crl'")
+	}
+	return []*smx509.RevocationList{crl}, nil
+}
+
+func verifyOffline(tl *keys.TrustList, crls []*smx509.RevocationList, listFile, scanned string, asJSON bool, e *env) error {
 	out := e.stdout
 	b, err := os.ReadFile(listFile)
 	if err != nil {
@@ -140,7 +176,7 @@ func verifyOffline(tl *keys.TrustList, listFile, scanned string, asJSON bool, e 
 	}
 	a := offlineAnswer{ListIssued: list.Issued, ListStale: stale}
 	if doc, err := os.ReadFile(scanned); err == nil && bytes.HasPrefix(doc, []byte("%PDF-")) {
-		oc, err := lifecycle.CheckOffline(doc, tl, list)
+		oc, err := lifecycle.CheckOffline(doc, tl, list, crls...)
 		if err != nil {
 			return withHint(err, "give a card PDF rendered with a version-2 token, or a version-1 card's QR URL")
 		}
