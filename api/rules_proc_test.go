@@ -486,7 +486,10 @@ func TestArt23PopulationRegister(t *testing.T) {
 func TestArt11RefusedApplicantGetsReasonsAndNotice(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
 		v := newProcEnv(t, open)
-		r := v.applyOnline(t, coupleApp(t, 80, "220102001001", incomplete), nil)
+		r := v.applyOnline(t, coupleApp(t, 80, "220102001001", func(a *card.Applicant) {
+			// Online, a material is claimed missing until it is sent.
+			a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Missing, card.MatHukou: card.Missing, card.MatMarriage: card.PopulationDB}
+		}), nil)
 		if r.Code != http.StatusCreated {
 			t.Fatalf("apply online: %d %s", r.Code, r.body)
 		}
