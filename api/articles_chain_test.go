@@ -43,9 +43,14 @@ func TestArt22VoidStopsPendingRebirth(t *testing.T) {
 
 		// Before the void: B has the village's seal, C the township's too
 		// and awaits the county, which would issue it.
-		b := v.create(t, rebirthApplicant(t))
+		// (Re-issues of A: a couple holding a valid card of a type
+		// applies for another only as its re-issue.)
+		b := v.create(t, applicantWith(t, func(x *card.Applicant) {
+			x.Type, x.ChildOrder, x.ReissueOf = card.Rebirth, 2, a.Number
+			x.StatusCert = &card.StatusCert{Number: "YJ-2026-0042", Issuer: "永安社区居民委员会"}
+		}))
 		c := v.create(t, applicantWith(t, func(x *card.Applicant) {
-			x.Type, x.ChildOrder = card.Rebirth, 2
+			x.Type, x.ChildOrder, x.ReissueOf = card.Rebirth, 2, a.Number
 			x.StatusCert = &card.StatusCert{Number: "YJ-2026-0042", Issuer: "永安社区居民委员会"}
 			swapped(x)
 		}))
@@ -259,7 +264,7 @@ func TestArt15SimultaneousReview(t *testing.T) {
 
 		// The direct seal still works for the level whose turn it is, and
 		// an approval at one's turn seals at once.
-		d := v.create(t, exampleApplicant(t))
+		d := v.create(t, coupleApplicant(t, 98)) // another couple: the first holds a valid card
 		if r := v.seal(d.ID, village); r.Code != http.StatusOK {
 			t.Fatalf("direct seal: %d %s", r.Code, r.body)
 		}

@@ -25,6 +25,7 @@ var (
 	kindReissue      = kind{422, "reissue-invalid", "Re-issue names another card", "换发须注明这对夫妻本县已办结的同类服务卡卡号。"}
 	kindNoCommitment = kind{409, "no-commitment", "Only a re-birth card with a commitment may be revoked", "只有夫妻作出书面承诺的再生育服务卡才能因承诺不实而取消（第十条、第二十条）；其他情形请作废或换发。"}
 	kindFindingDate  = kind{422, "finding-date", "Finding date", "查实日期须为申请之日至今天之间的日期（年-月-日）。"}
+	kindNotOneTime   = kind{409, "notice-not-one-time", "The one-time notice was given", "一次性告知书已经出具：再次告知只能针对告知后补交、经审核不符合要求的材料，不能要求首次告知未列出的材料，已告知的材料也不再重复告知（第十九条）。"}
 	kindBadExtract   = kind{422, "bad-extract", "Malformed population-register extract", "全员人口数据文件格式不正确，请按说明检查表头和各行（UTF-8 编码的 CSV）。"}
 )
 
@@ -39,6 +40,8 @@ func classifyRules(err error) (kind, bool) {
 		return kindNoCommitment, true
 	case errors.Is(err, lifecycle.ErrFindingDate):
 		return kindFindingDate, true
+	case errors.Is(err, lifecycle.ErrNotOneTime):
+		return kindNotOneTime, true
 	case errors.Is(err, card.ErrExtract):
 		return kindBadExtract, true
 	case errors.Is(err, lifecycle.ErrPostingOpen):

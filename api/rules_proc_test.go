@@ -486,7 +486,10 @@ func TestArt23PopulationRegister(t *testing.T) {
 func TestArt11RefusedApplicantGetsReasonsAndNotice(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
 		v := newProcEnv(t, open)
-		r := v.applyOnline(t, coupleApp(t, 80, "220102001001", incomplete), nil)
+		r := v.applyOnline(t, coupleApp(t, 80, "220102001001", func(a *card.Applicant) {
+			// Online, a material is claimed missing until it is sent.
+			a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Missing, card.MatHukou: card.Missing, card.MatMarriage: card.PopulationDB}
+		}), nil)
 		if r.Code != http.StatusCreated {
 			t.Fatalf("apply online: %d %s", r.Code, r.body)
 		}
@@ -664,6 +667,84 @@ func TestArt16PostOfficialCard(t *testing.T) {
 		// Posted: the holder may ask again (a lost letter).
 		if r := ask(c.Number, wifeID(90), addr); r.Code != http.StatusCreated {
 			t.Fatalf("second request after posting: %d", r.Code)
+		}
+	})
+}
+
+// TestArt19SecondNoticeOnlyForDeficientResubmissions: the notice is
+// one-time. After N1 a notice naming a material N1 did not name (the
+// observed 结婚证 after a materials edit) is refused with the reason; a
+// second notice names only what the applicant sent after N1 and staff
+// found deficient, never again what N1 named.
+func TestArt19SecondNoticeOnlyForDeficientResubmissions(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		app := coupleApp(t, 95, "220102001001", func(a *card.Applicant) {
+			a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Missing, card.MatHukou: card.Missing, card.MatMarriage: card.PopulationDB}
+		})
+		r := v.applyOnline(t, app, nil)
+		if r.Code != http.StatusCreated {
+			t.Fatalf("apply: %d %s", r.Code, r.body)
+		}
+		var ap ApplicationView
+		r.json(t, &ap)
+		sc, err := v.st.GetCardByNumber(context.Background(), ap.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		village := v.session("220102001001")
+		notice := func() *resp { return v.do(http.MethodPost, "/api/v1/cards/"+sc.ID+"/notice", village, "", nil) }
+		if r := notice(); r.Code != http.StatusCreated {
+			t.Fatalf("N1: %d %s", r.Code, r.body)
+		}
+		put := func(m map[card.Material]card.MaterialState) {
+			t.Helper()
+			b := mustJSON(t, MaterialsRequest{Materials: m})
+			if r := v.do(http.MethodPut, "/api/v1/cards/"+sc.ID+"/materials", village, "application/json", b); r.Code != http.StatusOK {
+				t.Fatalf("materials: %d %s", r.Code, r.body)
+			}
+		}
+		// The observed bug: a materials edit, then a notice demanding 结婚证.
+		put(map[card.Material]card.MaterialState{card.MatIDCards: card.Missing, card.MatHukou: card.Missing, card.MatMarriage: card.Missing})
+		expectProblem(t, notice(), http.StatusConflict, "notice-not-one-time")
+		put(map[card.Material]card.MaterialState{card.MatIDCards: card.Missing, card.MatHukou: card.Missing, card.MatMarriage: card.PopulationDB})
+		// The applicant sends the ID cards after N1; staff find them deficient.
+		if _, err := v.svc.Resubmit(context.Background(), ap.Number, wifeID(95), "192.0.2.50", []lifecycle.Upload{{Material: card.MatIDCards, ContentType: "image/png", Data: pngBytes(t)}}); err != nil {
+			t.Fatalf("resubmit: %v", err)
+		}
+		if r := v.postJSON("/api/v1/cards/"+sc.ID+"/materials/id_cards/review", village, ReviewRequest{Reason: "身份证照片模糊"}); r.Code != http.StatusOK {
+			t.Fatalf("review: %d %s", r.Code, r.body)
+		}
+		r = notice()
+		if r.Code != http.StatusCreated {
+			t.Fatalf("N2: %d %s", r.Code, r.body)
+		}
+		var n2 NoticeView
+		r.json(t, &n2)
+		evs, err := v.st.AuditEvents(context.Background(), sc.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range evs {
+			if e.Action != "card.notice" || !bytes.Contains(e.Detail, []byte(n2.Number)) {
+				continue
+			}
+			found = true
+			if !bytes.Contains(e.Detail, []byte(`"missing":["id_cards"]`)) {
+				t.Errorf("N2 names %s, want the ID cards only", e.Detail)
+			}
+		}
+		if !found {
+			t.Fatal("no audit event of N2")
+		}
+		// N2 verifies as a notice; nothing new since: no third.
+		pdf := v.do(http.MethodGet, n2.PDF, village, "", nil)
+		if rep := v.verifyPDF(t, pdf.body, chain.Notice, n2.Number); rep.Verdict != verifier.Valid {
+			t.Fatalf("N2 verdict %s", rep.Verdict)
+		}
+		if r := notice(); r.Code != http.StatusConflict {
+			t.Fatalf("a third notice: %d %s", r.Code, r.body)
 		}
 	})
 }

@@ -69,11 +69,22 @@ func (s *Service) Notify(ctx context.Context, a Actor, id string) (*card.Notice,
 	if err != nil {
 		return nil, err
 	}
+	later, err := s.laterNoticeItems(ctx, c, app, prev) // Art. 19: one-time
+	if err != nil {
+		return nil, err
+	}
+	if later != nil {
+		d.Items = itemsOf(app, later)
+	}
 	n, err := s.sealNotice(a, c, d, card.NoticeMissing, digest, now)
 	if err != nil {
 		return nil, err
 	}
-	ev := s.event(a, audit.CardNotice, id, "", map[string]any{"number": number, "missing": app.MissingMaterials(), "due": dl.Due.Format("2006-01-02")})
+	named := app.MissingMaterials()
+	if later != nil {
+		named = later
+	}
+	ev := s.event(a, audit.CardNotice, id, "", map[string]any{"number": number, "missing": named, "due": dl.Due.Format("2006-01-02")})
 	if err := s.reg.AddNotice(ctx, n, "", "", ev); err != nil {
 		if errors.Is(err, card.ErrDuplicate) {
 			return nil, fmt.Errorf("%w: %w", ErrNoticeGiven, err)

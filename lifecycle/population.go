@@ -115,7 +115,8 @@ func married(m, f *card.Resident) bool {
 }
 
 // fromPopulation marks population_db the required materials of app that
-// the register of its county proves and that were not provided (Art. 9).
+// the register of its county proves and that are missing or unstated
+// (Art. 9).
 func (s *Service) fromPopulation(ctx context.Context, app *card.Applicant) error {
 	county := org.CountyCode(app.Village)
 	m, err := s.resident(ctx, county, app.Male.IDNumber)
@@ -127,7 +128,9 @@ func (s *Service) fromPopulation(ctx context.Context, app *card.Applicant) error
 		return err
 	}
 	for _, mat := range proven(app, m, f) {
-		if !card.Requires(app, mat) || app.Materials[mat] == card.Provided {
+		// Only what is still missing (or left to the counter): never
+		// over a material provided, sent online or under review.
+		if st, ok := app.Materials[mat]; !card.Requires(app, mat) || (ok && st != card.Missing) {
 			continue
 		}
 		if app.Materials == nil {

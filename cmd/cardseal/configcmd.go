@@ -59,6 +59,11 @@ cardseal does not read.`,
 			kp, kw := keystoreProblems(s, e.now(), time.Duration(*within)*24*time.Hour)
 			lines = append(lines, kp...)
 			warnings = append(warnings, kw...)
+			if cw, err := calendarCheck(s.Calendar, e.now()); err != nil {
+				warnings = append(warnings, err.Error()+" (serve will not start with it)")
+			} else {
+				warnings = append(warnings, cw...)
+			}
 			for _, l := range lines {
 				fmt.Fprintf(e.stdout, "problem: %s\n", l)
 			}

@@ -194,6 +194,12 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 			return withHint(err, "the calendar file lists holidays and adjusted working days per year, as workday/calendar.toml does")
 		}
 	}
+	// Art. 19: the calendar must know this year's and next year's holidays.
+	if cw, err := calendarCheck(s.Calendar, now()); err == nil {
+		for _, w := range cw {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
+	}
 	if s.Issuers != "" {
 		if svc.Issuers, err = lifecycle.ParseIssuers(s.Issuers); err != nil {
 			return withHint(err, "issuers lists type=level pairs, e.g. first=township,second=township,rebirth=county")
