@@ -62,6 +62,8 @@ type env struct {
 	// reg is the metrics registry, served apart from the router as
 	// 'cardseal serve --metrics-addr' does (v.metrics).
 	reg *prometheus.Registry
+	// made counts the cards newCard applied for.
+	made int
 }
 
 type clock struct {
@@ -291,10 +293,17 @@ func exampleApplicant(t testing.TB) []byte {
 	return b
 }
 
-// newCard applies for the example card as the village.
+// newCard applies for a card as the village: the example couple's first,
+// then each time another couple's, since a couple holds one valid card of
+// a type (issue 14) and most tests want several cards.
 func (v *env) newCard() CardView {
 	v.t.Helper()
-	r := v.do(http.MethodPost, "/api/v1/cards", v.session("220102001001"), "application/json", exampleApplicant(v.t))
+	app := exampleApplicant(v.t)
+	if v.made > 0 {
+		app = coupleApp(v.t, 300+v.made, "220102001001") // 300 up: no other test's couple; at most 149 cards (3-digit serials)
+	}
+	v.made++
+	r := v.do(http.MethodPost, "/api/v1/cards", v.session("220102001001"), "application/json", app)
 	if r.Code != http.StatusCreated {
 		v.t.Fatalf("create card: %d %s", r.Code, r.body)
 	}

@@ -30,7 +30,7 @@ func (v *env) serve(req *http.Request) *resp {
 	return &resp{ResponseRecorder: rec, body: rec.Body.Bytes()}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -37,7 +37,7 @@ func idWithCheck(first17 string) string {
 
 // coupleApp is the example application for the i-th made-up couple,
 // received by village, changed by fns.
-func coupleApp(t *testing.T, i int, village string, fns ...func(*card.Applicant)) []byte {
+func coupleApp(t testing.TB, i int, village string, fns ...func(*card.Applicant)) []byte {
 	t.Helper()
 	return applicantWith(t, func(a *card.Applicant) {
 		a.Male.IDNumber = idWithCheck(fmt.Sprintf("22010219800101%03d", 100+2*i))

@@ -37,7 +37,7 @@ func newProcEnv(t *testing.T, open storetest.Opener) *env {
 }
 
 // applicantWith returns the example application changed by fn.
-func applicantWith(t *testing.T, fn func(*card.Applicant)) []byte {
+func applicantWith(t testing.TB, fn func(*card.Applicant)) []byte {
 	t.Helper()
 	app, err := card.ParseApplicant(exampleApplicant(t))
 	if err != nil {

@@ -43,10 +43,6 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 	}
 	st := storetest.OpenURL(t, filepath.Join(live, "cardseal.db"))
 	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
-	b, err := os.ReadFile("../../examples/applicant.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	actor := func(code string) lifecycle.Actor {
 		o, err := keys.Demo.GetOrg(context.Background(), code)
 		if err != nil {
@@ -69,7 +65,8 @@ func TestBackupWhileSealingRestoreVerifiesEveryCard(t *testing.T) {
 				return
 			default:
 			}
-			app, err := card.ParseApplicant(b)
+			// Another couple each time: a couple holds one valid card of a type.
+			app, err := card.ParseApplicant(coupleJSON(t, 2000+i))
 			if err != nil {
 				t.Error(err)
 				return
