@@ -11,6 +11,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // Validity periods. Seal certificates are renewed well before they end
@@ -97,11 +98,11 @@ func keyID(pub crypto.PublicKey) ([]byte, error) {
 // IssueSeal issues an organisation's seal certificate for pub. The
 // organisation's level and division code go into the subject, the seal
 // usage into extended key usage.
-func (ca *CA) IssueSeal(pub crypto.PublicKey, o Org, now time.Time) (*smx509.Certificate, error) {
+func (ca *CA) IssueSeal(pub crypto.PublicKey, o org.Org, now time.Time) (*smx509.Certificate, error) {
 	return ca.issueSeal(pub, o, now, SealValidity)
 }
 
-func (ca *CA) issueSeal(pub crypto.PublicKey, o Org, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
+func (ca *CA) issueSeal(pub crypto.PublicKey, o org.Org, now time.Time, validity time.Duration) (*smx509.Certificate, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

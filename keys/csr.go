@@ -16,6 +16,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -58,11 +59,11 @@ func refuse(check, format string, args ...any) error {
 type Request struct {
 	CSR      *smx509.CertificateRequest
 	Platform bool
-	TSA      bool   // the time-stamping key's request (OU=tsa)
-	Org      Org    // seal requests: level, division code and name
-	Province string // ST
-	Name     string // CN: the seal's or the platform's name
-	Issuer   string // platform and TSA requests: O, the health commission
+	TSA      bool    // the time-stamping key's request (OU=tsa)
+	Org      org.Org // seal requests: level, division code and name
+	Province string  // ST
+	Name     string  // CN: the seal's or the platform's name
+	Issuer   string  // platform and TSA requests: O, the health commission
 }
 
 // PublicKey returns the requested key.
@@ -82,7 +83,7 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 // NewSealRequest makes the PEM certificate request of an organisation's
 // seal key: the subject is the profile's (C, ST, O, OU=level,
 // SERIALNUMBER=division code, CN=name+电子印章), nothing else.
-func NewSealRequest(key crypto.Signer, o Org, province string) ([]byte, error) {
+func NewSealRequest(key crypto.Signer, o org.Org, province string) ([]byte, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -225,14 +226,14 @@ func requestSubject(csr *smx509.CertificateRequest) (*Request, error) {
 		r.Platform, r.TSA, r.Issuer = ou == platformOU, ou == tsaOU, subj.Organization[0]
 		return r, nil
 	}
-	lvl, err := ParseLevel(ou)
+	lvl, err := org.ParseLevel(ou)
 	if err != nil {
 		return nil, refuse("level", "OU=%q is neither a level (village, township, county) nor %q nor %q", ou, platformOU, tsaOU)
 	}
 	if count["SERIALNUMBER"] != 1 {
 		return nil, refuse("code", "needs exactly one SERIALNUMBER (division code), has %d", count["SERIALNUMBER"])
 	}
-	o := Org{Code: subj.SerialNumber, Level: lvl, Name: subj.Organization[0]}
+	o := org.Org{Code: subj.SerialNumber, Level: lvl, Name: subj.Organization[0]}
 	if err := o.Validate(); err != nil {
 		return nil, refuse("code", "%v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func TestRequestRoundTrip(t *testing.T) {
@@ -86,7 +87,7 @@ func rawRequest(t *testing.T, key crypto.Signer, tpl *smx509.CertificateRequest)
 }
 
 func TestRequestRefused(t *testing.T) {
-	village := Org{Code: "220102001001", Level: Village, Name: "永安社区居民委员会"}
+	village := org.Org{Code: "220102001001", Level: org.Village, Name: "永安社区居民委员会"}
 	subj := func(edit func(*pkix.Name)) *smx509.CertificateRequest {
 		n := orgSubject(village, "吉林省")
 		if edit != nil {
@@ -157,7 +158,7 @@ func TestRequestRefused(t *testing.T) {
 func TestSignRequestRefused(t *testing.T) {
 	jilin := newCA(t, "吉林省")
 	k, _ := NewKey()
-	o := Org{Code: "220102", Level: County, Name: "长春市南关区卫生健康局"}
+	o := org.Org{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"}
 	fromLiaoning, _ := NewSealRequest(k, o, "辽宁省")
 	plat, _ := NewPlatformRequest(k, "吉林省", "别的委员会", "吉林省生育服务卡平台")
 	ok, _ := NewSealRequest(k, o, "吉林省")
@@ -246,7 +247,7 @@ func FuzzParseRequest(f *testing.F) {
 			}
 			return
 		}
-		if r.Platform == (r.Org != Org{}) {
+		if r.Platform == (r.Org != org.Org{}) {
 			t.Fatalf("accepted %+v", r)
 		}
 		if !r.Platform && r.Org.Validate() != nil {

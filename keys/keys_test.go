@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func newCA(t *testing.T, province string) *CA {
@@ -169,7 +170,7 @@ func TestInitDirAndOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, err := Profile(id.Cert); err != nil || o.Code != "220102001001" || o.Level != Village {
+	if o, err := Profile(id.Cert); err != nil || o.Code != "220102001001" || o.Level != org.Village {
 		t.Fatalf("profile %+v %v", o, err)
 	}
 	if len(id.Chain) != 1 {

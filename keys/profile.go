@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // The certificate profile (docs/certificate-profile.md). An organisation's
@@ -27,7 +28,7 @@ var oidSerialNumber = asn1.ObjectIdentifier{2, 5, 4, 5}
 // ErrProfile is returned when a certificate does not follow the profile.
 var ErrProfile = errors.New("certificate does not follow the cardseal profile")
 
-func orgSubject(o Org, province string) pkix.Name {
+func orgSubject(o org.Org, province string) pkix.Name {
 	return pkix.Name{
 		Country:            []string{"CN"},
 		Province:           []string{province},
@@ -41,16 +42,16 @@ func orgSubject(o Org, province string) pkix.Name {
 // Profile reads the organisation a seal certificate was issued to: its
 // level, division code and name. It checks the seal usage and that the
 // code agrees with the level.
-func Profile(cert *smx509.Certificate) (Org, error) {
+func Profile(cert *smx509.Certificate) (org.Org, error) {
 	if cert.KeyUsage&smx509.KeyUsageContentCommitment == 0 || cert.KeyUsage&smx509.KeyUsageDigitalSignature == 0 || cert.IsCA {
-		return Org{}, fmt.Errorf("%w: not a seal certificate (key usage)", ErrProfile)
+		return org.Org{}, fmt.Errorf("%w: not a seal certificate (key usage)", ErrProfile)
 	}
-	var o Org
+	var o org.Org
 	if len(cert.Subject.Organization) != 1 || len(cert.Subject.OrganizationalUnit) != 1 {
-		return Org{}, fmt.Errorf("%w: subject needs exactly one O and one OU", ErrProfile)
+		return org.Org{}, fmt.Errorf("%w: subject needs exactly one O and one OU", ErrProfile)
 	}
 	o.Name = cert.Subject.Organization[0]
-	o.Level = Level(cert.Subject.OrganizationalUnit[0])
+	o.Level = org.Level(cert.Subject.OrganizationalUnit[0])
 	n := 0
 	for _, atv := range cert.Subject.Names {
 		if atv.Type.Equal(oidSerialNumber) {
@@ -58,11 +59,11 @@ func Profile(cert *smx509.Certificate) (Org, error) {
 		}
 	}
 	if n != 1 {
-		return Org{}, fmt.Errorf("%w: subject needs exactly one SERIALNUMBER (division code)", ErrProfile)
+		return org.Org{}, fmt.Errorf("%w: subject needs exactly one SERIALNUMBER (division code)", ErrProfile)
 	}
 	o.Code = cert.Subject.SerialNumber
 	if err := o.Validate(); err != nil {
-		return Org{}, fmt.Errorf("%w: %v", ErrProfile, err)
+		return org.Org{}, fmt.Errorf("%w: %v", ErrProfile, err)
 	}
 	return o, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // Key rotation on a server that does not hold the root key (issue 9).
@@ -63,7 +64,7 @@ func sealName(code string) string { return filepath.Join("orgs", code) }
 // with a certificate keeps its level; its name is the registry's, so a
 // renamed organisation's next certificate carries the new name. A pending request is kept unless
 // replace is set.
-func (s *FileStore) RequestSeal(o Org, replace bool) ([]byte, error) {
+func (s *FileStore) RequestSeal(o org.Org, replace bool) ([]byte, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -147,10 +148,10 @@ func (s *FileStore) pendingRequest(name string) (*Request, error) {
 // Imported describes what Import changed.
 type Imported struct {
 	Platform bool
-	TSA      bool   // the time-stamping certificate
-	Org      Org    // seal certificates
-	NewOrg   bool   // the organisation had no seal certificate before
-	Archived string // where the replaced certificate went ("" if none)
+	TSA      bool    // the time-stamping certificate
+	Org      org.Org // seal certificates
+	NewOrg   bool    // the organisation had no seal certificate before
+	Archived string  // where the replaced certificate went ("" if none)
 }
 
 // ParseCertificatePEM reads one PEM certificate.
@@ -247,10 +248,10 @@ func (s *FileStore) Import(cert *smx509.Certificate, now time.Time) (*Imported, 
 
 // certifiedOrg is the organisation as its current seal certificate names
 // it.
-func (s *FileStore) certifiedOrg(code string) (Org, error) {
+func (s *FileStore) certifiedOrg(code string) (org.Org, error) {
 	cert, err := readCert(s.base(sealName(code)) + ".crt")
 	if err != nil {
-		return Org{}, err
+		return org.Org{}, err
 	}
 	return Profile(cert)
 }

@@ -41,7 +41,7 @@ func demoStore(t *testing.T) (*keys.FileStore, *keys.CA) {
 }
 
 // renew runs the ceremony for one organisation: request, sign, import.
-func renew(t *testing.T, ks *keys.FileStore, ca *keys.CA, o keys.Org) *smx509.Certificate {
+func renew(t *testing.T, ks *keys.FileStore, ca *keys.CA, o org.Org) *smx509.Certificate {
 	t.Helper()
 	csr, err := ks.RequestSeal(o, false)
 	if err != nil {
@@ -170,7 +170,7 @@ func TestImportRefused(t *testing.T) {
 	}
 	req, _ := keys.ParseRequest(csr)
 	now := time.Now()
-	sign := func(c *keys.CA, pub any, o keys.Org) *smx509.Certificate {
+	sign := func(c *keys.CA, pub any, o org.Org) *smx509.Certificate {
 		cert, err := c.IssueSeal(pub, o, now)
 		if err != nil {
 			t.Fatal(err)
@@ -189,7 +189,7 @@ func TestImportRefused(t *testing.T) {
 		{"other root", sign(other, req.PublicKey(), town), keys.ErrUntrusted},
 		{"not the pending key", sign(ca, strange.Public(), town), keys.ErrKeyMismatch},
 		{"other name than requested", sign(ca, req.PublicKey(), renamed), keys.ErrOrgMismatch},
-		{"no request for that organisation", sign(ca, req.PublicKey(), keys.Org{Code: "220102002", Level: keys.Township, Name: "桃源街道办事处"}), keys.ErrNoPending},
+		{"no request for that organisation", sign(ca, req.PublicKey(), org.Org{Code: "220102002", Level: org.Township, Name: "桃源街道办事处"}), keys.ErrNoPending},
 		{"platform certificate for a seal key", plat, keys.ErrNoPending},
 		{"expired", sign(ca, req.PublicKey(), town), keys.ErrExpired}, // imported ten years on
 	}

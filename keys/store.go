@@ -110,13 +110,13 @@ func (s *FileStore) TrustList() *TrustList { return s.trust }
 // certificate for, as their certificates name them (code, level, name at
 // issue), sorted by code. The first start of a server copies them into
 // the registry; afterwards the registry owns names and retirement.
-func (s *FileStore) SealOrgs() ([]Org, error) {
+func (s *FileStore) SealOrgs() ([]org.Org, error) {
 	crts, err := filepath.Glob(filepath.Join(keyDir(s.dir), "orgs", "*.crt"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(crts)
-	var out []Org
+	var out []org.Org
 	for _, p := range crts {
 		cert, err := readCert(p)
 		if err != nil {
@@ -133,7 +133,7 @@ func (s *FileStore) SealOrgs() ([]Org, error) {
 
 // SealIdentity returns an organisation's seal key and certificate.
 func (s *FileStore) SealIdentity(code string) (*Identity, error) {
-	if _, _, err := NormalizeCode(code); err != nil {
+	if _, _, err := org.NormalizeCode(code); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(keyDir(s.dir), sealName(code)+".crt")); errors.Is(err, os.ErrNotExist) {
@@ -223,19 +223,19 @@ func certPEM(c *smx509.Certificate) []byte {
 type ProvinceConfig struct {
 	Province string // 吉林省
 	RootName string // the root CA's organisation, e.g. 吉林省卫生健康委员会
-	Orgs     []Org
+	Orgs     []org.Org
 }
 
 // Demo is the demo province of `cardseal init --demo`.
 var Demo = ProvinceConfig{
 	Province: "吉林省",
 	RootName: "吉林省卫生健康委员会(演示)",
-	Orgs: []Org{
-		{Code: "220102", Level: County, Name: "长春市南关区卫生健康局"},
-		{Code: "220102001", Level: Township, Name: "永吉街道办事处"},
-		{Code: "220102002", Level: Township, Name: "桃源街道办事处"},
-		{Code: "220102001001", Level: Village, Name: "永安社区居民委员会"},
-		{Code: "220102002001", Level: Village, Name: "桃源社区居民委员会"},
+	Orgs: []org.Org{
+		{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"},
+		{Code: "220102001", Level: org.Township, Name: "永吉街道办事处"},
+		{Code: "220102002", Level: org.Township, Name: "桃源街道办事处"},
+		{Code: "220102001001", Level: org.Village, Name: "永安社区居民委员会"},
+		{Code: "220102002001", Level: org.Village, Name: "桃源社区居民委员会"},
 	},
 }
 
@@ -342,11 +342,11 @@ func InitServerDir(dir string, bundle []byte) error {
 // GetOrg returns the organisation of the province configuration with the
 // code: a new installation's organisations before the registry has them
 // (and the demo province in tests).
-func (p ProvinceConfig) GetOrg(_ context.Context, code string) (Org, error) {
+func (p ProvinceConfig) GetOrg(_ context.Context, code string) (org.Org, error) {
 	for _, o := range p.Orgs {
 		if o.Code == code {
 			return o, nil
 		}
 	}
-	return Org{}, fmt.Errorf("%w: %s", ErrUnknownOrg, code)
+	return org.Org{}, fmt.Errorf("%w: %s", ErrUnknownOrg, code)
 }

@@ -3,12 +3,12 @@ package seal
 import (
 	"testing"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 func BenchmarkSign(b *testing.B) {
 	id := testIdentity(b)
-	link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
+	link := Link{Level: org.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
 	digest := digestOf("pdf")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -20,7 +20,7 @@ func BenchmarkSign(b *testing.B) {
 
 func BenchmarkMaxSize(b *testing.B) {
 	id := testIdentity(b)
-	link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
+	link := Link{Level: org.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
 	b.ReportAllocs()
 	for b.Loop() {
 		MaxSize(id, link, Options{})
@@ -29,7 +29,7 @@ func BenchmarkMaxSize(b *testing.B) {
 
 func BenchmarkParseVerify(b *testing.B) {
 	id := testIdentity(b)
-	link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
+	link := Link{Level: org.Village, Code: "220102001001", DocID: "card-1", Prev: digestOf("p")}
 	digest := digestOf("pdf")
 	der, err := Sign(digest, id, link, signTime, Options{})
 	if err != nil {

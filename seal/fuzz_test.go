@@ -7,10 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jilin-health/cardseal/org"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
-
-	"github.com/jilin-health/cardseal/keys"
 )
 
 // FuzzParse feeds Parse, Verify and TrimPadding untrusted bytes: they
@@ -19,7 +18,7 @@ func FuzzParse(f *testing.F) {
 	id := testIdentity(f)
 	digest := digestOf("pdf")
 	for i, opt := range []Options{{}, {GBContentTypes: true}} {
-		link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-1"}
+		link := Link{Level: org.Village, Code: "220102001001", DocID: "card-1"}
 		if i == 1 {
 			link.Prev = digestOf("prev")
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // detSigner signs deterministically (RFC 6979 with SM3), for the
@@ -81,13 +82,13 @@ func newRoot(t testing.TB, scalar string) *testCA {
 
 // newIdentity makes an organisation's seal identity issued by ca, with
 // OU=level and SERIALNUMBER=code in the subject.
-func (ca *testCA) newIdentity(t testing.TB, scalar string, serial int64, level keys.Level, code string) *keys.Identity {
+func (ca *testCA) newIdentity(t testing.TB, scalar string, serial int64, level org.Level, code string) *keys.Identity {
 	t.Helper()
 	k := mustKey(t, scalar)
 	return ca.issue(t, k, serial, level, code)
 }
 
-func (ca *testCA) issue(t testing.TB, k *sm2.PrivateKey, serial int64, level keys.Level, code string) *keys.Identity {
+func (ca *testCA) issue(t testing.TB, k *sm2.PrivateKey, serial int64, level org.Level, code string) *keys.Identity {
 	t.Helper()
 	tmpl := &smx509.Certificate{
 		SerialNumber: big.NewInt(serial),

@@ -5,7 +5,7 @@ import (
 
 	"github.com/emmansun/gmsm/pkcs7"
 	"github.com/emmansun/gmsm/sm2"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // TestGmsmPKCS7 checks that detached SM2 signatures written by gmsm's own
@@ -13,7 +13,7 @@ import (
 // and RFC 5652 content types with SM3 over a precomputed digest.
 func TestGmsmPKCS7(t *testing.T) {
 	ca := newRoot(t, "")
-	id := randomSigner(ca.newIdentity(t, "", 7, keys.Township, "220102001"))
+	id := randomSigner(ca.newIdentity(t, "", 7, org.Township, "220102001"))
 	content := []byte("%PDF-1.7 byte range")
 	digest := digestOf(string(content))
 
@@ -77,7 +77,7 @@ func TestGmsmVerifiesOurs(t *testing.T) {
 	id := testIdentity(t)
 	content := []byte("%PDF-1.7 byte range")
 	for _, gb := range []bool{false, true} {
-		der, err := Sign(digestOf(string(content)), id, Link{Level: keys.Village, Code: "220102001001", DocID: "d", Prev: digestOf("p")}, signTime, Options{GBContentTypes: gb})
+		der, err := Sign(digestOf(string(content)), id, Link{Level: org.Village, Code: "220102001001", DocID: "d", Prev: digestOf("p")}, signTime, Options{GBContentTypes: gb})
 		if err != nil {
 			t.Fatal(err)
 		}

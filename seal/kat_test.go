@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 var updateKAT = flag.Bool("update-kat", false, "rewrite testdata/kat-*.der")
@@ -31,8 +32,8 @@ const (
 
 func katInputs(t testing.TB) (digest []byte, id *keys.Identity, link Link, at time.Time) {
 	root := newRoot(t, katRootScalar)
-	id = root.newIdentity(t, katOrgScalar, 0x2201020010, keys.Township, "220102001")
-	link = Link{Level: keys.Township, Code: "220102001", DocID: "JL-2026-000001", Prev: digestOf("cardseal previous seal")}
+	id = root.newIdentity(t, katOrgScalar, 0x2201020010, org.Township, "220102001")
+	link = Link{Level: org.Township, Code: "220102001", DocID: "JL-2026-000001", Prev: digestOf("cardseal previous seal")}
 	return digestOf("cardseal test vector"), id, link, time.Date(2026, 11, 28, 9, 30, 15, 0, time.UTC)
 }
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -19,7 +19,7 @@ import (
 //	    docID        UTF8String (SIZE (1..128)),
 //	    prev         OCTET STRING (SIZE (32)) OPTIONAL }
 type Link struct {
-	Level keys.Level
+	Level org.Level
 	Code  string // significant division code: 6, 9 or 12 digits by level
 	DocID string
 	Prev  []byte // SM3 of the previous seal's CMS DER; nil for the first seal
@@ -32,26 +32,26 @@ const (
 	maxLinkBytes = 512
 )
 
-func levelNumber(l keys.Level) int {
+func levelNumber(l org.Level) int {
 	switch l {
-	case keys.Village:
+	case org.Village:
 		return 1
-	case keys.Township:
+	case org.Township:
 		return 2
-	case keys.County:
+	case org.County:
 		return 3
 	}
 	return 0
 }
 
-func levelOf(n int) keys.Level {
+func levelOf(n int) org.Level {
 	switch n {
 	case 1:
-		return keys.Village
+		return org.Village
 	case 2:
-		return keys.Township
+		return org.Township
 	case 3:
-		return keys.County
+		return org.County
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 var signTime = time.Date(2026, 11, 28, 9, 30, 15, 0, time.UTC)
@@ -17,16 +18,16 @@ func digestOf(s string) []byte { d := sm3.Sum([]byte(s)); return d[:] }
 
 func testIdentity(t testing.TB) *keys.Identity {
 	t.Helper()
-	return randomSigner(newRoot(t, "").newIdentity(t, "", 1001, keys.Village, "220102001001"))
+	return randomSigner(newRoot(t, "").newIdentity(t, "", 1001, org.Village, "220102001001"))
 }
 
 func TestRoundTrip(t *testing.T) {
 	id := testIdentity(t)
 	prev := digestOf("previous seal")
 	links := map[string]Link{
-		"first":     {Level: keys.Village, Code: "220102001001", DocID: "card-2026-000017"},
-		"with prev": {Level: keys.Township, Code: "220102001", DocID: "卡-2026-000017", Prev: prev},
-		"county":    {Level: keys.County, Code: "220102", DocID: "x", Prev: prev},
+		"first":     {Level: org.Village, Code: "220102001001", DocID: "card-2026-000017"},
+		"with prev": {Level: org.Township, Code: "220102001", DocID: "卡-2026-000017", Prev: prev},
+		"county":    {Level: org.County, Code: "220102", DocID: "x", Prev: prev},
 	}
 	for _, gb := range []bool{false, true} {
 		for name, link := range links {
@@ -66,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 func TestSignRejects(t *testing.T) {
 	id := testIdentity(t)
 	other := testIdentity(t)
-	good := Link{Level: keys.Village, Code: "220102001001", DocID: "d"}
+	good := Link{Level: org.Village, Code: "220102001001", DocID: "d"}
 	mismatched := *id
 	mismatched.Signer = other.Signer
 	tests := []struct {
@@ -82,12 +83,12 @@ func TestSignRejects(t *testing.T) {
 		{"key not the cert's", digestOf("x"), &mismatched, good, signTime, false},
 		{"zero time", digestOf("x"), id, good, time.Time{}, false},
 		{"bad level", digestOf("x"), id, Link{Level: "city", Code: "2201", DocID: "d"}, signTime, true},
-		{"code length", digestOf("x"), id, Link{Level: keys.Township, Code: "220102001001", DocID: "d"}, signTime, true},
-		{"code digits", digestOf("x"), id, Link{Level: keys.County, Code: "22010A", DocID: "d"}, signTime, true},
-		{"empty doc", digestOf("x"), id, Link{Level: keys.County, Code: "220102"}, signTime, true},
-		{"long doc", digestOf("x"), id, Link{Level: keys.County, Code: "220102", DocID: string(make([]byte, 129))}, signTime, true},
-		{"bad utf8", digestOf("x"), id, Link{Level: keys.County, Code: "220102", DocID: "\xff"}, signTime, true},
-		{"short prev", digestOf("x"), id, Link{Level: keys.County, Code: "220102", DocID: "d", Prev: []byte{1}}, signTime, true},
+		{"code length", digestOf("x"), id, Link{Level: org.Township, Code: "220102001001", DocID: "d"}, signTime, true},
+		{"code digits", digestOf("x"), id, Link{Level: org.County, Code: "22010A", DocID: "d"}, signTime, true},
+		{"empty doc", digestOf("x"), id, Link{Level: org.County, Code: "220102"}, signTime, true},
+		{"long doc", digestOf("x"), id, Link{Level: org.County, Code: "220102", DocID: string(make([]byte, 129))}, signTime, true},
+		{"bad utf8", digestOf("x"), id, Link{Level: org.County, Code: "220102", DocID: "\xff"}, signTime, true},
+		{"short prev", digestOf("x"), id, Link{Level: org.County, Code: "220102", DocID: "d", Prev: []byte{1}}, signTime, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +106,7 @@ func TestSignRejects(t *testing.T) {
 func TestMaxSize(t *testing.T) {
 	id := testIdentity(t)
 	for i := 0; i < 200; i++ {
-		link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-000001"}
+		link := Link{Level: org.Village, Code: "220102001001", DocID: "card-000001"}
 		if i%2 == 1 {
 			link.Prev = digestOf("p")
 		}
@@ -132,7 +133,7 @@ func TestSigAlg501(t *testing.T) {
 	id := testIdentity(t)
 	digest := digestOf("pdf")
 	for _, gb := range []bool{false, true} {
-		der, err := sign(digest, id, Link{Level: keys.Village, Code: "220102001001", DocID: "d"}, signTime, Options{GBContentTypes: gb}, oidSM2WithSM3)
+		der, err := sign(digest, id, Link{Level: org.Village, Code: "220102001001", DocID: "d"}, signTime, Options{GBContentTypes: gb}, oidSM2WithSM3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +152,7 @@ func TestSigAlg501(t *testing.T) {
 
 func TestTrimPadding(t *testing.T) {
 	id := testIdentity(t)
-	der, err := Sign(digestOf("x"), id, Link{Level: keys.Village, Code: "220102001001", DocID: "d"}, signTime, Options{})
+	der, err := Sign(digestOf("x"), id, Link{Level: org.Village, Code: "220102001001", DocID: "d"}, signTime, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
@@ -26,12 +27,12 @@ func resign(t testing.TB, root *node, key *sm2.PrivateKey) {
 
 func TestVerifyFailures(t *testing.T) {
 	ca := newRoot(t, "")
-	id := randomSigner(ca.newIdentity(t, "", 1001, keys.Village, "220102001001"))
+	id := randomSigner(ca.newIdentity(t, "", 1001, org.Village, "220102001001"))
 	key := id.Signer.(*sm2.PrivateKey)
-	other := randomSigner(ca.newIdentity(t, "", 1002, keys.Village, "220102001002"))
+	other := randomSigner(ca.newIdentity(t, "", 1002, org.Village, "220102001002"))
 	// A certificate with the same issuer and serial number but another key.
-	twin := randomSigner(ca.newIdentity(t, "", 1001, keys.Village, "220102001001"))
-	link := Link{Level: keys.Village, Code: "220102001001", DocID: "card-000042"}
+	twin := randomSigner(ca.newIdentity(t, "", 1001, org.Village, "220102001001"))
+	link := Link{Level: org.Village, Code: "220102001001", DocID: "card-000042"}
 	digest := digestOf("the pdf")
 	good, err := Sign(digest, id, link, signTime, Options{})
 	if err != nil {
@@ -234,7 +235,7 @@ func TestVerifyFailures(t *testing.T) {
 func TestSigningCertV2Absent(t *testing.T) {
 	id := testIdentity(t)
 	digest := digestOf("x")
-	der, err := Sign(digest, id, Link{Level: keys.Village, Code: "220102001001", DocID: "d"}, signTime, Options{})
+	der, err := Sign(digest, id, Link{Level: org.Village, Code: "220102001001", DocID: "d"}, signTime, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestSubjectKeyIdentifier(t *testing.T) {
 	}
 	id := &keys.Identity{Signer: ca.key, Cert: ca.cert}
 	digest := digestOf("x")
-	der, err := Sign(digest, id, Link{Level: keys.County, Code: "220102", DocID: "d"}, signTime, Options{})
+	der, err := Sign(digest, id, Link{Level: org.County, Code: "220102", DocID: "d"}, signTime, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

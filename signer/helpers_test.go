@@ -16,12 +16,13 @@ import (
 	"github.com/jilin-health/cardseal/internal/pdftest"
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 )
 
 // testOrg is a throwaway organisation with an SM2 seal certificate
 // issued by a throwaway province root (keys.NewRoot, keys.CA.IssueSeal).
 type testOrg struct {
-	org keys.Org
+	org org.Org
 	id  *keys.Identity
 }
 
@@ -49,7 +50,7 @@ func newOrg(t testing.TB, code string) *testOrg {
 	if o, ok := orgs[code]; ok {
 		return o
 	}
-	_, level, err := keys.NormalizeCode(code)
+	_, level, err := org.NormalizeCode(code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,8 @@ func newOrg(t testing.TB, code string) *testOrg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := map[keys.Level]string{keys.Village: "测试村民委员会", keys.Township: "测试镇人民政府", keys.County: "测试县卫生健康局"}[level] + code
-	org := keys.Org{Code: code, Level: level, Name: name}
+	name := map[org.Level]string{org.Village: "测试村民委员会", org.Township: "测试镇人民政府", org.County: "测试县卫生健康局"}[level] + code
+	org := org.Org{Code: code, Level: level, Name: name}
 	cert, err := ca.IssueSeal(k.Public(), org, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/emmansun/gmsm/sm3"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 )
 
@@ -56,7 +56,7 @@ func (u *update) put(out []byte, r pdf.Ref, o pdf.Object) []byte {
 // fieldName is the seal field's partial name, e.g. 村级印章_220102001001,
 // made unique among the form's top-level fields.
 func (u *update) fieldName() string {
-	prefix := map[keys.Level]string{keys.Village: "村级印章", keys.Township: "乡级印章", keys.County: "县级印章"}[u.req.Org.Level]
+	prefix := map[org.Level]string{org.Village: "村级印章", org.Township: "乡级印章", org.County: "县级印章"}[u.req.Org.Level]
 	name := prefix + "_" + u.req.Org.Code
 	for i := 2; u.form.names[name]; i++ {
 		name = fmt.Sprintf("%s_%s_%d", prefix, u.req.Org.Code, i)
@@ -193,7 +193,7 @@ func (u *update) write() ([]byte, error) {
 	return out, nil
 }
 
-func orgName(o keys.Org) string {
+func orgName(o org.Org) string {
 	if o.Name != "" {
 		return o.Name
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/seal"
 )
@@ -58,7 +59,7 @@ func (r Rect) Height() float64 { return r[3] - r[1] }
 // Request is one seal to apply.
 type Request struct {
 	Identity   *keys.Identity
-	Org        keys.Org // the sealing organisation; its Level is the seal's level
+	Org        org.Org // the sealing organisation; its Level is the seal's level
 	Policy     chain.Policy
 	Page       int // 0-based
 	Rect       Rect

@@ -10,7 +10,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/jilin-health/cardseal/chain"
-	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/seal"
 )
@@ -30,7 +30,7 @@ func request(t testing.TB, code string) *Request {
 		Org:        o.org,
 		Policy:     chain.Card,
 		Page:       0,
-		Rect:       map[keys.Level]Rect{keys.Village: {40, 40, 140, 140}, keys.Township: {160, 40, 260, 140}, keys.County: {280, 40, 380, 140}}[o.org.Level],
+		Rect:       map[org.Level]Rect{org.Village: {40, 40, 140, 140}, org.Township: {160, 40, 260, 140}, org.County: {280, 40, 380, 140}}[o.org.Level],
 		Appearance: appearance(t),
 		Reason:     o.org.Level.Chinese() + "审核通过",
 		Location:   "吉林省长春市",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jilin-health/cardseal/internal/testtool"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/tsa"
 	"golang.org/x/crypto/cryptobyte"
 	casn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -114,7 +115,7 @@ func TestOpenSSLVerifiesToken(t *testing.T) {
 	}
 	// A seal certificate is not fit for time-stamping.
 	sk, _ := keys.NewKey()
-	sc, err := ca.IssueSeal(sk.Public(), keys.Org{Code: "220102", Level: keys.County, Name: "长春市南关区卫生健康局"}, t0)
+	sc, err := ca.IssueSeal(sk.Public(), org.Org{Code: "220102", Level: org.County, Name: "长春市南关区卫生健康局"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

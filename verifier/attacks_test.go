@@ -24,6 +24,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/seal"
 	"github.com/jilin-health/cardseal/signer"
@@ -56,7 +57,7 @@ func (f *fixture) identity(t testing.TB, code string) *keys.Identity {
 	return id
 }
 
-func appearance(t testing.TB, o keys.Org) *signer.Appearance {
+func appearance(t testing.TB, o org.Org) *signer.Appearance {
 	t.Helper()
 	idMu.Lock()
 	defer idMu.Unlock()
@@ -1014,8 +1015,8 @@ func TestObjectStreamRedefinition(t *testing.T) {
 // (TestCertificationAttacks/sneaky_signature:_reuses_a_valid_signature),
 // but signer.Seal passes the document's seals as found.
 func TestPolicyRepeatedPrefix(t *testing.T) {
-	prev := []chain.Seal{{Level: keys.Village, Code: "220102001001"}, {Level: keys.Village, Code: "220102001001"}, {Level: keys.Township, Code: "220102001"}}
-	if err := chain.Card.Check(prev, chain.Seal{Level: keys.County, Code: "220102"}); err == nil {
+	prev := []chain.Seal{{Level: org.Village, Code: "220102001001"}, {Level: org.Village, Code: "220102001001"}, {Level: org.Township, Code: "220102001"}}
+	if err := chain.Card.Check(prev, chain.Seal{Level: org.County, Code: "220102"}); err == nil {
 		t.Fatal("a chain with a repeated village accepted a county seal")
 	}
 }

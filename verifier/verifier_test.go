@@ -12,6 +12,7 @@ import (
 
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/verifier"
 )
@@ -23,7 +24,7 @@ func TestValidChainOfThree(t *testing.T) {
 	if len(rep.Seals) != 3 || rep.DocID != f.number {
 		t.Fatalf("seals %d, doc %q", len(rep.Seals), rep.DocID)
 	}
-	for i, want := range []keys.Level{keys.Village, keys.Township, keys.County} {
+	for i, want := range []org.Level{org.Village, org.Township, org.County} {
 		s := rep.Seals[i]
 		if s.Level != string(want) || !s.OK || s.Province != "吉林省" || s.CertSerial == "" {
 			t.Fatalf("seal %d: %+v", i+1, s)

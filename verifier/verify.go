@@ -6,13 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/emmansun/gmsm/smx509"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/seal"
 )
@@ -34,7 +36,7 @@ type Options struct {
 	DocID string
 	// SealBoxes, when set, are the rectangles (page 1) each level's seal
 	// must lie in: no seal may cover the rest of the document.
-	SealBoxes map[keys.Level][4]float64
+	SealBoxes map[org.Level][4]float64
 	// Now is the time of the check (default time.Now).
 	Now func() time.Time
 	// CRLs are certificate revocation lists; those signed by the root a
@@ -225,7 +227,7 @@ func (v *run) check() {
 			}
 		}
 		v.rep.Seals = append(v.rep.Seals, *s.report)
-		cs = append(cs, chain.Seal{Level: keys.Level(s.report.Level), Code: s.report.DivisionCode})
+		cs = append(cs, chain.Seal{Level: org.Level(s.report.Level), Code: s.report.DivisionCode})
 	}
 	switch {
 	case !ok:
@@ -548,7 +550,7 @@ func xrefPoints(data []byte, rv *pdf.Revision) bool {
 
 // checkWidget checks the seal's visible part: a printable widget on the
 // first page, inside the level's seal box when boxes are given.
-func (v *run) checkWidget(s *found, level keys.Level) {
+func (v *run) checkWidget(s *found, level org.Level) {
 	f := v.f
 	w, err := f.ResolveDict(f.Latest(), s.widget)
 	if err != nil || w == nil {
@@ -652,7 +654,7 @@ func (v *run) checkChain() {
 			v.rep.DocID = l.DocID
 			rep.DocID = l.DocID
 		}
-		next := chain.Seal{Level: keys.Level(rep.Level), Code: rep.DivisionCode}
+		next := chain.Seal{Level: org.Level(rep.Level), Code: rep.DivisionCode}
 		// Each seal is judged against the seals the policy accepted: a
 		// refused seal is already a failure, and chain.Policy.Check
 		// assumes a valid prefix (it indexes Levels by len(prev)).

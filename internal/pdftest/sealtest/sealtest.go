@@ -36,6 +36,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/internal/pdftest"
 	"github.com/jilin-health/cardseal/keys"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/pdf"
 	"github.com/jilin-health/cardseal/signer"
 )
@@ -53,7 +54,7 @@ const DocID = "2201022026000001"
 
 // Org is a test organisation and its seal identity.
 type Org struct {
-	keys.Org
+	org.Org
 	Identity *keys.Identity
 	Box      [4]float64 // where its seal goes on the page
 }
@@ -66,8 +67,8 @@ type Keys struct {
 }
 
 // Boxes are the seal boxes of the test page, by level.
-func (k *Keys) Boxes() map[keys.Level][4]float64 {
-	m := map[keys.Level][4]float64{}
+func (k *Keys) Boxes() map[org.Level][4]float64 {
+	m := map[org.Level][4]float64{}
 	for _, o := range k.Orgs {
 		m[o.Level] = o.Box
 	}
@@ -119,10 +120,10 @@ func makeKeys() (*Keys, error) {
 		return nil, fmt.Errorf("sealtest: root: %w", err)
 	}
 	k := &Keys{Root: ca.Cert, Trust: keys.NewTrustList(ca.Cert)}
-	for i, o := range []keys.Org{
-		{Code: "220102001001", Level: keys.Village, Name: "测试村民委员会"},
-		{Code: "220102001", Level: keys.Township, Name: "测试镇人民政府"},
-		{Code: "220102", Level: keys.County, Name: "测试县卫生健康局"},
+	for i, o := range []org.Org{
+		{Code: "220102001001", Level: org.Village, Name: "测试村民委员会"},
+		{Code: "220102001", Level: org.Township, Name: "测试镇人民政府"},
+		{Code: "220102", Level: org.County, Name: "测试县卫生健康局"},
 	} {
 		key, err := keyFor(o.Code)
 		if err != nil {
