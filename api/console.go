@@ -141,6 +141,7 @@ var flashText = map[string]string{
 	"revoked":    "服务卡已取消。",
 	"superseded": "服务卡已标记为换发。",
 	"refused":    "已不予办理，并出具不予办理告知书。",
+	"notice":     "已出具一次性告知书，请将告知书交给申请人（申请人也可在“进度查询”中下载）。",
 	"reviewed":   "材料审核结果已记录。",
 	"printed":    "已登记：正式证件已打印。",
 	"posted":     "已登记：正式证件已邮寄。",

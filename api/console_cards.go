@@ -284,6 +284,7 @@ type detailData struct {
 	CanSeal       bool
 	CanApprove    bool
 	CanRefuse     bool
+	CanNotice     bool // the one-time notice (Art. 19) may be given
 	CanChange     bool
 	Deadline      *lifecycle.Deadline
 	VerifyPath    string
@@ -383,6 +384,7 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	d.CanSeal = lifecycle.Can(a, sc, lifecycle.SealCard)
 	d.CanApprove = lifecycle.Can(a, sc, lifecycle.ApproveCard) && !approvedBy(v.Review, a.Org.Level)
 	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
+	d.CanNotice = lifecycle.Can(a, sc, lifecycle.GiveNotice)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
 	if sc.Status == card.StatusDraft {

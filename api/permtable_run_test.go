@@ -82,6 +82,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.SealCard:        "POST /console/cards/:id/seal",
 	lifecycle.ApproveCard:     "POST /console/cards/:id/approve",
 	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
+	lifecycle.GiveNotice:      "POST /console/cards/:id/notice",
 	lifecycle.ReviewMaterial:  "POST /console/cards/:id/materials/:material/review",
 	lifecycle.VoidCard:        "POST /console/cards/:id/status",
 	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
@@ -740,6 +741,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.ReviewMaterial:
 			offered = offers(page, `id="form-review-`+string(card.MatHukou)+`"`)
 			return done(send(http.MethodPost, page+"/materials/"+string(card.MatHukou)+"/review", url.Values{"decision": {"deficient"}, "reason": {"照片模糊，无法辨认"}}))
+		case lifecycle.GiveNotice:
+			offered = offers(page, `id="form-notice"`)
+			return done(send(http.MethodPost, page+"/notice", url.Values{}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))

@@ -77,6 +77,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/approve", s.consoleApprove, html, form, console, noStore)
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
+	e.POST("/console/cards/:id/notice", s.consoleNotice, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
 	// What a citizen sent (console_materials.go): an image, never a PDF.
 	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
