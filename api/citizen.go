@@ -113,8 +113,7 @@ func (s *server) applySubmit(c echo.Context) error {
 		if !errors.As(err, &fe) {
 			return err
 		}
-		ff := citizenField(fe.Field)
-		f.fail(ff, citizenMessage(ff))
+		f.fail(citizenField(fe.Field), fieldText(fe))
 		return again(http.StatusUnprocessableEntity)
 	}
 	sc, err := s.svc.ApplyOnline(c.Request().Context(), app, f.Files, c.RealIP())
@@ -126,8 +125,7 @@ func (s *server) applySubmit(c echo.Context) error {
 		status := http.StatusConflict
 		switch {
 		case errors.As(err, &fe):
-			ff := citizenField(fe.Field)
-			f.fail(ff, citizenMessage(ff))
+			f.fail(citizenField(fe.Field), fieldText(fe))
 			status = http.StatusUnprocessableEntity
 		case errors.As(err, &mg):
 			f.fail(citizenField(mg.Field), "含有无法打印在服务卡上的字符，请检查。")
@@ -143,7 +141,7 @@ func (s *server) applySubmit(c echo.Context) error {
 		case errors.Is(err, lifecycle.ErrRebirthBlocked):
 			f.Error = kindRebirthBlocked.detail
 		case errors.Is(err, org.ErrUnknown), errors.Is(err, org.ErrBadCode):
-			f.fail("village", citizenMessage("village"))
+			f.fail("village", fieldTexts["village"])
 			status = http.StatusUnprocessableEntity
 		default:
 			return err

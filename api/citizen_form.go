@@ -202,44 +202,8 @@ func (f *applyForm) applicant() *card.Applicant {
 	return app
 }
 
-// fieldMessages are the Chinese messages of card.Applicant.Validate's
-// fields, by form field.
-var fieldMessages = map[string]string{
-	"male_hukou": "请填写户籍地（不超过 200 个字）。", "female_hukou": "请填写户籍地（不超过 200 个字）。",
-	"male_residence": "请填写现居住地（不超过 200 个字）。", "female_residence": "请填写现居住地（不超过 200 个字）。",
-	"female_id_number":     "男女双方的公民身份号码不能相同，且须为正确的 18 位号码。",
-	"marriage_date":        "请按“年-月-日”填写结婚登记日期，例如 2024-05-20。",
-	"marriage_cert_number": "请填写结婚证字号（不超过 64 个字符）。",
-	"marriage":             "请填写结婚登记信息。",
-	"status_cert":          "请填写婚育情况证明（第五条、第六条）。",
-	"status_cert_number":   "请填写婚育情况证明编号（不超过 64 个字符）。",
-	"status_cert_issuer":   "出具单位不超过 200 个字。",
-	"child_order":          "请填写本次申请的是第几个子女（1 至 9）。",
-	"birth_cert_number":    "补办须填写子女的出生医学证明编号（第四条）。",
-	"proxy":                "委托代办须填写代办人的姓名、公民身份号码和与申请人的关系。",
-	"proxy_relationship":   "请填写代办人与申请人的关系（不超过 30 个字）。",
-	"village":              "请选择受理申请的村(居)委会。",
-	"commitment":           "承诺须在勾选后提交。",
-}
-
 // citizenField is the citizen form field of a card.FieldError's field.
 func citizenField(field string) string {
 	r := strings.NewReplacer(".", "_", "[", "_", "]", "")
 	return r.Replace(field)
-}
-
-// citizenMessage is the Chinese message for a form field's error.
-func citizenMessage(field string) string {
-	if m, ok := fieldMessages[field]; ok {
-		return m
-	}
-	switch {
-	case strings.HasPrefix(field, "children"):
-		return "请完整填写现有子女的姓名、性别和出生日期（年-月-日）。"
-	case strings.HasSuffix(field, "id_number"):
-		return "请填写正确的 18 位公民身份号码（最后一位可以是 X）。"
-	case strings.HasSuffix(field, "name"):
-		return "请填写姓名（不超过 30 个字）。"
-	}
-	return "此项填写有误，请检查。"
 }

@@ -15,7 +15,8 @@ import (
 // input.
 
 // fieldTexts are the Chinese messages, by the application's field (the
-// children's index replaced by "*").
+// children's index replaced by "*"): the one table of the console's and
+// the citizen's application forms.
 var fieldTexts = map[string]string{
 	"type":                  "请选择服务卡类型。",
 	"village":               "请选择受理的村(居)民委员会。",
@@ -44,6 +45,7 @@ var fieldTexts = map[string]string{
 	"proxy.name":            "请填写代办人姓名（不超过 30 个字）。",
 	"proxy.id_number":       "代办人公民身份号码不正确：应为 18 位，末位为数字或 X，且校验位须相符。",
 	"proxy.relationship":    "请填写代办人与申请人的关系（不超过 30 个字）。",
+	"commitment":            "承诺须在勾选后提交（第十条）。",
 }
 
 // sameIDText is the female spouse's ID number equal to the male's.
