@@ -471,6 +471,9 @@ func TestBrowserConsoleErrors(t *testing.T) {
 		Focus   string
 		Texts   []string
 	}
+	// The browser applies autofocus at a rendering step after the load,
+	// not at once: wait until something has the focus, then check which.
+	village.do("autofocus applied", chromedp.Poll[chromedp.Void](`document.activeElement !== null && document.activeElement !== document.body`))
 	village.eval("field errors", `({
 		Invalid: [...document.querySelectorAll("[aria-invalid=true]")].map(e => e.id),
 		Focus: document.activeElement.id,
