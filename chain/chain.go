@@ -33,6 +33,11 @@ type Policy struct {
 	// AnyOrder allows the levels in any order (Art. 17 补盖); the
 	// jurisdiction rule still applies.
 	AnyOrder bool
+	// Claimed policies are never assumed: the document's first seal
+	// must name the policy in its signed claim (seal.Claim), with the
+	// pre-review and the form it rests on. No other policy may be
+	// claimed.
+	Claimed bool
 
 	unchecked bool // see Unchecked
 }
@@ -50,18 +55,40 @@ var Card = Policy{Name: "card", Levels: []org.Level{org.Village, org.Township, o
 // three levels, the county may seal first.
 var RebirthForm = Policy{Name: "rebirth-form", Levels: []org.Level{org.Village, org.Township, org.County}, AnyOrder: true}
 
+// RebirthDirect is the policy of a re-birth card the county issues
+// directly from the village's and township's pre-review list (Art. 17):
+// the county's seal only. It is claimed, never assumed: the county's
+// seal names it with the pre-review it rests on and the number of the
+// re-birth approval form on which the village and the township add their
+// seals afterwards (补盖).
+var RebirthDirect = Policy{Name: "rebirth-direct", Levels: []org.Level{org.County}, Claimed: true}
+
 // Notice is the policy of a one-time or refusal notice: one seal by the
 // organisation that received the application, any level.
 var Notice = Policy{Name: "notice"}
 
 // ForName returns the named policy.
 func ForName(name string) (Policy, bool) {
-	for _, p := range []Policy{Card, RebirthForm, Notice} {
+	for _, p := range []Policy{Card, RebirthDirect, RebirthForm, Notice} {
 		if p.Name == name {
 			return p, true
 		}
 	}
 	return Policy{}, false
+}
+
+// Cards are the policies a card may follow: the ordinary chain, unless
+// its first seal claims another of these.
+var Cards = []Policy{Card, RebirthDirect}
+
+// CardPolicy reports whether p is one a card may follow.
+func CardPolicy(p Policy) bool {
+	for _, c := range Cards {
+		if c.Name == p.Name {
+			return true
+		}
+	}
+	return false
 }
 
 func (p Policy) index(l org.Level) int {

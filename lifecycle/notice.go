@@ -15,6 +15,7 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/seal"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
 )
@@ -54,6 +55,12 @@ func (s *Sealer) SealRebirthForm(pdf []byte, o org.Org, number string, at time.T
 // sealIn is SealCard generalised over the policy, the box of each level
 // and the seal's reason.
 func (s *Sealer) sealIn(pdf []byte, o org.Org, docID string, policy chain.Policy, box func(org.Level) [4]float64, reason func(org.Level) string, at time.Time) ([]byte, error) {
+	return s.sealClaiming(pdf, o, docID, policy, nil, box, reason, at)
+}
+
+// sealClaiming is sealIn with the seal's policy claim (seal.Claim), nil
+// for a document that follows its type's ordinary policy.
+func (s *Sealer) sealClaiming(pdf []byte, o org.Org, docID string, policy chain.Policy, claim *seal.Claim, box func(org.Level) [4]float64, reason func(org.Level) string, at time.Time) ([]byte, error) {
 	id, err := s.Keys.SealIdentity(o.Code)
 	if err != nil {
 		return nil, err
@@ -74,6 +81,7 @@ func (s *Sealer) sealIn(pdf []byte, o org.Org, docID string, policy chain.Policy
 		DocID:       docID,
 		Time:        at,
 		Timestamper: s.Stamp,
+		Claim:       claim,
 	})
 }
 
@@ -103,7 +111,7 @@ func RebirthFormSealBoxes() map[org.Level][4]float64 {
 // policy of no cardseal document.
 func SealBoxes(p chain.Policy) map[org.Level][4]float64 {
 	switch p.Name {
-	case chain.Card.Name:
+	case chain.Card.Name, chain.RebirthDirect.Name:
 		return CardSealBoxes()
 	case chain.RebirthForm.Name:
 		return RebirthFormSealBoxes()

@@ -16,6 +16,7 @@ import (
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/seal"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
 )
@@ -108,6 +109,16 @@ func (s *Sealer) appearance(o org.Org) (*signer.Appearance, error) {
 // the signer before anything is written.
 func (s *Sealer) SealCard(pdf []byte, o org.Org, number string, at time.Time) ([]byte, error) {
 	return s.sealIn(pdf, o, number, chain.Card, templates.SealBox, Reason, at)
+}
+
+// SealCardDirect applies the county's seal to a re-birth card it issues
+// directly from the pre-review list (Art. 17): the seal claims the
+// chain.RebirthDirect policy with the pre-review it rests on and the
+// number of the re-birth approval form, so the verifier reads the policy
+// from what the seal signs.
+func (s *Sealer) SealCardDirect(pdf []byte, o org.Org, number, preReview, form string, at time.Time) ([]byte, error) {
+	claim := &seal.Claim{Policy: chain.RebirthDirect.Name, PreReview: preReview, Form: form}
+	return s.sealClaiming(pdf, o, number, chain.RebirthDirect, claim, templates.SealBox, Reason, at)
 }
 
 // CardSealBoxes are the rectangles of a card's three seals, for the

@@ -21,6 +21,9 @@ const (
 	OIDSigningTime   = "1.2.840.113549.1.9.5"       // attribute signingTime
 	OIDSigningCertV2 = "1.2.840.113549.1.9.16.2.47" // attribute signingCertificateV2 (RFC 5035)
 	OIDCardsealLink  = "2.25.50220325918267569399580220554067971280"
+	// OIDCardsealPolicy is the signed attribute naming the chain policy
+	// a document follows (claim.go; docs/seal-format.md).
+	OIDCardsealPolicy = "2.25.116070701233786852573848391746676075251"
 	// OIDSignatureTimeStamp is id-aa-signatureTimeStampToken (RFC 3161
 	// appendix A): the unsigned attribute holding a time-stamp token over
 	// the signature value.
@@ -42,6 +45,7 @@ var (
 	oidSigningTime        = oidBytes(1, 2, 840, 113549, 1, 9, 5)
 	oidSigningCertV2      = oidBytes(1, 2, 840, 113549, 1, 9, 16, 2, 47)
 	oidCardsealLink       = mustOIDBytes(OIDCardsealLink)
+	oidCardsealPolicy     = mustOIDBytes(OIDCardsealPolicy)
 	oidSHA256             = oidBytes(2, 16, 840, 1, 101, 3, 4, 2, 1)
 	oidSignatureTimeStamp = oidBytes(1, 2, 840, 113549, 1, 9, 16, 2, 14)
 )

@@ -56,6 +56,7 @@ type Signed struct {
 	Certs          []*smx509.Certificate
 	SigningTime    time.Time // UTC
 	Link           *Link     // the cardseal attribute; nil when absent (foreign seals)
+	Claim          *Claim    // the cardseal policy attribute; nil when absent (the ordinary policy)
 	Digest         []byte    // the messageDigest attribute
 	SigAlg         string    // dotted OID: OIDSM2Sign or OIDSM2WithSM3
 	GBContentTypes bool      // GB/T 35275 content types rather than RFC 5652
@@ -389,6 +390,12 @@ func (s *Signed) parseAttrs(attrs cryptobyte.String, dataOID []byte) error {
 				return err
 			}
 			s.Link = l
+		case bytes.Equal(oid, oidCardsealPolicy):
+			c, err := parseClaim(value)
+			if err != nil {
+				return err
+			}
+			s.Claim = c
 		}
 	}
 	switch {
@@ -403,7 +410,7 @@ func (s *Signed) parseAttrs(attrs cryptobyte.String, dataOID []byte) error {
 }
 
 func isKnownAttr(oid []byte) bool {
-	for _, k := range [][]byte{oidContentType, oidMessageDigest, oidSigningTime, oidSigningCertV2, oidCardsealLink} {
+	for _, k := range [][]byte{oidContentType, oidMessageDigest, oidSigningTime, oidSigningCertV2, oidCardsealLink, oidCardsealPolicy} {
 		if bytes.Equal(oid, k) {
 			return true
 		}

@@ -29,6 +29,9 @@ type Options struct {
 	// StampSize is an upper bound of the token's DER length; MaxSize
 	// reserves it when Stamp is set.
 	StampSize int
+	// Claim, when set, is written as the cardseal policy attribute
+	// (claim.go): the seal vouches for the chain policy it names.
+	Claim *Claim
 }
 
 // maxSigLen is the longest DER SEQUENCE{r, s} of an SM2 signature: both
@@ -65,6 +68,11 @@ func sign(digest []byte, id *keys.Identity, link Link, at time.Time, opt Options
 	}
 	if err := link.Validate(); err != nil {
 		return nil, err
+	}
+	if opt.Claim != nil {
+		if err := opt.Claim.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	attrs, err := signedAttrs(digest, id.Cert, &link, at, opt)
 	if err != nil {
@@ -189,6 +197,9 @@ func signedAttrs(digest []byte, cert *smx509.Certificate, link *Link, at time.Ti
 			})
 		}),
 		attr(oidCardsealLink, func(b *cryptobyte.Builder) { addLink(b, link) }),
+	}
+	if opt.Claim != nil {
+		list = append(list, attr(oidCardsealPolicy, func(b *cryptobyte.Builder) { addClaim(b, opt.Claim) }))
 	}
 	// DER: the elements of a SET OF in ascending order of their encodings.
 	slices.SortFunc(list, bytes.Compare)

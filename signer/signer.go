@@ -79,6 +79,10 @@ type Request struct {
 	Timestamper Timestamper
 	// Context bounds the timestamp's request (default: 30 seconds).
 	Context context.Context
+	// Claim, when set, names the chain policy in the seal's signed
+	// attributes (seal.Claim): a document that does not follow its
+	// type's ordinary policy says so under its first seal.
+	Claim *seal.Claim
 }
 
 // Timestamper issues time-stamp tokens over signature values (package
@@ -187,7 +191,7 @@ func Seal(in []byte, req *Request) ([]byte, error) {
 	if err := checkRect(req.Rect, page.MediaBox); err != nil {
 		return nil, err
 	}
-	opt := seal.Options{GBContentTypes: req.GBContentTypes}
+	opt := seal.Options{GBContentTypes: req.GBContentTypes, Claim: req.Claim}
 	if ts := req.Timestamper; ts != nil {
 		ctx := req.Context
 		if ctx == nil {

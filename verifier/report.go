@@ -53,6 +53,7 @@ const (
 	CheckProfile     = "certificate_profile"
 	CheckLink        = "chain_link"
 	CheckChain       = "chain_policy"
+	CheckClaim       = "policy_claim"
 	CheckAppearance  = "appearance"
 	CheckTime        = "signing_time"
 	CheckTimestamp   = "signature_timestamp"
@@ -120,6 +121,11 @@ type Change struct {
 type Report struct {
 	Verdict   Verdict   `json:"verdict"`
 	Policy    string    `json:"policy"`
+	// PreReview and Form are the records a claimed policy rests on, as
+	// the first seal signs them (rebirth-direct: the pre-review and the
+	// re-birth approval form's number, Art. 17).
+	PreReview string `json:"pre_review,omitempty"`
+	Form      string `json:"form,omitempty"`
 	DocID     string    `json:"doc_id,omitempty"`
 	Revisions int       `json:"revisions"`
 	Seals     []Seal    `json:"seals"`
@@ -163,6 +169,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "编号 document: %s\n", r.DocID)
 	}
 	fmt.Fprintf(w, "印章 seals: %d, 修订 revisions: %d, 策略 policy: %s\n", len(r.Seals), r.Revisions, r.Policy)
+	if r.Form != "" || r.PreReview != "" {
+		fmt.Fprintf(w, "预审 pre-review: %s, 审批表 form: %s\n", r.PreReview, r.Form)
+	}
 	for _, s := range r.Seals {
 		mark := "✓"
 		if !s.OK {

@@ -624,6 +624,7 @@ func numbers(o pdf.Object, n int) ([]float64, bool) {
 
 // checkChain checks the links between seals and the policy.
 func (v *run) checkChain() {
+	v.resolvePolicy()
 	var prev *found
 	var cs []chain.Seal
 	for _, s := range v.seals {
