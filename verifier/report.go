@@ -119,13 +119,13 @@ type Change struct {
 
 // Report is the result of verifying a document.
 type Report struct {
-	Verdict   Verdict   `json:"verdict"`
-	Policy    string    `json:"policy"`
+	Verdict Verdict `json:"verdict"`
+	Policy  string  `json:"policy"`
 	// PreReview and Form are the records a claimed policy rests on, as
 	// the first seal signs them (rebirth-direct: the pre-review and the
 	// re-birth approval form's number, Art. 17).
-	PreReview string `json:"pre_review,omitempty"`
-	Form      string `json:"form,omitempty"`
+	PreReview string    `json:"pre_review,omitempty"`
+	Form      string    `json:"form,omitempty"`
 	DocID     string    `json:"doc_id,omitempty"`
 	Revisions int       `json:"revisions"`
 	Seals     []Seal    `json:"seals"`
