@@ -34,6 +34,8 @@ const (
 	NoticeDownload   Action = "notice.download"     // the applicant downloaded a notice (Art. 11, 19)
 	PostingRequest   Action = "card.posting"        // the holder asked for the official card by post (Art. 16)
 	PostingUpdate    Action = "card.posting_update" // the official card printed or posted (Art. 16)
+	CardPreReview    Action = "card.prereview"      // a village or township reported a re-birth application to the county (Art. 17)
+	CardIssueDirect  Action = "card.issue_direct"   // the county issued a re-birth card directly from the pre-review list (Art. 17)
 )
 
 // Actions on staff accounts and organisations.
@@ -73,6 +75,8 @@ var labels = map[Action]string{
 	CardPDF:           "下载服务卡文件",
 	FormCreate:        "制作再生育审批表",
 	FormSeal:          "在再生育审批表上盖章",
+	CardPreReview:     "预审上报（第十七条）",
+	CardIssueDirect:   "县级直接办理（第十七条）",
 	CardsExport:       "导出办证数据",
 	ReportOverdue:     "查看超期报告",
 	CreditExport:      "导出社会征信名单",

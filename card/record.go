@@ -310,3 +310,16 @@ type Posting struct {
 	UpdatedBy   string
 	UpdatedAt   time.Time
 }
+
+// PreReview is a village's or township's pre-review report (预审上报) of
+// a re-birth application to the county (Art. 17): with one on its list
+// the county may issue the card directly, with its own seal alone. ID is
+// what the direct card's seal names (seal.Claim.PreReview).
+type PreReview struct {
+	ID        string // 16 lower-case hex digits, random (NewID)
+	CardID    string
+	Level     org.Level // village or township
+	OrgCode   string
+	By        string
+	CreatedAt time.Time
+}

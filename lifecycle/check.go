@@ -79,6 +79,9 @@ type Answer struct {
 	SupersededBy    string    `json:"superseded_by,omitempty"`
 	CheckedAt       time.Time `json:"checked_at"`
 	VerifierVerdict string    `json:"verifier_verdict,omitempty"`
+	// Direct is set for a card the county issued directly from the
+	// pre-review list (县级直接办理, Art. 17), as its seal claims.
+	Direct *DirectInfo `json:"direct,omitempty"`
 }
 
 // Checker answers public checks. It re-verifies the stored PDF's seal
@@ -338,6 +341,11 @@ func (ch *Checker) Answer(ctx context.Context, c *card.Card) (*Answer, error) {
 		return nil, err
 	}
 	a.VerifierVerdict = string(rep.Verdict)
+	if storedHolds(c, rep) {
+		if a.Direct, err = ch.directInfo(ctx, c, rep); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range rep.Seals {
 		a.Seals = append(a.Seals, PublicSeal{Level: s.Level, Organisation: s.Organisation, DivisionCode: s.DivisionCode, Time: s.SigningTime, OK: s.OK})
 	}

@@ -30,6 +30,13 @@ func (s *Service) CreateRebirthForm(ctx context.Context, a Actor, id, reason, co
 	if err != nil {
 		return nil, err
 	}
+	return s.drawForm(ctx, a, c, app, reason, conditions)
+}
+
+// drawForm draws up and stores the form of c, whose application is app,
+// after the caller's Allowed.
+func (s *Service) drawForm(ctx context.Context, a Actor, c *card.Card, app *card.Applicant, reason, conditions string) (*card.Form, error) {
+	id := c.ID
 	if app.Type != card.Rebirth {
 		return nil, fmt.Errorf("%w: %w", ErrState, ErrNotRebirth)
 	}

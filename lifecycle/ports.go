@@ -98,6 +98,8 @@ type Documents interface {
 	// UpdateForm replaces the form's PDF with a new revision if its seq
 	// is still expectSeq (card.ErrConflict otherwise), and appends ev.
 	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
+	// CardForm returns the form of a card (card.ErrNotFound if none).
+	CardForm(ctx context.Context, cardID string) (card.Form, error)
 
 	// AddAttachments stores a card's attachments, numbered on from the
 	// existing ones, in one transaction; an attachment whose Seq is set
@@ -185,6 +187,21 @@ type Postings interface {
 	OpenPostings(ctx context.Context, prefix string) ([]card.Posting, error)
 }
 
+// PreReviews keeps the pre-review list of re-birth applications
+// (预审上报, Art. 17).
+type PreReviews interface {
+	// AddPreReview stores p and appends ev in one transaction, setting
+	// p.CreatedAt: card.ErrDuplicate if p's level reported the card
+	// already, card.ErrConflict if the card is not a draft.
+	AddPreReview(ctx context.Context, p *card.PreReview, ev audit.Event) error
+	// PreReviews returns the card's reports, oldest first.
+	PreReviews(ctx context.Context, cardID string) ([]card.PreReview, error)
+	// PreReviewList returns the reports of the draft cards without a
+	// seal whose village code starts with prefix, oldest first (at most
+	// 500).
+	PreReviewList(ctx context.Context, prefix string) ([]card.PreReview, error)
+}
+
 // Registry is every port the lifecycle uses; package store's DB is one.
 // throttle.Store keeps the failure counts of holders' ID numbers
 // (public.go).
@@ -200,4 +217,5 @@ type Registry interface {
 	Findings
 	Population
 	Postings
+	PreReviews
 }

@@ -411,6 +411,15 @@ func (v vault) GetForm(ctx context.Context, id string) (card.Form, error) {
 	return f, err
 }
 
+func (v vault) CardForm(ctx context.Context, cardID string) (card.Form, error) {
+	f, err := v.Registry.CardForm(ctx, cardID)
+	if err != nil {
+		return f, err
+	}
+	f.PDF, err = v.open("form "+f.ID, formSlot(f.CardID, f.ID, f.Seq), f.PDF)
+	return f, err
+}
+
 func (v vault) UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error {
 	// The form's card is part of the associated data.
 	f, err := v.Registry.GetForm(ctx, id)

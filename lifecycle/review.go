@@ -88,7 +88,7 @@ func (s *Service) advance(ctx context.Context, trigger Actor, id string) (*card.
 		if Allowed(by, &c, SealCard) != nil {
 			return &c, nil
 		}
-		switch err := s.applySeal(ctx, by, &c, ap.ApprovedAt, trigger.Username); {
+		switch err := s.applySeal(ctx, by, &c, ap.ApprovedAt, trigger.Username, nil); {
 		case errors.Is(err, card.ErrConflict):
 			continue // another request moved the card: look again
 		case errors.Is(err, ErrRebirthBlocked):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
@@ -79,11 +80,19 @@ const (
 	// PostCard: record that the official card was printed or posted to
 	// the holder who asked (Art. 16).
 	PostCard Action = "post"
+	// PreReview: the village or the township reports a re-birth
+	// application to the county's pre-review list (预审上报, Art. 17).
+	PreReview Action = "prereview"
+	// IssueDirect: the county issues a re-birth card on its pre-review
+	// list directly, with its seal alone (Art. 17); also needs the card
+	// on the list (OnPreReviewList).
+	IssueDirect Action = "issue.direct"
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard,
+	PreReview, IssueDirect}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -102,14 +111,16 @@ var statusesFor = map[Action][]card.Status{
 	// The lower levels add their seals to the form after the county
 	// (补盖), also once the card is issued; never on a card that was
 	// refused or has ended.
-	SealForm: {card.StatusDraft, card.StatusIssued},
-	PostCard: {card.StatusIssued},
+	SealForm:    {card.StatusDraft, card.StatusIssued},
+	PostCard:    {card.StatusIssued},
+	PreReview:   {card.StatusDraft},
+	IssueDirect: {card.StatusDraft},
 }
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
 var writes = []Action{TakeApplication, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard, PreReview, IssueDirect}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
 // otherwise an error wrapping one of the errors above. For
@@ -156,13 +167,21 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		return fmt.Errorf("%w: unknown action %q", ErrState, act)
 	}
 	switch act {
-	case VoidCard, RevokeCard, SupersedeCard, DrawForm:
+	case VoidCard, RevokeCard, SupersedeCard, DrawForm, IssueDirect:
 		// The issuing county's acts (Art. 6, 16, 17, 20, 22).
 		if a.Org.Level != org.County {
 			return fmt.Errorf("%w: only the county may %s", ErrLevel, act)
 		}
 		if a.Org.Code != c.CountyCode {
 			return fmt.Errorf("%w: card of county %s", ErrForbidden, c.CountyCode)
+		}
+	case PreReview:
+		// The levels below the county report to it (预审上报).
+		if a.Org.Level != org.Village && a.Org.Level != org.Township {
+			return fmt.Errorf("%w: only the village and the township %s", ErrLevel, act)
+		}
+		if !a.Org.Contains(c.VillageCode) {
+			return fmt.Errorf("%w: card of village %s", ErrForbidden, c.VillageCode)
 		}
 	default:
 		if !a.Org.Contains(c.VillageCode) {
@@ -176,6 +195,16 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		return fmt.Errorf("%w: a %s card, commitment %t", ErrNoCommitment, c.Type, c.Commitment)
 	}
 	switch act {
+	case PreReview, IssueDirect:
+		// Art. 17: a re-birth application not yet sealed by anyone;
+		// once the village has sealed, the card follows the ordinary
+		// chain.
+		if c.Type != card.Rebirth {
+			return fmt.Errorf("%w: a %s card is never issued directly", ErrState, c.Type)
+		}
+		if c.NextLevel != org.Village || c.Seq != 0 {
+			return fmt.Errorf("%w: the card carries seals and follows the ordinary chain", ErrState)
+		}
 	case SealCard:
 		switch r := rank(a.Org.Level); {
 		case r < rank(c.NextLevel):
@@ -199,6 +228,30 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		}
 	}
 	return nil
+}
+
+// ErrNotPreReviewed: the county issues a re-birth card directly only
+// from its pre-review list (Art. 17).
+var ErrNotPreReviewed = errors.New("the card is not on the pre-review list (Art. 17)")
+
+// OnPreReviewList is the rest of IssueDirect's rule, on the card's
+// pre-review reports (Registry.PreReviews): at least one, by the village
+// or the township of the card. It returns the report the direct card's
+// seal names: the township's if it reported, else the village's.
+func OnPreReviewList(c *card.Card, reports []card.PreReview) (card.PreReview, error) {
+	var best card.PreReview
+	for _, p := range reports {
+		if p.CardID != c.ID || !strings.HasPrefix(c.VillageCode, p.OrgCode) {
+			continue
+		}
+		if best.ID == "" || rank(p.Level) > rank(best.Level) {
+			best = p
+		}
+	}
+	if best.ID == "" {
+		return card.PreReview{}, fmt.Errorf("%w: card %s", ErrNotPreReviewed, c.Number)
+	}
+	return best, nil
 }
 
 // rank orders the levels, village lowest; an unknown level ranks below

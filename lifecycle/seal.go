@@ -155,16 +155,25 @@ func (s *Service) Seal(ctx context.Context, a Actor, id string) (*card.Card, err
 	if err != nil {
 		return nil, err
 	}
-	if err := s.applySeal(ctx, a, c, s.Now(), a.Username); err != nil {
+	if err := s.applySeal(ctx, a, c, s.Now(), a.Username, nil); err != nil {
 		return nil, err
 	}
 	return s.advance(ctx, a, id)
 }
 
+// direct is what the county's seal of a card issued directly (Art. 17)
+// names: the pre-review it rests on and the approval form.
+type direct struct{ preReview, form string }
+
 // applySeal applies a's seal to c, carrying out a's approval given at
 // approvedAt; trigger names whose act led to the seal (a itself, or the
-// staff whose seal of the level below let an approval take effect).
-func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approvedAt time.Time, trigger string) error {
+// staff whose seal of the level below let an approval take effect). With
+// d the seal follows and claims the rebirth-direct policy.
+func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approvedAt time.Time, trigger string, d *direct) error {
+	policy := chain.Card
+	if d != nil {
+		policy = chain.RebirthDirect
+	}
 	id := c.ID
 	seals, err := s.reg.Seals(ctx, id)
 	if err != nil {
@@ -175,7 +184,7 @@ func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approved
 		prev = append(prev, chain.Seal{Level: x.Level, Code: x.OrgCode})
 	}
 	me := chain.Seal{Level: a.Org.Level, Code: a.Org.Code}
-	if err := chain.Card.Check(prev, me); err != nil {
+	if err := policy.Check(prev, me); err != nil {
 		return err
 	}
 	seq, pdf, err := s.reg.CurrentPDF(ctx, id)
@@ -183,7 +192,12 @@ func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approved
 		return err
 	}
 	at := s.Now()
-	sealed, err := s.sealer.SealCard(pdf, a.Org, c.Number, at)
+	var sealed []byte
+	if d != nil {
+		sealed, err = s.sealer.SealCardDirect(pdf, a.Org, c.Number, d.preReview, d.form, at)
+	} else {
+		sealed, err = s.sealer.SealCard(pdf, a.Org, c.Number, at)
+	}
 	if err != nil {
 		return err
 	}
@@ -192,7 +206,7 @@ func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approved
 		return err
 	}
 	status, next := card.StatusDraft, org.Level("")
-	if l, ok := chain.Card.Next(append(prev, me)); ok {
+	if l, ok := policy.Next(append(prev, me)); ok {
 		next = l
 	} else {
 		status = card.StatusIssued
@@ -208,7 +222,12 @@ func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approved
 	if trigger != a.Username {
 		detail["after_seal_by"] = trigger
 	}
-	ev := s.event(a, audit.CardSeal, id, Reason(a.Org.Level), detail)
+	action := audit.CardSeal
+	if d != nil {
+		action = audit.CardIssueDirect
+		detail["policy"], detail["pre_review"], detail["form"] = policy.Name, d.preReview, d.form
+	}
+	ev := s.event(a, action, id, Reason(a.Org.Level), detail)
 	if err := s.reg.AddSeal(ctx, id, seq, sealed, rec, status, next, sealBar(c), ev); err != nil {
 		if errors.Is(err, card.ErrBarred) {
 			return fmt.Errorf("%w: %w", ErrRebirthBlocked, err)

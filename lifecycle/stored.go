@@ -10,6 +10,7 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
@@ -21,11 +22,18 @@ import (
 //     incomplete, or — before the first seal — finds no seal and nothing
 //     else wrong;
 //   - an issued card, and a card that ended after issue (voided, revoked,
-//     superseded), carries its complete, genuine chain: valid.
+//     superseded), carries its complete, genuine chain: valid;
+//   - a card whose seal claims the direct policy (Art. 17) is a re-birth
+//     card and names its own approval form.
 //
 // The public answer (check.go) and the check after a restore
 // (VerifyStored) both ask it.
 func storedHolds(c *card.Card, rep *verifier.Report) bool {
+	// A card issued directly (Art. 17) is a re-birth card whose seal
+	// names its own approval form.
+	if rep.Policy == chain.RebirthDirect.Name && (c.Type != card.Rebirth || rep.Form != RebirthFormNumber(c.Number)) {
+		return false
+	}
 	switch c.Status {
 	case card.StatusDraft, card.StatusRefused:
 		if c.Seq == 0 {

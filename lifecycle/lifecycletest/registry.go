@@ -61,6 +61,8 @@ type Registry struct {
 	rules rulesState
 	// throttles are the failure counts of package throttle.
 	throttles map[throttle.Key]throttle.Record
+	// preReviews is the pre-review list (prereviews.go), oldest first.
+	preReviews []card.PreReview
 }
 
 // record is a card with everything kept beside it.
