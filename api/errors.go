@@ -158,6 +158,10 @@ func classify(err error) (kind, *Problem) {
 		return kindNothingMissing, nil
 	case errors.Is(err, lifecycle.ErrNotRebirth):
 		return kindNotRebirth, nil
+	case errors.Is(err, lifecycle.ErrNotPreReviewed):
+		return kindNotPreReviewed, nil
+	case errors.Is(err, lifecycle.ErrReported):
+		return kindReported, nil
 	case errors.Is(err, lifecycle.ErrNotRequired):
 		return kindInvalidApp, nil
 	case errors.Is(err, chain.ErrOutOfOrder), errors.Is(err, lifecycle.ErrWrongLevel), errors.Is(err, chain.ErrLevel):

@@ -138,6 +138,8 @@ type verifyData struct {
 	// CheckByNumber offers the manual check, when the QR code could not
 	// tell.
 	CheckByNumber bool
+	// Direct: the county issued the card directly (Art. 17).
+	Direct *lifecycle.DirectInfo
 }
 
 func chinaTime(t time.Time) string {
@@ -157,7 +159,7 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 	if !ok {
 		v = verdicts[lifecycle.PublicUnknown]
 	}
-	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download,
+	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download, Direct: a.Direct,
 		CheckByNumber: a.Status == incompleteLink || a.Status == lifecycle.PublicUnknown || a.Status == lifecycle.PublicForged}
 	for _, h := range a.Holders {
 		role := "男方"
@@ -167,7 +169,13 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 		d.Holders = append(d.Holders, holderView{Role: role, Name: h.Name, IDNumber: h.IDNumber})
 	}
 	if a.Number != "" {
-		for _, l := range org.Levels {
+		levels := org.Levels
+		if a.Direct != nil {
+			// Art. 17: the county's seal alone is the card's chain; the
+			// lower levels seal the approval form.
+			levels = []org.Level{org.County}
+		}
+		for _, l := range levels {
 			st := step{Label: l.Chinese(), State: "pending"}
 			for _, s := range a.Seals {
 				if s.Level == string(l) {

@@ -144,6 +144,11 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/cards/:id/rebirth-form", s.createForm, staff, json, noStore)
 	v1.POST("/forms/:id/seal", s.sealForm, staff, jsonOnly, json, noStore)
 	v1.GET("/forms/:id/pdf", s.formPDF, staff, noStore)
+	// Art. 17: the pre-review list and the county's direct issue, which
+	// needs the caller's password again like a seal (direct.go).
+	v1.POST("/cards/:id/pre-review", s.preReview, staff, noStore)
+	v1.GET("/pre-reviews", s.preReviewList, staff, noStore)
+	v1.POST("/cards/:id/issue-direct", s.issueDirect, staff, jsonOnly, json, noStore)
 	v1.GET("/status-list", s.statusList, public)
 	v1.POST("/applications", s.apply, public, download, bodyLimit(maxMaterials*MaxMaterialSize+128<<10), noStore)
 	v1.GET("/applications/:number", s.trackApplication, public, download, noStore)

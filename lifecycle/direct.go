@@ -21,6 +21,10 @@ import (
 // card names the form (its seal's claim) and the form the card (its
 // number is the card's, RebirthFormNumber).
 
+// ErrReported: the actor's level reported the card to the pre-review
+// list already.
+var ErrReported = errors.New("this level reported the application already")
+
 // SubmitPreReview reports a re-birth application to the county's
 // pre-review list: village or township staff of its jurisdiction, while
 // no level has sealed it. Each level reports a card once
@@ -36,7 +40,9 @@ func (s *Service) SubmitPreReview(ctx context.Context, a Actor, id string) (*car
 	}
 	p := &card.PreReview{ID: pid, CardID: c.ID, Level: a.Org.Level, OrgCode: a.Org.Code, By: a.Username}
 	ev := s.event(a, audit.CardPreReview, c.ID, "", map[string]any{"pre_review": pid, "level": a.Org.Level})
-	if err := s.reg.AddPreReview(ctx, p, ev); err != nil {
+	if err := s.reg.AddPreReview(ctx, p, ev); errors.Is(err, card.ErrDuplicate) {
+		return nil, fmt.Errorf("%w: %w", ErrReported, err)
+	} else if err != nil {
 		return nil, err
 	}
 	return p, nil
