@@ -199,10 +199,12 @@ type permFixKey struct {
 	village, state string
 	form           bool // with a re-birth approval form, none of its seals applied
 	posting        bool // with the holder's request to post the official card, once issued
+	preReview      bool // reported to the county's pre-review list by the village (Art. 17)
 }
 
 func (r permRow) key() permFixKey {
-	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm, posting: r.act == lifecycle.PostCard}
+	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm, posting: r.act == lifecycle.PostCard,
+		preReview: r.act == lifecycle.IssueDirect}
 }
 
 type permFixture struct{ id, number, formID string }
@@ -270,6 +272,10 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 		form, err := f.svc.CreateRebirthForm(ctx, c, sc.ID, "村、乡预审名单", "符合再生育条件")
 		must("draw up the form", err)
 		fx.formID = form.ID
+	}
+	if k.preReview {
+		_, err := f.svc.SubmitPreReview(ctx, v, sc.ID)
+		must("report it to the pre-review list", err)
 	}
 	var sealers []lifecycle.Actor
 	switch k.state {
@@ -510,6 +516,10 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.CreateRebirthForm(ctx, a, fx.id, "村、乡预审名单", "符合再生育条件")
 	case lifecycle.SealForm:
 		_, err = svc.SealForm(ctx, a, fx.formID)
+	case lifecycle.PreReview:
+		_, err = svc.SubmitPreReview(ctx, a, fx.id)
+	case lifecycle.IssueDirect:
+		_, _, err = svc.IssueDirect(ctx, a, fx.id, "村、乡预审名单", "符合再生育条件")
 	case lifecycle.PostCard:
 		err = svc.RecordPosting(ctx, a, fx.id, 1, card.PostingPosted, time.Now().In(lifecycle.China).Format("2006-01-02"), "中国邮政", "EMS1234567890")
 	default:
@@ -620,6 +630,10 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return apiAnswer(w.v.postJSON(cards+"/rebirth-form", tok, FormRequest{Reason: "村、乡预审名单", Conditions: "符合再生育条件"}), http.StatusCreated)
 		case lifecycle.SealForm:
 			return apiAnswer(w.v.postJSON("/api/v1/forms/"+fx.formID+"/seal", tok, SealRequest{Password: testPassword}), http.StatusOK)
+		case lifecycle.PreReview:
+			return apiAnswer(w.v.do(http.MethodPost, cards+"/pre-review", tok, "", nil), http.StatusCreated)
+		case lifecycle.IssueDirect:
+			return apiAnswer(w.v.postJSON(cards+"/issue-direct", tok, IssueDirectRequest{Password: testPassword, Reason: "村、乡预审名单", Conditions: "符合再生育条件"}), http.StatusOK)
 		case lifecycle.ExportCards:
 			res := w.v.do(http.MethodGet, "/api/v1/export", tok, "", nil)
 			var body struct{ Cards []ExportRecord }

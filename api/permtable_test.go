@@ -142,6 +142,34 @@ var permTable = map[lifecycle.Action]string{
 		admin own       ok     ok     ok     ok     state  state   state      state
 		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
 
+	// Art. 17: the village and the township report a re-birth
+	// application to the county (预审上报) while no level has sealed it;
+	// once sealed, it follows the ordinary chain.
+	lifecycle.PreReview: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     ok     state  state  state  state  state   state      state
+		village other   juris  juris  juris  juris  juris  juris   juris      juris
+		township own    ok     state  state  state  state  state   state      state
+		township other  juris  juris  juris  juris  juris  juris   juris      juris
+		county own      level  level  level  level  level  level   level      level
+		county other    level  level  level  level  level  level   level      level
+		admin own       level  level  level  level  level  level   level      level
+		admin other     level  level  level  level  level  level   level      level`,
+
+	// Art. 17: the county issues a reported re-birth application
+	// directly, with its seal alone, before any seal (the card here is
+	// on the pre-review list).
+	lifecycle.IssueDirect: `
+		                d@v    d@t    d@c    issued voided revoked superseded refused
+		village own     level  level  level  level  level  level   level      level
+		village other   level  level  level  level  level  level   level      level
+		township own    level  level  level  level  level  level   level      level
+		township other  level  level  level  level  level  level   level      level
+		county own      ok     state  state  state  state  state   state      state
+		county other    juris  juris  juris  juris  juris  juris   juris      juris
+		admin own       ok     state  state  state  state  state   state      state
+		admin other     juris  juris  juris  juris  juris  juris   juris      juris`,
+
 	// Art. 23: every level exports its own jurisdiction's cards for the
 	// population database: every card that was issued, with its status
 	// now (voided, revoked, superseded too); never a draft or a refusal.
