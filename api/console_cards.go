@@ -300,6 +300,8 @@ type detailData struct {
 	Reads []auditRow
 	// Sealed: the page right after this office's seal.
 	Sealed bool
+	// Direct: the pre-review reports and direct issue (Art. 17).
+	Direct *directView
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -385,6 +387,9 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	d.CanApprove = lifecycle.Can(a, sc, lifecycle.ApproveCard) && !approvedBy(v.Review, a.Org.Level)
 	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
 	d.CanNotice = lifecycle.Can(a, sc, lifecycle.GiveNotice)
+	if d.Direct, err = s.directOf(ctx, a, sc); err != nil {
+		return err
+	}
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
 	if sc.Status == card.StatusDraft {

@@ -89,6 +89,8 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
 	lifecycle.ExportCredit:    "GET /console/reports/credit",
 	lifecycle.PostCard:        "POST /console/postings/:id/:seq",
+	lifecycle.PreReview:       "POST /console/cards/:id/pre-review",
+	lifecycle.IssueDirect:     "POST /console/cards/:id/direct",
 }
 
 // consoleOther are the console's routes that do no action of the table.
@@ -97,6 +99,7 @@ var consoleOther = []string{
 	"GET /console/new", "GET /console/cards/:id/preview.png", "GET /console/cards/:id/pdf",
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
 	"GET /console/cards/:id/files/:seq", "GET /console/postings",
+	"GET /console/pre-reviews", "GET /console/cards/:id/direct",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of
@@ -761,6 +764,12 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))
+		case lifecycle.PreReview:
+			offered = offers(page, `id="prereview-button"`)
+			return done(send(http.MethodPost, page+"/pre-review", url.Values{}))
+		case lifecycle.IssueDirect:
+			offered = offers(page, `id="direct-button"`)
+			return done(send(http.MethodPost, page+"/direct", url.Values{"password": {testPassword}, "reason": {"村、乡预审名单"}}))
 		case lifecycle.VoidCard:
 			return status("void", nil)
 		case lifecycle.RevokeCard:

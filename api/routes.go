@@ -82,6 +82,12 @@ func (s *server) routes(e *echo.Echo) {
 	// What a citizen sent (console_materials.go): an image, never a PDF.
 	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
 	e.POST("/console/cards/:id/materials/:material/review", s.consoleReview, html, cform, console, noStore)
+	// Art. 17 (console_direct.go): the pre-review report, the list, and
+	// the county's direct issue confirmed with the password.
+	e.POST("/console/cards/:id/pre-review", s.consolePreReview, html, form, console, noStore)
+	e.GET("/console/pre-reviews", s.consolePreReviews, html, console, noStore)
+	e.GET("/console/cards/:id/direct", s.consoleDirectConfirm, html, console, noStore)
+	e.POST("/console/cards/:id/direct", s.consoleDirect, html, cform, console, noStore)
 
 	// The platform's time-stamping authority (RFC 3161, issue 17) for
 	// the province's other systems: a request is a hash, so its body is

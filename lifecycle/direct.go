@@ -184,3 +184,16 @@ func (ch *Checker) directInfo(ctx context.Context, c *card.Card, rep *verifier.R
 	d.LowerSealsComplete = lower[org.Village] && lower[org.Township]
 	return d, nil
 }
+
+// CardForm returns the re-birth approval form of a card the actor may
+// read (card.ErrNotFound if none was drawn up).
+func (s *Service) CardForm(ctx context.Context, a Actor, id string) (*card.Form, error) {
+	if _, err := s.card(ctx, a, id, ReadCard); err != nil {
+		return nil, err
+	}
+	f, err := s.reg.CardForm(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
