@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -177,4 +178,59 @@ func mustCard(t *testing.T, v *env, id string) *card.Card {
 		t.Fatal(err)
 	}
 	return &c
+}
+
+// TestArt17ConsoleDirectRebirth: the same procedure in the console — the
+// village's 预审上报 button, the county's pre-review list and its 直接办理
+// confirmed with the password (a wrong one issues nothing).
+func TestArt17ConsoleDirectRebirth(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		v := newProcEnv(t, open)
+		c := v.create(t, rebirthApplicant(t))
+		vill, r := v.consoleLogin(t, "220102001001", testPassword)
+		if vill == nil {
+			t.Fatalf("village login: %d", r.Code)
+		}
+		cty, r := v.consoleLogin(t, "220102", testPassword)
+		if cty == nil {
+			t.Fatalf("county login: %d", r.Code)
+		}
+		page := "/console/cards/" + c.ID
+		if p := v.consoleDo(cty, http.MethodGet, page, nil); strings.Contains(string(p.body), `id="direct-button"`) {
+			t.Fatal("the county is offered 直接办理 before any pre-review")
+		}
+		if p := v.consoleDo(vill, http.MethodGet, page, nil); !strings.Contains(string(p.body), `id="prereview-button"`) {
+			t.Fatalf("the village's card page offers no 预审上报: %d", p.Code)
+		}
+		if r := v.consoleDo(vill, http.MethodPost, page+"/pre-review", url.Values{}); r.Code != http.StatusSeeOther {
+			t.Fatalf("pre-review: %d %s", r.Code, r.body)
+		}
+		if p := v.consoleDo(vill, http.MethodGet, page, nil); strings.Contains(string(p.body), `id="prereview-button"`) {
+			t.Fatal("the village is offered 预审上报 twice")
+		}
+		list := v.consoleDo(cty, http.MethodGet, "/console/pre-reviews", nil)
+		if list.Code != http.StatusOK || !strings.Contains(string(list.body), `id="prereview-`+c.ID+`"`) {
+			t.Fatalf("the county's list lacks the card: %d", list.Code)
+		}
+		confirm := v.consoleDo(cty, http.MethodGet, page+"/direct", nil)
+		if confirm.Code != http.StatusOK || !strings.Contains(string(confirm.body), `id="direct-reason"`) {
+			t.Fatalf("confirmation page: %d", confirm.Code)
+		}
+		if r := v.consoleDo(cty, http.MethodPost, page+"/direct", url.Values{"password": {"wrong password"}, "reason": {"预审名单"}}); r.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", r.Code)
+		}
+		if got := v.fullCard(c.ID); got.Status != card.StatusDraft || len(got.Seals) != 0 {
+			t.Fatalf("a wrong password issued the card: %s", got.Status)
+		}
+		r = v.consoleDo(cty, http.MethodPost, page+"/direct", url.Values{"password": {testPassword}, "reason": {"村、乡预审上报"}})
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("direct issue: %d %s", r.Code, r.body)
+		}
+		if got := v.fullCard(c.ID); got.Status != card.StatusIssued || len(got.Seals) != 1 {
+			t.Fatalf("after 直接办理: %s with %d seals", got.Status, len(got.Seals))
+		}
+		if a, _ := v.publicDirect(t, c.ID); a.Status != lifecycle.PublicValid || a.Direct == nil {
+			t.Fatalf("public answer %s, direct %+v", a.Status, a.Direct)
+		}
+	})
 }
