@@ -2,6 +2,7 @@ package lifecycletest_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jilin-health/cardseal/audit"
@@ -40,6 +41,7 @@ func testRulePorts(t *testing.T, b backend) {
 		{"findings and revocation", testFindings},
 		{"population extract", testPopulation},
 		{"postal requests", testPostings},
+		{"pre-review list", testPreReviews},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -256,5 +258,66 @@ func testPostings(t *testing.T, b backend) {
 	}
 	if p2, err := add(a); err != nil || p2.Seq != 2 {
 		t.Fatalf("a request after posting: %+v %v", p2, err)
+	}
+}
+
+// testPreReviews: AddPreReview keeps one report per card and level
+// (card.ErrDuplicate), of a draft only (card.ErrConflict), of a known
+// card (card.ErrNotFound); PreReviewList lists the reports of the
+// unsealed drafts of a jurisdiction; CardForm finds a card's form
+// (card.ErrNotFound before it is drawn up).
+func testPreReviews(t *testing.T, b backend) {
+	reg := b.open(t)
+	seedOrgs(t, reg)
+	a, o, ended := create(t, reg, "220102001001"), create(t, reg, "220102002001"), create(t, reg, "220102001001")
+	n := 0
+	add := func(c *card.Card, l org.Level, code string) (*card.PreReview, error) {
+		n++
+		p := &card.PreReview{ID: fmt.Sprintf("%016x", 0xab00+n), CardID: c.ID, Level: l, OrgCode: code, By: code}
+		return p, reg.AddPreReview(ctx, p, ev(audit.CardPreReview))
+	}
+	p1, err := add(a, org.Village, "220102001001")
+	if err != nil || p1.CreatedAt.IsZero() {
+		t.Fatalf("first report: %+v %v", p1, err)
+	}
+	_, err = add(a, org.Village, "220102001001")
+	wantErr(t, "second report of the level", err, card.ErrDuplicate)
+	if _, err := add(a, org.Township, "220102001"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := add(o, org.Village, "220102002001"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = add(&card.Card{ID: "0000000000000000"}, org.Village, "220102001001")
+	wantErr(t, "report of an unknown card", err, card.ErrNotFound)
+	if err := reg.SetStatus(ctx, ended.ID, []card.Status{card.StatusDraft}, card.StatusRefused, "other", "CS", "", ev(audit.CardRefuse)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = add(ended, org.Village, "220102001001")
+	wantErr(t, "report of a refused card", err, card.ErrConflict)
+
+	ps, err := reg.PreReviews(ctx, a.ID)
+	if err != nil || len(ps) != 2 || ps[0].ID != p1.ID || ps[0].Level != org.Village || ps[1].Level != org.Township || ps[1].OrgCode != "220102001" {
+		t.Fatalf("reports of the card: %+v %v", ps, err)
+	}
+	list, err := reg.PreReviewList(ctx, "220102001")
+	if err != nil || len(list) != 2 || list[0].CardID != a.ID || list[1].CardID != a.ID {
+		t.Fatalf("the township's list: %+v %v", list, err)
+	}
+	if list, _ := reg.PreReviewList(ctx, "220102"); len(list) != 3 {
+		t.Fatalf("the county's list: %+v", list)
+	}
+	if _, err := reg.PreReviewList(ctx, "22x"); err == nil {
+		t.Fatal("a malformed prefix was accepted")
+	}
+
+	_, err = reg.CardForm(ctx, a.ID)
+	wantErr(t, "form before it is drawn up", err, card.ErrNotFound)
+	f := &card.Form{ID: "00000000000000f1", CardID: a.ID, Number: a.Number + "-F", PDF: []byte("%PDF-form"), CreatedBy: "220102"}
+	if err := reg.CreateForm(ctx, f, ev(audit.FormCreate)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reg.CardForm(ctx, a.ID); err != nil || got.ID != f.ID || got.Number != f.Number || string(got.PDF) != "%PDF-form" {
+		t.Fatalf("form of the card: %+v %v", got, err)
 	}
 }
