@@ -76,3 +76,34 @@ func TestNoticePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRebirthDirect: the county's seal alone completes the direct
+// policy (Art. 17); no other level is part of it, nothing follows it, and
+// it is the one policy that must be claimed.
+func TestRebirthDirect(t *testing.T) {
+	p, ok := ForName("rebirth-direct")
+	if !ok || !p.Claimed || !CardPolicy(p) || !CardPolicy(Card) || CardPolicy(RebirthForm) || CardPolicy(Notice) {
+		t.Fatalf("policy %+v %v", p, ok)
+	}
+	for _, q := range []Policy{Card, RebirthForm, Notice} {
+		if q.Claimed {
+			t.Errorf("%s is claimed", q.Name)
+		}
+	}
+	county := Seal{Level: org.County, Code: "220102"}
+	if err := p.Check(nil, county); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Complete([]Seal{county}) {
+		t.Fatal("the county's seal does not complete it")
+	}
+	if err := p.Check(nil, Seal{Level: org.Village, Code: "220102001001"}); !errors.Is(err, ErrLevel) {
+		t.Fatalf("village seal: %v", err)
+	}
+	if err := p.Check([]Seal{county}, Seal{Level: org.Township, Code: "220102001"}); !errors.Is(err, ErrComplete) {
+		t.Fatalf("seal after the county's: %v", err)
+	}
+	if err := Card.Validate([]Seal{county}); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("the ordinary policy takes a county seal first: %v", err)
+	}
+}

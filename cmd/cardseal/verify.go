@@ -43,7 +43,7 @@ signed status list (--status, from /api/v1/status-list) with no network: exit
 	flags: func(fs *flag.FlagSet) runFunc {
 		trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
-		policy := fs.String("policy", "card", "chain policy: card, rebirth-form or notice")
+		policy := fs.String("policy", "card", "chain policy: card (a re-birth card its county seal claims as rebirth-direct is accepted, Art. 17), rebirth-direct, rebirth-form or notice")
 		offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
 		status := fs.String("status", "", "signed status list (JSON) for --offline")
 		bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
