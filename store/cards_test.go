@@ -507,7 +507,8 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
-			`DROP TABLE postings`, // version 8
+			`DROP TABLE pre_reviews`, // version 9
+			`DROP TABLE postings`,    // version 8
 			`DROP TABLE population`,
 			`DROP TABLE findings`,
 			`ALTER TABLE cards DROP COLUMN commitment`,
