@@ -121,6 +121,8 @@ func TestArt17CountyDirectRebirth(t *testing.T) {
 		if _, err := lifecycle.NewChecker(v.svc).VerifyStored(context.Background(), mustCard(t, v, c.ID)); err != nil {
 			t.Fatalf("stored check: %v", err)
 		}
+		// One valid card per couple and type holds for a direct card.
+		expectProblem(t, v.do(http.MethodPost, "/api/v1/cards", village, "application/json", rebirthApplicant(t)), http.StatusConflict, "card-held")
 		// Issued: no second direct issue, no seal of the ordinary chain.
 		expectProblem(t, direct(c.ID, county, testPassword), http.StatusConflict, "wrong-state")
 		expectProblem(t, v.seal(c.ID, "220102001001"), http.StatusConflict, "wrong-state")
