@@ -234,5 +234,8 @@ func TestArt17ConsoleDirectRebirth(t *testing.T) {
 		if a, _ := v.publicDirect(t, c.ID); a.Status != lifecycle.PublicValid || a.Direct == nil {
 			t.Fatalf("public answer %s, direct %+v", a.Status, a.Direct)
 		}
+		if p := v.consoleDo(cty, http.MethodGet, page, nil); !strings.Contains(string(p.body), `id="direct-issued"`) || strings.Contains(string(p.body), `id="direct-button"`) {
+			t.Fatal("the card page does not say the card was issued directly, or offers it again")
+		}
 	})
 }

@@ -390,6 +390,7 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	if d.Direct, err = s.directOf(ctx, a, sc); err != nil {
 		return err
 	}
+	d.Steps = directSteps(d.Steps, d.Direct)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
 	if sc.Status == card.StatusDraft {

@@ -22,6 +22,9 @@ type directView struct {
 	Reports      []reportRow
 	CanPreReview bool // the actor's level may report the card now
 	CanIssue     bool // the county may issue it directly now
+	// Issued: the county issued the card directly; its chain is the
+	// county's seal alone (the ordinary chain never ends at one seal).
+	Issued bool
 }
 
 type reportRow struct{ Level, Org, By, At string }
@@ -36,7 +39,7 @@ func (s *server) directOf(ctx context.Context, a lifecycle.Actor, sc *card.Card)
 	if err != nil {
 		return nil, err
 	}
-	d := &directView{}
+	d := &directView{Issued: sc.Seq == 1 && sc.Status != card.StatusDraft && sc.Status != card.StatusRefused}
 	reported := false
 	for _, p := range reports {
 		d.Reports = append(d.Reports, reportRow{Level: p.Level.Chinese(), Org: s.svc.OrgName(ctx, p.OrgCode), By: p.By, At: chinaTime(p.CreatedAt)})
@@ -48,6 +51,15 @@ func (s *server) directOf(ctx context.Context, a lifecycle.Actor, sc *card.Card)
 		d.CanIssue = err == nil
 	}
 	return d, nil
+}
+
+// directSteps are the seal steps the card page shows: the county's alone
+// for a card issued directly.
+func directSteps(steps []step, d *directView) []step {
+	if d == nil || !d.Issued {
+		return steps
+	}
+	return steps[len(steps)-1:]
 }
 
 // consolePreReview reports the card to the county's pre-review list.

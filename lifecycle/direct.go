@@ -165,12 +165,19 @@ func (ch *Checker) directInfo(ctx context.Context, c *card.Card, rep *verifier.R
 	if err != nil {
 		return nil, err
 	}
-	frep, err := verifier.VerifyContext(ctx, f.PDF, verifier.Options{
-		Trust: ch.Service.keys.TrustList(), Policy: chain.RebirthForm, SealBoxes: RebirthFormSealBoxes(),
-		DocID: f.Number, CRLs: crls,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("verify the form of card %s: %w", c.ID, err)
+	// The form's report is cached like a card's, by the SM3 of its PDF
+	// (and the CRLs): a form's verdict changes only with a new seal.
+	key := reportKey(f.PDF, crls)
+	frep, ok := ch.reports.Get(key)
+	if !ok || frep.DocID != f.Number || frep.Policy != chain.RebirthForm.Name {
+		frep, err = verifier.VerifyContext(ctx, f.PDF, verifier.Options{
+			Trust: ch.Service.keys.TrustList(), Policy: chain.RebirthForm, SealBoxes: RebirthFormSealBoxes(),
+			DocID: f.Number, CRLs: crls,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("verify the form of card %s: %w", c.ID, err)
+		}
+		ch.reports.Put(key, frep)
 	}
 	if frep.Verdict == verifier.Invalid {
 		return d, nil
