@@ -162,7 +162,7 @@ type draftField struct{ Name, Value string }
 // draftFieldNames are the new application form's fields.
 var draftFieldNames = []string{"village", "type", "channel", "child_order",
 	"male_name", "male_id", "male_hukou", "male_residence", "female_name", "female_id", "female_hukou", "female_residence",
-	"marriage_date", "marriage_cert", "status_number", "status_issuer", "retroactive", "birth_cert", "commitment", "other_province",
+	"marriage_date", "marriage_cert", "status_number", "status_issuer", "retroactive", "birth_cert", "commitment",
 	"proxy_name", "proxy_id", "proxy_relationship",
 	"child_name_0", "child_sex_0", "child_birth_0", "child_name_1", "child_sex_1", "child_birth_1", "child_name_2", "child_sex_2", "child_birth_2"}
 
