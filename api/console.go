@@ -135,16 +135,17 @@ func (s *server) base(c echo.Context, title, nav string) consoleBase {
 
 // flashText are the confirmations shown after a redirect (?done=…).
 var flashText = map[string]string{
-	"created":    "申请已受理，服务卡已生成。",
-	"sealed":     "已审核通过并加盖本机构电子印章。",
-	"voided":     "服务卡已作废。",
-	"revoked":    "服务卡已取消。",
-	"superseded": "服务卡已标记为换发。",
-	"refused":    "已不予办理，并出具不予办理告知书。",
-	"notice":     "已出具一次性告知书，请将告知书交给申请人（申请人也可在“进度查询”中下载）。",
-	"reviewed":   "材料审核结果已记录。",
-	"printed":    "已登记：正式证件已打印。",
-	"posted":     "已登记：正式证件已邮寄。",
+	"created":        "申请已受理，服务卡已生成。",
+	"sealed":         "已审核通过并加盖本机构电子印章。",
+	"voided":         "服务卡已作废。",
+	"revoked":        "服务卡已取消。",
+	"superseded":     "服务卡已标记为换发。",
+	"refused":        "已不予办理，并出具不予办理告知书。",
+	"notice":         "已出具一次性告知书，请将告知书交给申请人（申请人也可在“进度查询”中下载）。",
+	"reviewed":       "材料审核结果已记录。",
+	"cross-province": "是否需外省核实已登记，办结期限随之更新。",
+	"printed":        "已登记：正式证件已打印。",
+	"posted":         "已登记：正式证件已邮寄。",
 }
 
 type loginData struct {

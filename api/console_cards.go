@@ -284,6 +284,7 @@ type detailData struct {
 	CanApprove    bool
 	CanRefuse     bool
 	CanNotice     bool // the one-time notice (Art. 19) may be given
+	CanCross      bool // whether another province must verify may be recorded (Art. 19)
 	CanChange     bool
 	Deadline      *lifecycle.Deadline
 	VerifyPath    string
@@ -384,6 +385,7 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	d.CanApprove = lifecycle.Can(a, sc, lifecycle.ApproveCard) && !approvedBy(v.Review, a.Org.Level)
 	d.CanRefuse = lifecycle.Can(a, sc, lifecycle.RefuseCard)
 	d.CanNotice = lifecycle.Can(a, sc, lifecycle.GiveNotice)
+	d.CanCross = lifecycle.Can(a, sc, lifecycle.MarkCrossProvince)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
 	if sc.Status == card.StatusDraft {

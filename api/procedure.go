@@ -361,17 +361,20 @@ type ApplicationView struct {
 	VillageCode string             `json:"village_code"`
 	Holders     []lifecycle.Holder `json:"holders"`
 	CreatedAt   time.Time          `json:"created_at"`
-	Due         string             `json:"due,omitempty"`
-	Missing     []card.Material    `json:"missing,omitempty"`
-	Materials   int                `json:"materials_received"`
-	DownloadURL string             `json:"download_url,omitempty"`
+	// Due is absent until the file is complete; the time limit of
+	// LimitWorkingDays counts from that day (Art. 19).
+	Due              string          `json:"due,omitempty"`
+	LimitWorkingDays int             `json:"limit_working_days,omitempty"`
+	Missing          []card.Material `json:"missing,omitempty"`
+	Materials        int             `json:"materials_received"`
+	DownloadURL      string          `json:"download_url,omitempty"`
 }
 
 func applicationView(ap *lifecycle.Application) *ApplicationView {
 	sc := ap.Card
 	v := &ApplicationView{
 		Number: sc.Number, Status: sc.Status, Type: sc.Type, VillageCode: sc.VillageCode, CreatedAt: sc.CreatedAt,
-		Holders: ap.Holders, Missing: ap.Missing, Materials: ap.Materials, Due: ap.Due,
+		Holders: ap.Holders, Missing: ap.Missing, Materials: ap.Materials, Due: ap.Due, LimitWorkingDays: ap.Limit,
 	}
 	if ap.DownloadToken != "" {
 		v.DownloadURL = "/c/" + ap.DownloadToken
@@ -449,9 +452,10 @@ func (s *server) apply(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/applications/"+sc.Number)
+	dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, s.opt.Now())
 	return writeJSON(c, http.StatusCreated, applicationView(&lifecycle.Application{
 		Card: sc, Holders: lifecycle.MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(uploads),
-		Due: lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, s.opt.Now()).DueDate(),
+		Due: dl.DueDate(), Limit: dl.Limit,
 	}))
 }
 

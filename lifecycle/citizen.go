@@ -26,6 +26,7 @@ type Application struct {
 	Missing   []card.Material
 	Materials int    // materials received online
 	Due       string // the Art. 19 time limit, YYYY-MM-DD, while a draft whose file is complete
+	Limit     int    // while a draft: the working days of the time limit, from the day the file is complete
 	// DownloadToken is the QR token of an issued card, for the download
 	// page; "" otherwise.
 	DownloadToken string
@@ -64,7 +65,8 @@ func (s *Service) application(ctx context.Context, c *card.Card, app *card.Appli
 	out := &Application{Card: c, Holders: MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(atts)}
 	switch c.Status {
 	case card.StatusDraft:
-		out.Due = DeadlineOf(s.WorkCalendar(), c, s.Now()).DueDate()
+		dl := DeadlineOf(s.WorkCalendar(), c, s.Now())
+		out.Due, out.Limit = dl.DueDate(), dl.Limit
 	case card.StatusIssued:
 		out.DownloadToken = c.QRToken
 	}

@@ -79,3 +79,12 @@ func (d Deadline) DueDate() string {
 	}
 	return d.Due.Format("2006-01-02")
 }
+
+// StartDate is the day the file became complete, YYYY-MM-DD in China,
+// "" while it is not.
+func (d Deadline) StartDate() string {
+	if !d.Running() {
+		return ""
+	}
+	return d.Started.In(China).Format("2006-01-02")
+}
