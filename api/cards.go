@@ -59,6 +59,13 @@ type CardView struct {
 	Applicant        *card.Applicant    `json:"applicant,omitempty"`
 	VerificationURL  string             `json:"verification_url,omitempty"`
 	VerificationCode string             `json:"verification_code,omitempty"`
+	// Art. 19: when the file became complete (absent while it is not),
+	// whether another province must verify and why (staff's finding),
+	// and, for a draft whose file is complete, the due date.
+	CompleteAt          *time.Time `json:"complete_at,omitempty"`
+	CrossProvince       bool       `json:"cross_province"`
+	CrossProvinceReason string     `json:"cross_province_reason,omitempty"`
+	Due                 string     `json:"due,omitempty"`
 }
 
 var cardIDRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
@@ -96,10 +103,12 @@ func (s *server) view(c echo.Context, sc *card.Card, full bool) (*CardView, erro
 		v.Seals = append(v.Seals, SealView{Seq: x.Seq, Level: x.Level, OrgCode: x.OrgCode, Organisation: s.svc.OrgName(ctx, x.OrgCode),
 			SignedAt: x.SignedAt, ByUser: x.ByUser, CertSerial: x.CertSerial, ApprovedAt: timeOrNil(x.ApprovedAt), ApprovedBy: x.ApprovedBy})
 	}
+	v.CompleteAt, v.CrossProvince, v.CrossProvinceReason = timeOrNil(sc.CompleteAt), sc.CrossProvince, sc.CrossProvinceReason
 	if sc.Status == card.StatusDraft {
 		if v.Review, err = s.reviewViews(ctx, a, sc); err != nil {
 			return nil, err
 		}
+		v.Due = s.svc.Deadline(sc).DueDate()
 	}
 	if full {
 		v.Applicant = app

@@ -135,18 +135,19 @@ func (s *server) base(c echo.Context, title, nav string) consoleBase {
 
 // flashText are the confirmations shown after a redirect (?done=…).
 var flashText = map[string]string{
-	"created":     "申请已受理，服务卡已生成。",
-	"sealed":      "已审核通过并加盖本机构电子印章。",
-	"voided":      "服务卡已作废。",
-	"revoked":     "服务卡已取消。",
-	"superseded":  "服务卡已标记为换发。",
-	"refused":     "已不予办理，并出具不予办理告知书。",
-	"notice":      "已出具一次性告知书，请将告知书交给申请人（申请人也可在“进度查询”中下载）。",
-	"reviewed":    "材料审核结果已记录。",
-	"printed":     "已登记：正式证件已打印。",
-	"posted":      "已登记：正式证件已邮寄。",
-	"prereviewed": "已预审上报县级卫生健康部门（第十七条）。",
-	"direct":      "县级已直接办理：服务卡已加盖县级电子印章并办结；请村、乡在再生育审批表上补盖印章（第十七条）。",
+	"created":        "申请已受理，服务卡已生成。",
+	"sealed":         "已审核通过并加盖本机构电子印章。",
+	"voided":         "服务卡已作废。",
+	"revoked":        "服务卡已取消。",
+	"superseded":     "服务卡已标记为换发。",
+	"refused":        "已不予办理，并出具不予办理告知书。",
+	"notice":         "已出具一次性告知书，请将告知书交给申请人（申请人也可在“进度查询”中下载）。",
+	"reviewed":       "材料审核结果已记录。",
+	"printed":        "已登记：正式证件已打印。",
+	"posted":         "已登记：正式证件已邮寄。",
+	"prereviewed":    "已预审上报县级卫生健康部门（第十七条）。",
+	"direct":         "县级已直接办理：服务卡已加盖县级电子印章并办结；请村、乡在再生育审批表上补盖印章（第十七条）。",
+	"cross-province": "是否需外省核实已登记，办结期限随之更新。",
 }
 
 type loginData struct {
@@ -164,7 +165,7 @@ type draftField struct{ Name, Value string }
 // draftFieldNames are the new application form's fields.
 var draftFieldNames = []string{"village", "type", "channel", "child_order",
 	"male_name", "male_id", "male_hukou", "male_residence", "female_name", "female_id", "female_hukou", "female_residence",
-	"marriage_date", "marriage_cert", "status_number", "status_issuer", "retroactive", "birth_cert", "commitment", "other_province",
+	"marriage_date", "marriage_cert", "status_number", "status_issuer", "retroactive", "birth_cert", "commitment",
 	"proxy_name", "proxy_id", "proxy_relationship",
 	"child_name_0", "child_sex_0", "child_birth_0", "child_name_1", "child_sex_1", "child_birth_1", "child_name_2", "child_sex_2", "child_birth_2"}
 

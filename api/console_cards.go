@@ -80,12 +80,12 @@ func (s *server) renderQueue(c echo.Context, status int, msg, find string) error
 		if err != nil {
 			return err
 		}
-		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, app, now)
+		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, now)
 		hs := lifecycle.MaskHolders(app)
 		r := queueRow{
 			ID: sc.ID, Number: sc.Number, Title: sc.Type.Title(), Village: s.svc.OrgName(ctx, sc.VillageCode),
 			Holders:  hs[0].Name + "、" + hs[1].Name,
-			Received: chinaTime(sc.CreatedAt), Due: dl.Due.Format("2006-01-02"), Left: dl.Left,
+			Received: chinaTime(sc.CreatedAt), Due: dl.DueDate(), Left: dl.Left,
 			Overdue: dl.Overdue(), Soon: !dl.Overdue() && dl.Left <= 2,
 			Online: sc.CreatedBy == lifecycle.CitizenActor,
 		}
@@ -108,7 +108,7 @@ type appForm struct {
 	StatusNumber, StatusIssuer                         string
 	ChildOrder                                         string
 	Children                                           [3]card.Child
-	Retroactive, Commitment, OtherProvince             bool
+	Retroactive, Commitment                            bool
 	BirthCert                                          string
 	ProxyName, ProxyID, ProxyRelationship              string
 }
@@ -136,7 +136,7 @@ func readAppForm(c echo.Context) appForm {
 		MarriageDate: v("marriage_date"), MarriageCert: v("marriage_cert"),
 		StatusNumber: v("status_number"), StatusIssuer: v("status_issuer"),
 		ChildOrder:  v("child_order"),
-		Retroactive: v("retroactive") == "on", Commitment: v("commitment") == "on", OtherProvince: v("other_province") == "on",
+		Retroactive: v("retroactive") == "on", Commitment: v("commitment") == "on",
 		BirthCert: v("birth_cert"),
 		ProxyName: v("proxy_name"), ProxyID: v("proxy_id"), ProxyRelationship: v("proxy_relationship"),
 	}
@@ -152,16 +152,15 @@ func readAppForm(c echo.Context) appForm {
 func (f appForm) applicant() ([]byte, error) {
 	order, _ := strconv.Atoi(strings.TrimSpace(f.ChildOrder))
 	app := card.Applicant{
-		Type:             card.Type(f.Type),
-		Male:             card.Person{Name: f.MaleName, IDNumber: strings.ToUpper(f.MaleID), Hukou: f.MaleHukou, Residence: f.MaleResidence},
-		Female:           card.Person{Name: f.FemaleName, IDNumber: strings.ToUpper(f.FemaleID), Hukou: f.FemaleHukou, Residence: f.FemaleResidence},
-		ChildOrder:       order,
-		Retroactive:      f.Retroactive,
-		BirthCertNumber:  f.BirthCert,
-		Commitment:       f.Commitment,
-		Channel:          card.Channel(f.Channel),
-		Village:          f.Village,
-		OtherProvinceVer: f.OtherProvince,
+		Type:            card.Type(f.Type),
+		Male:            card.Person{Name: f.MaleName, IDNumber: strings.ToUpper(f.MaleID), Hukou: f.MaleHukou, Residence: f.MaleResidence},
+		Female:          card.Person{Name: f.FemaleName, IDNumber: strings.ToUpper(f.FemaleID), Hukou: f.FemaleHukou, Residence: f.FemaleResidence},
+		ChildOrder:      order,
+		Retroactive:     f.Retroactive,
+		BirthCertNumber: f.BirthCert,
+		Commitment:      f.Commitment,
+		Channel:         card.Channel(f.Channel),
+		Village:         f.Village,
 	}
 	if f.MarriageDate != "" || f.MarriageCert != "" {
 		app.Marriage = &card.Marriage{Date: f.MarriageDate, CertNumber: f.MarriageCert}
@@ -285,6 +284,7 @@ type detailData struct {
 	CanApprove    bool
 	CanRefuse     bool
 	CanNotice     bool // the one-time notice (Art. 19) may be given
+	CanCross      bool // whether another province must verify may be recorded (Art. 19)
 	CanChange     bool
 	Deadline      *lifecycle.Deadline
 	VerifyPath    string
@@ -391,10 +391,11 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 		return err
 	}
 	d.Steps = directSteps(d.Steps, d.Direct)
+	d.CanCross = lifecycle.Can(a, sc, lifecycle.MarkCrossProvince)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
 	if sc.Status == card.StatusDraft {
-		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, v.Applicant, s.opt.Now())
+		dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, s.opt.Now())
 		d.Deadline = &dl
 	}
 	if n, err := strconv.Atoi(c.QueryParam("notice")); err == nil && n > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -77,20 +78,21 @@ func TestPermissionTable(t *testing.T) {
 // the console. TestConsoleDoorsInTable fails when a console route is not
 // in this list, so a new door joins the table.
 var consoleDoors = map[lifecycle.Action]string{
-	lifecycle.TakeApplication: "POST /console/new",
-	lifecycle.ReadCard:        "GET /console/cards/:id",
-	lifecycle.SealCard:        "POST /console/cards/:id/seal",
-	lifecycle.ApproveCard:     "POST /console/cards/:id/approve",
-	lifecycle.RefuseCard:      "POST /console/cards/:id/refuse",
-	lifecycle.GiveNotice:      "POST /console/cards/:id/notice",
-	lifecycle.ReviewMaterial:  "POST /console/cards/:id/materials/:material/review",
-	lifecycle.VoidCard:        "POST /console/cards/:id/status",
-	lifecycle.RevokeCard:      "POST /console/cards/:id/status",
-	lifecycle.SupersedeCard:   "POST /console/cards/:id/status",
-	lifecycle.ExportCredit:    "GET /console/reports/credit",
-	lifecycle.PostCard:        "POST /console/postings/:id/:seq",
-	lifecycle.PreReview:       "POST /console/cards/:id/pre-review",
-	lifecycle.IssueDirect:     "POST /console/cards/:id/direct",
+	lifecycle.TakeApplication:   "POST /console/new",
+	lifecycle.ReadCard:          "GET /console/cards/:id",
+	lifecycle.SealCard:          "POST /console/cards/:id/seal",
+	lifecycle.ApproveCard:       "POST /console/cards/:id/approve",
+	lifecycle.RefuseCard:        "POST /console/cards/:id/refuse",
+	lifecycle.GiveNotice:        "POST /console/cards/:id/notice",
+	lifecycle.ReviewMaterial:    "POST /console/cards/:id/materials/:material/review",
+	lifecycle.VoidCard:          "POST /console/cards/:id/status",
+	lifecycle.RevokeCard:        "POST /console/cards/:id/status",
+	lifecycle.SupersedeCard:     "POST /console/cards/:id/status",
+	lifecycle.ExportCredit:      "GET /console/reports/credit",
+	lifecycle.PostCard:          "POST /console/postings/:id/:seq",
+	lifecycle.PreReview:         "POST /console/cards/:id/pre-review",
+	lifecycle.IssueDirect:       "POST /console/cards/:id/direct",
+	lifecycle.MarkCrossProvince: "POST /console/cards/:id/cross-province",
 }
 
 // consoleOther are the console's routes that do no action of the table.
@@ -203,11 +205,15 @@ type permFixKey struct {
 	form           bool // with a re-birth approval form, none of its seals applied
 	posting        bool // with the holder's request to post the official card, once issued
 	preReview      bool // reported to the county's pre-review list by the village (Art. 17)
+	// complete: the file complete when taken, so its Art. 19 clock runs
+	// and the overdue report can list it; else the status certificate
+	// is missing, so a one-time notice may be given.
+	complete bool
 }
 
 func (r permRow) key() permFixKey {
 	return permFixKey{village: r.village(), state: r.state, form: r.act == lifecycle.SealForm, posting: r.act == lifecycle.PostCard,
-		preReview: r.act == lifecycle.IssueDirect}
+		preReview: r.act == lifecycle.IssueDirect, complete: r.act == lifecycle.ReadReports}
 }
 
 type permFixture struct{ id, number, formID string }
@@ -268,6 +274,9 @@ func (f *permFixtures) build(k permFixKey) permFixture {
 		}
 	}
 	app := permApplicant(k.village)
+	if k.complete {
+		app.Materials = maps.Clone(permMaterials)
+	}
 	sc, err := f.svc.Apply(ctx, v, app)
 	must("apply", err)
 	fx := permFixture{id: sc.ID, number: sc.Number}
@@ -507,6 +516,8 @@ func permDo(ctx context.Context, svc *lifecycle.Service, a lifecycle.Actor, act 
 		_, err = svc.ReviewMaterial(ctx, a, fx.id, card.MatHukou, false, "照片模糊，无法辨认")
 	case lifecycle.GiveNotice:
 		_, err = svc.Notify(ctx, a, fx.id)
+	case lifecycle.MarkCrossProvince:
+		_, err = svc.SetCrossProvince(ctx, a, fx.id, true, "女方户籍在外省，需外省核实")
 	case lifecycle.RefuseCard:
 		_, err = svc.Refuse(ctx, a, fx.id, []string{"不符合再生育条件"})
 	case lifecycle.VoidCard:
@@ -621,6 +632,8 @@ func (w *permWeb) api(t *testing.T, r permRow) (string, string) {
 			return apiAnswer(w.v.postJSON(cards+"/materials/"+string(card.MatHukou)+"/review", tok, ReviewRequest{Reason: "照片模糊，无法辨认"}), http.StatusOK)
 		case lifecycle.GiveNotice:
 			return apiAnswer(w.v.do(http.MethodPost, cards+"/notice", tok, "", nil), http.StatusCreated)
+		case lifecycle.MarkCrossProvince:
+			return apiAnswer(w.v.postJSON(cards+"/cross-province", tok, CrossProvinceRequest{CrossProvince: true, Reason: "女方户籍在外省，需外省核实"}), http.StatusOK)
 		case lifecycle.RefuseCard:
 			return apiAnswer(w.v.postJSON(cards+"/refuse", tok, RefuseRequest{Reasons: []string{"不符合再生育条件"}}), http.StatusCreated)
 		case lifecycle.VoidCard:
@@ -761,6 +774,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.GiveNotice:
 			offered = offers(page, `id="form-notice"`)
 			return done(send(http.MethodPost, page+"/notice", url.Values{}))
+		case lifecycle.MarkCrossProvince:
+			offered = offers(page, `id="form-cross-province"`)
+			return done(send(http.MethodPost, page+"/cross-province", url.Values{"cross_province": {"on"}, "reason": {"女方户籍在外省，需外省核实"}}))
 		case lifecycle.RefuseCard:
 			offered = offers(page, `id="form-refuse"`)
 			return done(send(http.MethodPost, page+"/refuse", url.Values{"reasons": {"不符合再生育条件"}}))

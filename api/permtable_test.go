@@ -108,6 +108,9 @@ var permTable = map[lifecycle.Action]string{
 	lifecycle.ReviewMaterial: underReview,
 	lifecycle.GiveNotice:     underReview,
 	lifecycle.RefuseCard:     underReview,
+	// Art. 19: whether another province must verify (20 working days) is
+	// the finding of the level reviewing the application, or a higher one.
+	lifecycle.MarkCrossProvince: underReview,
 
 	// Art. 22, 20, 16: the issuing county ends an issued card.
 	lifecycle.VoidCard:      countyEndsIssued,

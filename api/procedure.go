@@ -149,62 +149,6 @@ func (s *server) noticePDF(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/pdf", n.PDF)
 }
 
-// DeadlineView is an application's Art. 19 time limit.
-type DeadlineView struct {
-	ID       string      `json:"id"`
-	Number   string      `json:"number"`
-	Status   card.Status `json:"status"`
-	Village  string      `json:"village_code"`
-	Created  time.Time   `json:"created_at"`
-	Limit    int         `json:"limit_working_days"`
-	Due      string      `json:"due"`
-	DaysLeft int         `json:"days_left"`
-	Overdue  bool        `json:"overdue"`
-}
-
-func deadlineView(c *card.Card, d lifecycle.Deadline) DeadlineView {
-	return DeadlineView{ID: c.ID, Number: c.Number, Status: c.Status, Village: c.VillageCode, Created: c.CreatedAt,
-		Limit: d.Limit, Due: d.Due.Format("2006-01-02"), DaysLeft: d.Left, Overdue: d.Overdue()}
-}
-
-// queueDeadlines is the caller's queue with each application's due date
-// and working days left (Art. 19).
-func (s *server) queueDeadlines(c echo.Context) error {
-	a, _ := actorOf(c)
-	after, limit, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	cards, err := s.svc.Queue(c.Request().Context(), a, after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]DeadlineView, 0, len(cards))
-	for i := range cards {
-		d, err := s.svc.Deadline(&cards[i])
-		if err != nil {
-			return err
-		}
-		out = append(out, deadlineView(&cards[i], d))
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"cards": out, "next": nextCursor(cards, limit)})
-}
-
-// overdue reports the applications of the county past their time limit
-// (Art. 19, 24).
-func (s *server) overdue(c echo.Context) error {
-	a, _ := actorOf(c)
-	rows, err := s.svc.OverdueReport(c.Request().Context(), a)
-	if err != nil {
-		return err
-	}
-	out := make([]DeadlineView, 0, len(rows))
-	for i := range rows {
-		out = append(out, deadlineView(&rows[i].Card, rows[i].Deadline))
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"county": a.Org.Code, "overdue": out})
-}
-
 // ExportRecord is one card in the export for the population database
 // (Art. 23): issued, or issued and since ended (Status).
 type ExportRecord struct {
@@ -417,17 +361,20 @@ type ApplicationView struct {
 	VillageCode string             `json:"village_code"`
 	Holders     []lifecycle.Holder `json:"holders"`
 	CreatedAt   time.Time          `json:"created_at"`
-	Due         string             `json:"due,omitempty"`
-	Missing     []card.Material    `json:"missing,omitempty"`
-	Materials   int                `json:"materials_received"`
-	DownloadURL string             `json:"download_url,omitempty"`
+	// Due is absent until the file is complete; the time limit of
+	// LimitWorkingDays counts from that day (Art. 19).
+	Due              string          `json:"due,omitempty"`
+	LimitWorkingDays int             `json:"limit_working_days,omitempty"`
+	Missing          []card.Material `json:"missing,omitempty"`
+	Materials        int             `json:"materials_received"`
+	DownloadURL      string          `json:"download_url,omitempty"`
 }
 
 func applicationView(ap *lifecycle.Application) *ApplicationView {
 	sc := ap.Card
 	v := &ApplicationView{
 		Number: sc.Number, Status: sc.Status, Type: sc.Type, VillageCode: sc.VillageCode, CreatedAt: sc.CreatedAt,
-		Holders: ap.Holders, Missing: ap.Missing, Materials: ap.Materials, Due: ap.Due,
+		Holders: ap.Holders, Missing: ap.Missing, Materials: ap.Materials, Due: ap.Due, LimitWorkingDays: ap.Limit,
 	}
 	if ap.DownloadToken != "" {
 		v.DownloadURL = "/c/" + ap.DownloadToken
@@ -505,9 +452,10 @@ func (s *server) apply(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/applications/"+sc.Number)
+	dl := lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, s.opt.Now())
 	return writeJSON(c, http.StatusCreated, applicationView(&lifecycle.Application{
 		Card: sc, Holders: lifecycle.MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(uploads),
-		Due: lifecycle.DeadlineOf(s.svc.WorkCalendar(), sc, app, s.opt.Now()).Due.Format("2006-01-02"),
+		Due: dl.DueDate(), Limit: dl.Limit,
 	}))
 }
 

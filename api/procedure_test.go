@@ -125,14 +125,18 @@ func TestArt19OneTimeNotice(t *testing.T) {
 		// Outside the jurisdiction.
 		expectProblem(t, v.do(http.MethodPost, "/api/v1/cards/"+c.ID+"/notice", v.session("220102002001"), "", nil), http.StatusForbidden, "forbidden")
 
-		// Due dates in the queue (Art. 19).
+		// Due dates in the queue (Art. 19): from the day the file is
+		// complete — none yet for the incomplete application
+		// (TestArt19ClockStartsWhenFileComplete).
 		var q struct{ Cards []DeadlineView }
 		v.do(http.MethodGet, "/api/v1/queue/deadlines", village, "", nil).json(t, &q)
-		if len(q.Cards) != 2 || q.Cards[0].Limit != 10 || q.Cards[0].Due == "" || q.Cards[0].DaysLeft < 9 || q.Cards[0].Overdue {
+		if len(q.Cards) != 2 || q.Cards[0].ID != c.ID || q.Cards[0].Limit != 10 || q.Cards[0].Due != "" || q.Cards[0].DaysLeft != 10 ||
+			q.Cards[1].Due == "" || q.Cards[1].DaysLeft < 9 || q.Cards[1].Overdue {
 			t.Fatalf("queue deadlines %+v", q.Cards)
 		}
 
-		// The overdue report (Art. 24): nothing yet; 40 days later both.
+		// The overdue report (Art. 24): nothing yet; 40 days later the
+		// complete one, whose clock runs.
 		county := v.session("220102")
 		var rep struct{ Overdue []DeadlineView }
 		v.do(http.MethodGet, "/api/v1/reports/overdue", county, "", nil).json(t, &rep)
@@ -141,7 +145,7 @@ func TestArt19OneTimeNotice(t *testing.T) {
 		}
 		v.svc.Now = func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }
 		v.do(http.MethodGet, "/api/v1/reports/overdue", county, "", nil).json(t, &rep)
-		if len(rep.Overdue) != 2 || !rep.Overdue[0].Overdue || rep.Overdue[0].DaysLeft >= 0 {
+		if len(rep.Overdue) != 1 || rep.Overdue[0].ID != full.ID || !rep.Overdue[0].Overdue || rep.Overdue[0].DaysLeft >= 0 {
 			t.Fatalf("overdue later: %+v", rep.Overdue)
 		}
 		expectProblem(t, v.do(http.MethodGet, "/api/v1/reports/overdue", village, "", nil), http.StatusForbidden, "wrong-level")
@@ -496,7 +500,9 @@ func TestArt15OnlineApplication(t *testing.T) {
 		}
 		var a ApplicationView
 		r.json(t, &a)
-		if a.Status != card.StatusDraft || a.Materials != 2 || a.Due == "" || len(a.Missing) != 3 || strings.Contains(string(r.body), "李四") {
+		// Art. 19: no due date while materials await review; the limit
+		// runs from the day the file is complete.
+		if a.Status != card.StatusDraft || a.Materials != 2 || a.Due != "" || a.LimitWorkingDays != 10 || len(a.Missing) != 3 || strings.Contains(string(r.body), "李四") {
 			t.Fatalf("application %s", r.body)
 		}
 		// Tracking needs one spouse's ID number.

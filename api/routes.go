@@ -78,6 +78,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/cards/:id/status", s.consoleStatus, html, cform, console, noStore)
 	e.POST("/console/cards/:id/refuse", s.consoleRefuse, html, cform, console, noStore)
 	e.POST("/console/cards/:id/notice", s.consoleNotice, html, cform, console, noStore)
+	e.POST("/console/cards/:id/cross-province", s.consoleCrossProvince, html, cform, console, noStore)
 	e.GET("/console/cards/:id/notices/:seq/pdf", s.consoleNoticePDF, html, console, noStore)
 	// What a citizen sent (console_materials.go): an image, never a PDF.
 	e.GET("/console/cards/:id/files/:seq", s.consoleMaterial, html, console, noStore)
@@ -140,6 +141,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/cards/:id/refuse", s.refuse, staff, json, noStore)
 	v1.PUT("/cards/:id/materials", s.updateMaterials, staff, json, noStore)
 	v1.POST("/cards/:id/materials/:material/review", s.reviewMaterial, staff, jsonOnly, json, noStore)
+	v1.POST("/cards/:id/cross-province", s.crossProvince, staff, jsonOnly, json, noStore)
 	v1.GET("/cards/:id/notices/:seq/pdf", s.noticePDF, staff, noStore)
 	v1.GET("/queue/deadlines", s.queueDeadlines, staff, noStore)
 	v1.GET("/reports/overdue", s.overdue, staff, noStore)

@@ -36,6 +36,9 @@ const (
 	PostingUpdate    Action = "card.posting_update" // the official card printed or posted (Art. 16)
 	CardPreReview    Action = "card.prereview"      // a village or township reported a re-birth application to the county (Art. 17)
 	CardIssueDirect  Action = "card.issue_direct"   // the county issued a re-birth card directly from the pre-review list (Art. 17)
+	// CardCrossProvince: staff found that another province must verify
+	// (or, with a reason, that it need not): 20 or 10 working days (Art. 19).
+	CardCrossProvince Action = "card.cross_province"
 )
 
 // Actions on staff accounts and organisations.
@@ -85,6 +88,7 @@ var labels = map[Action]string{
 	NoticeDownload:    "申请人下载告知书",
 	PostingRequest:    "申请邮寄正式证件",
 	PostingUpdate:     "登记正式证件打印、邮寄",
+	CardCrossProvince: "登记需外省核实（办结时限）",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",

@@ -109,20 +109,19 @@ type Proxy struct {
 
 // Applicant is an application for a card.
 type Applicant struct {
-	Type             Type        `json:"type"`
-	Male             Person      `json:"male"`   // 男方
-	Female           Person      `json:"female"` // 女方
-	Marriage         *Marriage   `json:"marriage,omitempty"`
-	StatusCert       *StatusCert `json:"status_cert,omitempty"`
-	ChildOrder       int         `json:"child_order"`
-	Children         []Child     `json:"children,omitempty"`
-	Retroactive      bool        `json:"retroactive"`
-	BirthCertNumber  string      `json:"birth_cert_number,omitempty"` // 出生医学证明 (Art. 4)
-	Commitment       bool        `json:"commitment"`                  // 承诺 (Art. 10)
-	Channel          Channel     `json:"channel"`
-	Proxy            *Proxy      `json:"proxy,omitempty"`
-	Village          string      `json:"village"` // division code of the receiving village committee
-	OtherProvinceVer bool        `json:"other_province_verification,omitempty"`
+	Type            Type        `json:"type"`
+	Male            Person      `json:"male"`   // 男方
+	Female          Person      `json:"female"` // 女方
+	Marriage        *Marriage   `json:"marriage,omitempty"`
+	StatusCert      *StatusCert `json:"status_cert,omitempty"`
+	ChildOrder      int         `json:"child_order"`
+	Children        []Child     `json:"children,omitempty"`
+	Retroactive     bool        `json:"retroactive"`
+	BirthCertNumber string      `json:"birth_cert_number,omitempty"` // 出生医学证明 (Art. 4)
+	Commitment      bool        `json:"commitment"`                  // 承诺 (Art. 10)
+	Channel         Channel     `json:"channel"`
+	Proxy           *Proxy      `json:"proxy,omitempty"`
+	Village         string      `json:"village"` // division code of the receiving village committee
 	// ReissueOf is the number of the couple's issued card of this type
 	// that the new card replaces (换发, Art. 16); a couple holds one
 	// issued card per type.

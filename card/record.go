@@ -135,6 +135,18 @@ type Card struct {
 	// holds one issued card per type; CreateCard refuses another
 	// (ErrHeld) unless it replaces that one.
 	Replaces string
+	// CompleteAt is when the file became complete (材料齐全: every
+	// required material satisfied, none awaiting review); the Art. 19
+	// time limit counts from that day. Zero while materials are
+	// missing, deficient or awaiting review. Lifecycle decides it
+	// (lifecycle/deadline.go); the registry keeps it.
+	CompleteAt time.Time
+	// CrossProvince: staff found that another province must verify the
+	// couple's facts, so the time limit is 20 working days, not 10
+	// (Art. 19); CrossProvinceReason says why. Set only through
+	// lifecycle's SetCrossProvince, never derived.
+	CrossProvince       bool
+	CrossProvinceReason string
 }
 
 // NewID returns a fresh random record ID (cards, forms): 16 hex digits,

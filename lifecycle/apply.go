@@ -81,11 +81,16 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
 			Replaces: replaces, Commitment: app.Commitment,
+			// Art. 19: a complete application is handled at once; its
+			// clock starts now.
+			CompleteAt: completeAt(time.Time{}, app, now),
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
 			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel, "issuer": issuer.Code,
 			// Art. 21: the record shows which commitment staff relied on.
 			"commitment": app.Commitment,
+			// Art. 19: complete at once, the clock runs from today.
+			"complete": !c.CompleteAt.IsZero(),
 		})
 		err = s.reg.CreateCard(ctx, c, r.PDF, ev)
 		if errors.Is(err, card.ErrDuplicate) && attempt < 3 {

@@ -25,7 +25,8 @@ type Application struct {
 	Holders   []Holder
 	Missing   []card.Material
 	Materials int    // materials received online
-	Due       string // the Art. 19 time limit, YYYY-MM-DD, while a draft
+	Due       string // the Art. 19 time limit, YYYY-MM-DD, while a draft whose file is complete
+	Limit     int    // while a draft: the working days of the time limit, from the day the file is complete
 	// DownloadToken is the QR token of an issued card, for the download
 	// page; "" otherwise.
 	DownloadToken string
@@ -64,7 +65,8 @@ func (s *Service) application(ctx context.Context, c *card.Card, app *card.Appli
 	out := &Application{Card: c, Holders: MaskHolders(app), Missing: app.MissingMaterials(), Materials: len(atts)}
 	switch c.Status {
 	case card.StatusDraft:
-		out.Due = DeadlineOf(s.WorkCalendar(), c, app, s.Now()).Due.Format("2006-01-02")
+		dl := DeadlineOf(s.WorkCalendar(), c, s.Now())
+		out.Due, out.Limit = dl.DueDate(), dl.Limit
 	case card.StatusIssued:
 		out.DownloadToken = c.QRToken
 	}
@@ -171,7 +173,8 @@ func (s *Service) Resubmit(ctx context.Context, number, idNumber, remote string,
 	}
 	citizen := Actor{Username: CitizenActor, Org: v, RemoteAddr: remote}
 	ev := s.event(citizen, audit.CardResubmit, c.ID, "", map[string]any{"materials": sent})
-	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, ev); err != nil {
+	// What was sent awaits review: the file is not complete (Art. 19).
+	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, completeAt(c.CompleteAt, app, s.Now()), ev); err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}

@@ -47,8 +47,10 @@ func (s *Service) UpdateMaterials(ctx context.Context, a Actor, id string, mater
 	if err != nil {
 		return nil, err
 	}
-	ev := s.event(a, audit.CardMaterials, id, "", map[string]any{"materials": materials, "commitment": app.Commitment})
-	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, ev); err != nil {
+	// Art. 19: the clock starts the day the file is complete.
+	done := completeAt(c.CompleteAt, app, s.Now())
+	ev := s.event(a, audit.CardMaterials, id, "", map[string]any{"materials": materials, "commitment": app.Commitment, "complete": !done.IsZero()})
+	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, done, ev); err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}
@@ -123,12 +125,15 @@ func (s *Service) ReviewMaterial(ctx context.Context, a Actor, id string, m card
 	if err != nil {
 		return nil, err
 	}
-	detail := map[string]any{"material": m, "accepted": accept}
+	// Art. 19: accepting the last material outstanding completes the
+	// file, and the clock starts.
+	done := completeAt(c.CompleteAt, app, s.Now())
+	detail := map[string]any{"material": m, "accepted": accept, "complete": !done.IsZero()}
 	if !accept {
 		detail["reason"] = reason
 	}
 	ev := s.event(a, audit.CardReview, id, "", detail)
-	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, ev); err != nil {
+	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, done, ev); err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}

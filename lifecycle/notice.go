@@ -18,6 +18,7 @@ import (
 	"github.com/jilin-health/cardseal/seal"
 	"github.com/jilin-health/cardseal/signer"
 	"github.com/jilin-health/cardseal/templates"
+	"github.com/jilin-health/cardseal/workday"
 )
 
 // NoticeReason is the /Reason of the seal on a one-time or refusal
@@ -167,11 +168,12 @@ func receiving(app *card.Applicant, o org.Org) (org.Org, error) {
 // (Art. 10) — all of them, in the checklist's order, the deficient ones
 // with their reasons (MissingItems). While a material sent online awaits
 // review it is ErrUnreviewed.
-// The time limit is 20 working days when another province must verify
-// (Applicant.OtherProvinceVer), else 10; due, when not zero, is printed
-// as the date the application will be decided by. An application that
-// lacks nothing is ErrNothingMissing.
-func MissingNotice(app *card.Applicant, by org.Org, number string, date, due time.Time) (*templates.NoticeData, error) {
+// The notice prints the time limit dl.Limit: 20 working days when staff
+// found that another province must verify (Card.CrossProvince), else 10,
+// counted from the day the materials are complete (Art. 19); dl.Due, when
+// the clock runs, is printed as the date the application will be decided
+// by. An application that lacks nothing is ErrNothingMissing.
+func MissingNotice(app *card.Applicant, by org.Org, number string, date time.Time, dl Deadline) (*templates.NoticeData, error) {
 	o, err := receiving(app, by)
 	if err != nil {
 		return nil, err
@@ -187,7 +189,7 @@ func MissingNotice(app *card.Applicant, by org.Org, number string, date, due tim
 		Kind: templates.NoticeMissing, Number: number,
 		Male: app.Male.Name, Female: app.Female.Name, CardType: app.Type,
 		Org: o, Date: date.In(China), Items: MissingItems(app),
-		CrossProvince: app.OtherProvinceVer, DueDate: due,
+		CrossProvince: dl.Limit == workday.LimitOtherProvince, DueDate: dl.Due,
 	}, nil
 }
 

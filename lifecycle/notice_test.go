@@ -38,7 +38,7 @@ func renderNotice(t *testing.T, ks keys.Store, kind templates.NoticeKind, code, 
 	switch kind {
 	case templates.NoticeMissing:
 		a.Materials = map[card.Material]card.MaterialState{card.MatIDCards: card.Provided, card.MatHukou: card.PopulationDB}
-		d, err = MissingNotice(a, demoOrg(t, code), number, time.Now(), time.Time{})
+		d, err = MissingNotice(a, demoOrg(t, code), number, time.Now(), Deadline{})
 	case templates.NoticeRefusal:
 		d, err = RefusalNotice(a, demoOrg(t, code), number, []string{"不符合再生育条件（第六条）。"}, time.Now())
 	}
@@ -61,7 +61,6 @@ func TestArt19MissingNoticeData(t *testing.T) {
 	a := example(t)
 	a.Type, a.StatusCert, a.ChildOrder = card.Rebirth, &card.StatusCert{Number: "YJ-1"}, 3
 	a.Commitment = true
-	a.OtherProvinceVer = true
 	a.Materials = map[card.Material]card.MaterialState{
 		card.MatIDCards:    card.Provided,
 		card.MatHukou:      card.Missing,
@@ -72,7 +71,7 @@ func TestArt19MissingNoticeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := time.Date(2026, 12, 28, 0, 0, 0, 0, China)
-	d, err := MissingNotice(a, demoOrg(t, demoTownship), NoticeNumber("2201022026000130", 1), time.Now(), due)
+	d, err := MissingNotice(a, demoOrg(t, demoTownship), NoticeNumber("2201022026000130", 1), time.Now(), Deadline{Limit: 20, Started: due.AddDate(0, 0, -28), Due: due})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +80,15 @@ func TestArt19MissingNoticeData(t *testing.T) {
 		t.Fatalf("notice data %+v", d)
 	}
 	delete(a.Materials, card.MatIDCards) // absent from the record: missing too
-	if d, err = MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), time.Time{}); err != nil || strings.Join(d.Items, "|") != "夫妻双方身份证|户口簿" {
+	if d, err = MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), Deadline{}); err != nil || strings.Join(d.Items, "|") != "夫妻双方身份证|户口簿" {
 		t.Fatalf("items %q, %v", d.Items, err)
 	}
 	a.Materials[card.MatIDCards], a.Materials[card.MatHukou] = card.Provided, card.Provided
-	if _, err := MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), time.Time{}); !errors.Is(err, ErrNothingMissing) {
+	if _, err := MissingNotice(a, demoOrg(t, demoVillage), "N", time.Now(), Deadline{}); !errors.Is(err, ErrNothingMissing) {
 		t.Errorf("complete application: err = %v, want ErrNothingMissing", err)
 	}
 	a.Materials[card.MatHukou] = card.Missing
-	if _, err := MissingNotice(a, demoOrg(t, otherTownship), "N", time.Now(), time.Time{}); !errors.Is(err, ErrForbidden) {
+	if _, err := MissingNotice(a, demoOrg(t, otherTownship), "N", time.Now(), Deadline{}); !errors.Is(err, ErrForbidden) {
 		t.Errorf("other township: err = %v, want ErrForbidden", err)
 	}
 	if _, err := RefusalNotice(a, demoOrg(t, demoCounty), "N", nil, time.Now()); !errors.Is(err, ErrReason) {

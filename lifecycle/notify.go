@@ -63,9 +63,9 @@ func (s *Service) Notify(ctx context.Context, a Actor, id string) (*card.Notice,
 		}
 	}
 	now := s.Now()
-	dl := DeadlineOf(s.WorkCalendar(), c, app, now)
+	dl := DeadlineOf(s.WorkCalendar(), c, now) // not running: the file is incomplete
 	number := NoticeNumber(c.Number, len(prev)+1)
-	d, err := MissingNotice(app, a.Org, number, now, dl.Due)
+	d, err := MissingNotice(app, a.Org, number, now, dl)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) Notify(ctx context.Context, a Actor, id string) (*card.Notice,
 	if later != nil {
 		named = later
 	}
-	ev := s.event(a, audit.CardNotice, id, "", map[string]any{"number": number, "missing": named, "due": dl.Due.Format("2006-01-02")})
+	ev := s.event(a, audit.CardNotice, id, "", map[string]any{"number": number, "missing": named, "limit": dl.Limit})
 	if err := s.reg.AddNotice(ctx, n, "", "", ev); err != nil {
 		if errors.Is(err, card.ErrDuplicate) {
 			return nil, fmt.Errorf("%w: %w", ErrNoticeGiven, err)

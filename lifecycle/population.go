@@ -25,9 +25,8 @@ import (
 // materials population_db. The comparison report lists where the cards
 // and the register disagree, for staff to correct (补充完善全员人口数据).
 //
-// A data-key rotation does not re-encrypt the extract: import it again
-// after one (the old key stays in the ring until then, and a record
-// under a retired key is simply not found).
+// A data-key rotation re-encrypts the extract and derives its keys again
+// (RotateDataKey); a record no key of the ring reads is simply not found.
 
 // residentKey is the keyed digest an ID number is found by in a county's
 // extract.
@@ -83,7 +82,7 @@ func (s *Service) resident(ctx context.Context, county, idNumber string) (*card.
 	}
 	plain, err := p.open(residentSlot(county, k), b)
 	if errors.Is(err, ErrCorrupt) {
-		return nil, nil // under a retired key: import again
+		return nil, nil // under a key the ring lacks: import again
 	} else if err != nil {
 		return nil, err
 	}

@@ -35,10 +35,17 @@ type Cards interface {
 	// supersededBy, and appends ev in the same transaction.
 	SetStatus(ctx context.Context, cardID string, from []card.Status, to card.Status, reason, note, supersededBy string, ev audit.Event) error
 	// UpdateApplicant replaces a draft card's encrypted application and
-	// appends ev (card.ErrConflict if the card is not a draft). In the
-	// same transaction it cancels the approvals in force of the levels
-	// that have not sealed the card: they approved another application.
-	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
+	// the time its file became complete (card.Card.CompleteAt; zero: not
+	// complete) and appends ev (card.ErrConflict if the card is not a
+	// draft). In the same transaction it cancels the approvals in force
+	// of the levels that have not sealed the card: they approved another
+	// application.
+	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, completeAt time.Time, ev audit.Event) error
+	// SetCrossProvince records whether another province must verify a
+	// draft card's facts, with staff's reason (non-empty), and appends
+	// ev, in one transaction (card.ErrConflict if the card is not a
+	// draft).
+	SetCrossProvince(ctx context.Context, cardID string, on bool, reason string, ev audit.Event) error
 	// StatusEntries returns every voided, revoked or superseded card's
 	// status-list entry.
 	StatusEntries(ctx context.Context) ([]card.StatusEntry, error)

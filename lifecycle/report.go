@@ -18,12 +18,8 @@ import (
 const pageSize = 500
 
 // Deadline returns a draft card's Art. 19 time limit today.
-func (s *Service) Deadline(c *card.Card) (Deadline, error) {
-	app, err := s.Applicant(c)
-	if err != nil {
-		return Deadline{}, err
-	}
-	return DeadlineOf(s.WorkCalendar(), c, app, s.Now()), nil
+func (s *Service) Deadline(c *card.Card) Deadline {
+	return DeadlineOf(s.WorkCalendar(), c, s.Now())
 }
 
 // Overdue is one application past its Art. 19 time limit.
@@ -40,11 +36,10 @@ func (s *Service) OverdueReport(ctx context.Context, a Actor) ([]Overdue, error)
 	}
 	var out []Overdue
 	err := s.pages(ctx, card.Filter{Statuses: []card.Status{card.StatusDraft}, CodePrefix: a.Org.Code}, func(c *card.Card) error {
-		d, err := s.Deadline(c)
-		if err == nil && d.Overdue() {
+		if d := s.Deadline(c); d.Overdue() {
 			out = append(out, Overdue{Card: *c, Deadline: d})
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err

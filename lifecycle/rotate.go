@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jilin-health/cardseal/card"
@@ -10,13 +11,15 @@ import (
 )
 
 // Rotation of the data key ('cardseal data-key rotate',
-// docs/operations.md): every encrypted value of every card is decrypted
-// under whichever key of the ring it names and encrypted again under the
-// new key, a card per transaction; the couple keys are derived again from
-// the new key. Documents stored in clear before encryption, and values in
-// format 1, come out in format 2. A value already under the new key is
-// left alone, so a rotation that was interrupted resumes where it
-// stopped.
+// docs/operations.md): every encrypted value of every card — its postal
+// addresses included — is decrypted under whichever key of the ring it
+// names and encrypted again under the new key, a card per transaction;
+// the couple keys are derived again from the new key. Then each county's
+// population-register extract, a county per transaction: each resident
+// re-encrypted and found by a key derived again from the new data key.
+// Documents stored in clear before encryption, and values in format 1,
+// come out in format 2. A value already under the new key is left alone,
+// so a rotation that was interrupted resumes where it stopped.
 
 // Rekeying is the storage a rotation needs; package store's DB is one.
 type Rekeying interface {
@@ -24,6 +27,12 @@ type Rekeying interface {
 	// RewriteCard calls fn with every encrypted value of the card and
 	// writes back what fn replaced, in one transaction.
 	RewriteCard(ctx context.Context, cardID string, fn func(*card.Stored) error) error
+	// PopulationCounties lists the counties holding an extract.
+	PopulationCounties(ctx context.Context) ([]string, error)
+	// RewritePopulation calls fn with every record of the county's
+	// extract and writes back what fn returns (as many records, in the
+	// same order), in one transaction.
+	RewritePopulation(ctx context.Context, county string, fn func([]card.PopulationRecord) ([]card.PopulationRecord, error)) error
 }
 
 // Rotation counts what RotateDataKey did.
@@ -34,6 +43,7 @@ type Rotation struct {
 	Clear     int    // of them, documents that were stored in clear
 	Format1   int    // of them, values in format 1
 	Current   int    // values already under the new key (an earlier, interrupted run)
+	Residents int    // of the values rewritten, population-register records
 }
 
 // RotateDataKey re-encrypts every card of reg under next. ring holds the
@@ -63,10 +73,49 @@ func RotateDataKey(ctx context.Context, reg Rekeying, ring [][]byte, next []byte
 			r.Cards++
 		}
 		if len(page) < pageSize {
-			return r, nil
+			break
 		}
 		f.AfterID = page[len(page)-1].ID
 	}
+	counties, err := reg.PopulationCounties(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, county := range counties {
+		err := reg.RewritePopulation(ctx, county, func(recs []card.PopulationRecord) ([]card.PopulationRecord, error) {
+			return p.rekeyResidents(county, recs, r)
+		})
+		if err != nil {
+			return r, fmt.Errorf("population register of %s: %w", county, err)
+		}
+	}
+	return r, nil
+}
+
+// rekeyResidents re-encrypts the county's records that are not under p's
+// current key, each under the key derived again from the resident's ID
+// number (residentKey), so the extract is found with the new data key;
+// it counts them in r.
+func (p *privacy) rekeyResidents(county string, recs []card.PopulationRecord, r *Rotation) ([]card.PopulationRecord, error) {
+	for i, rec := range recs {
+		if p.current(rec.Data) {
+			r.Current++
+			continue
+		}
+		plain, err := p.open(residentSlot(county, rec.Key), rec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		var res card.Resident
+		if err := json.Unmarshal(plain, &res); err != nil {
+			return nil, fmt.Errorf("record %d: %w: %v", i, ErrCorrupt, err)
+		}
+		k := p.residentKey(county, res.IDNumber)
+		recs[i] = card.PopulationRecord{Key: k, Data: p.seal(residentSlot(county, k), plain)}
+		r.Rewritten++
+		r.Residents++
+	}
+	return recs, nil
 }
 
 // rekey re-encrypts every value of st that is not under p's current key.
@@ -124,6 +173,12 @@ func (p *privacy) rekey(st *card.Stored, r *Rotation) error {
 		a := &st.Attachments[i]
 		if a.Data, err = redo(attachmentSlot(id, a.Seq), a.Data); err != nil {
 			return fmt.Errorf("attachment %d: %w", a.Seq, err)
+		}
+	}
+	for i := range st.Postings {
+		x := &st.Postings[i]
+		if x.Address, err = redo(postingSlot(id, x.Seq), x.Address); err != nil {
+			return fmt.Errorf("postal address %d: %w", x.Seq, err)
 		}
 	}
 	return nil

@@ -173,6 +173,9 @@ func cardValues(t *testing.T, st *store.DB, cardID string) [][]byte {
 		for _, a := range s.Attachments {
 			out = append(out, a.Data)
 		}
+		for _, p := range s.Postings {
+			out = append(out, p.Address)
+		}
 		return nil
 	})
 	if err != nil {

@@ -87,12 +87,16 @@ const (
 	// list directly, with its seal alone (Art. 17); also needs the card
 	// on the list (OnPreReviewList).
 	IssueDirect Action = "issue.direct"
+	// MarkCrossProvince: record, with the reason, that another province
+	// must verify the couple's facts (20 working days) or that it need
+	// not (10) (Art. 19).
+	MarkCrossProvince Action = "cross-province"
 )
 
 // Actions lists every action, for the permission table's tests.
 var Actions = []Action{TakeApplication, ReadCard, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
 	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, ExportCards, ReadReports, ExportCredit, ManagePopulation, PostCard,
-	PreReview, IssueDirect}
+	PreReview, IssueDirect, MarkCrossProvince}
 
 // statusesFor are the card statuses each action needs. TakeApplication,
 // ExportCards and ReadReports act on no existing card.
@@ -111,16 +115,17 @@ var statusesFor = map[Action][]card.Status{
 	// The lower levels add their seals to the form after the county
 	// (补盖), also once the card is issued; never on a card that was
 	// refused or has ended.
-	SealForm:    {card.StatusDraft, card.StatusIssued},
-	PostCard:    {card.StatusIssued},
-	PreReview:   {card.StatusDraft},
-	IssueDirect: {card.StatusDraft},
+	SealForm:          {card.StatusDraft, card.StatusIssued},
+	PostCard:          {card.StatusIssued},
+	PreReview:         {card.StatusDraft},
+	IssueDirect:       {card.StatusDraft},
+	MarkCrossProvince: {card.StatusDraft},
 }
 
 // writes are the actions that apply a seal or issue a document: a
 // retired organisation does none of them.
 var writes = []Action{TakeApplication, SealCard, ApproveCard, ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard,
-	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard, PreReview, IssueDirect}
+	VoidCard, RevokeCard, SupersedeCard, DrawForm, SealForm, PostCard, PreReview, IssueDirect, MarkCrossProvince}
 
 // Allowed reports whether the actor may do act to card c, nil if so and
 // otherwise an error wrapping one of the errors above. For
@@ -219,7 +224,7 @@ func Allowed(a Actor, c *card.Card, act Action) error {
 		if rank(a.Org.Level) < rank(c.NextLevel) {
 			return fmt.Errorf("%w: the card awaits the %s level", ErrSealed, c.NextLevel)
 		}
-	case ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard:
+	case ChangeMaterials, ReviewMaterial, GiveNotice, RefuseCard, MarkCrossProvince:
 		// The level whose turn it is, or a higher one of the same
 		// jurisdiction: a lower level may not override a stage that
 		// has moved past it.

@@ -19,14 +19,16 @@ import (
 
 const cardCols = `id, number, type, status, village_code, county_code, applicant,
 	qr_token, status_index, superseded_by, status_reason, status_note, seq,
-	created_at, updated_at, created_by, version, couple_key, next_level, issuer_code, commitment`
+	created_at, updated_at, created_by, version, couple_key, next_level, issuer_code, commitment,
+	complete_at, cross_province, cross_province_reason`
 
 func scanCard(row interface{ Scan(...any) error }) (card.Card, error) {
 	var c card.Card
 	var token, superseded sql.NullString
 	err := row.Scan(&c.ID, &c.Number, &c.Type, &c.Status, &c.VillageCode, &c.CountyCode,
 		&c.Applicant, &token, &c.StatusIndex, &superseded, &c.StatusReason,
-		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.IssuerCode, &c.Commitment)
+		&c.StatusNote, &c.Seq, dbTime{&c.CreatedAt}, dbTime{&c.UpdatedAt}, &c.CreatedBy, &c.Version, &c.CoupleKey, &c.NextLevel, &c.IssuerCode, &c.Commitment,
+		dbTime{&c.CompleteAt}, &c.CrossProvince, &c.CrossProvinceReason)
 	c.QRToken, c.SupersededBy = token.String, superseded.String
 	return c, err
 }
@@ -86,10 +88,11 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 		// token_salt belongs to version-1 QR tokens, which carried holder
 		// digests; no card records one any more.
 		_, err := tx.ExecContext(ctx, `INSERT INTO cards (`+cardCols+`, token_salt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18, $19)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, 1, $15, $16, $17, $18, $20, $21, $22, $19)`,
 			c.ID, c.Number, string(c.Type), string(c.Status), c.VillageCode, c.CountyCode,
 			c.Applicant, nullString(c.QRToken), c.StatusIndex, nullString(c.SupersededBy),
-			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.IssuerCode, c.Commitment, []byte{})
+			c.StatusReason, c.StatusNote, s.d.timeArg(t), c.CreatedBy, c.CoupleKey, string(c.NextLevel), c.IssuerCode, c.Commitment, []byte{},
+			s.d.timeArg(c.CompleteAt), c.CrossProvince, c.CrossProvinceReason)
 		if err != nil {
 			return s.wrap(err)
 		}

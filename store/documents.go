@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
@@ -32,9 +33,9 @@ type Procedures interface {
 	UpdateForm(ctx context.Context, id string, expectSeq int, pdf []byte, ev audit.Event) error
 
 	// UpdateApplicant replaces a draft card's applicant record (encrypted
-	// by the caller) and appends ev; ErrConflict if the card is not a
-	// draft.
-	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error
+	// by the caller) and the time its file became complete (zero: not
+	// complete) and appends ev; ErrConflict if the card is not a draft.
+	UpdateApplicant(ctx context.Context, cardID string, applicant []byte, completeAt time.Time, ev audit.Event) error
 
 	// AddAttachments stores a card's attachments, numbered on from the
 	// existing ones, in one transaction; an attachment whose Seq is set
@@ -231,7 +232,7 @@ func (s *DB) Attachments(ctx context.Context, cardID string) ([]card.Attachment,
 	return out, nil
 }
 
-func (s *DB) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error {
+func (s *DB) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, completeAt time.Time, ev audit.Event) error {
 	if len(applicant) == 0 {
 		return fmt.Errorf("update applicant of card %s: %w: no applicant data", cardID, ErrInvalid)
 	}
@@ -245,8 +246,8 @@ func (s *DB) UpdateApplicant(ctx context.Context, cardID string, applicant []byt
 		if st != card.StatusDraft {
 			return fmt.Errorf("%w: card is %s", card.ErrConflict, st)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE cards SET applicant = $1, updated_at = $2, version = version + 1 WHERE id = $3`,
-			applicant, s.d.timeArg(t), cardID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE cards SET applicant = $1, complete_at = $2, updated_at = $3, version = version + 1 WHERE id = $4`,
+			applicant, s.d.timeArg(completeAt), s.d.timeArg(t), cardID); err != nil {
 			return s.wrap(err)
 		}
 		if err := s.cancelApprovals(ctx, tx, cardID, s.d.timeArg(t)); err != nil {

@@ -108,13 +108,24 @@ func (s *DB) readStored(ctx context.Context, tx *sql.Tx, cardID string) (*card.S
 	if err != nil {
 		return nil, err
 	}
+	err = each(`SELECT seq, address FROM postings WHERE card_id = $1 ORDER BY seq`, func(r *sql.Rows) error {
+		p := card.Posting{CardID: cardID}
+		if err := r.Scan(&p.Seq, &p.Address); err != nil {
+			return err
+		}
+		st.Postings = append(st.Postings, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
 // writeStored writes the values of cur that differ from old.
 func (s *DB) writeStored(ctx context.Context, tx *sql.Tx, old, cur *card.Stored) error {
 	if len(cur.PDFs) != len(old.PDFs) || len(cur.Notices) != len(old.Notices) || len(cur.Forms) != len(old.Forms) ||
-		len(cur.Attachments) != len(old.Attachments) || cur.CardID != old.CardID {
+		len(cur.Attachments) != len(old.Attachments) || len(cur.Postings) != len(old.Postings) || cur.CardID != old.CardID {
 		return fmt.Errorf("%w: a rewrite replaces values, it does not add or remove them", ErrInvalid)
 	}
 	exec := func(q string, args ...any) error {
@@ -191,6 +202,21 @@ func (s *DB) writeStored(ctx context.Context, tx *sql.Tx, old, cur *card.Stored)
 			return fmt.Errorf("%w: empty attachment %d", ErrInvalid, a.Seq)
 		}
 		if err := exec(`UPDATE attachments SET data = $1 WHERE card_id = $2 AND seq = $3`, a.Data, cur.CardID, a.Seq); err != nil {
+			return err
+		}
+	}
+	for i, p := range cur.Postings {
+		o := old.Postings[i]
+		if p.Seq != o.Seq {
+			return fmt.Errorf("%w: posting %d renumbered", ErrInvalid, o.Seq)
+		}
+		if bytes.Equal(p.Address, o.Address) {
+			continue
+		}
+		if len(p.Address) == 0 {
+			return fmt.Errorf("%w: empty address of posting %d", ErrInvalid, p.Seq)
+		}
+		if err := exec(`UPDATE postings SET address = $1 WHERE card_id = $2 AND seq = $3`, p.Address, cur.CardID, p.Seq); err != nil {
 			return err
 		}
 	}

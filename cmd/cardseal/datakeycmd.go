@@ -24,8 +24,9 @@ var cmdDataKey = &command{
 	name:  "data-key",
 	short: "the data key that encrypts everything stored about a couple",
 	long: `Data-key manages keys/data.key, under which every stored value that names a
-couple is encrypted: applicant records, PDF revisions, notices, forms and the
-materials sent online (docs/privacy.md, "At rest").`,
+couple is encrypted: applicant records, PDF revisions, notices, forms, the
+materials sent online, postal addresses and the population-register extracts
+(docs/privacy.md, "At rest").`,
 	sub: []*command{cmdDataKeyRotate},
 }
 
@@ -35,7 +36,8 @@ var cmdDataKeyRotate = &command{
 	short: "re-encrypt every stored document under a new data key (servers stopped)",
 	long: `Rotate creates a new data key, re-encrypts every card's stored values under it
 (a card per transaction; documents stored in clear by older versions too),
-derives the couple keys again, moves the old key to keys/retired/ for backups
+derives the couple keys again, re-encrypts each county's population-register
+extract (a county per transaction) with its keys derived again, moves the old key to keys/retired/ for backups
 taken before, and records the rotation in the audit log. Stop every server
 first. An interrupted rotation is finished by running it again.`,
 	settings: storeFlag,
@@ -85,12 +87,12 @@ func rotateDataKey(ctx context.Context, dir string, ks *keys.FileStore, st *stor
 		return withHint(err, "every value is re-encrypted; run 'cardseal data-key rotate' again to finish switching the key files")
 	}
 	if err := adminEvent(ctx, st, audit.DataKeyRotate, "", map[string]any{
-		"from": r.From, "to": r.To, "cards": r.Cards, "rewritten": r.Rewritten, "clear": r.Clear, "format1": r.Format1,
+		"from": r.From, "to": r.To, "cards": r.Cards, "rewritten": r.Rewritten, "clear": r.Clear, "format1": r.Format1, "residents": r.Residents,
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "rotated: %d cards, %d values re-encrypted (%d documents that were stored in clear, %d in the old format), %d already under the new key\n",
-		r.Cards, r.Rewritten, r.Clear, r.Format1, r.Current)
+	fmt.Fprintf(out, "rotated: %d cards, %d values re-encrypted (%d documents that were stored in clear, %d in the old format, %d population-register residents), %d already under the new key\n",
+		r.Cards, r.Rewritten, r.Clear, r.Format1, r.Residents, r.Current)
 	fmt.Fprintf(out, "the data key is now %s; the old key %s is kept in %s for backups taken before the rotation\n",
 		r.To, r.From, filepath.Join(dir, "keys", "retired"))
 	fmt.Fprintln(out, "next: back up the keys directory, copy it to every other instance, then start the servers")

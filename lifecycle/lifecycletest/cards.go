@@ -88,6 +88,7 @@ func (r *Registry) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev
 	r.cards[c.ID] = &record{c: *c, pdfs: [][]byte{bytes.Clone(pdf0)}}
 	r.cards[c.ID].c.Replaces = "" // not kept
 	r.cards[c.ID].c.Applicant = bytes.Clone(c.Applicant)
+	r.cards[c.ID].c.CompleteAt = micro(c.CompleteAt)
 	r.numbers[c.Number] = c.ID
 	if c.QRToken != "" {
 		r.tokens[c.QRToken] = c.ID
@@ -251,7 +252,7 @@ func (r *Registry) SetStatus(ctx context.Context, cardID string, from []card.Sta
 	return nil
 }
 
-func (r *Registry) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, ev audit.Event) error {
+func (r *Registry) UpdateApplicant(ctx context.Context, cardID string, applicant []byte, completeAt time.Time, ev audit.Event) error {
 	if len(applicant) == 0 {
 		return invalid("update applicant of card %s: no applicant data", cardID)
 	}
@@ -279,7 +280,42 @@ func (r *Registry) UpdateApplicant(ctx context.Context, cardID string, applicant
 		}
 	}
 	rec.c.Applicant = bytes.Clone(applicant)
+	rec.c.CompleteAt = micro(completeAt)
 	rec.c.UpdatedAt, rec.c.Version = t, rec.c.Version+1
+	return nil
+}
+
+// micro is t as the store keeps it: UTC, to the microsecond; zero stays
+// zero.
+func micro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func (r *Registry) SetCrossProvince(ctx context.Context, cardID string, on bool, reason string, ev audit.Event) error {
+	if strings.TrimSpace(reason) == "" {
+		return invalid("set cross-province verification of card %s: no reason", cardID)
+	}
+	if err := checkEvent(ev); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, err := r.get(cardID)
+	if err != nil {
+		return fmt.Errorf("set cross-province verification: %w", err)
+	}
+	if rec.c.Status != card.StatusDraft {
+		return fmt.Errorf("set cross-province verification of card %s: %w: card is %s", cardID, card.ErrConflict, rec.c.Status)
+	}
+	ev.CardID = cardID
+	if _, err := r.appendEvent(ev); err != nil {
+		return err
+	}
+	rec.c.CrossProvince, rec.c.CrossProvinceReason = on, reason
+	rec.c.UpdatedAt, rec.c.Version = r.now(), rec.c.Version+1
 	return nil
 }
 

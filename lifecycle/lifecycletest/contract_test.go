@@ -606,20 +606,53 @@ func testApplicant(t *testing.T, b backend) {
 	reg := b.open(t)
 	seedOrgs(t, reg)
 	c := create(t, reg, "220102001001")
-	if err := reg.UpdateApplicant(ctx, c.ID, []byte("new sealed application"), ev(audit.CardMaterials)); err != nil {
+	// The file became complete (Art. 19): the time is kept to the
+	// microsecond, in UTC; zero clears it.
+	done := time.Date(2026, 3, 2, 9, 30, 0, 123456789, time.FixedZone("CST", 8*3600))
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("new sealed application"), done, ev(audit.CardMaterials)); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustGet(t, reg, c.ID); string(got.Applicant) != "new sealed application" || got.Version != 2 {
-		t.Fatalf("after update: %q version %d", got.Applicant, got.Version)
+	if got := mustGet(t, reg, c.ID); string(got.Applicant) != "new sealed application" || got.Version != 2 ||
+		!got.CompleteAt.Equal(done.Truncate(time.Microsecond)) || got.CompleteAt.Location() != time.UTC {
+		t.Fatalf("after update: %q version %d complete %v", got.Applicant, got.Version, got.CompleteAt)
 	}
-	wantErr(t, "empty application", reg.UpdateApplicant(ctx, c.ID, nil, ev(audit.CardMaterials)), b.invalid)
-	wantErr(t, "unknown card", reg.UpdateApplicant(ctx, "0000000000000000", []byte("x"), ev(audit.CardMaterials)), card.ErrNotFound)
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("new sealed application"), time.Time{}, ev(audit.CardMaterials)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, reg, c.ID); !got.CompleteAt.IsZero() || got.Version != 3 {
+		t.Fatalf("after clearing: complete %v version %d", got.CompleteAt, got.Version)
+	}
+	// Staff's cross-province finding (Art. 19): kept with its reason,
+	// audited; a reason is required.
+	wantErr(t, "finding without a reason", reg.SetCrossProvince(ctx, c.ID, true, " ", ev(audit.CardCrossProvince)), b.invalid)
+	wantErr(t, "finding on an unknown card", reg.SetCrossProvince(ctx, "0000000000000000", true, "外省", ev(audit.CardCrossProvince)), card.ErrNotFound)
+	if err := reg.SetCrossProvince(ctx, c.ID, true, "女方户籍在外省", ev(audit.CardCrossProvince)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, reg, c.ID); !got.CrossProvince || got.CrossProvinceReason != "女方户籍在外省" || got.Version != 4 {
+		t.Fatalf("after the finding: %t %q version %d", got.CrossProvince, got.CrossProvinceReason, got.Version)
+	}
+	if n := len(mustEvents(t, reg, c.ID, audit.CardCrossProvince)); n != 1 {
+		t.Fatalf("%d cross-province events, want 1", n)
+	}
+	// Created complete: CreateCard keeps the time.
+	c2 := newCard(t, "220102001001")
+	c2.CompleteAt = done
+	if err := reg.CreateCard(ctx, c2, []byte("%PDF-0"), ev(audit.CardCreate)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, reg, c2.ID); !got.CompleteAt.Equal(done.Truncate(time.Microsecond)) || got.CrossProvince {
+		t.Fatalf("created complete: %v %t", got.CompleteAt, got.CrossProvince)
+	}
+	wantErr(t, "empty application", reg.UpdateApplicant(ctx, c.ID, nil, time.Time{}, ev(audit.CardMaterials)), b.invalid)
+	wantErr(t, "unknown card", reg.UpdateApplicant(ctx, "0000000000000000", []byte("x"), time.Time{}, ev(audit.CardMaterials)), card.ErrNotFound)
 	if err := addSeal(reg, c.ID, 0, []byte("%PDF-1"), sealOf(org.County, "220102"), card.StatusIssued, "", ev(audit.CardSeal)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "update of an issued card", reg.UpdateApplicant(ctx, c.ID, []byte("late"), ev(audit.CardMaterials)), card.ErrConflict)
-	if got := mustGet(t, reg, c.ID); string(got.Applicant) != "new sealed application" {
-		t.Fatalf("refused update changed the application: %q", got.Applicant)
+	wantErr(t, "update of an issued card", reg.UpdateApplicant(ctx, c.ID, []byte("late"), time.Time{}, ev(audit.CardMaterials)), card.ErrConflict)
+	wantErr(t, "finding on an issued card", reg.SetCrossProvince(ctx, c.ID, false, "已核实", ev(audit.CardCrossProvince)), card.ErrConflict)
+	if got := mustGet(t, reg, c.ID); string(got.Applicant) != "new sealed application" || !got.CrossProvince {
+		t.Fatalf("refused update changed the application: %q %t", got.Applicant, got.CrossProvince)
 	}
 }
 
@@ -661,7 +694,7 @@ func testApprovals(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	wantErr(t, "approval of a level that sealed", reg.Approve(ctx, ap(org.Village, "220102001001", at), ev(audit.CardApprove)), card.ErrConflict)
-	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed"), ev(audit.CardMaterials)); err != nil {
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed"), time.Time{}, ev(audit.CardMaterials)); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = reg.Approvals(ctx, c.ID)
@@ -687,7 +720,7 @@ func testApprovals(t *testing.T, b backend) {
 	if err != nil || len(seals) != 2 || !seals[1].ApprovedAt.Equal(at.Add(2*time.Hour)) || seals[1].ApprovedBy != "u-220102001" || !seals[0].ApprovedAt.IsZero() {
 		t.Fatalf("seals: %+v %v", seals, err)
 	}
-	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed again"), ev(audit.CardMaterials)); err != nil {
+	if err := reg.UpdateApplicant(ctx, c.ID, []byte("changed again"), time.Time{}, ev(audit.CardMaterials)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ = reg.Approvals(ctx, c.ID); !got[0].InForce() {
