@@ -34,6 +34,8 @@ const (
 	NoticeDownload   Action = "notice.download"     // the applicant downloaded a notice (Art. 11, 19)
 	PostingRequest   Action = "card.posting"        // the holder asked for the official card by post (Art. 16)
 	PostingUpdate    Action = "card.posting_update" // the official card printed or posted (Art. 16)
+	// Issue 16.
+	CardsSearch Action = "cards.search" // staff searched the registry by a holder's name or ID number (Art. 13)
 )
 
 // Actions on staff accounts and organisations.
@@ -50,7 +52,8 @@ const (
 	OrgRename         Action = "org.rename"
 	OrgRetire         Action = "org.retire"
 	OrgImport         Action = "org.import"
-	DataKeyRotate     Action = "datakey.rotate" // every stored value re-encrypted under a new data key
+	DataKeyRotate     Action = "datakey.rotate"  // every stored value re-encrypted under a new data key
+	DataKeyReindex    Action = "datakey.reindex" // the search index of every card derived again from the data key
 )
 
 // labels are the actions as staff read them (zh-CN).
@@ -81,6 +84,7 @@ var labels = map[Action]string{
 	NoticeDownload:    "申请人下载告知书",
 	PostingRequest:    "申请邮寄正式证件",
 	PostingUpdate:     "登记正式证件打印、邮寄",
+	CardsSearch:       "按姓名或身份证号查找服务卡",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",
@@ -94,6 +98,7 @@ var labels = map[Action]string{
 	OrgRetire:         "机构撤销",
 	OrgImport:         "导入机构",
 	DataKeyRotate:     "轮换数据加密密钥",
+	DataKeyReindex:    "重建姓名和身份证号检索索引",
 }
 
 // Label is the action as staff read it; an action without a label reads

@@ -80,7 +80,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
-			Replaces: replaces, Commitment: app.Commitment,
+			Replaces: replaces, Commitment: app.Commitment, Terms: priv.searchTerms(app),
 		}
 		ev := s.event(a, audit.CardCreate, id, "", map[string]any{
 			"number": number, "type": app.Type, "village": app.Village, "channel": app.Channel, "issuer": issuer.Code,

@@ -12,8 +12,8 @@ import (
 // Rotation of the data key ('cardseal data-key rotate',
 // docs/operations.md): every encrypted value of every card is decrypted
 // under whichever key of the ring it names and encrypted again under the
-// new key, a card per transaction; the couple keys are derived again from
-// the new key. Documents stored in clear before encryption, and values in
+// new key, a card per transaction; the couple keys and the search terms
+// are derived again from the new key. Documents stored in clear before encryption, and values in
 // format 1, come out in format 2. A value already under the new key is
 // left alone, so a rotation that was interrupted resumes where it
 // stopped.
@@ -90,19 +90,22 @@ func (p *privacy) rekey(st *card.Stored, r *Rotation) error {
 		r.Rewritten++
 		return p.seal(sl, plain), nil
 	}
+	// The couple key and the search terms are derived from the new key
+	// whatever the applicant record's state: a rotation that stopped
+	// after rewriting the record still left them right.
+	app, err := openApplicant(p, id, st.Applicant)
+	if err != nil {
+		return err
+	}
 	if !p.current(st.Applicant) {
-		app, err := openApplicant(p, id, st.Applicant)
-		if err != nil {
-			return err
-		}
 		if st.Applicant, err = redo(applicantSlot(id), st.Applicant); err != nil {
 			return err
 		}
-		st.CoupleKey = p.coupleKey(app)
 	} else {
 		r.Current++
 	}
-	var err error
+	st.CoupleKey = p.coupleKey(app)
+	st.Terms = p.searchTerms(app)
 	for seq := range st.PDFs {
 		if st.PDFs[seq], err = redo(pdfSlot(id, seq), st.PDFs[seq]); err != nil {
 			return fmt.Errorf("PDF revision %d: %w", seq, err)
