@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -232,4 +233,38 @@ func TestSearchByHolder(t *testing.T) {
 			t.Fatalf("search event detail %s: %v", evs[0].Detail, err)
 		}
 	})
+}
+
+// TestSearchTermVector is the known-answer vector of the search index in
+// docs/privacy.md ("Search"), computed independently with Python's hmac
+// over hashlib's SM3: data key 000102…1f.
+func TestSearchTermVector(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	p, err := newPrivacy(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(p.cur.search); got != "b00ff79324598ee6944f07dbc808383c3941b9878e678120a3b6dd11f571c425" {
+		t.Errorf("search key %s", got)
+	}
+	for _, tc := range []struct{ typed, want string }{
+		{"110105 19491231 002x", "dbba843c94ff7e1444e2b3877ce9ac17"},
+		{"张 伟", "865ca7912aa5081960d313657abed40c"},
+		{"阿依古丽•买买提", "b851b999d10ea8b32362e8d27d16a634"},
+	} {
+		kind, norm, err := NormalizeQuery(tc.typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.queryTerms(kind, norm); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("term of %q = %v, want %s", tc.typed, got, tc.want)
+		}
+	}
+	app := &card.Applicant{Male: card.Person{Name: "张伟", IDNumber: "11010519491231002X"}, Female: card.Person{Name: "阿依古丽·买买提", IDNumber: "11010519491231002X"}}
+	if got := p.searchTerms(app); !slices.Equal(got, []string{"865ca7912aa5081960d313657abed40c", "dbba843c94ff7e1444e2b3877ce9ac17", "b851b999d10ea8b32362e8d27d16a634"}) {
+		t.Errorf("a card's terms %v (one per distinct value, in order)", got)
+	}
 }
