@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/staff"
 	"github.com/jilin-health/cardseal/store/storetest"
 )
 
@@ -126,4 +127,34 @@ func TestArt13ConsoleSearch(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestConsoleHistoryNamesThePerson (issue 16): an account is a person's;
+// the card's 办理记录 names who acted as "name（username）", the
+// console's header names who is logged in, and an online application's
+// creator reads as the applicant.
+func TestConsoleHistoryNamesThePerson(t *testing.T) {
+	v := newEnv(t, Options{})
+	if err := v.st.CreateUser(context.Background(), &staff.User{Username: "zhangmin", DisplayName: "张敏", OrgCode: "220102001001", PasswordHash: testHash(t)}); err != nil {
+		t.Fatal(err)
+	}
+	r := v.do(http.MethodPost, "/api/v1/cards", v.session("zhangmin"), "application/json", exampleApplicant(t))
+	if r.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Code, r.body)
+	}
+	var c CardView
+	r.json(t, &c)
+	zhang := v.consoleAs(t, "zhangmin")
+	page := string(zhang.get("/console/cards/" + c.ID).body)
+	if !strings.Contains(page, "<td class=\"num\">张敏（zhangmin）</td>") {
+		t.Fatalf("the history does not name the person:\n%s", grepLines(page, "zhangmin"))
+	}
+	if !strings.Contains(page, `<span class="who">永安社区居民委员会 张敏（zhangmin）</span>`) {
+		t.Fatalf("the header does not name the person:\n%s", grepLines(page, "class=\"who\""))
+	}
+	// An account without a name reads as its username.
+	town := string(v.consoleAs(t, "220102001").get("/console/cards/" + c.ID).body)
+	if !strings.Contains(town, `<span class="who">永吉街道办事处（220102001）</span>`) {
+		t.Fatalf("an account without a name:\n%s", grepLines(town, "class=\"who\""))
+	}
 }
