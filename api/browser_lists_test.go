@@ -49,7 +49,7 @@ func TestBrowserConsoleLists(t *testing.T) {
 			}
 			if !vp.phone {
 				var wrapped []string
-				village.eval("tab labels", `[...document.querySelectorAll("nav.tabs a, table.queue td")].filter(e => {
+				village.eval("tab labels", `[...document.querySelectorAll("nav.tabs a, table.queue td:not(:has(ul))")].filter(e => {
 					const r = document.createRange();
 					r.selectNodeContents(e);
 					return new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top))).size > 1;
