@@ -59,36 +59,6 @@ func validCard(c *card.Card) error {
 	return validTerms(c.Terms)
 }
 
-// maxTerms bounds a card's search terms (a few per holder).
-const maxTerms = 16
-
-func validTerms(terms []string) error {
-	if len(terms) > maxTerms {
-		return fmt.Errorf("%d search terms, at most %d", len(terms), maxTerms)
-	}
-	for _, t := range terms {
-		if !termRE.MatchString(t) {
-			return errors.New("a search term is not 32 lower-case hex digits")
-		}
-	}
-	return nil
-}
-
-// insertTerms stores a card's search terms (duplicates once).
-func (s *DB) insertTerms(ctx context.Context, tx *sql.Tx, cardID string, terms []string) error {
-	seen := map[string]bool{}
-	for _, t := range terms {
-		if seen[t] {
-			continue
-		}
-		seen[t] = true
-		if _, err := tx.ExecContext(ctx, `INSERT INTO card_terms (card_id, term) VALUES ($1, $2)`, cardID, t); err != nil {
-			return fmt.Errorf("insert search term: %w", s.wrap(err))
-		}
-	}
-	return nil
-}
-
 func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit.Event) error {
 	if c.Status == "" {
 		c.Status = card.StatusDraft
@@ -328,26 +298,11 @@ func (s *DB) listQuery(ctx context.Context, f card.Filter) (string, []any, error
 		}
 		where = append(where, "c.status = '"+string(card.StatusDraft)+"'", "c.next_level IN ("+strings.Join(levels, ", ")+")")
 	}
-	if f.SealedBy != "" {
-		if !f.SealedBy.Valid() {
-			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.SealedBy)
-		}
-		levels := []string{"''"} // no level above the county
-		for _, l := range org.Levels[slices.Index(org.Levels, f.SealedBy)+1:] {
-			levels = append(levels, arg(string(l)))
-		}
-		where = append(where, "c.status = '"+string(card.StatusDraft)+"'", "c.next_level IN ("+strings.Join(levels, ", ")+")")
+	more, err := finding(f, arg)
+	if err != nil {
+		return "", nil, err
 	}
-	if len(f.Terms) > 0 {
-		if err := validTerms(f.Terms); err != nil {
-			return "", nil, fmt.Errorf("list cards: %w: %w", ErrInvalid, err)
-		}
-		var in []string
-		for _, t := range f.Terms {
-			in = append(in, arg(t))
-		}
-		where = append(where, "c.id IN (SELECT t.card_id FROM card_terms t WHERE t.term IN ("+strings.Join(in, ", ")+"))")
-	}
+	where = append(where, more...)
 	if f.Awaiting != "" {
 		if !f.Awaiting.Valid() {
 			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.Awaiting)

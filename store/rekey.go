@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 
 	"github.com/emmansun/gmsm/sm3"
 
@@ -221,12 +220,4 @@ func (s *DB) writeStored(ctx context.Context, tx *sql.Tx, old, cur *card.Stored)
 		}
 	}
 	return nil
-}
-
-// sameTerms reports whether two lists hold the same set of terms.
-func sameTerms(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
