@@ -507,6 +507,8 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
+			`DROP TABLE card_terms`, // version 11
+			`ALTER TABLE users DROP COLUMN display_name`,
 			`DROP TABLE postings`, // version 8
 			`DROP TABLE population`,
 			`DROP TABLE findings`,
