@@ -123,14 +123,19 @@ type consoleBase struct {
 	Flash string
 	Error string
 	Nav   string
-	// Find is the card number in the search box (after a failed search).
+	// Find is what is in the search box (after a search).
 	Find string
+	// Person is the name of the person logged in ("" for an account
+	// without one).
+	Person string
 }
 
 func (s *server) base(c echo.Context, title, nav string) consoleBase {
 	a, _ := actorOf(c)
 	csrf, _ := c.Get(keyCSRF).(string)
-	return consoleBase{Title: title, User: UserView{Username: a.Username, Org: orgView(a.Org)}, CSRF: csrf, Flash: flashText[c.QueryParam("done")], Nav: nav}
+	p, _ := c.Get(keyPrincipal).(staff.Principal)
+	return consoleBase{Title: title, User: UserView{Username: a.Username, Org: orgView(a.Org)}, CSRF: csrf, Flash: flashText[c.QueryParam("done")], Nav: nav,
+		Person: p.User.DisplayName}
 }
 
 // flashText are the confirmations shown after a redirect (?done=…).

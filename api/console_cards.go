@@ -364,8 +364,9 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 	if err != nil {
 		return err
 	}
+	people := s.personNames(ctx)
 	for _, ev := range evs {
-		r := auditRow{At: chinaTime(ev.At), Actor: ev.Actor, Org: s.svc.OrgName(ctx, ev.OrgCode), Action: ev.Action.Label()}
+		r := auditRow{At: chinaTime(ev.At), Actor: people.of(ev.Actor), Org: s.svc.OrgName(ctx, ev.OrgCode), Action: ev.Action.Label()}
 		if ev.Reason != "" {
 			if l, ok := reasonLabels[ev.Reason]; ok {
 				r.Reason = l

@@ -102,6 +102,8 @@ var consoleOther = []string{
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
 	"GET /console/cards/:id/files/:seq", "GET /console/postings",
 	"GET /console/pre-reviews", "GET /console/cards/:id/direct",
+	// Issue 16: lists and the search, of the cards ReadCard allows.
+	"GET /console/handled", "GET /console/closed", "POST /console/search",
 }
 
 // TestConsoleDoorsInTable checks that every console route is a door of

@@ -67,6 +67,10 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/console/logout", s.consoleLogout, html, form, console)
 	e.GET("/console", s.consoleQueue, html, console, noStore)
 	e.GET("/console/find", s.consoleFind, html, console, noStore)
+	// Issue 16: 已办, 办结 and the search by name or ID number (console_lists.go).
+	e.GET("/console/handled", s.consoleHandled, html, console, noStore)
+	e.GET("/console/closed", s.consoleClosed, html, console, noStore)
+	e.POST("/console/search", s.consoleSearch, html, form, console, noStore)
 	e.GET("/console/new", s.consoleNewForm, html, console, noStore)
 	e.POST("/console/new", s.consoleCreate, html, cform, console, noStore)
 	e.GET("/console/cards/:id", s.consoleCard, html, console, noStore)

@@ -39,6 +39,8 @@ const (
 	// CardCrossProvince: staff found that another province must verify
 	// (or, with a reason, that it need not): 20 or 10 working days (Art. 19).
 	CardCrossProvince Action = "card.cross_province"
+	// Issue 16.
+	CardsSearch Action = "cards.search" // staff searched the registry by a holder's name or ID number (Art. 13)
 )
 
 // Actions on staff accounts and organisations.
@@ -55,7 +57,8 @@ const (
 	OrgRename         Action = "org.rename"
 	OrgRetire         Action = "org.retire"
 	OrgImport         Action = "org.import"
-	DataKeyRotate     Action = "datakey.rotate" // every stored value re-encrypted under a new data key
+	DataKeyRotate     Action = "datakey.rotate"  // every stored value re-encrypted under a new data key
+	DataKeyReindex    Action = "datakey.reindex" // the search index of every card derived again from the data key
 )
 
 // labels are the actions as staff read them (zh-CN).
@@ -89,6 +92,7 @@ var labels = map[Action]string{
 	PostingRequest:    "申请邮寄正式证件",
 	PostingUpdate:     "登记正式证件打印、邮寄",
 	CardCrossProvince: "登记需外省核实（办结时限）",
+	CardsSearch:       "按姓名或身份证号查找服务卡",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",
@@ -102,6 +106,7 @@ var labels = map[Action]string{
 	OrgRetire:         "机构撤销",
 	OrgImport:         "导入机构",
 	DataKeyRotate:     "轮换数据加密密钥",
+	DataKeyReindex:    "重建姓名和身份证号检索索引",
 }
 
 // Label is the action as staff read it; an action without a label reads

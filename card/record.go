@@ -130,6 +130,11 @@ type Card struct {
 	// in their application. Only a re-birth card with one may be revoked
 	// (Art. 20). Recorded at application; false for older cards.
 	Commitment bool
+	// Terms are the card's search terms (lifecycle's keyed blind index
+	// of the holders' names and ID numbers, docs/privacy.md "Search"):
+	// read by CreateCard only, which stores them with the card; not read
+	// back.
+	Terms []string
 	// Replaces is the ID of the issued card a new card is to replace
 	// (换发, Art. 16): read by CreateCard only, not kept. A couple
 	// holds one issued card per type; CreateCard refuses another
@@ -223,6 +228,12 @@ type Filter struct {
 	// level's turn it is (NextLevel is this level or a lower one): the
 	// queue of simultaneous review (Art. 15).
 	UnsealedBy org.Level
+	// SealedBy: drafts this level has sealed already, awaiting a higher
+	// level's seal (the console's 已办).
+	SealedBy org.Level
+	// Terms: cards stored with any of these search terms (Card.Terms);
+	// each is 32 lower-case hex digits.
+	Terms []string
 	// AfterID pages: only cards after this one in the listing's order
 	// (created_at, then id). Pass the ID of the last card of the previous
 	// page; a page shorter than Limit is the last. ErrNotFound if no such

@@ -8,9 +8,12 @@ package card
 // re-encrypts each value and has the store write it back in one
 // transaction; it may replace values, never add or remove one.
 type Stored struct {
-	CardID      string
-	Applicant   []byte
-	CoupleKey   string
+	CardID    string
+	Applicant []byte
+	CoupleKey string
+	// Terms are the card's search terms (Card.Terms), derived from the
+	// same data key; a rewrite replaces them all.
+	Terms       []string
 	PDFs        [][]byte     // revision seq at index seq
 	Notices     []Notice     // with their PDFs
 	Forms       []Form       // with their PDFs

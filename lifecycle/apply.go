@@ -80,7 +80,7 @@ func (s *Service) Apply(ctx context.Context, a Actor, app *card.Applicant) (*car
 			ID: id, Number: number, Type: app.Type, Status: card.StatusDraft, NextLevel: first,
 			VillageCode: v.Code, CountyCode: county, Applicant: sealed, CoupleKey: priv.coupleKey(app),
 			QRToken: r.Token, StatusIndex: idx, CreatedBy: a.Username, IssuerCode: issuer.Code,
-			Replaces: replaces, Commitment: app.Commitment,
+			Replaces: replaces, Commitment: app.Commitment, Terms: priv.searchTerms(app),
 			// Art. 19: a complete application is handled at once; its
 			// clock starts now.
 			CompleteAt: completeAt(time.Time{}, app, now),

@@ -65,6 +65,7 @@ type dataKey struct {
 	id     []byte // 8 bytes
 	v2, v1 cipher.AEAD
 	mac    []byte // the couple key's HMAC key
+	search []byte // the search index's HMAC key (search.go)
 }
 
 func derive(key []byte, label string) []byte {
@@ -94,7 +95,7 @@ func newDataKey(k []byte) (*dataKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataKey{id: id, v2: v2, v1: v1, mac: derive(k, "cardseal couple key v1")}, nil
+	return &dataKey{id: id, v2: v2, v1: v1, mac: derive(k, "cardseal couple key v1"), search: derive(k, searchLabel)}, nil
 }
 
 // privacy encrypts under the current data key and decrypts under any key

@@ -14,7 +14,7 @@ import (
 // docs/operations.md): every encrypted value of every card — its postal
 // addresses included — is decrypted under whichever key of the ring it
 // names and encrypted again under the new key, a card per transaction;
-// the couple keys are derived again from the new key. Then each county's
+// the couple keys and the search terms are derived again from the new key. Then each county's
 // population-register extract, a county per transaction: each resident
 // re-encrypted and found by a key derived again from the new data key.
 // Documents stored in clear before encryption, and values in format 1,
@@ -139,19 +139,22 @@ func (p *privacy) rekey(st *card.Stored, r *Rotation) error {
 		r.Rewritten++
 		return p.seal(sl, plain), nil
 	}
+	// The couple key and the search terms are derived from the new key
+	// whatever the applicant record's state: a rotation that stopped
+	// after rewriting the record still left them right.
+	app, err := openApplicant(p, id, st.Applicant)
+	if err != nil {
+		return err
+	}
 	if !p.current(st.Applicant) {
-		app, err := openApplicant(p, id, st.Applicant)
-		if err != nil {
-			return err
-		}
 		if st.Applicant, err = redo(applicantSlot(id), st.Applicant); err != nil {
 			return err
 		}
-		st.CoupleKey = p.coupleKey(app)
 	} else {
 		r.Current++
 	}
-	var err error
+	st.CoupleKey = p.coupleKey(app)
+	st.Terms = p.searchTerms(app)
 	for seq := range st.PDFs {
 		if st.PDFs[seq], err = redo(pdfSlot(id, seq), st.PDFs[seq]); err != nil {
 			return fmt.Errorf("PDF revision %d: %w", seq, err)

@@ -45,6 +45,23 @@ func CheckUsername(u string) error {
 	return nil
 }
 
+// MaxDisplayName bounds a display name, in characters.
+const MaxDisplayName = 32
+
+// ErrDisplayName: a display name the policy refuses.
+var ErrDisplayName = errors.New("unacceptable display name")
+
+// CheckDisplayName checks the name of the person an account belongs to:
+// up to MaxDisplayName characters of text, no control or format
+// characters ("" is allowed: older accounts have none).
+func CheckDisplayName(n string) error {
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxDisplayName || n != strings.TrimSpace(n) ||
+		strings.ContainsFunc(n, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+		return fmt.Errorf("%w: %q: up to %d characters, no control or format characters, no leading or trailing space", ErrDisplayName, n, MaxDisplayName)
+	}
+	return nil
+}
+
 // CheckPasswordPolicy checks a new password for a username: one line of
 // MinPassword to MaxPassword characters, not the username and not on the
 // list of common passwords (IsCommonPassword), whatever the case.
@@ -84,9 +101,13 @@ type Admin struct {
 	Remote string
 }
 
-// AddUser creates an account of the organisation with the code.
-func (s *Service) AddUser(ctx context.Context, by Admin, username, orgCode, password string) (User, error) {
+// AddUser creates an account of the organisation with the code for the
+// person named displayName.
+func (s *Service) AddUser(ctx context.Context, by Admin, username, displayName, orgCode, password string) (User, error) {
 	if err := CheckUsername(username); err != nil {
+		return User{}, err
+	}
+	if err := CheckDisplayName(displayName); err != nil {
 		return User{}, err
 	}
 	if err := CheckPasswordPolicy(username, password); err != nil {
@@ -103,11 +124,11 @@ func (s *Service) AddUser(ctx context.Context, by Admin, username, orgCode, pass
 	if err != nil {
 		return User{}, err
 	}
-	u := User{Username: username, OrgCode: o.Code, PasswordHash: hash}
+	u := User{Username: username, OrgCode: o.Code, PasswordHash: hash, DisplayName: displayName}
 	if err := s.store.CreateUser(ctx, &u); err != nil {
 		return User{}, err
 	}
-	return u, s.adminEvent(ctx, by, audit.UserAdd, o.Code, map[string]any{"username": u.Username})
+	return u, s.adminEvent(ctx, by, audit.UserAdd, o.Code, map[string]any{"username": u.Username, "display_name": u.DisplayName})
 }
 
 // User returns the account with the username.

@@ -91,3 +91,16 @@ func TestCheckUsername(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDisplayName(t *testing.T) {
+	for _, ok := range []string{"", "张敏", "阿依古丽·买买提", "Li Wei"} {
+		if err := CheckDisplayName(ok); err != nil {
+			t.Errorf("CheckDisplayName(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{" 张敏", "张敏\n", "张\u202e敏", "张\x00敏", "\xff", strings.Repeat("张", MaxDisplayName+1)} {
+		if err := CheckDisplayName(bad); !errors.Is(err, ErrDisplayName) {
+			t.Errorf("CheckDisplayName(%q): %v, want ErrDisplayName", bad, err)
+		}
+	}
+}

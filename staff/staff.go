@@ -39,6 +39,10 @@ type User struct {
 	OrgCode      string
 	PasswordHash string // argon2id, PHC-encoded; never the password
 	Disabled     bool
+	// DisplayName is the name of the person the account belongs to
+	// (操作人 in a card's history); "" for accounts from before it was
+	// kept. Accounts are per person, never shared by an office.
+	DisplayName string
 }
 
 // SessionKind is how a session's token travels: as the bearer token of

@@ -58,7 +58,7 @@ func validCard(c *card.Card) error {
 	case c.CoupleKey != "" && !coupleKeyRE.MatchString(c.CoupleKey):
 		return errors.New("couple key is not 1 to 64 lower-case hex digits")
 	}
-	return nil
+	return validTerms(c.Terms)
 }
 
 func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit.Event) error {
@@ -97,6 +97,9 @@ func (s *DB) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev audit
 			return s.wrap(err)
 		}
 		if err := s.insertPDF(ctx, tx, c.ID, 0, pdf0, t); err != nil {
+			return err
+		}
+		if err := s.insertTerms(ctx, tx, c.ID, c.Terms); err != nil {
 			return err
 		}
 		_, err = s.appendAudit(ctx, tx, &ev)
@@ -298,6 +301,11 @@ func (s *DB) listQuery(ctx context.Context, f card.Filter) (string, []any, error
 		}
 		where = append(where, "c.status = '"+string(card.StatusDraft)+"'", "c.next_level IN ("+strings.Join(levels, ", ")+")")
 	}
+	more, err := finding(f, arg)
+	if err != nil {
+		return "", nil, err
+	}
+	where = append(where, more...)
 	if f.Awaiting != "" {
 		if !f.Awaiting.Valid() {
 			return "", nil, fmt.Errorf("list cards: %w: level %q", ErrInvalid, f.Awaiting)

@@ -507,6 +507,8 @@ func testUpgrade(t *testing.T, open opener) {
 			lockedType = "timestamptz"
 		}
 		for _, q := range []string{
+			`DROP TABLE card_terms`, // version 11
+			`ALTER TABLE users DROP COLUMN display_name`,
 			`ALTER TABLE cards DROP COLUMN cross_province_reason`, // version 10
 			`ALTER TABLE cards DROP COLUMN cross_province`,
 			`ALTER TABLE cards DROP COLUMN complete_at`,

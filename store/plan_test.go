@@ -99,6 +99,14 @@ var planCases = []planCase{
 		sqlite:   []string{`SEARCH c USING INDEX cards_county \(county_code=\?\)`},
 		ordered:  true,
 		postgres: []string{pgIndex("cards_county")}},
+	// Service.Search (issue 16): the cards of a search term, from the
+	// term's index (on SQLite before any card is read; PostgreSQL, on
+	// this small table, may start from the jurisdiction and probe the
+	// term index per card, as its statistics suggest).
+	{name: "search by a holder",
+		query:    listing(card.Filter{CodePrefix: "220102001", Terms: []string{strings.Repeat("ab", 16)}, Limit: 50}),
+		sqlite:   []string{`SEARCH t USING (COVERING )?INDEX \S+ \(term=\?\)`, `SEARCH c USING INDEX \S+ \(id=\?\)`},
+		postgres: []string{pgIndex("card_terms_pkey")}},
 	{name: "export page",
 		query:   listing(card.Filter{Statuses: exported, CountyCode: "220102", AfterID: "cursor", Limit: 500}),
 		sqlite:  []string{`SEARCH c USING INDEX cards_county \(county_code=\? AND \(created_at,id\)>\(\?,\?\)\)`},

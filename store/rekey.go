@@ -60,7 +60,18 @@ func (s *DB) readStored(ctx context.Context, tx *sql.Tx, cardID string) (*card.S
 		}
 		return s.wrap(rows.Err())
 	}
-	err := each(`SELECT seq, pdf FROM card_pdfs WHERE card_id = $1 ORDER BY seq`, func(r *sql.Rows) error {
+	err := each(`SELECT term FROM card_terms WHERE card_id = $1 ORDER BY term`, func(r *sql.Rows) error {
+		var t string
+		if err := r.Scan(&t); err != nil {
+			return err
+		}
+		st.Terms = append(st.Terms, t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = each(`SELECT seq, pdf FROM card_pdfs WHERE card_id = $1 ORDER BY seq`, func(r *sql.Rows) error {
 		var seq int
 		var pdf []byte
 		if err := r.Scan(&seq, &pdf); err != nil {
@@ -137,6 +148,20 @@ func (s *DB) writeStored(ctx context.Context, tx *sql.Tx, old, cur *card.Stored)
 			return fmt.Errorf("%w: applicant record and couple key", ErrInvalid)
 		}
 		if err := exec(`UPDATE cards SET applicant = $1, couple_key = $2 WHERE id = $3`, cur.Applicant, cur.CoupleKey, cur.CardID); err != nil {
+			return err
+		}
+	}
+	if !sameTerms(cur.Terms, old.Terms) {
+		// The search terms are derived data, replaced as a whole (a
+		// rotation derives them from the new key; a reindex fills them
+		// for cards from before they were kept).
+		if err := validTerms(cur.Terms); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if err := exec(`DELETE FROM card_terms WHERE card_id = $1`, cur.CardID); err != nil {
+			return err
+		}
+		if err := s.insertTerms(ctx, tx, cur.CardID, cur.Terms); err != nil {
 			return err
 		}
 	}

@@ -169,6 +169,7 @@ var (
 	digitsRE    = regexp.MustCompile(`^[0-9]+$`)
 	cardIDRE    = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	coupleKeyRE = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+	termRE      = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 // updated turns the result of an UPDATE of one row into an error:

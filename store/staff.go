@@ -11,11 +11,11 @@ import (
 
 // Staff accounts and their sessions (package staff's Store).
 
-const userCols = `id, username, org_code, password_hash, disabled`
+const userCols = `id, username, org_code, password_hash, disabled, display_name`
 
 func scanUser(row interface{ Scan(...any) error }) (staff.User, error) {
 	var u staff.User
-	err := row.Scan(&u.ID, &u.Username, &u.OrgCode, &u.PasswordHash, &u.Disabled)
+	err := row.Scan(&u.ID, &u.Username, &u.OrgCode, &u.PasswordHash, &u.Disabled, &u.DisplayName)
 	return u, err
 }
 
@@ -24,8 +24,8 @@ func (s *DB) CreateUser(ctx context.Context, u *staff.User) error {
 		return fmt.Errorf("create user: %w: username, organisation and password hash are required", ErrInvalid)
 	}
 	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO users (username, org_code, password_hash, disabled) VALUES ($1, $2, $3, $4) RETURNING id`,
-		u.Username, u.OrgCode, u.PasswordHash, u.Disabled).
+		`INSERT INTO users (username, org_code, password_hash, disabled, display_name) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		u.Username, u.OrgCode, u.PasswordHash, u.Disabled, u.DisplayName).
 		Scan(&u.ID)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, s.wrapAs(err, staffErrs))

@@ -300,7 +300,7 @@ func testStore(t *testing.T, open opener) {
 	t.Run("users", func(t *testing.T) {
 		s, _ := open(t)
 		seedOrgs(t, s)
-		u := staff.User{Username: "220102001001", OrgCode: "220102001001", PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA"}
+		u := staff.User{Username: "220102001001", OrgCode: "220102001001", PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", DisplayName: "张敏"}
 		if err := s.CreateUser(ctx, &u); err != nil || u.ID == 0 {
 			t.Fatalf("CreateUser = %v, id %d", err, u.ID)
 		}

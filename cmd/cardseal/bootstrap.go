@@ -16,9 +16,23 @@ import (
 // adminUser is the demo administrator, a member of the first county.
 const adminUser = "admin"
 
+// demoClerks are the made-up people of the demo's accounts, one clerk per
+// organisation in the keystore's order (then numbered): an account is a
+// person's, and a card's history names who acted (操作人).
+var demoClerks = []string{"张敏", "王强", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周涛", "吴刚"}
+
+// demoClerk is the demo clerk of the i-th organisation.
+func demoClerk(i int) string {
+	if i < len(demoClerks) {
+		return demoClerks[i]
+	}
+	return fmt.Sprintf("办事员%d", i+1)
+}
+
 // bootstrap records the keystore's organisations in the registry and, on
-// a registry without staff, creates one user per organisation (its
-// division code is the username) plus admin, and prints the logins once.
+// a registry without staff, creates one clerk's account per organisation
+// (its division code is the username, the clerk's name its display name)
+// plus admin, and prints the logins once.
 func bootstrap(ctx context.Context, st *store.DB, sv *staff.Service, ks *keys.FileStore, password, publicURL string, out io.Writer) error {
 	if err := seedOrgs(ctx, st, ks); err != nil {
 		return err
@@ -47,21 +61,21 @@ func bootstrap(ctx context.Context, st *store.DB, sv *staff.Service, ks *keys.Fi
 	if generated {
 		password = staff.RandomPassword()
 	}
-	type login struct{ user, code, name string }
+	type login struct{ user, code, name, person string }
 	var logins []login
-	for _, o := range orgs {
-		logins = append(logins, login{o.Code, o.Code, o.Name})
+	for i, o := range orgs {
+		logins = append(logins, login{o.Code, o.Code, o.Name, demoClerk(i)})
 	}
-	logins = append(logins, login{adminUser, county.Code, county.Name})
+	logins = append(logins, login{adminUser, county.Code, county.Name, "平台管理员"})
 	by := staff.Admin{Name: "bootstrap"}
 	for _, l := range logins {
-		if _, err := sv.AddUser(ctx, by, l.user, l.code, password); err != nil && !errors.Is(err, staff.ErrDuplicate) {
+		if _, err := sv.AddUser(ctx, by, l.user, l.person, l.code, password); err != nil && !errors.Is(err, staff.ErrDuplicate) {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "staff logins (one per organisation; the username is its division code):")
+	fmt.Fprintln(out, "staff logins (one clerk per organisation; the username is its division code):")
 	for _, l := range logins {
-		fmt.Fprintf(out, "  %-13s %s\n", l.user, l.name)
+		fmt.Fprintf(out, "  %-13s %s, %s\n", l.user, l.person, l.name)
 	}
 	if generated {
 		fmt.Fprintf(out, "password of every login above (shown only now): %s\n", password)

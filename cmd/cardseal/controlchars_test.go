@@ -47,7 +47,7 @@ func TestAdminTextRefusesControlCharacters(t *testing.T) {
 		// C0, C1, line breaks and spaces; a bidirectional override and
 		// invalid UTF-8 are left to it (issue 12, I4, reported).
 		if ch != "\xff" && ch != "\u202e" {
-			if err := run("user", "add", "--org", "220102001", "--username", "town"+ch+"1"); err == nil {
+			if err := run("user", "add", "--org", "220102001", "--username", "town"+ch+"1", "--name", "王五"); err == nil {
 				t.Errorf("user add with %q succeeded", ch)
 			}
 		}

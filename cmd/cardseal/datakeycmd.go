@@ -27,7 +27,7 @@ var cmdDataKey = &command{
 couple is encrypted: applicant records, PDF revisions, notices, forms, the
 materials sent online, postal addresses and the population-register extracts
 (docs/privacy.md, "At rest").`,
-	sub: []*command{cmdDataKeyRotate},
+	sub: []*command{cmdDataKeyRotate, cmdDataKeyReindex},
 }
 
 var cmdDataKeyRotate = &command{
@@ -97,4 +97,54 @@ func rotateDataKey(ctx context.Context, dir string, ks *keys.FileStore, st *stor
 		r.To, r.From, filepath.Join(dir, "keys", "retired"))
 	fmt.Fprintln(out, "next: back up the keys directory, copy it to every other instance, then start the servers")
 	return nil
+}
+
+// cardseal data-key reindex (docs/privacy.md, "Search"): the search index
+// of the holders' names and ID numbers derived again from the data key,
+// for cards stored before the index was kept (schema version 11). The
+// servers may keep running: a card is rewritten in one transaction, and
+// the index is the only thing that changes.
+var cmdDataKeyReindex = &command{
+	name:  "data-key reindex",
+	args:  "[--dir DIR] [--db URL]",
+	short: "derive every card's search index of names and ID numbers again",
+	long: `Reindex derives, for every card, the keyed search terms of the holders' names
+and ID numbers that the console's search uses (docs/privacy.md, "Search") from
+the current data key, a card per transaction, and records it in the audit log.
+Run it once after upgrading from a version without the search, so that older
+cards are found too. 'cardseal data-key rotate' derives them itself.`,
+	settings: storeFlag,
+	flags: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, e *env, args []string) error {
+			if len(args) != 0 {
+				return usageError{"data-key reindex takes no arguments"}
+			}
+			s, err := e.settings()
+			if err != nil {
+				return err
+			}
+			ks, err := openKeys(s)
+			if err != nil {
+				return err
+			}
+			st, err := openRegistry(ctx, s, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ring, err := ks.DataKeyRing()
+			if err != nil {
+				return err
+			}
+			n, err := lifecycle.Reindex(ctx, st, ring)
+			if err != nil {
+				return withHint(fmt.Errorf("reindex stopped after %d cards: %w", n, err), "the cards done so far are indexed; fix the cause and run 'cardseal data-key reindex' again")
+			}
+			if err := adminEvent(ctx, st, audit.DataKeyReindex, "", map[string]any{"key": keys.DataKeyID(ring[0]), "cards": n}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "reindexed: %d cards, search terms under the data key %s\n", n, keys.DataKeyID(ring[0]))
+			return nil
+		}
+	},
 }

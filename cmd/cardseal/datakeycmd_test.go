@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
@@ -119,5 +120,65 @@ func TestDataKeyRotate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keys", "data.key.next")); !os.IsNotExist(err) {
 		t.Fatalf("a failed rotation left data.key.next: %v", err)
+	}
+}
+
+// TestDataKeyReindex: a card stored without search terms (before schema
+// version 11) is not found by a holder's ID number; 'cardseal data-key
+// reindex' derives its terms, after which it is, and the run is in the
+// audit log.
+func TestDataKeyReindex(t *testing.T) {
+	const pass = "data-key-test-passphrase"
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", pass)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	mustAdmin(t, "init", "--dir", dir, "--demo")
+	ks, err := keys.OpenDir(dir, []byte(pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.OpenURL(t, filepath.Join(dir, "cardseal.db"))
+	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
+	app, err := card.ParseApplicant(applicantJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	village, err := st.GetOrg(ctx, "220102001001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := lifecycle.Actor{Username: village.Code, Org: village}
+	c, err := svc.Apply(ctx, a, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RewriteCard(ctx, c.ID, func(s *card.Stored) error { s.Terms = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	found := func() int {
+		t.Helper()
+		cards, _, err := svc.Search(ctx, a, app.Female.IDNumber, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cards)
+	}
+	if n := found(); n != 0 {
+		t.Fatalf("a card without terms found %d times", n)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"data-key", "reindex", "--dir", dir}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "reindexed: 1 cards") {
+		t.Fatalf("reindex: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if n := found(); n != 1 {
+		t.Fatalf("after the reindex the card is found %d times", n)
+	}
+	evs, err := st.AuditEvents(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Newest first: the search after the reindex, then the reindex.
+	if len(evs) < 2 || evs[0].Action != audit.CardsSearch || evs[1].Action != audit.DataKeyReindex {
+		t.Fatalf("the audit log does not end with the reindex and a search")
 	}
 }

@@ -188,7 +188,7 @@ func TestUserCommands(t *testing.T) {
 			}
 		}
 
-		out, err := user("add", "--org", "220102001", "--username", "zhang.wei")
+		out, err := user("add", "--org", "220102001", "--username", "zhang.wei", "--name", "张伟")
 		m := passwordRE.FindStringSubmatch(out)
 		if err != nil || m == nil || len(m[1]) != 16 {
 			t.Fatalf("add: %v\n%s", err, out)
@@ -199,11 +199,13 @@ func TestUserCommands(t *testing.T) {
 		pwFile := filepath.Join(t.TempDir(), "pw")
 		os.WriteFile(pwFile, []byte("short\n"), 0o600)
 		for _, bad := range [][]string{
-			{"add", "--org", "220102001", "--username", "zhang.wei"},                     // exists
-			{"add", "--org", "220102002", "--username", "li"},                            // retired org
-			{"add", "--org", "220102009", "--username", "li"},                            // unknown org
-			{"add", "--org", "220102001", "--username", "li si"},                         // space
-			{"add", "--org", "220102001", "--username", "li", "--password-file", pwFile}, // too short
+			{"add", "--org", "220102001", "--username", "zhang.wei", "--name", "张伟"},                     // exists
+			{"add", "--org", "220102002", "--username", "li", "--name", "李四"},                            // retired org
+			{"add", "--org", "220102009", "--username", "li", "--name", "李四"},                            // unknown org
+			{"add", "--org", "220102001", "--username", "li si", "--name", "李四"},                         // space
+			{"add", "--org", "220102001", "--username", "li", "--name", "李四", "--password-file", pwFile}, // too short
+			{"add", "--org", "220102001", "--username", "li"},                                            // no name
+			{"add", "--org", "220102001", "--username", "li", "--name", "李\u202e四"},                      // format character
 			{"disable", "--username", "nobody"},
 			{"reset-password"},
 		} {
@@ -216,7 +218,7 @@ func TestUserCommands(t *testing.T) {
 		}
 
 		os.WriteFile(pwFile, []byte("correct horse battery\n"), 0o600)
-		if out, err := user("add", "--org", "220102001", "--username", "li", "--password-file", pwFile); err != nil || strings.Contains(out, "shown only now") {
+		if out, err := user("add", "--org", "220102001", "--username", "li", "--name", "李四", "--password-file", pwFile); err != nil || strings.Contains(out, "shown only now") {
 			t.Fatalf("add from file: %v\n%s", err, out)
 		}
 		check("li", "correct horse battery", true)
@@ -227,7 +229,7 @@ func TestUserCommands(t *testing.T) {
 		if u, _ := st.GetUserByName(ctx, "zhang.wei"); !u.Disabled {
 			t.Fatal("not disabled")
 		}
-		if out, _ := user("list", "--org", "220102001"); !regexp.MustCompile(`zhang\.wei\s+220102001\s+disabled`).MatchString(out) {
+		if out, _ := user("list", "--org", "220102001"); !regexp.MustCompile(`zhang\.wei\s+张伟\s+220102001\s+disabled`).MatchString(out) {
 			t.Fatalf("list:\n%s", out)
 		}
 		mustAdmin(t, "user", "enable", "--username", "zhang.wei", "--dir", dir, "--db", url)

@@ -49,13 +49,13 @@ var cmdUserList = &command{
 				return err
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tORG\tSTATE")
+			fmt.Fprintln(tw, "USERNAME\tNAME\tORG\tSTATE")
 			for _, u := range users {
 				state := "active"
 				if u.Disabled {
 					state = "disabled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Username, u.OrgCode, state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.DisplayName, u.OrgCode, state)
 			}
 			return tw.Flush()
 		}
@@ -64,18 +64,20 @@ var cmdUserList = &command{
 
 var cmdUserAdd = &command{
 	name:  "user add",
-	args:  "--org CODE --username NAME [--password-file FILE] [--dir DIR] [--db URL]",
+	args:  "--org CODE --username LOGIN --name NAME [--password-file FILE] [--dir DIR] [--db URL]",
 	short: "add a staff user to an organisation",
-	long: `Add creates a staff account of an active organisation. The initial password is
-read from --password-file, else generated and printed once.`,
+	long: `Add creates a staff account of an active organisation for one person, named by
+--name (shown as 操作人 in a card's history; an account is never shared). The
+initial password is read from --password-file, else generated and printed once.`,
 	settings: storeFlag,
 	flags: func(fs *flag.FlagSet) runFunc {
 		orgCode := fs.String("org", "", "division code of the user's organisation")
 		username := fs.String("username", "", "login name")
+		name := fs.String("name", "", "the person's name, as the console shows who acted (up to 32 characters)")
 		pwFile := fs.String("password-file", "", "`FILE` holding the initial password (default: generate one and print it once)")
 		return func(ctx context.Context, e *env, args []string) error {
-			if *orgCode == "" || *username == "" || len(args) != 0 {
-				return usageError{"--org and --username are required"}
+			if *orgCode == "" || *username == "" || *name == "" || len(args) != 0 {
+				return usageError{"--org, --username and --name are required"}
 			}
 			code, _, err := org.NormalizeCode(*orgCode)
 			if err != nil {
@@ -91,9 +93,9 @@ read from --password-file, else generated and printed once.`,
 			}
 			defer st.Close()
 			out := e.stdout
-			u, err := sv.AddUser(ctx, by, *username, code, password)
+			u, err := sv.AddUser(ctx, by, *username, *name, code, password)
 			switch {
-			case errors.Is(err, staff.ErrUsername), errors.Is(err, staff.ErrPassword):
+			case errors.Is(err, staff.ErrUsername), errors.Is(err, staff.ErrPassword), errors.Is(err, staff.ErrDisplayName):
 				return usageError{err.Error()}
 			case errors.Is(err, org.ErrUnknown):
 				return withHint(err, "add the organisation first ('cardseal org add') or check the code with 'cardseal org list'")
@@ -105,7 +107,7 @@ read from --password-file, else generated and printed once.`,
 				return err
 			}
 			o, _ := st.GetOrg(ctx, u.OrgCode)
-			fmt.Fprintf(out, "added user %s of %s %s\n", u.Username, o.Code, o.Name)
+			fmt.Fprintf(out, "added user %s (%s) of %s %s\n", u.Username, u.DisplayName, o.Code, o.Name)
 			if generated {
 				fmt.Fprintf(out, "password (shown only now; give it to the user in person): %s\n", password)
 			}

@@ -42,6 +42,19 @@ func validCard(c *card.Card) error {
 	case c.CoupleKey != "" && !coupleKeyRE.MatchString(c.CoupleKey):
 		return errors.New("couple key is not 1 to 64 lower-case hex digits")
 	}
+	return validTerms(c.Terms)
+}
+
+// validTerms holds search terms to the store's bounds.
+func validTerms(terms []string) error {
+	if len(terms) > 16 {
+		return fmt.Errorf("%d search terms, at most 16", len(terms))
+	}
+	for _, t := range terms {
+		if !termRE.MatchString(t) {
+			return errors.New("a search term is not 32 lower-case hex digits")
+		}
+	}
 	return nil
 }
 
@@ -85,8 +98,9 @@ func (r *Registry) CreateCard(ctx context.Context, c *card.Card, pdf0 []byte, ev
 	if _, err := r.appendEvent(ev); err != nil {
 		return err
 	}
-	r.cards[c.ID] = &record{c: *c, pdfs: [][]byte{bytes.Clone(pdf0)}}
+	r.cards[c.ID] = &record{c: *c, pdfs: [][]byte{bytes.Clone(pdf0)}, terms: slices.Clone(c.Terms)}
 	r.cards[c.ID].c.Replaces = "" // not kept
+	r.cards[c.ID].c.Terms = nil   // kept apart, not read back
 	r.cards[c.ID].c.Applicant = bytes.Clone(c.Applicant)
 	r.cards[c.ID].c.CompleteAt = micro(c.CompleteAt)
 	r.numbers[c.Number] = c.ID
@@ -165,6 +179,12 @@ func (r *Registry) ListCards(ctx context.Context, f card.Filter) ([]card.Card, e
 	if f.Awaiting != "" && !f.Awaiting.Valid() {
 		return nil, invalid("list cards: level %q", f.Awaiting)
 	}
+	if f.SealedBy != "" && !f.SealedBy.Valid() {
+		return nil, invalid("list cards: level %q", f.SealedBy)
+	}
+	if err := validTerms(f.Terms); err != nil {
+		return nil, invalid("list cards: %v", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var cursor *card.Card
@@ -185,6 +205,8 @@ func (r *Registry) ListCards(ctx context.Context, f card.Filter) ([]card.Card, e
 			f.CoupleKey != "" && c.CoupleKey != f.CoupleKey,
 			f.Awaiting != "" && (c.Status != card.StatusDraft || c.NextLevel != f.Awaiting),
 			f.UnsealedBy != "" && (c.Status != card.StatusDraft || slices.Index(org.Levels, c.NextLevel) > slices.Index(org.Levels, f.UnsealedBy)),
+			f.SealedBy != "" && (c.Status != card.StatusDraft || slices.Index(org.Levels, c.NextLevel) <= slices.Index(org.Levels, f.SealedBy)),
+			len(f.Terms) > 0 && !slices.ContainsFunc(rec.terms, func(t string) bool { return slices.Contains(f.Terms, t) }),
 			cursor != nil && !before(cursor, c):
 			continue
 		}

@@ -86,6 +86,7 @@ func testPorts(t *testing.T, b backend) {
 		{"audit", testAudit},
 		{"quotas", testQuotas},
 		{"throttles", testThrottles},
+		{"search filters", testSearchFilters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}

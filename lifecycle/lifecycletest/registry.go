@@ -73,6 +73,7 @@ type record struct {
 	approvs map[org.Level]card.Approval
 	notices []card.Notice
 	atts    []card.Attachment
+	terms   []string // the card's search terms (card.Card.Terms)
 }
 
 // NewRegistry returns an empty registry.
@@ -103,6 +104,7 @@ var (
 	digitsRE    = regexp.MustCompile(`^[0-9]+$`)
 	cardIDRE    = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	coupleKeyRE = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+	termRE      = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 func invalid(format string, a ...any) error {
