@@ -1,0 +1,50 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jilin-health/cardseal/signer"
+)
+
+// Long-term validation (issue 17, PAdES B-LTA): after the seal that
+// issues a card, the platform appends a Document Security Store with
+// every certificate and the installed CRLs, then a document timestamp of
+// its time-stamping authority (signer.AddLTV), in the same transaction as
+// the seal: the stored card verifies offline, with the trust list alone,
+// for as long as its archive timestamps are renewed
+// ('cardseal renew-timestamps', renew.go).
+
+// docStamper is the sealer's time-stamping authority when it can stamp
+// documents too (tsa.Authority can); nil without one.
+func (s *Sealer) docStamper() signer.DocTimestamper {
+	if d, ok := s.Stamp.(signer.DocTimestamper); ok {
+		return d
+	}
+	return nil
+}
+
+// addLTV appends the long-term validation data to a card that the seal
+// just issued. Without a time-stamping authority the card stays as
+// sealed (PAdES B-T is impossible too, then); with one, a failure stops
+// the seal: nothing is stored.
+func (s *Service) addLTV(ctx context.Context, sealed []byte, at time.Time) ([]byte, error) {
+	ts := s.sealer.docStamper()
+	if ts == nil {
+		return sealed, nil
+	}
+	crls, err := s.CRLs()
+	if err != nil {
+		return nil, fmt.Errorf("long-term validation data: %w", err)
+	}
+	ders := make([][]byte, 0, len(crls))
+	for _, c := range crls {
+		ders = append(ders, c.Raw)
+	}
+	out, err := signer.AddLTV(ctx, sealed, ders, ts, at)
+	if err != nil {
+		return nil, fmt.Errorf("long-term validation data: %w", err)
+	}
+	return out, nil
+}
