@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/signer"
 )
 
@@ -26,17 +29,38 @@ func (s *Sealer) docStamper() signer.DocTimestamper {
 }
 
 // addLTV appends the long-term validation data to a card that the seal
-// just issued. Without a time-stamping authority the card stays as
-// sealed (PAdES B-T is impossible too, then); with one, a failure stops
-// the seal: nothing is stored.
+// just issued, with the service's installed CRLs.
 func (s *Service) addLTV(ctx context.Context, sealed []byte, at time.Time) ([]byte, error) {
-	ts := s.sealer.docStamper()
-	if ts == nil {
-		return sealed, nil
-	}
 	crls, err := s.CRLs()
 	if err != nil {
 		return nil, fmt.Errorf("long-term validation data: %w", err)
+	}
+	return s.sealer.ltv(ctx, sealed, crls, at)
+}
+
+// FinishCard adds the long-term validation data to a card PDF whose seal
+// chain is complete (the county's seal issued it), as the service does
+// in the seal's transaction; a card still awaiting a seal comes back
+// unchanged. The command line's 'cardseal seal' calls it.
+func (s *Sealer) FinishCard(ctx context.Context, pdf []byte, crls []*smx509.RevocationList, at time.Time) ([]byte, error) {
+	cs, _, err := signer.Existing(pdf)
+	if err != nil {
+		return nil, err
+	}
+	if !chain.Card.Complete(cs) {
+		return pdf, nil
+	}
+	return s.ltv(ctx, pdf, crls, at)
+}
+
+// ltv appends the store and the document timestamp. Without a
+// time-stamping authority the card stays as sealed (its seals have no
+// timestamps then either); with one, a failure stops the seal: nothing
+// is stored.
+func (s *Sealer) ltv(ctx context.Context, sealed []byte, crls []*smx509.RevocationList, at time.Time) ([]byte, error) {
+	ts := s.docStamper()
+	if ts == nil {
+		return sealed, nil
 	}
 	ders := make([][]byte, 0, len(crls))
 	for _, c := range crls {
