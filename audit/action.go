@@ -34,6 +34,9 @@ const (
 	NoticeDownload   Action = "notice.download"     // the applicant downloaded a notice (Art. 11, 19)
 	PostingRequest   Action = "card.posting"        // the holder asked for the official card by post (Art. 16)
 	PostingUpdate    Action = "card.posting_update" // the official card printed or posted (Art. 16)
+	// Issue 17: a fresh archive timestamp (with its validation data)
+	// appended to an issued card's PDF ('cardseal renew-timestamps').
+	CardArchive Action = "card.archive_timestamp"
 )
 
 // Actions on staff accounts and organisations.
@@ -81,6 +84,7 @@ var labels = map[Action]string{
 	NoticeDownload:    "申请人下载告知书",
 	PostingRequest:    "申请邮寄正式证件",
 	PostingUpdate:     "登记正式证件打印、邮寄",
+	CardArchive:       "续加存档时间戳",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",

@@ -62,13 +62,20 @@ func (s *Sealer) ltv(ctx context.Context, sealed []byte, crls []*smx509.Revocati
 	if ts == nil {
 		return sealed, nil
 	}
-	ders := make([][]byte, 0, len(crls))
-	for _, c := range crls {
-		ders = append(ders, c.Raw)
-	}
-	out, err := signer.AddLTV(ctx, sealed, ders, ts, at)
+	out, err := signer.AddLTV(ctx, sealed, crlList(crls).der(), ts, at)
 	if err != nil {
 		return nil, fmt.Errorf("long-term validation data: %w", err)
 	}
 	return out, nil
+}
+
+// crlList is CRLs as the store of a document holds them.
+type crlList []*smx509.RevocationList
+
+func (l crlList) der() [][]byte {
+	out := make([][]byte, 0, len(l))
+	for _, c := range l {
+		out = append(out, c.Raw)
+	}
+	return out
 }
