@@ -44,7 +44,7 @@ func rootCRL(f *fixture, dir string) ([]byte, error) {
 
 // ltvCard is the fixture's card with its long-term validation data: a
 // /DSS revision and a document timestamp (PAdES B-LTA).
-func ltvCard(t *testing.T) (*fixture, []byte) {
+func ltvCard(t testing.TB) (*fixture, []byte) {
 	t.Helper()
 	f := demo(t)
 	ltvOnce.Do(func() {
