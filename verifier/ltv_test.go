@@ -3,10 +3,14 @@ package verifier_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/keys"
@@ -164,6 +168,19 @@ func TestLTVHostileRevisions(t *testing.T) {
 	// neighbours: a key a store does not have.
 	odd := append(dss.Clone(), pdf.Entry{Key: "Pages", Value: pdf.Ref{Num: n + 1}})
 	oddDSS := appendRevision(t, doc, map[pdf.Ref]pdf.Object{root: withDSS, {Num: n}: odd, {Num: n + 1}: certStream})
+	// A DSS revision that also adds an object the store does not name.
+	dssAndStray := appendRevision(t, doc, map[pdf.Ref]pdf.Object{
+		root: withDSS, {Num: n}: dss, {Num: n + 1}: certStream, {Num: n + 2}: stream("BT /F1 40 Tf 100 400 Td (FAKE) Tj ET"),
+	})
+	// A later revision that rewrites a certificate stream of the card's
+	// own store.
+	gfile, _ := page(t, good)
+	gdss, err := gfile.ResolveDict(gfile.Latest(), mustCatalog(t, gfile).Get("DSS"))
+	if err != nil || gdss == nil {
+		t.Fatalf("/DSS: %v", err)
+	}
+	firstCert := gdss.Get("Certs").(pdf.Array)[0].(pdf.Ref)
+	rewritten := appendRevision(t, good, map[pdf.Ref]pdf.Object{firstCert: &pdf.Stream{Dict: pdf.Dict{}, Raw: []byte("not a certificate")}})
 	// The catalog's /DSS pointed at an existing object (the page).
 	toPage := cat.Clone()
 	toPage.Set("DSS", p.Ref)
@@ -184,7 +201,30 @@ func TestLTVHostileRevisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A document timestamp whose widget was made visible after stamping.
-	visible := replaceSame(t, good, "/Rect [0 0 0 0]", "/Rect [0 0 9 9]")
+	visibleLate := replaceSame(t, good, "/Rect [0 0 0 0]", "/Rect [0 0 9 9]")
+	// The control: stampEdited without an edit makes a valid second
+	// document timestamp, so what fails below fails for its edit.
+	mustContain(t, f.verify(t, stampEdited(t, good, func(d []byte) []byte { return d })), verifier.Valid, "")
+	// A document timestamp with a visible widget, stamped as it is.
+	visible := stampEdited(t, f.sealed[3], func(doc []byte) []byte {
+		return replaceSame(t, doc, "/Rect [0 0 0 0]", "/Rect [0 0 9 9]")
+	})
+	// A second document timestamp whose own revision also puts another
+	// object among the page's annotations (its signature dictionary in
+	// place of its widget), stamped as it is.
+	annots := stampEdited(t, good, func(doc []byte) []byte {
+		i := bytes.LastIndex(doc, []byte(" 0 obj\n<</Type/DocTimeStamp"))
+		j := bytes.LastIndexByte(doc[:i], '\n') + 1
+		var sig int
+		if _, err := fmt.Sscanf(string(doc[j:i]), "%d", &sig); err != nil {
+			t.Fatal(err)
+		}
+		from, to := fmt.Sprintf("%d 0 R]", sig+1), fmt.Sprintf("%d 0 R]", sig)
+		if len(from) != len(to) || bytes.LastIndex(doc, []byte(from)) < len(good) {
+			t.Fatalf("no /Annots ending with %s in the new revision", from)
+		}
+		return replaceSame(t, doc, from, to)
+	})
 	// A document timestamp before the last seal: the county seals over it.
 	early, err := signer.AddDocTimestamp(ctx, f.sealed[2], ltvTSA)
 	if err != nil {
@@ -205,7 +245,11 @@ func TestLTVHostileRevisions(t *testing.T) {
 		"DSS and OpenAction":         {dssAndAction, "the catalog was changed"},
 		"DSS with a foreign key":     {oddDSS, ""},
 		"DSS naming the page":        {dssAtPage, "/DSS"},
+		"DSS and a stray object":     {dssAndStray, "no seal accounts for"},
+		"store rewritten later":      {rewritten, "changed after sealing"},
 		"second stamp, altered cat":  {secondStamp, "the catalog was changed"},
+		"second stamp, annotations":  {annots, "annotations were changed"},
+		"made visible later":         {visibleLate, "document timestamp 1"},
 		"visible document timestamp": {visible, "document timestamp"},
 		"timestamp before last seal": {early, "before the last seal"},
 		"token stamps other bytes":   {forged, "document timestamp 1"},
@@ -272,4 +316,48 @@ func TestLTVArchive(t *testing.T) {
 	if len(rep.DocTimestamps) != 2 || len(rep.Unprotected) != 1 || !strings.Contains(rep.Unprotected[0], "document timestamp 2") {
 		t.Fatalf("renewed: %d document timestamps, unprotected %q", len(rep.DocTimestamps), rep.Unprotected)
 	}
+}
+
+func mustCatalog(t *testing.T, f *pdf.File) pdf.Dict {
+	t.Helper()
+	cat, _, err := f.Catalog(f.Latest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// placeholder is a DocTimestamper that writes a dummy token, so that a
+// test can edit the revision before stamping it for real (stampEdited).
+type placeholder struct{ size int }
+
+func (p placeholder) StampDigest(context.Context, []byte) ([]byte, error) {
+	return []byte{0x30, 0}, nil
+}
+func (p placeholder) MaxTokenSize() int { return p.size }
+
+// stampEdited adds a document timestamp to doc, lets edit change the new
+// revision (same length), then stamps the edited bytes with the test TSA:
+// a genuine token over a revision the signer would not write.
+func stampEdited(t *testing.T, doc []byte, edit func([]byte) []byte) []byte {
+	t.Helper()
+	out, err := signer.AddDocTimestamp(context.Background(), doc, placeholder{ltvTSA.MaxTokenSize()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = edit(out)
+	i := bytes.LastIndex(out, []byte("/ByteRange ["))
+	var a, b, c int
+	if _, err := fmt.Sscanf(string(out[i+len("/ByteRange ["):]), "0 %d %d %d", &a, &b, &c); err != nil {
+		t.Fatal(err)
+	}
+	h := sm3.New()
+	h.Write(out[:a])
+	h.Write(out[b : b+c])
+	tok, err := ltvTSA.StampDigest(context.Background(), h.Sum(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex.Encode(out[a+1:], tok)
+	return out
 }
