@@ -73,6 +73,12 @@ func TestAddLTV(t *testing.T) {
 		t.Fatal("earlier bytes changed")
 	}
 	qpdfCheck(t, out)
+	// An independent reader (poppler's pdfsig) finds the document
+	// timestamp as the fourth signature, signed by the TSA.
+	if sig, _ := runTool(t, "pdfsig", out, "$IN"); !strings.Contains(sig, "Signature #4:") || !strings.Contains(sig, "文档时间戳") ||
+		!strings.Contains(sig[strings.Index(sig, "Signature #4:"):], "测试时间戳服务") {
+		t.Fatalf("pdfsig:\n%s", sig)
+	}
 	checkSeals(t, doc, 3)
 	f, err := pdf.Parse(out)
 	if err != nil {
