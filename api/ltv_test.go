@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,20 +9,23 @@ import (
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/store/storetest"
 	"github.com/jilin-health/cardseal/verifier"
 )
 
 // TestIssuedCardIsBLTA: the seal that issues a card also adds the
 // long-term validation data (issue 17): the stored card has a /DSS with
 // the installed CRL and a document timestamp, verifies offline with the
-// trust list alone, and the public answer, the upload check and the
-// holder's download still say valid.
+// trust list alone, and the public answer and the upload check still say
+// valid; on SQLite and PostgreSQL.
 func TestIssuedCardIsBLTA(t *testing.T) {
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "cardseal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	storetest.Backends(t, func(t *testing.T, open storetest.Opener) {
+		st, _ := open(t)
+		testIssuedCardIsBLTA(t, st)
+	})
+}
+
+func testIssuedCardIsBLTA(t *testing.T, st *store.DB) {
 	ks, err := keys.OpenDir(copyDir(t, demoKeys(t)), []byte("test-passphrase"))
 	if err != nil {
 		t.Fatal(err)
