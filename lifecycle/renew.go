@@ -65,7 +65,9 @@ type Renewal struct {
 
 // RenewTimestamps walks every card whose chain is complete and appends a
 // fresh archive timestamp to those whose renewal is due within window
-// (verifier Report.RenewBy); with dryRun it only reports.
+// (verifier Report.RenewBy); with dryRun it only reports. A card due is
+// not renewed, and is reported as failed, when the authority's own
+// certificate ends no later than the timestamps it would protect.
 func (s *Service) RenewTimestamps(ctx context.Context, window time.Duration, dryRun bool) (*Renewal, error) {
 	ts := s.sealer.docStamper()
 	if ts == nil {
@@ -113,6 +115,15 @@ func (s *Service) RenewTimestamps(ctx context.Context, window time.Duration, dry
 			r.Unprotected = append(r.Unprotected, CardFinding{c.Number, u})
 		}
 		if rep.RenewBy.IsZero() || now.Add(window).Before(rep.RenewBy) {
+			return nil
+		}
+		if !r.TSANotAfter.IsZero() && !r.TSANotAfter.After(rep.RenewBy) {
+			// A timestamp whose certificate ends no later than the ones it
+			// would protect protects nothing, and renewing again and
+			// again would only pile up signature fields.
+			r.Failed = append(r.Failed, CardFinding{c.Number, fmt.Sprintf(
+				"renewal due by %s, but the time-stamping certificate ends on %s, no later: rotate the TSA key first",
+				rep.RenewBy.UTC().Format(time.RFC3339), r.TSANotAfter.UTC().Format(time.RFC3339))})
 			return nil
 		}
 		due := CardFinding{c.Number, fmt.Sprintf("renewal due by %s", rep.RenewBy.UTC().Format(time.RFC3339))}

@@ -18,11 +18,12 @@ import (
 
 // TestRenewTimestamps: 'cardseal renew-timestamps' leaves a card alone
 // while its timestamps' certificate ends beyond the window, appends a
-// fresh /DSS and document timestamp when it ends within it (the card
-// then verifies with two document timestamps and passes the restore
-// check), changes nothing in a dry run, and reports — exit 1 — a card
-// whose timestamps' certificate has ended with no later archive
-// timestamp.
+// fresh /DSS and document timestamp with the current TSA certificate
+// when it ends within it (the card then verifies with two document
+// timestamps and passes the restore check, and is not due again),
+// changes nothing in a dry run, refuses a renewal that the current TSA
+// certificate cannot extend, and reports — exit 1 — a card whose
+// timestamps' certificate has ended with no later archive timestamp.
 func TestRenewTimestamps(t *testing.T) {
 	const pass = "renew-test-passphrase"
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE", pass)
@@ -39,7 +40,21 @@ func TestRenewTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authority, err := tsa.New(tsaID, st, tsa.Options{})
+	// The card is issued under an earlier time-stamping certificate that
+	// ends in 30 days; the keystore's (5 years) is the renewal's.
+	ca, err := ks.RootCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := keys.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCert, err := ca.IssueTSA(oldKey.Public(), "吉林省生育服务卡平台时间戳服务(旧)", time.Now().Add(-keys.TSAValidity+30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority, err := tsa.New(&keys.Identity{Signer: oldKey, Cert: oldCert, Chain: tsaID.Chain}, st, tsa.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,17 +104,16 @@ func TestRenewTimestamps(t *testing.T) {
 		return got.Seq
 	}
 	now := time.Now
-	if code, out := renew(now, "--window", "30d"); code != 0 || !strings.Contains(out, "checked 1 cards; renewed: 0") || seq() != 3 {
+	if code, out := renew(now, "--window", "7d"); code != 0 || !strings.Contains(out, "checked 1 cards; renewed: 0") || seq() != 3 {
 		t.Fatalf("not due: %d seq %d\n%s", code, seq(), out)
 	}
-	// Due: the window reaches past the TSA certificate's end.
-	window := time.Until(tsaID.Cert.NotAfter) + 24*time.Hour
-	if code, out := renew(now, "--window", window.String(), "--dry-run"); code != 0 || !strings.Contains(out, "due (dry run") || seq() != 3 {
+	// Due: the old certificate ends within 90 days.
+	if code, out := renew(now, "--window", "90d", "--dry-run"); code != 0 || !strings.Contains(out, "due (dry run") || seq() != 3 {
 		t.Fatalf("dry run: %d seq %d\n%s", code, seq(), out)
 	}
-	code, out := renew(now, "--window", window.String(), "--json")
+	code, out := renew(now, "--window", "90d", "--json")
 	var r lifecycle.Renewal
-	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || len(r.Renewed) != 1 || r.Renewed[0].Number != c.Number || !r.TSAEndsSoon || seq() != 4 {
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || len(r.Renewed) != 1 || r.Renewed[0].Number != c.Number || r.TSAEndsSoon || seq() != 4 {
 		t.Fatalf("renewal: %d seq %d %v\n%s", code, seq(), err, out)
 	}
 	ch := lifecycle.NewChecker(svc)
@@ -108,11 +122,22 @@ func TestRenewTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := ch.VerifyStored(ctx, &got)
-	if err != nil || len(rep.DocTimestamps) != 2 {
-		t.Fatalf("renewed card: %v, %d document timestamps", err, len(rep.DocTimestamps))
+	if err != nil || len(rep.DocTimestamps) != 2 || !rep.RenewBy.Equal(tsaID.Cert.NotAfter) {
+		t.Fatalf("renewed card: %v, %d document timestamps, renew by %v", err, len(rep.DocTimestamps), rep.RenewBy)
 	}
-	// After the TSA certificate's end: the newest document timestamp is
-	// unprotected (exit 1), and renewal with the ended certificate is
+	// Renewed: not due again.
+	if code, out := renew(now, "--window", "90d"); code != 0 || !strings.Contains(out, "renewed: 0") || seq() != 4 {
+		t.Fatalf("second run: %d seq %d\n%s", code, seq(), out)
+	}
+	// Due again only past the current certificate's end: renewing with it
+	// would protect nothing; the card is reported, nothing is added.
+	window := time.Until(tsaID.Cert.NotAfter) + 24*time.Hour
+	if code, out := renew(now, "--window", window.String()); code != 1 || !strings.Contains(out, "FAILED "+c.Number) ||
+		!strings.Contains(out, "rotate the TSA key") || seq() != 4 {
+		t.Fatalf("futile renewal: %d seq %d\n%s", code, seq(), out)
+	}
+	// After the current certificate's end: the newest document timestamp
+	// is unprotected (exit 1), and renewal with the ended certificate is
 	// refused.
 	after := func() time.Time { return tsaID.Cert.NotAfter.Add(time.Hour) }
 	if code, out := renew(after, "--dry-run"); code != 1 || !strings.Contains(out, "UNPROTECTED "+c.Number) {
