@@ -41,6 +41,9 @@ const (
 	CardCrossProvince Action = "card.cross_province"
 	// Issue 16.
 	CardsSearch Action = "cards.search" // staff searched the registry by a holder's name or ID number (Art. 13)
+	// Issue 17: a fresh archive timestamp (with its validation data)
+	// appended to an issued card's PDF ('cardseal renew-timestamps').
+	CardArchive Action = "card.archive_timestamp"
 )
 
 // Actions on staff accounts and organisations.
@@ -93,6 +96,7 @@ var labels = map[Action]string{
 	PostingUpdate:     "登记正式证件打印、邮寄",
 	CardCrossProvince: "登记需外省核实（办结时限）",
 	CardsSearch:       "按姓名或身份证号查找服务卡",
+	CardArchive:       "续加存档时间戳",
 	UserLogin:         "登录",
 	UserLogout:        "退出登录",
 	UserLoginFailed:   "登录失败",

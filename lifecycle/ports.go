@@ -72,6 +72,14 @@ type Seals interface {
 	AddSeal(ctx context.Context, cardID string, expectSeq int, pdf []byte, seal card.Seal, newStatus card.Status, next org.Level, bar *card.CoupleBar, ev audit.Event) error
 	// Seals returns the card's seal records in order.
 	Seals(ctx context.Context, cardID string) ([]card.Seal, error)
+	// AddArchive commits PDF revision expectSeq+1 of a card whose seal
+	// chain is complete (issued, voided, revoked or superseded), with no
+	// seal record: the same document with long-term validation data or
+	// an archive timestamp appended (renew.go). It appends ev in the
+	// same transaction, serialised per card. card.ErrConflict if the
+	// card's newest revision is not expectSeq or the card is a draft or
+	// refused; then nothing changes.
+	AddArchive(ctx context.Context, cardID string, expectSeq int, pdf []byte, ev audit.Event) error
 
 	// Approve records ap as the approval in force of its level of the
 	// card, replacing a cancelled one, and appends ev, in one

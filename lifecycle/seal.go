@@ -210,6 +210,9 @@ func (s *Service) applySeal(ctx context.Context, a Actor, c *card.Card, approved
 		next = l
 	} else {
 		status = card.StatusIssued
+		if sealed, err = s.addLTV(ctx, sealed, at); err != nil {
+			return err
+		}
 	}
 	digest := sm3.Sum(sealed)
 	rec := card.Seal{

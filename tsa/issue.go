@@ -114,6 +114,16 @@ func (a *Authority) StampSignature(ctx context.Context, sig []byte) ([]byte, err
 	return a.Issue(ctx, &Request{Hash: SM3, Imprint: SM3.Sum(sig), CertReq: true})
 }
 
+// StampDigest returns a token whose imprint is an SM3 digest the caller
+// computed: a document timestamp (PAdES B-LTA) stamps the SM3 of the
+// bytes its /ByteRange covers.
+func (a *Authority) StampDigest(ctx context.Context, digest []byte) ([]byte, error) {
+	if len(digest) != 32 {
+		return nil, refuse(BadDataFormat, "an SM3 digest has 32 bytes, not %d", len(digest))
+	}
+	return a.Issue(ctx, &Request{Hash: SM3, Imprint: digest, CertReq: true})
+}
+
 // Issue makes the token a checked request asks for. It takes a serial
 // number first and refuses (ErrClockDrift) when the authority's clock and
 // the reference clock differ by more than the allowed drift.

@@ -87,6 +87,13 @@ func (v *run) diffRevision(r int) {
 		allowed[s.sig.Num] = true
 		v.allowAppearance(r, s.widget, allowed)
 	}
+	// After the last seal: document timestamps and a Document Security
+	// Store (ltv.go, dss.go), nothing else.
+	sf, sw := v.stampObjects(r, allowed)
+	newFields, newWidgets = append(newFields, sf...), append(newWidgets, sw...)
+	if r > v.lastSealRev() {
+		v.allowDSS(r, allowed)
+	}
 	roles, err := v.rolesAt(r)
 	if err != nil {
 		v.change(r, nil, "document structure: %v", err)
@@ -173,6 +180,10 @@ func (v *run) checkRole(r int, ref pdf.Ref, ro role, old, cur pdf.Object, newFie
 	case roleCatalog:
 		if cd == nil || !v.equalExcept(od, cd, "AcroForm", "DSS") {
 			v.change(r, &ref, "the catalog was changed beyond /AcroForm")
+			return
+		}
+		if !v.dssRevs[r] && !v.equal(od.Get("DSS"), cd.Get("DSS")) {
+			v.change(r, &ref, "the catalog's /DSS was changed other than by a Document Security Store added after the last seal")
 			return
 		}
 		if oa, ca := od.Get("AcroForm"), cd.Get("AcroForm"); !v.equal(oa, ca) {

@@ -53,7 +53,21 @@ func FuzzVerify(f *testing.F) {
 	f.Add(forge(f, doc, der, forgery{sigs: 1, fields: 1, graph: 3}))
 	opt := verifier.Options{Trust: k.Trust, SealBoxes: k.Boxes(), Now: func() time.Time { return sealtest.Now },
 		Limits: pdf.Limits{MaxStreamSize: 1 << 20, MaxDecoded: 4 << 20}}
+	// A store after the last seal (PAdES B-LT), for the offline runs.
+	if pf, err := pdf.Parse(doc); err == nil {
+		if cat, root, err := pf.Catalog(pf.Latest()); err == nil {
+			n := pf.Size(pf.Latest())
+			c := cat.Clone()
+			c.Set("DSS", pdf.Ref{Num: n})
+			f.Add(appendRevision(f, doc, map[pdf.Ref]pdf.Object{root: c,
+				{Num: n}:     pdf.Dict{{Key: "Certs", Value: pdf.Array{pdf.Ref{Num: n + 1}}}, {Key: "CRLs", Value: pdf.Array{pdf.Ref{Num: n + 1}}}},
+				{Num: n + 1}: &pdf.Stream{Dict: pdf.Dict{}, Raw: k.Trust.Roots()[0].Raw}}))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Every other input offline: revocation data from its /DSS.
+		opt := opt
+		opt.Offline = len(data)%2 == 1
 		rep, err := verifier.Verify(data, opt)
 		if err != nil {
 			if !errors.Is(err, verifier.ErrNotPDF) || bytes.HasPrefix(data, []byte("%PDF-")) {

@@ -133,6 +133,22 @@ type Report struct {
 	Problems  []string  `json:"problems,omitempty"` // document-level failures
 	CheckedAt time.Time `json:"checked_at"`
 
+	// Long-term validation (ltv.go, archive.go). DocTimestamps are the
+	// document timestamps (PAdES B-LTA); ValidationTime is the time the
+	// document's validity is established at and TimeSource where it
+	// comes from (TimeFromDocTimestamp, TimeFromTimestamp or
+	// TimeFromVerifierClock); Offline says the revocation data came from
+	// the document's /DSS alone. Unprotected names the timestamps whose
+	// time-stamping certificate ended or was revoked with no later
+	// archive timestamp, and RenewBy is when a new archive timestamp is
+	// due.
+	DocTimestamps  []DocTimestamp `json:"document_timestamps,omitempty"`
+	ValidationTime time.Time      `json:"validation_time,omitzero"`
+	TimeSource     string         `json:"time_source,omitempty"`
+	Offline        bool           `json:"offline,omitempty"`
+	Unprotected    []string       `json:"unprotected_timestamps,omitempty"`
+	RenewBy        time.Time      `json:"renew_by,omitzero"`
+
 	work work // what the check cost (work.go); not part of the JSON
 }
 
@@ -203,6 +219,7 @@ func (r *Report) WriteText(w io.Writer) {
 			}
 		}
 	}
+	r.writeLTV(w)
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "  ✗ 修订 %d 改动 %s: %s\n", c.Revision, c.Object, c.Reason)
 	}
@@ -215,5 +232,32 @@ func (r *Report) WriteText(w io.Writer) {
 			have = append(have, s.Level)
 		}
 		fmt.Fprintf(w, "  the chain is not complete yet: sealed %s\n", strings.Join(have, " → "))
+	}
+}
+
+// writeLTV writes the document timestamps, the validation time and the
+// archive findings.
+func (r *Report) writeLTV(w io.Writer) {
+	for _, d := range r.DocTimestamps {
+		mark := "✓"
+		if !d.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(w, "  %s 文档时间戳 document timestamp %d (revision %d): %s (serial %s, %s)",
+			mark, d.Index, d.Revision, d.Time.Local().Format("2006-01-02 15:04:05.000"), d.Serial, d.TSA)
+		if d.Reason != "" {
+			fmt.Fprintf(w, ": %s", d.Reason)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.TimeSource != "" {
+		src := r.TimeSource
+		if r.Offline {
+			src += ", offline: revocation data from the document's /DSS"
+		}
+		fmt.Fprintf(w, "验证时间 validation time: %s (%s)\n", r.ValidationTime.Local().Format("2006-01-02 15:04:05"), src)
+	}
+	for _, u := range r.Unprotected {
+		fmt.Fprintf(w, "  ! %s\n", u)
 	}
 }

@@ -29,15 +29,17 @@ func (v *run) revokedSince(cert, root *smx509.Certificate) (time.Time, string, b
 // later fails with the reason; a seal made before T stays valid and the
 // report names the later revocation.
 func (v *run) checkRevocation(rep *Seal, cert, root *smx509.Certificate, at time.Time) {
-	if len(v.opt.CRLs) == 0 || root == nil {
+	if root == nil || (len(v.opt.CRLs) == 0 && !v.opt.Offline) {
 		return
 	}
-	checked := false
+	checked, current := false, false
 	for _, crl := range v.opt.CRLs {
 		if crl == nil || !bytes.Equal(crl.RawIssuer, root.RawSubject) || crl.CheckSignatureFrom(root) != nil {
 			continue
 		}
 		checked = true
+		// Issued after the seal's time, or current at it.
+		current = current || at.Before(crl.NextUpdate)
 		since, reason, ok := keys.RevokedSince(crl, cert)
 		if !ok {
 			continue
@@ -49,7 +51,11 @@ func (v *run) checkRevocation(rep *Seal, cert, root *smx509.Certificate, at time
 			return
 		}
 	}
-	if checked {
+	switch {
+	case v.opt.Offline && !current:
+		fail(rep, CheckRevocation, "offline: the document's /DSS has no CRL of %s issued after the seal's time %s or current at it",
+			root.Subject.CommonName, at.Format(time.RFC3339))
+	case checked:
 		pass(rep, CheckRevocation)
 	}
 }

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jilin-health/cardseal/internal/lru"
@@ -58,7 +59,7 @@ func (v *run) validationTime(s *found) time.Time {
 		fail(rep, CheckTimestamp, "the timestamp stamps another signature: %v", err)
 		return v.now
 	}
-	tsaRoot, err := v.opt.Trust.Verify(tok.Signer, tok.Certs, tok.GenTime)
+	tsaRoot, err := v.opt.Trust.Verify(tok.Signer, slices.Concat(tok.Certs, v.dssCerts), tok.GenTime)
 	if err != nil {
 		fail(rep, CheckTimestamp, "the time-stamping authority's certificate: %v", err)
 		return v.now
@@ -86,6 +87,8 @@ func (v *run) validationTime(s *found) time.Time {
 		return v.now
 	}
 	pass(rep, CheckTimestamp)
+	v.stamped = append(v.stamped, stampedTime{label: fmt.Sprintf("seal %d's timestamp", rep.Index),
+		at: tok.GenTime, tsa: tok.Signer, root: tsaRoot, rev: s.rev})
 	rep.ValidationTime, rep.TimeSource = tok.GenTime, TimeFromTimestamp
 	return tok.GenTime
 }

@@ -202,10 +202,12 @@ func BenchmarkVerify(b *testing.B) {
 	opt := f.options()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(f.sealed[3])))
+	stop := cpuMetric(b)
 	for b.Loop() {
 		rep, err := verifier.Verify(f.sealed[3], opt)
 		if err != nil || rep.Verdict != verifier.Valid {
 			b.Fatalf("%v %v", err, rep.Reasons())
 		}
 	}
+	stop()
 }

@@ -3,11 +3,12 @@ package verifier
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -43,6 +44,10 @@ type Options struct {
 	// seal's certificate chains to decide whether it was revoked before
 	// the seal's validation time (revocation.go).
 	CRLs []*smx509.RevocationList
+	// Offline takes the revocation data from the document's Document
+	// Security Store alone (dss.go), in place of CRLs: every seal's root
+	// must have a CRL there that was current at the seal's time.
+	Offline bool
 	// Limits bound the PDF reader. Zero fields mean pdf.DefaultLimits,
 	// except the verifier's tighter bounds (work.go): 32 768
 	// cross-reference entries, 65 536 objects parsed, and the file's
@@ -78,7 +83,8 @@ type found struct {
 	a, b, end  int64
 	stopped    bool // a check failed; the later stages skip the seal
 	revision   *pdf.Revision
-	sharedWith int // other fields naming the same dictionary
+	sharedWith int  // other fields naming the same dictionary
+	docStamp   bool // a document timestamp (ltv.go), not a seal
 }
 
 func (s *found) fail(name, format string, a ...any) {
@@ -151,6 +157,12 @@ type run struct {
 	err   error // the context ended: no verdict
 	over  bool  // the difference analysis spent its allowance
 
+	// Long-term validation (ltv.go, dss.go, archive.go).
+	stamps   []*docStamp
+	stamped  []stampedTime
+	dssCerts []*smx509.Certificate // offline: the certificates of /DSS
+	dssRevs  map[int]bool          // revisions whose new /DSS the analysis accepts
+
 	firstPage *pdf.Page // page 1 at the newest revision, once looked up
 	pageErr   error
 	roleCache map[int]rolesAt
@@ -178,6 +190,8 @@ func (v *run) check() {
 		v.rep.problem("signature fields: %v", err)
 		return
 	}
+	fields = v.splitStamps(fields)
+	v.readDSS()
 	if len(fields) == 0 {
 		v.rep.problem("the document carries no seal")
 		return
@@ -211,6 +225,11 @@ func (v *run) check() {
 	if !v.alive() {
 		return
 	}
+	v.checkStamps()
+	if !v.alive() {
+		return
+	}
+	v.archive()
 	v.checkChain()
 	v.diff()
 	if !v.alive() {
@@ -373,11 +392,14 @@ func (v *run) locate(s *found) {
 // entry e of revision defRev (FuzzSigDict calls it with fuzzed ones).
 func (v *run) locateDict(s *found, e pdf.XrefEntry, defRev int, sd pdf.Dict) {
 	f := v.f
-	if t, ok := sd.Name("Type"); ok && t != "Sig" {
+	if t, ok := sd.Name("Type"); ok && t != "Sig" && !(s.docStamp && t == "DocTimeStamp") {
 		s.fail(CheckByteRange, "signature dictionary has /Type /%s", t)
 		return
 	}
-	if sf, _ := sd.Name("SubFilter"); sf != "adbe.pkcs7.detached" && sf != "ETSI.CAdES.detached" {
+	if sf, _ := sd.Name("SubFilter"); s.docStamp && sf != "ETSI.RFC3161" {
+		s.fail(CheckContents, "a document timestamp's /SubFilter is /%s, not /ETSI.RFC3161", sf)
+		return
+	} else if !s.docStamp && sf != "adbe.pkcs7.detached" && sf != "ETSI.CAdES.detached" {
 		s.fail(CheckContents, "/SubFilter /%s is not a detached CMS signature", sf)
 		return
 	}
@@ -443,37 +465,23 @@ func (v *run) locateDict(s *found, e pdf.XrefEntry, defRev int, sd pdf.Dict) {
 // the signed revision's startxref names its own section, and /Contents
 // is one DER CMS plus zero padding that parses.
 func (v *run) contents(s *found) {
-	rep, a, b := s.report, s.a, s.b
-	if !bytes.HasSuffix(bytes.TrimRight(v.data[s.entry.Offset:a], " \t\r\n\f\x00"), []byte("/Contents")) {
-		s.fail(CheckByteRange, "the gap in /ByteRange is not this dictionary's /Contents value")
-		return
-	}
-	if v.data[a] != '<' || v.data[b-1] != '>' {
-		s.fail(CheckByteRange, "the gap in /ByteRange is not a hex string")
-		return
-	}
-	if !xrefPoints(v.data, s.revision) {
-		s.fail(CheckByteRange, "the signed revision's startxref does not point at its cross-reference section")
+	rep := s.report
+	raw, reason := v.gap(s)
+	if reason != "" && !strings.HasPrefix(reason, "/Contents") {
+		s.fail(CheckByteRange, "%s", reason)
 		return
 	}
 	pass(rep, CheckByteRange)
 	if s.end == int64(len(v.data)) || s.end == int64(len(bytes.TrimRight(v.data, " \t\r\n"))) {
 		rep.Coverage = "entire_file"
 	}
+	if reason != "" {
+		s.fail(CheckContents, "%s", reason)
+		return
+	}
 
 	// /Contents: one DER object plus zero padding, and equal to the
-	// value the parser read.
-	hexGap := v.data[a+1 : b-1]
-	raw := make([]byte, hex.DecodedLen(len(hexGap)))
-	if _, err := hex.Decode(raw, hexGap); err != nil || len(hexGap)%2 != 0 {
-		s.fail(CheckContents, "/Contents is not a hex string")
-		return
-	}
-	cv, ok := s.dict.Get("Contents").(pdf.String)
-	if !ok || !bytes.Equal(cv.Bytes, raw) {
-		s.fail(CheckContents, "/Contents differs from the bytes excluded by /ByteRange")
-		return
-	}
+	// value the parser read (gap).
 	der, err := seal.TrimPadding(raw)
 	if err != nil {
 		s.fail(CheckContents, "%v", err)
@@ -514,7 +522,7 @@ func (v *run) verifySeal(s *found) {
 	rep.NotBefore, rep.NotAfter = cert.NotBefore, cert.NotAfter
 	at := v.validationTime(s)
 	v.work.chains++
-	if root, err := v.opt.Trust.Verify(cert, signed.Certs, at); err != nil {
+	if root, err := v.opt.Trust.Verify(cert, slices.Concat(signed.Certs, v.dssCerts), at); err != nil {
 		fail(rep, CheckCertificate, "%v", err)
 	} else {
 		rep.Province = keys.Province(root)

@@ -44,7 +44,7 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 // help' lists them. The commands are declared beside their run functions.
 var commands = []*command{
 	cmdInit, cmdServe, cmdCard, cmdSeal, cmdVerify,
-	cmdOrg, cmdUser, cmdKeys, cmdCA, cmdConfig, cmdAudit, cmdBackup, cmdRestore, cmdDataKey, cmdPopulation,
+	cmdOrg, cmdUser, cmdKeys, cmdCA, cmdConfig, cmdAudit, cmdBackup, cmdRestore, cmdDataKey, cmdPopulation, cmdRenew,
 }
 
 // env is what a running command gets besides its flags: where to write,

@@ -49,6 +49,12 @@ func TestCLICompromisedKeyDrill(t *testing.T) {
 		t.Fatalf("CRL distribution points %v", town.CRLDistributionPoints)
 	}
 
+	// A first CRL, revoking nothing, installed before any card is
+	// sealed: the issuing seal puts it in the card's /DSS.
+	crl0 := p("crl0.pem")
+	must("ca", "crl", "--dir", offline, "--out", crl0, "--next-update", "48h")
+	must("keys", "crl", "--dir", server, "--in", crl0)
+
 	// Revocation times have a CRL's precision, whole seconds. The second
 	// card is sealed by a server whose clock is 5 s ahead (within the
 	// allowed drift set here), so that T — the second after the first
@@ -117,5 +123,26 @@ func TestCLICompromisedKeyDrill(t *testing.T) {
 	// Without the CRL, nothing is known of the revocation.
 	if code, _ := verify("--trust", filepath.Join(offline, "trust.pem"), after); code != 0 {
 		t.Fatalf("card sealed after T, no CRL: %d", code)
+	}
+
+	// Offline, with the roots and the card's embedded /DSS alone (PAdES
+	// B-LTA): the card sealed before T is valid at its document
+	// timestamp's time; a card the township seals after T, issued once
+	// the revoking CRL is installed, carries that CRL and is invalid.
+	trust := filepath.Join(offline, "trust.pem")
+	if code, out := verify("--offline", "--trust", trust, before); code != 0 || !strings.Contains(out, `"offline": true`) ||
+		!strings.Contains(out, `"time_source": "document_timestamp"`) || !strings.Contains(out, `"document_timestamps"`) {
+		t.Fatalf("offline, card sealed before T: %d\n%s", code, out)
+	}
+	late := seal("late", func() time.Time { return time.Now().Add(5 * time.Second) })
+	if code, out := verify("--offline", "--trust", trust, late); code != 1 || !strings.Contains(out, "revoked (keyCompromise)") {
+		t.Fatalf("offline, card sealed after T with the revoking CRL embedded: %d\n%s", code, out)
+	}
+	if code, out, _ := cli(t, "verify", "--offline", "--trust", trust, before); code != 0 || !strings.Contains(out, "验证时间 validation time") ||
+		!strings.Contains(out, "document_timestamp, offline") {
+		t.Fatalf("offline text report: %d\n%s", code, out)
+	}
+	if code, _, stderr := cli(t, "verify", "--offline", "--trust", trust, "--crl", crl, before); code != 2 || !strings.Contains(stderr, "drop --crl") {
+		t.Fatalf("offline with --crl: %d %s", code, stderr)
 	}
 }

@@ -68,6 +68,16 @@ is refused and nothing is written.`,
 			if err != nil {
 				return err
 			}
+			// The seal that completes the chain adds the long-term
+			// validation data: /DSS with the installed CRL, then a
+			// document timestamp (PAdES B-LTA).
+			crls, err := ks.CRLs()
+			if err != nil {
+				return err
+			}
+			if sealed, err = sealer.FinishCard(ctx, sealed, crls, e.now()); err != nil {
+				return err
+			}
 			if err := os.WriteFile(*outFile, sealed, 0o644); err != nil {
 				return err
 			}

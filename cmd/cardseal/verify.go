@@ -23,7 +23,7 @@ import (
 
 var cmdVerify = &command{
 	name:  "verify",
-	args:  "[--dir DIR | --trust roots.pem] [--crl CRL.pem] [--json] [--policy card] CARD.pdf",
+	args:  "[--dir DIR | --trust roots.pem] [--crl CRL.pem | --offline] [--json] [--policy card] CARD.pdf",
 	short: "check every seal of a PDF (exit 0 valid, 1 invalid or incomplete, 2 could not check)",
 	long: `Verify checks a card PDF's seal chain against the trusted roots: each seal's
 signature and certificate, the order village → township → county, the
@@ -35,22 +35,36 @@ The roots are the data directory's trust list, or --trust; other provinces'
 roots come in a trust bundle signed by ours (Art. 7a): --trust-bundle, or
 DIR/keys/trust-bundle.pem when present.
 
-With --offline it checks a card PDF (or a version-1 QR URL or token) against a
-signed status list (--status, from /api/v1/status-list) with no network: exit
-0 valid, 1 voided, revoked, superseded, forged or a stale list.`,
+With --offline alone it validates a card with the data embedded in it (PAdES
+B-LT/B-LTA, docs/seal-format.md "Long-term validation"): the roots of the trust
+list given, the certificates and CRLs of the document's /DSS and nothing else;
+the report names the validation time it used (the latest document timestamp,
+else the latest signature timestamp). A card without /DSS is invalid offline.
+
+With --offline --status LIST.json it checks a card PDF (or a version-1 QR URL or
+token) against a signed status list (from /api/v1/status-list) with no network:
+exit 0 valid, 1 voided, revoked, superseded, forged or a stale list.`,
 	settings: dirFlag,
 	errExit:  2,
 	flags: func(fs *flag.FlagSet) runFunc {
 		trust := fs.String("trust", "", "PEM bundle of trusted root certificates (instead of --dir)")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		policy := fs.String("policy", "card", "chain policy: card (a re-birth card its county seal claims as rebirth-direct is accepted, Art. 17), rebirth-direct, rebirth-form or notice")
-		offline := fs.Bool("offline", false, "check a card PDF (or a version-1 QR URL or token) against a signed status list, with no network")
+		offline := fs.Bool("offline", false, "validate with the document's embedded /DSS data alone; with --status, check against a signed status list")
 		status := fs.String("status", "", "signed status list (JSON) for --offline")
 		bundle := fs.String("trust-bundle", "", "other provinces' roots, signed by our root (Art. 7a; default DIR/keys/trust-bundle.pem when present)")
 		crlFile := fs.String("crl", "", "certificate revocation list of the root (PEM or DER, from /crl or 'ca crl'; default DIR/keys/crl.pem when present)")
 		return func(ctx context.Context, e *env, args []string) error {
-			if *offline {
-				if len(args) != 1 || *status == "" {
+			if *offline && *status == "" {
+				if len(args) != 1 {
+					return usageError{"verify --offline takes one card PDF (with --status LIST.json: a PDF, QR URL or token)"}
+				}
+				if *crlFile != "" {
+					return usageError{"verify --offline takes the revocation data from the document's /DSS alone; drop --crl"}
+				}
+			}
+			if *offline && *status != "" {
+				if len(args) != 1 {
 					return usageError{"verify --offline takes --status LIST.json and one card PDF, QR URL or token"}
 				}
 				tl, err := trustList(e, *trust)
@@ -81,11 +95,12 @@ signed status list (--status, from /api/v1/status-list) with no network: exit
 			if err != nil {
 				return err
 			}
-			crls, err := loadCRLs(e, *crlFile, *trust != "")
-			if err != nil {
-				return err
+			opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol), Offline: *offline}
+			if !*offline {
+				if opt.CRLs, err = loadCRLs(e, *crlFile, *trust != ""); err != nil {
+					return err
+				}
 			}
-			opt := verifier.Options{Trust: tl, Policy: pol, SealBoxes: lifecycle.SealBoxes(pol), CRLs: crls}
 			rep, err := verifier.Verify(data, opt)
 			if err != nil {
 				return withHint(err, "give a PDF file")

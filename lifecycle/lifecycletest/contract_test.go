@@ -76,6 +76,7 @@ func testPorts(t *testing.T, b backend) {
 		{"list and page", testList},
 		{"seal", testSeal},
 		{"seal barred by the couple", testSealBar},
+		{"archive revision", testArchive},
 		{"status", testStatus},
 		{"applicant", testApplicant},
 		{"approvals", testApprovals},
