@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs cardseal's tests on a fresh machine: installs the Debian packages the
-# tests drive (poppler, zbar, qpdf, fonts tooling) when they are missing,
+# tests drive (poppler, zbar, qpdf, chromium, a CJK font) when they are missing,
 # then runs go test over every package. Extra arguments go to go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,10 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v chromium >/dev/null || need+=(chromium)
+# A CJK font, so that the browser tests measure (and the screenshots show)
+# real Chinese glyphs: the layout checks (no wrapped labels, nothing wider
+# than the viewport) depend on their widths.
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}" >&2
   SUDO=""
