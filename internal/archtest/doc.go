@@ -1,7 +1,8 @@
 // Package archtest holds the tests of the module's shape, which no single
 // package can check about itself: the dependency rules between the
-// packages (deps_test.go, over `go list`) and the size of the application
-// packages' files (size_test.go). It has no code of its own.
+// packages (deps_test.go, over `go list`) and the size of every
+// package's non-test Go files, at most 600 lines (size_test.go). It has no
+// code of its own.
 //
 // The rules, in short (docs/architecture.md explains them):
 //   - api does not import store; handlers reach the registry only through

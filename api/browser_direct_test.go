@@ -1,0 +1,116 @@
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/jilin-health/cardseal/card"
+)
+
+// directViewports are the sizes the Art. 17 pages are walked at: a clerk
+// on a phone and the office screen, axe-core at both.
+var directViewports = []viewport{
+	{"360x740", 360, 740, true, true},
+	{"1366x768", 1366, 768, false, true},
+}
+
+// TestBrowserArt17Pages walks the console's pages of Art. 17 in chromium
+// at 360×740 and 1366×768, each state with zero axe-core violations, no
+// wider than its viewport and with tap targets of 44 px: the village's
+// card page with its 预审上报县级 button, the county's
+// 再生育预审上报名单 empty and then listing the card, the direct-issue
+// confirmation, the same after a wrong password (nothing issued), and the
+// card page once the county issued it directly.
+func TestBrowserArt17Pages(t *testing.T) {
+	bctx := browser(t)
+	v := newEnv(t, Options{})
+	hs := httptest.NewServer(v.e)
+	t.Cleanup(hs.Close)
+	c := v.create(t, rebirthApplicant(t))
+	path := "/console/cards/" + c.ID
+	shots := t.TempDir()
+
+	village := newTab(t, bctx, hs.URL, "village")
+	village.login("220102001001")
+	county := newTab(t, bctx, hs.URL, "county")
+	county.login("220102")
+
+	for _, vp := range directViewports {
+		county.viewport(vp)
+		county.open("/console/pre-reviews")
+		if county.count("#prereviews-empty") != 1 {
+			t.Fatalf("%s: the list before any report does not say it is empty", vp.name)
+		}
+		county.audit(vp.name + " empty pre-review list")
+		village.viewport(vp)
+		village.open(path)
+		if village.count("#prereview-button") != 1 {
+			t.Fatalf("%s: the village's card page offers no 预审上报县级", vp.name)
+		}
+		village.audit(vp.name + " card with 预审上报")
+	}
+
+	if st := village.submit("预审上报县级", "#prereview-button"); st != http.StatusOK {
+		t.Fatalf("pre-review: %d", st)
+	}
+	if got := village.text(".flash"); !strings.Contains(got, "已预审上报") {
+		t.Fatalf("after 预审上报 the page says %q", got)
+	}
+
+	for _, vp := range directViewports {
+		prefix := ""
+		if vp.phone {
+			prefix = "phone-"
+		}
+		county.viewport(vp)
+		county.open("/console/pre-reviews")
+		if county.count("#prereview-"+c.ID) != 1 {
+			t.Fatalf("%s: the county's list lacks card %s", vp.name, c.Number)
+		}
+		county.audit(vp.name + " pre-review list")
+		county.shot(shots, prefix+"console-prereviews")
+
+		if st := county.submit("open the direct-issue confirmation", "#prereview-"+c.ID+" a.button"); st != http.StatusOK {
+			t.Fatalf("%s: confirmation page: %d", vp.name, st)
+		}
+		if county.count("#direct-reason") != 1 || county.count("#confirm-direct") != 1 {
+			t.Fatalf("%s: the confirmation asks no reason or has no button", vp.name)
+		}
+		county.audit(vp.name + " direct confirmation")
+		county.shot(shots, prefix+"console-direct-confirm")
+	}
+
+	county.do("a wrong password",
+		chromedp.SendKeys(chromedp.CSS("#direct-reason"), "村、乡预审上报"),
+		chromedp.SendKeys(chromedp.CSS("#confirm-password"), "wrong password"))
+	if st := county.submit("confirm with a wrong password", "#confirm-direct"); st != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", st)
+	}
+	if got := v.fullCard(c.ID); got.Status != card.StatusDraft || len(got.Seals) != 0 {
+		t.Fatalf("a wrong password issued the card: %s, %d seals", got.Status, len(got.Seals))
+	}
+	if county.value("#direct-reason") != "村、乡预审上报" {
+		t.Fatalf("the reason typed is lost after a wrong password: %q", county.value("#direct-reason"))
+	}
+	county.audit("1366x768 direct confirmation, wrong password")
+
+	county.do("the password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), testPassword))
+	if st := county.submit("confirm 直接办理", "#confirm-direct"); st != http.StatusOK {
+		t.Fatalf("direct issue: %d", st)
+	}
+	if got := v.fullCard(c.ID); got.Status != card.StatusIssued || len(got.Seals) != 1 {
+		t.Fatalf("after 直接办理: %s with %d seals", got.Status, len(got.Seals))
+	}
+	if county.count("#direct-issued") != 1 {
+		t.Fatal("the card page does not say the card was issued directly")
+	}
+	county.audit("1366x768 card issued directly")
+	county.shot(shots, "console-card-direct")
+	county.viewport(directViewports[0])
+	county.open(path)
+	county.audit("360x740 card issued directly")
+}
