@@ -72,6 +72,14 @@ func TestBrowserArt17Pages(t *testing.T) {
 			t.Fatalf("%s: the county's list lacks card %s", vp.name, c.Number)
 		}
 		county.audit(vp.name + " pre-review list")
+		// The action is on screen without scrolling sideways: on a
+		// phone the list's rows stack.
+		var right float64
+		county.eval("the direct-issue button's right edge",
+			`document.querySelector("#prereview-`+c.ID+` a.button").getBoundingClientRect().right`, &right)
+		if right > float64(vp.w) {
+			t.Fatalf("%s: the 县级直接办理 button ends at %.0f px, beyond the %d px viewport", vp.name, right, vp.w)
+		}
 		county.shot(shots, prefix+"console-prereviews")
 
 		if st := county.submit("open the direct-issue confirmation", "#prereview-"+c.ID+" a.button"); st != http.StatusOK {
