@@ -427,6 +427,18 @@ func TestArt23PopulationRegister(t *testing.T) {
 		if got := v.fullCard(other.ID).Applicant.Materials; got[card.MatHukou] != card.PopulationDB || got[card.MatMarriage] != card.Missing {
 			t.Fatalf("materials with another marriage date: %v", got)
 		}
+		// A counter application with no materials record (the clerk
+		// checked every original): the register's proof is written in,
+		// and the rest stay provided — the file is complete, its Art. 19
+		// clock runs from the day it was taken.
+		counter := v.create(t, coupleApplicant(t, 71, func(a *card.Applicant) { a.Type, a.ChildOrder = card.Second, 2 }))
+		cc := v.fullCard(counter.ID)
+		if got := cc.Applicant.Materials; got[card.MatHukou] != card.PopulationDB || got[card.MatMarriage] != card.PopulationDB || got[card.MatIDCards] != card.Provided {
+			t.Fatalf("a counter application's materials after the import: %v", got)
+		}
+		if m := cc.Applicant.MissingMaterials(); len(m) != 0 || cc.CompleteAt.IsZero() {
+			t.Fatalf("a counter application proved by the register is incomplete: missing %v, complete at %v", m, cc.CompleteAt)
+		}
 		stranger := v.create(t, coupleApplicant(t, 72))
 		// The comparison report.
 		var rep struct{ Mismatches []MismatchView }

@@ -126,14 +126,31 @@ func (s *Service) fromPopulation(ctx context.Context, app *card.Applicant) error
 	if err != nil {
 		return err
 	}
-	for _, mat := range proven(app, m, f) {
-		// Only what is still missing (or left to the counter): never
-		// over a material provided, sent online or under review.
+	proved := proven(app, m, f)
+	if len(proved) == 0 {
+		return nil
+	}
+	if app.Materials == nil {
+		// No record: the counter checked every required material
+		// (card.Applicant.MissingMaterials). Writing the register's
+		// proof into a new record must not make the others missing:
+		// they are provided, the register's are proved by it.
+		app.Materials = map[card.Material]card.MaterialState{}
+		for _, mat := range card.RequiredMaterials(card.CaseOf(app)) {
+			app.Materials[mat] = card.Provided
+		}
+		for _, mat := range proved {
+			if card.Requires(app, mat) {
+				app.Materials[mat] = card.PopulationDB
+			}
+		}
+		return nil
+	}
+	for _, mat := range proved {
+		// Only what is still missing: never over a material provided,
+		// sent online or under review.
 		if st, ok := app.Materials[mat]; !card.Requires(app, mat) || (ok && st != card.Missing) {
 			continue
-		}
-		if app.Materials == nil {
-			app.Materials = map[card.Material]card.MaterialState{}
 		}
 		app.Materials[mat] = card.PopulationDB
 	}
