@@ -322,8 +322,9 @@ func TestArt19CrossProvinceFlag(t *testing.T) {
 		if !strings.Contains(page, `id="form-cross-province"`) || !strings.Contains(page, reason) || !strings.Contains(page, "办结期限 "+due(20)) {
 			t.Fatalf("card page: %s", grepLines(page, "外省"))
 		}
-		if r := ck.post("/console/cards/"+c.ID+"/cross-province", url.Values{"reason": {""}}); r.Code == http.StatusSeeOther {
-			t.Fatalf("the console took a finding without a reason")
+		if r := ck.post("/console/cards/"+c.ID+"/cross-province", url.Values{"reason": {" "}}); r.Code != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(r.body), "外省核实未登记：请填写理由") || !strings.Contains(string(r.body), `id="form-cross-province"`) {
+			t.Fatalf("a finding without a reason: %d, not the card page with the error", r.Code)
 		}
 		if r := ck.post("/console/cards/"+c.ID+"/cross-province", url.Values{"reason": {"经核实户籍已迁入本省"}}); r.Code != http.StatusSeeOther {
 			t.Fatalf("console finding: %d %s", r.Code, r.body)

@@ -116,6 +116,11 @@ func (s *server) consoleCrossProvince(c echo.Context) error {
 	}
 	on := c.FormValue("cross_province") == "on"
 	if _, err := s.svc.SetCrossProvince(c.Request().Context(), a, id, on, c.FormValue("reason")); err != nil {
+		// No reason (or one too long): the clerk stays on the card
+		// page and is told, as for a status change.
+		if k, _ := classify(err); k.slug == kindReason.slug {
+			return s.renderCard(c, k.status, "外省核实未登记：请填写理由（1 至 100 字，一行）。", changeForm{})
+		}
 		return err
 	}
 	s.log.Info("cross-province verification set", "request_id", requestIDOf(c), "card_id", id, "cross_province", on, "user", a.Username, "via", "console")

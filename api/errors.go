@@ -63,7 +63,7 @@ var (
 	kindInvalidApp      = kind{422, "invalid-application", "Invalid application", "申请信息不完整或格式不正确，请检查指明的字段。"}
 	kindUnknownVillage  = kind{422, "unknown-organisation", "Unknown organisation", "未知的区划代码或机构。"}
 	kindNewCard         = kind{422, "new-card-required", "New card required", "换发须指明已办结的新卡（new_card_id）。"}
-	kindReason          = kind{422, "reason-required", "Reason required", "须选择原因类别并填写说明。"}
+	kindReason          = kind{422, "reason-required", "Reason required", "须填写原因说明（作废、取消、不予办理还须选择原因类别）。"}
 	kindNotPDF          = kind{422, "not-pdf", "Not a PDF file", "上传的文件不是 PDF。"}
 	kindTooMany         = kind{429, "rate-limited", "Too many requests", "请求过于频繁，请稍后再试。"}
 	kindOnlineQuota     = kind{429, "online-quota", "Daily quota of online applications reached", "该村（居）今日的在线申请已达上限，请明日再试，或到村（居）委会现场申请。"}
