@@ -38,7 +38,7 @@ func (s *Service) SetCrossProvince(ctx context.Context, a Actor, id string, on b
 	if err := card.CheckLine("reason", reason); err != nil {
 		return nil, err
 	}
-	ev := s.event(a, audit.CardCrossProvince, id, "", map[string]any{
+	ev := s.event(a, audit.CardCrossProvince, id, reason, map[string]any{
 		"cross_province": on, "was": c.CrossProvince, "reason": reason, "limit": workday.Limit(on),
 	})
 	if err := s.reg.SetCrossProvince(ctx, id, on, reason, ev); err != nil {

@@ -129,10 +129,14 @@ func (s *Service) ReviewMaterial(ctx context.Context, a Actor, id string, m card
 	// file, and the clock starts.
 	done := completeAt(c.CompleteAt, app, s.Now())
 	detail := map[string]any{"material": m, "accepted": accept, "complete": !done.IsZero()}
+	// The history's 原因 column says which material and, when deficient,
+	// why: what the one-time notice will print.
+	why := m.Chinese() + "：合格"
 	if !accept {
 		detail["reason"] = reason
+		why = m.Chinese() + "：不合格，" + reason
 	}
-	ev := s.event(a, audit.CardReview, id, "", detail)
+	ev := s.event(a, audit.CardReview, id, why, detail)
 	if err := s.reg.UpdateApplicant(ctx, c.ID, sealed, done, ev); err != nil {
 		if errors.Is(err, card.ErrConflict) {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
