@@ -95,14 +95,14 @@ func (s *server) consoleSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	what := "姓名"
+	what, check := "姓名", "请核对姓名；姓名须完整，不支持部分匹配。"
 	if kind == lifecycle.SearchIDNumber {
-		what = "身份证号"
+		what, check = "身份证号", "请核对身份证号（18 位）。"
 	}
 	d := listData{consoleBase: s.base(c, "查找结果", "queue"), Tab: "search", Query: typed,
 		Heading: "查找结果：持卡人" + what + "为“" + typed + "”的服务卡",
 		Hint:    "仅列出本机构管辖范围内的服务卡。本次查找已记入审计日志（《规定》第十三条）。",
-		Empty:   "本机构管辖范围内没有持卡人" + what + "为“" + typed + "”的服务卡。请核对" + what + "；姓名须完整。"}
+		Empty:   "本机构管辖范围内没有持卡人" + what + "为“" + typed + "”的服务卡。" + check}
 	d.Find = typed
 	return s.renderList(c, http.StatusOK, d, cards)
 }
