@@ -34,10 +34,26 @@ directory) or CARDSEAL_KEY_PASSPHRASE.`,
 	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle, cmdCARevoke, cmdCACRL},
 }
 
-// caDir declares the --dir of the offline CA commands: the CA directory,
-// not a data directory.
+// caDir declares the --dir of the offline CA commands: the CA directory.
+// A demo data directory, whose CA directory is DATA_DIR/keys, may be
+// given as itself (caPath).
 func caDir(fs *flag.FlagSet, usage string) *string {
-	return fs.String("dir", "", usage)
+	d := new(string)
+	fs.Func("dir", usage, func(v string) error { *d = caPath(v); return nil })
+	return d
+}
+
+// caPath is the CA directory that --dir names: dir itself, or dir/keys
+// when dir is a data directory holding its root (a demo) and not a CA
+// directory.
+func caPath(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "root.crt")); err == nil {
+		return dir
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys", "root.crt")); err == nil {
+		return filepath.Join(dir, "keys")
+	}
+	return dir
 }
 
 var cmdCAInit = &command{

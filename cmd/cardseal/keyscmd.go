@@ -279,6 +279,11 @@ func printKeyStatus(e *env, ks *keys.FileStore, within time.Duration) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if w := crlWarning(ks, now); w != "" {
+		fmt.Fprintf(out, "WARNING: %s\n", w)
+	} else if crls, _ := ks.CRLs(); len(crls) == 1 {
+		fmt.Fprintf(out, "CRL number %v installed, next update %s\n", crls[0].Number, crls[0].NextUpdate.UTC().Format(time.RFC3339))
+	}
 	if soon > 0 {
 		fmt.Fprintf(out, "%d certificate(s) end within %d days: renew with keys csr → ca sign → keys import\n", soon, int(within.Hours()/24))
 	}
