@@ -56,6 +56,16 @@ func caPath(dir string) string {
 	return dir
 }
 
+// caPassphrase is the root key's passphrase of the CA directory, after
+// checking that it is one: a wrong --dir is named before any passphrase
+// is asked for.
+func caPassphrase(dir string) ([]byte, error) {
+	if _, err := os.Stat(filepath.Join(dir, "root.crt")); err != nil {
+		return nil, withHint(fmt.Errorf("%s holds no root CA: %w", dir, err), "give the CA directory 'cardseal ca init' made, or a demo data directory (its CA directory is DATA_DIR/keys)")
+	}
+	return config.OfflinePassphrase(dir)
+}
+
 var cmdCAInit = &command{
 	name:  "ca init",
 	args:  "--dir CA_DIR --province NAME --name NAME",
@@ -135,7 +145,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 			if *dryRun {
 				return nil
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}
@@ -195,7 +205,7 @@ DATA_DIR/keys/trust-bundle.pem; 'cardseal verify' reads it from there or from
 				}
 				roots = append(roots, tl.Roots()...)
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}

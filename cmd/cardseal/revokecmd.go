@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 )
 
@@ -75,7 +74,7 @@ at /crl.`,
 			if *dir == "" || *outFile == "" || len(args) != 0 || *next <= 0 {
 				return usageError{"--dir and --out are required, --next-update must be positive"}
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}
