@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +71,53 @@ func TestCLICADemoDir(t *testing.T) {
 	// A directory that is neither still fails, naming root.crt.
 	if code, _, stderr := cli(t, "ca", "crl", "--dir", dir, "--out", crl); code == 0 || !strings.Contains(stderr, "root.crt") {
 		t.Fatalf("not a CA directory: %d %s", code, stderr)
+	}
+}
+
+// TestServeDemoCRL: serve over a demo data directory without a CRL (one
+// made before the demo issued CRLs) issues and installs one at start, and
+// GET /crl serves it.
+func TestServeDemoCRL(t *testing.T) {
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "serve-crl-passphrase")
+	d := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := cli(t, "init", "--dir", d, "--demo"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if err := os.Remove(filepath.Join(d, "keys", keys.CRLFile)); err != nil {
+		t.Fatal(err)
+	}
+	settings := serveFlags(t, "--dir", d, "--addr", "127.0.0.1:0", "--demo-password", e2ePassword)
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	started, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, settings, serveOptions{started: func(a string) { started <- a }}, stdout, stderr)
+	}()
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	res, err := http.Get("http://" + addr + "/crl")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /crl: %d %s", res.StatusCode, b)
+	}
+	crl, err := keys.ParseCRL(b)
+	if err != nil || crl.Number.Int64() != 2 {
+		t.Fatalf("served CRL: %v %v", crl, err)
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "installed the demo root's CRL number 2") || strings.Contains(out, "warning: no CRL") {
+		t.Fatalf("serve's output:\n%s", out)
 	}
 }
