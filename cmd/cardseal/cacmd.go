@@ -30,7 +30,9 @@ var cmdCA = &command{
 it creates the root, issues the servers' seal and platform certificates from
 their requests, and signs other provinces' roots into a trust bundle. The root
 key's passphrase comes from CARDSEAL_KEY_PASSPHRASE_FILE (not inside the CA
-directory) or CARDSEAL_KEY_PASSPHRASE.`,
+directory) or CARDSEAL_KEY_PASSPHRASE. A demo data directory holds its root: its
+--dir may be the data directory (the CA directory is DATA_DIR/keys), and its
+generated passphrase is found as serve finds it.`,
 	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle, cmdCARevoke, cmdCACRL},
 }
 

@@ -212,7 +212,9 @@ var cmdKeysStatus = &command{
 	short: "list certificates and when they end (exit 1 if any expired or missing)",
 	long: `Status lists the data directory's certificates, their serials and when they
 end, and flags those ending within --within days (RENEW) and those expired,
-missing or unreadable, which make it exit 1. It needs no passphrase.`,
+missing or unreadable, which make it exit 1. It shows the installed CRL, and a
+WARNING when none is installed or it is past its next update: cards sealed then
+will not verify offline. It needs no passphrase.`,
 	settings: dirFlag,
 	flags: func(fs *flag.FlagSet) runFunc {
 		within := fs.Int("within", 90, "flag certificates that end within this many days")
