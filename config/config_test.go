@@ -342,6 +342,24 @@ func TestOfflinePassphrase(t *testing.T) {
 	if _, err := OfflinePassphrase(ca); !errors.Is(err, ErrPassphraseInside) {
 		t.Fatalf("a file in the CA directory: %v", err)
 	}
+	// A demo data directory's keys/ (its root key on the server) unlocks
+	// with the demo passphrase serve finds; another directory does not.
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "")
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE_FILE", "")
+	data := t.TempDir()
+	f, err := DemoPassphraseFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(f), 0o700)
+	os.WriteFile(f, []byte("generated\n"), 0o600)
+	if p, err := OfflinePassphrase(filepath.Join(data, "keys")); err != nil || string(p) != "generated" {
+		t.Fatalf("demo keys directory: %q %v", p, err)
+	}
+	if _, err := OfflinePassphrase(ca); !errors.Is(err, keys.ErrNoPassphrase) {
+		t.Fatalf("a CA directory read the demo passphrase: %v", err)
+	}
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", "typed")
 	// The server's settings are not read on the offline machine.
 	t.Setenv("CARDSEAL_KEY_PASSPHRASE_FILE", "")
 	t.Setenv("CARDSEAL_PASSPHRASE_FILE", inside)

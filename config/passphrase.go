@@ -47,14 +47,24 @@ func (s *Settings) Passphrase() ([]byte, error) {
 	if err == nil || !errors.Is(err, keys.ErrNoPassphrase) {
 		return p, err
 	}
-	f, ferr := DemoPassphraseFile(s.Dir)
-	if ferr != nil {
-		return nil, err
-	}
-	if b, rerr := os.ReadFile(f); rerr == nil {
-		return trimmed(b), nil
+	if p, ok := demoPassphrase(s.Dir); ok {
+		return p, nil
 	}
 	return nil, err
+}
+
+// demoPassphrase reads the generated passphrase of the demo data
+// directory dir (DemoPassphraseFile); ok is false when there is none.
+func demoPassphrase(dir string) (p []byte, ok bool) {
+	f, err := DemoPassphraseFile(dir)
+	if err != nil {
+		return nil, false
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, false
+	}
+	return trimmed(b), true
 }
 
 // PassphraseSource says where Passphrase looks first: a file (and the
@@ -116,7 +126,9 @@ func (s *Settings) NewDemoPassphrase() ([]byte, string, error) {
 // OfflinePassphrase is the passphrase of the province root key on the
 // offline CA machine, which has no config file: the file named by
 // CARDSEAL_KEY_PASSPHRASE_FILE, which must not lie in the CA directory,
-// else CARDSEAL_KEY_PASSPHRASE.
+// else CARDSEAL_KEY_PASSPHRASE, else — when the CA directory is a demo
+// data directory's keys/, whose root key is on the server — the demo
+// passphrase that serve finds (demoPassphrase).
 func OfflinePassphrase(caDir string) ([]byte, error) {
 	env := environ()
 	if f := env["CARDSEAL_KEY_PASSPHRASE_FILE"]; f != "" {
@@ -127,6 +139,11 @@ func OfflinePassphrase(caDir string) ([]byte, error) {
 	}
 	if p := env["CARDSEAL_KEY_PASSPHRASE"]; p != "" {
 		return []byte(p), nil
+	}
+	if filepath.Base(filepath.Clean(caDir)) == "keys" {
+		if p, ok := demoPassphrase(filepath.Dir(filepath.Clean(caDir))); ok {
+			return p, nil
+		}
 	}
 	return nil, keys.ErrNoPassphrase
 }

@@ -51,7 +51,9 @@ type Renewal struct {
 	Renewed []CardFinding `json:"renewed,omitempty"`
 	// Unprotected are the cards with a timestamp whose certificate ended
 	// or was revoked with no later archive timestamp (verifier
-	// Report.Unprotected), before this run's renewal.
+	// Report.Unprotected), or whose /DSS holds no CRL current at a seal's
+	// time, so that it cannot be validated offline (offlineGap), before
+	// this run's renewal.
 	Unprotected []CardFinding `json:"unprotected,omitempty"`
 	// Failed are the cards that do not verify or could not be renewed;
 	// they are left as they are.
@@ -114,6 +116,9 @@ func (s *Service) RenewTimestamps(ctx context.Context, window time.Duration, dry
 		for _, u := range rep.Unprotected {
 			r.Unprotected = append(r.Unprotected, CardFinding{c.Number, u})
 		}
+		if u := offlineGap(ctx, s.keys.TrustList(), pdf, c.Number, now); u != "" {
+			r.Unprotected = append(r.Unprotected, CardFinding{c.Number, u})
+		}
 		if rep.RenewBy.IsZero() || now.Add(window).Before(rep.RenewBy) {
 			return nil
 		}
@@ -142,6 +147,29 @@ func (s *Service) RenewTimestamps(ctx context.Context, window time.Duration, dry
 		return nil
 	})
 	return r, err
+}
+
+// offlineGap says why a card that verifies online cannot be validated
+// offline — with its /DSS alone (verifier Options.Offline), as
+// 'cardseal verify --offline' does: a seal with no CRL current at its
+// time, typically a card sealed while the server had no CRL installed.
+// "" when it can be, or when the offline run could not check.
+func offlineGap(ctx context.Context, tl *keys.TrustList, pdf []byte, number string, now time.Time) string {
+	rep, err := verifier.VerifyContext(ctx, pdf, verifier.Options{
+		Trust: tl, SealBoxes: CardSealBoxes(), DocID: number, Offline: true,
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		return ""
+	}
+	for _, sl := range rep.Seals {
+		for _, ck := range sl.Checks {
+			if !ck.OK && ck.Name == verifier.CheckRevocation {
+				return fmt.Sprintf("cannot be validated offline: seal %d: %s", sl.Index, ck.Reason)
+			}
+		}
+	}
+	return ""
 }
 
 // renewCard appends the archive revisions to one card and stores them.

@@ -30,14 +30,42 @@ var cmdCA = &command{
 it creates the root, issues the servers' seal and platform certificates from
 their requests, and signs other provinces' roots into a trust bundle. The root
 key's passphrase comes from CARDSEAL_KEY_PASSPHRASE_FILE (not inside the CA
-directory) or CARDSEAL_KEY_PASSPHRASE.`,
+directory) or CARDSEAL_KEY_PASSPHRASE. A demo data directory holds its root: its
+--dir may be the data directory (the CA directory is DATA_DIR/keys), and its
+generated passphrase is found as serve finds it.`,
 	sub: []*command{cmdCAInit, cmdCASign, cmdCABundle, cmdCARevoke, cmdCACRL},
 }
 
-// caDir declares the --dir of the offline CA commands: the CA directory,
-// not a data directory.
+// caDir declares the --dir of the offline CA commands: the CA directory.
+// A demo data directory, whose CA directory is DATA_DIR/keys, may be
+// given as itself (caPath).
 func caDir(fs *flag.FlagSet, usage string) *string {
-	return fs.String("dir", "", usage)
+	d := new(string)
+	fs.Func("dir", usage, func(v string) error { *d = caPath(v); return nil })
+	return d
+}
+
+// caPath is the CA directory that --dir names: dir itself, or dir/keys
+// when dir is a data directory holding its root (a demo) and not a CA
+// directory.
+func caPath(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "root.crt")); err == nil {
+		return dir
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys", "root.crt")); err == nil {
+		return filepath.Join(dir, "keys")
+	}
+	return dir
+}
+
+// caPassphrase is the root key's passphrase of the CA directory, after
+// checking that it is one: a wrong --dir is named before any passphrase
+// is asked for.
+func caPassphrase(dir string) ([]byte, error) {
+	if _, err := os.Stat(filepath.Join(dir, "root.crt")); err != nil {
+		return nil, withHint(fmt.Errorf("%s holds no root CA: %w", dir, err), "give the CA directory 'cardseal ca init' made, or a demo data directory (its CA directory is DATA_DIR/keys)")
+	}
+	return config.OfflinePassphrase(dir)
 }
 
 var cmdCAInit = &command{
@@ -119,7 +147,7 @@ what 'cardseal keys csr' printed on the server. --dry-run stops there.`,
 			if *dryRun {
 				return nil
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}
@@ -179,7 +207,7 @@ DATA_DIR/keys/trust-bundle.pem; 'cardseal verify' reads it from there or from
 				}
 				roots = append(roots, tl.Roots()...)
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}

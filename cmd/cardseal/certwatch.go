@@ -37,7 +37,8 @@ func watchCertificates(ctx context.Context, ks *keys.FileStore, tlsLeaf *x509.Ce
 // status' does (the files on disk, so an imported renewal counts), sets
 // the expiry gauge, and logs an error for each certificate that has ended
 // or cannot be read, a warning for each ending within the given time and
-// for an organisation or platform without a certificate.
+// for an organisation or platform without a certificate, and a warning
+// when no current CRL is installed (crlWarning).
 func checkCertificates(ks *keys.FileStore, tlsLeaf *x509.Certificate, g *api.CertificateExpiry, within time.Duration, now time.Time, log *slog.Logger) {
 	end := map[[2]string]time.Time{}
 	check := func(kind, id, name, serial string, notAfter time.Time) {
@@ -64,6 +65,9 @@ func checkCertificates(ks *keys.FileStore, tlsLeaf *x509.Certificate, g *api.Cer
 		case !st.Pending:
 			log.Warn("no certificate", "kind", st.Kind, "id", st.ID, "name", st.Name)
 		}
+	}
+	if w := crlWarning(ks, now); w != "" {
+		log.Warn("no current CRL", "problem", w)
 	}
 	if tlsLeaf != nil {
 		check("tls", "server", tlsLeaf.Subject.CommonName, fmt.Sprintf("%X", tlsLeaf.SerialNumber), tlsLeaf.NotAfter)

@@ -67,6 +67,12 @@ func TestCLIRenderSealVerify(t *testing.T) {
 	if rep.Verdict != "valid" || len(rep.Seals) != 3 || rep.Seals[0].Level != "village" || rep.Seals[2].Level != "county" {
 		t.Fatalf("report %+v", rep)
 	}
+	// The README's walkthrough ends offline: the demo installed its
+	// root's CRL, which the county's seal put in the /DSS (issue 17).
+	trust := filepath.Join(d, "keys", "trust.pem")
+	if code, stdout, stderr := cli(t, "verify", "--offline", "--trust", trust, in); code != 0 {
+		t.Fatalf("verify --offline of a fresh demo's card: %d %s %s", code, stdout, stderr)
+	}
 	if code, _, _ := cli(t, "verify", "--dir", d, p("sealed2.pdf")); code != 1 {
 		t.Fatalf("incomplete chain: exit %d, want 1", code)
 	}

@@ -91,6 +91,12 @@ func initDir(ctx context.Context, s *config.Settings, demo, saveFlags bool, out 
 	if err := seedOrgs(ctx, st, ks); err != nil {
 		return err
 	}
+	// The root key is here: its first CRL, so that /crl answers and the
+	// cards' /DSS lets them verify offline.
+	crl, err := issueDemoCRL(ks, pass, now)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "initialised %s: province root CA, platform key", s.Dir)
 	if demo {
 		fmt.Fprintf(out, ", %d demo organisations", len(prov.Orgs))
@@ -100,6 +106,7 @@ func initDir(ctx context.Context, s *config.Settings, demo, saveFlags bool, out 
 		fmt.Fprintf(out, "key passphrase generated and kept outside the data directory in %s\n", passFile)
 	}
 	fmt.Fprintf(out, "trust list: %s/keys/trust.pem\n", s.Dir)
+	fmt.Fprintf(out, "CRL number %v of the root installed (keys/%s, served at /crl), next update %s\n", crl.Number, keys.CRLFile, crl.NextUpdate.Format(time.RFC3339))
 	return nil
 }
 

@@ -212,7 +212,9 @@ var cmdKeysStatus = &command{
 	short: "list certificates and when they end (exit 1 if any expired or missing)",
 	long: `Status lists the data directory's certificates, their serials and when they
 end, and flags those ending within --within days (RENEW) and those expired,
-missing or unreadable, which make it exit 1. It needs no passphrase.`,
+missing or unreadable, which make it exit 1. It shows the installed CRL, and a
+WARNING when none is installed or it is past its next update: cards sealed then
+will not verify offline. It needs no passphrase.`,
 	settings: dirFlag,
 	flags: func(fs *flag.FlagSet) runFunc {
 		within := fs.Int("within", 90, "flag certificates that end within this many days")
@@ -278,6 +280,11 @@ func printKeyStatus(e *env, ks *keys.FileStore, within time.Duration) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if w := crlWarning(ks, now); w != "" {
+		fmt.Fprintf(out, "WARNING: %s\n", w)
+	} else if crls, _ := ks.CRLs(); len(crls) == 1 {
+		fmt.Fprintf(out, "CRL number %v installed, next update %s\n", crls[0].Number, crls[0].NextUpdate.UTC().Format(time.RFC3339))
 	}
 	if soon > 0 {
 		fmt.Fprintf(out, "%d certificate(s) end within %d days: renew with keys csr → ca sign → keys import\n", soon, int(within.Hours()/24))

@@ -25,7 +25,8 @@ ends (or was revoked) within --window, appends a new /DSS with the installed
 CRL and a new document timestamp of the platform's time-stamping authority
 (PAdES B-LTA), one card per transaction. It reports the cards renewed, the cards
 with a timestamp already past help (its certificate ended or was revoked with no
-later archive timestamp), the cards that do not verify, and whether the
+later archive timestamp) and those whose /DSS holds no CRL current at a seal's
+time (they cannot be validated offline), the cards that do not verify, and whether the
 authority's own certificate ends within the window (rotate it first). Run it
 from cron, e.g. monthly; servers may keep running. Exit 1 when a card failed or
 is unprotected.`,
@@ -106,7 +107,7 @@ func writeRenewal(e *env, r *lifecycle.Renewal, dryRun bool) {
 	if dryRun {
 		verb = "due (dry run, nothing changed)"
 	}
-	fmt.Fprintf(out, "checked %d cards; %s: %d\n", r.Checked, verb, len(r.Renewed))
+	fmt.Fprintf(out, "cards checked: %d; %s: %d\n", r.Checked, verb, len(r.Renewed))
 	for _, c := range r.Renewed {
 		fmt.Fprintf(out, "  %s %s: %s\n", verb, c.Number, c.Reason)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,7 +106,7 @@ func TestRenewTimestamps(t *testing.T) {
 		return got.Seq
 	}
 	now := time.Now
-	if code, out := renew(now, "--window", "7d"); code != 0 || !strings.Contains(out, "checked 1 cards; renewed: 0") || seq() != 3 {
+	if code, out := renew(now, "--window", "7d"); code != 0 || !strings.Contains(out, "cards checked: 1; renewed: 0") || seq() != 3 {
 		t.Fatalf("not due: %d seq %d\n%s", code, seq(), out)
 	}
 	// Due: the old certificate ends within 90 days.
@@ -145,5 +147,61 @@ func TestRenewTimestamps(t *testing.T) {
 	}
 	if code, _ := renew(after); code != 1 || seq() != 4 {
 		t.Fatalf("renewal with an ended TSA certificate: %d seq %d", code, seq())
+	}
+}
+
+// TestRenewTimestampsOffline: a card sealed while no CRL was installed
+// verifies online but not offline — its /DSS holds no CRL current at its
+// seals' time — and renew-timestamps reports it as unprotected, exit 1.
+// (TestRenewTimestamps: a card sealed with the demo's CRL is not.)
+func TestRenewTimestampsOffline(t *testing.T) {
+	const pass = "renew-offline-passphrase"
+	t.Setenv("CARDSEAL_KEY_PASSPHRASE", pass)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	mustAdmin(t, "init", "--dir", dir, "--demo")
+	if err := os.Remove(filepath.Join(dir, "keys", keys.CRLFile)); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keys.OpenDir(dir, []byte(pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.OpenURL(t, filepath.Join(dir, "cardseal.db"))
+	svc := lifecycle.NewService(st, ks, "http://127.0.0.1:8080")
+	tsaID, err := ks.TSAIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority, err := tsa.New(tsaID, st, tsa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetTimestamper(authority)
+	app, err := card.ParseApplicant(applicantJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *card.Card
+	for i, code := range []string{"220102001001", "220102001", "220102"} {
+		o, err := st.GetOrg(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := lifecycle.Actor{Username: code, Org: o}
+		if i == 0 {
+			if c, err = svc.Apply(ctx, a, app); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.Seal(ctx, a, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout bytes.Buffer
+	_, err = execute(ctx, []string{"renew-timestamps", "--dir", dir, "--dry-run"}, &env{stdout: &stdout, stderr: io.Discard, now: time.Now})
+	out := stdout.String()
+	if err == nil || !strings.Contains(out, "cards checked: 1") || !strings.Contains(out, "UNPROTECTED "+c.Number+": cannot be validated offline") {
+		t.Fatalf("card without a CRL: %v\n%s", err, out)
 	}
 }

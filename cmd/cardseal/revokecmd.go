@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jilin-health/cardseal/config"
 	"github.com/jilin-health/cardseal/keys"
 )
 
@@ -75,15 +74,11 @@ at /crl.`,
 			if *dir == "" || *outFile == "" || len(args) != 0 || *next <= 0 {
 				return usageError{"--dir and --out are required, --next-update must be positive"}
 			}
-			pass, err := config.OfflinePassphrase(*dir)
+			pass, err := caPassphrase(*dir)
 			if err != nil {
 				return err
 			}
-			ca, err := keys.OpenCADir(*dir, pass)
-			if err != nil {
-				return err
-			}
-			b, err := keys.IssueCRL(*dir, ca, e.now(), *next)
+			b, err := issueCRL(*dir, pass, e.now(), *next)
 			if err != nil {
 				return err
 			}
@@ -124,9 +119,9 @@ is not needed.`,
 			if err != nil {
 				return err
 			}
-			crl, err := ks.InstallCRL(b)
+			crl, err := installCRL(ks, b)
 			if err != nil {
-				return withHint(err, "install the CRL the offline CA of this province issued, the newest one")
+				return err
 			}
 			fmt.Fprintf(e.stdout, "installed CRL number %v (%d revoked, next update %s)\n", crl.Number, len(crl.RevokedCertificateEntries), crl.NextUpdate.Format(time.RFC3339))
 			return nil

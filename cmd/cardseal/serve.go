@@ -168,6 +168,23 @@ func runServe(ctx context.Context, s *config.Settings, o serveOptions, stdout, s
 	} else if made {
 		fmt.Fprintln(stdout, "created the demo province's time-stamping key (keys/tsa.crt)")
 	}
+	// A demo data directory (its root key here) renews its own CRL when
+	// none is current: one from before the demo issued CRLs, or a week
+	// old.
+	if hasRootKey(s.Dir) && crlWarning(ks, now()) != "" {
+		pass, err := s.Passphrase()
+		if err != nil {
+			return err
+		}
+		crl, err := issueDemoCRL(ks, pass, now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "issued and installed the demo root's CRL number %v (keys/%s), next update %s\n", crl.Number, keys.CRLFile, crl.NextUpdate.Format(time.RFC3339))
+	}
+	if w := crlWarning(ks, now()); w != "" {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	tsaID, err := ks.TSAIdentity()
 	if err != nil {
 		return withHint(fmt.Errorf("time-stamping key: %w", err), "every seal carries a timestamp of the platform's TSA: make its key with 'cardseal keys csr --tsa', have the offline CA sign it ('cardseal ca sign') and install it with 'cardseal keys import'")
