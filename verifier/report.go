@@ -151,8 +151,8 @@ type Report struct {
 	// Security Store the difference analysis accepted (0-based, in
 	// order); with DocTimestamps they say what the revisions after the
 	// last seal added.
-	DSSRevisions []int `json:"dss_revisions,omitempty"`
-	RenewBy        time.Time      `json:"renew_by,omitzero"`
+	DSSRevisions []int     `json:"dss_revisions,omitempty"`
+	RenewBy      time.Time `json:"renew_by,omitzero"`
 
 	work work // what the check cost (work.go); not part of the JSON
 }
