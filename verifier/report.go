@@ -147,12 +147,12 @@ type Report struct {
 	TimeSource     string         `json:"time_source,omitempty"`
 	Offline        bool           `json:"offline,omitempty"`
 	Unprotected    []string       `json:"unprotected_timestamps,omitempty"`
+	RenewBy        time.Time      `json:"renew_by,omitzero"`
 	// DSSRevisions are the revisions after the last seal whose Document
 	// Security Store the difference analysis accepted (0-based, in
 	// order); with DocTimestamps they say what the revisions after the
 	// last seal added.
-	DSSRevisions []int     `json:"dss_revisions,omitempty"`
-	RenewBy      time.Time `json:"renew_by,omitzero"`
+	DSSRevisions []int `json:"dss_revisions,omitempty"`
 
 	work work // what the check cost (work.go); not part of the JSON
 }
