@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -121,4 +123,30 @@ func TestBrowserArt17Pages(t *testing.T) {
 	county.viewport(directViewports[0])
 	county.open(path)
 	county.audit("360x740 card issued directly")
+
+	// The public pages of the card: the QR page and the file check's
+	// report, its technical details unfolded (the claim, the document
+	// timestamp, the validation time).
+	pdfPath := filepath.Join(t.TempDir(), "direct.pdf")
+	if err := os.WriteFile(pdfPath, v.currentPDF(c.ID), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	public := newTab(t, bctx, hs.URL, "public")
+	for _, vp := range directViewports {
+		public.viewport(vp)
+		public.open("/V/" + v.cardToken(c.ID))
+		if got := public.text(".verdict .explain"); !strings.Contains(got, "县级直接办理，第十七条") {
+			t.Fatalf("%s: the QR page says %q", vp.name, got)
+		}
+		public.audit(vp.name + " QR page of a direct card")
+		public.open("/upload")
+		public.do("choose pdf", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pdfPath}))
+		public.submit("upload pdf", "#upload-submit")
+		if public.count("#direct") != 1 || public.count("#seal-summary .step.done") != 1 {
+			t.Fatalf("%s: the report of a direct card lacks the Art. 17 section or its one seal", vp.name)
+		}
+		var open bool
+		public.eval("unfold the details", `document.querySelector("details#technical").open = true`, &open)
+		public.audit(vp.name + " upload report of a direct card")
+	}
 }

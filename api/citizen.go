@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
@@ -152,7 +154,11 @@ func (s *server) applySubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.pages.render(c, http.StatusCreated, "receipt.html", s.trackData(c, ap, app.Male.IDNumber, ""))
+	d, err := s.trackData(c, ap, app.Male.IDNumber, "")
+	if err != nil {
+		return err
+	}
+	return s.pages.render(c, http.StatusCreated, "receipt.html", d)
 }
 
 // trackPage is the data of /track.
@@ -162,6 +168,7 @@ type trackPage struct {
 	Errs             map[string]string
 	App              *lifecycle.Application
 	State, Explain   string
+	Progress         string // the heading of Levels, by the card's chain policy
 	Levels           []levelRow
 	Checklist        []checkRow
 	Requested        []materialField
@@ -218,8 +225,20 @@ type checkRow struct {
 	Name, State, Class, Note string
 }
 
-func (s *server) trackData(c echo.Context, ap *lifecycle.Application, id, flash string) *trackPage {
-	d := &trackPage{Number: ap.Card.Number, IDNumber: id, App: ap, Flash: flash, Errs: map[string]string{},
+func (s *server) trackData(c echo.Context, ap *lifecycle.Application, id, flash string) (*trackPage, error) {
+	// A card sealed and out of review is worded by the chain policy its
+	// stored PDF verifies as (Art. 17: the county's seal alone); one
+	// under review follows the ordinary chain until a seal says else.
+	policy := chain.Card.Name
+	if ap.Card.Seq > 0 && ap.Card.Status != card.StatusDraft && ap.Card.Status != card.StatusRefused {
+		p, err := s.checker.StoredPolicy(c.Request().Context(), ap.Card)
+		if err != nil {
+			return nil, err
+		}
+		policy = p
+	}
+	words := chainWordsFor(policy)
+	d := &trackPage{Progress: words.Progress, Number: ap.Card.Number, IDNumber: id, App: ap, Flash: flash, Errs: map[string]string{},
 		TypeTitle: ap.Card.Type.Title(), Village: s.svc.OrgName(c.Request().Context(), ap.Card.VillageCode)}
 	switch ap.Card.Status {
 	case card.StatusDraft:
@@ -230,13 +249,20 @@ func (s *server) trackData(c echo.Context, ap *lifecycle.Application, id, flash 
 			d.Explain = "您提交的材料正在审核。"
 		}
 	case card.StatusIssued:
-		d.State, d.Explain = "已办结", "服务卡已办结，三级电子印章齐全。请下载打印，黑白打印同样有效（第十六条）。"
+		d.State, d.Explain = "已办结", "服务卡已办结。请下载打印，黑白打印同样有效（第十六条）。"
+		if words.Valid != "" {
+			d.Explain = "服务卡已办结，" + words.Valid + "。请下载打印，黑白打印同样有效（第十六条）。"
+		}
 	case card.StatusRefused:
 		d.State, d.Explain = "不予办理", "受理单位决定不予办理，并出具了不予办理告知书（第十一条）。"
 	default:
 		d.State, d.Explain = ap.Card.Status.Chinese(), "此服务卡已不再有效。如有疑问，请联系发证的县级卫生健康部门。"
 	}
+	levels, known := chain.ForName(policy)
 	for _, l := range ap.Levels {
+		if known && !slices.Contains(levels.Levels, l.Level) {
+			continue // a level the card's chain does not have (Art. 17)
+		}
 		r := levelRow{Label: l.Level.Chinese(), Org: l.Org, Done: !l.Sealed.IsZero()}
 		if r.Done {
 			r.Time = chinaTime(l.Sealed)
@@ -249,7 +275,7 @@ func (s *server) trackData(c echo.Context, ap *lifecycle.Application, id, flash 
 	for _, m := range ap.Requested {
 		d.Requested = append(d.Requested, materialField{Code: string(m), Name: m.Chinese()})
 	}
-	return d
+	return d, nil
 }
 
 func checklistStates(ap *lifecycle.Application) string {
@@ -301,7 +327,11 @@ func (s *server) trackPost(c echo.Context) error {
 	if err != nil {
 		return s.trackErr(c, number, err)
 	}
-	return s.pages.render(c, http.StatusOK, "track.html", s.trackData(c, ap, id, "").withNotices(ns))
+	d, err = s.trackData(c, ap, id, "")
+	if err != nil {
+		return err
+	}
+	return s.pages.render(c, http.StatusOK, "track.html", d.withNotices(ns))
 }
 
 // trackUpload takes the materials a one-time notice asked for.
@@ -320,7 +350,11 @@ func (s *server) trackUpload(c echo.Context) error {
 		if err != nil {
 			return s.trackErr(c, number, err)
 		}
-		d := s.trackData(c, ap, id, "").withNotices(ns)
+		d, err := s.trackData(c, ap, id, "")
+		if err != nil {
+			return err
+		}
+		d.withNotices(ns)
 		d.Error, d.Errs = msg, f.Errs
 		if len(flash) > 0 {
 			d.Flash = flash[0]
@@ -395,7 +429,11 @@ func (s *server) trackPostal(c echo.Context) error {
 	if err != nil {
 		return s.trackErr(c, number, err)
 	}
-	d := s.trackData(c, ap, id, flash).withNotices(ns)
+	d, err := s.trackData(c, ap, id, flash)
+	if err != nil {
+		return err
+	}
+	d.withNotices(ns)
 	d.Error = msg
 	if perr != nil {
 		d.Post = addr

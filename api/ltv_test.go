@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,15 @@ func testIssuedCardIsBLTA(t *testing.T, st *store.DB) {
 	v.do(http.MethodPost, "/api/v1/verify", "", "application/pdf", pdf).json(t, &ua)
 	if ua.Report == nil || ua.Report.Verdict != "valid" {
 		t.Fatalf("upload: %+v", ua.Report)
+	}
+	// The file check's report shows the document timestamp with its
+	// authority, the validation time, and what the revisions after the
+	// last seal added.
+	page := v.uploadPage(t, pdf).Body.String()
+	for _, want := range []string{`id="doc-timestamps"`, "第 1 个文档时间戳", rep.DocTimestamps[0].TSA, `id="validation-time"`, "依据文档时间戳确定",
+		"最后一枚印章之后的版本只添加了长期验证数据（证书和证书吊销列表）和文档时间戳"} {
+		if want == "" || !strings.Contains(page, want) {
+			t.Errorf("upload report lacks %q", want)
+		}
 	}
 }

@@ -80,7 +80,7 @@ var verdicts = map[string]verdict{
 		"扫码得到的链接不完整（二维码可能污损、折叠或没有扫全），无法据此判断这张卡的真伪，这不表示卡是伪造的。",
 		"请重新扫描服务卡上的二维码；仍然不行时，请用卡上印制的卡号和核验码人工核验。"},
 	lifecycle.PublicValid: {"ok", "check", "有效",
-		"此服务卡由下方所列发证机关核发，村(居)、乡(镇、街道)、县三级电子印章齐全且经核验无误。",
+		"", // validAnswerExplain: by the card's chain policy
 		"请核对持卡人身份证件与上方显示的姓名、身份证号码（部分隐藏）是否一致。"},
 	lifecycle.PublicIncomplete: {"warn", "clock", "审批未完成",
 		"此服务卡尚未完成逐级审批盖章，暂不能作为有效证件使用。",
@@ -158,6 +158,9 @@ func (p *pages) renderVerify(c echo.Context, a *lifecycle.Answer) error {
 	v, ok := verdicts[a.Status]
 	if !ok {
 		v = verdicts[lifecycle.PublicUnknown]
+	}
+	if a.Status == lifecycle.PublicValid {
+		v.Explain = validAnswerExplain(a)
 	}
 	d := verifyData{Verdict: v, Answer: a, CheckedAt: chinaTime(a.CheckedAt), SupersededBy: a.SupersededBy, Download: download, Direct: a.Direct,
 		CheckByNumber: a.Status == incompleteLink || a.Status == lifecycle.PublicUnknown || a.Status == lifecycle.PublicForged}
@@ -357,6 +360,9 @@ var checkNames = map[string]string{
 	verifier.CheckChain:       "盖章顺序与管辖范围",
 	verifier.CheckAppearance:  "印章位置",
 	verifier.CheckTime:        "盖章时间",
+	verifier.CheckClaim:       "办理方式声明（如县级直接办理）",
+	verifier.CheckTimestamp:   "签名时间戳",
+	verifier.CheckRevocation:  "证书未被吊销",
 }
 
 var levelNames = map[string]string{"village": "村(居)级", "township": "乡(镇、街道)级", "county": "县级"}
@@ -365,8 +371,11 @@ type reportSeal struct {
 	Index                int
 	Level, Org, Code     string
 	Time, Serial, Reason string
-	OK                   bool
-	Checks               []reportCheck
+	// Timestamp and TSA: the seal's signature timestamp and its
+	// authority.
+	Timestamp, TSA string
+	OK             bool
+	Checks         []reportCheck
 }
 
 type reportCheck struct {
@@ -377,6 +386,10 @@ type reportCheck struct {
 type reportData struct {
 	Verdict   verdict
 	File      verdict
+	Words     chainWords
+	Direct    *reportDirect
+	LTV       reportLTV
+	Later     string // what the revisions after the first seal added
 	Seals     []reportSeal
 	Changes   []verifier.Change
 	Problems  []string
@@ -391,10 +404,9 @@ type reportData struct {
 }
 
 var fileVerdicts = map[verifier.Verdict]verdict{
-	verifier.Valid: {"ok", "check", "文件有效",
-		"文件中的三级电子印章齐全，每一枚都经核验无误，盖章后没有被修改。", ""},
-	verifier.Incomplete: {"warn", "clock", "审批未完成",
-		"文件中已有的电子印章核验无误，但三级印章尚不齐全。", ""},
+	// Explain by the policy the report names: fileVerdict.
+	verifier.Valid:      {"ok", "check", "文件有效", "", ""},
+	verifier.Incomplete: {"warn", "clock", "审批未完成", "", ""},
 	verifier.Invalid: {"bad", "cross", "文件无效",
 		"文件未通过核验：印章不真实、被篡改，或盖章后内容被修改。详见下方各项检查。", ""},
 }
@@ -427,11 +439,12 @@ func (s *server) uploadReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := reportData{File: fileVerdicts[rep.Verdict], Changes: rep.Changes, Problems: rep.Problems, Revisions: rep.Revisions,
+	d := reportData{File: fileVerdict(rep), Words: chainWordsFor(rep.Policy), Direct: directOf(rep), LTV: ltvOf(rep), Later: laterRevisions(rep), Changes: rep.Changes, Problems: rep.Problems, Revisions: rep.Revisions,
 		Number: rep.DocID, Current: out.Current, JSON: string(js), CheckedAt: chinaTime(rep.CheckedAt)}
 	for _, x := range rep.Seals {
 		rs := reportSeal{Index: x.Index, Level: levelNames[x.Level], Org: x.Organisation, Code: x.DivisionCode,
-			Time: chinaTime(x.SigningTime), Serial: x.CertSerial, Reason: x.Reason, OK: x.OK}
+			Time: chinaTime(x.SigningTime), Serial: x.CertSerial, Reason: x.Reason, OK: x.OK,
+			Timestamp: chinaSeconds(x.Timestamp), TSA: x.TSA}
 		if rs.Level == "" {
 			rs.Level = "未知层级"
 		}

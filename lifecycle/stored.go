@@ -46,6 +46,22 @@ func storedHolds(c *card.Card, rep *verifier.Report) bool {
 	return false
 }
 
+// StoredPolicy returns the chain policy a stored card's current PDF
+// follows, as the verifier reports it (chain.Card or chain.RebirthDirect
+// for a card), or "" when the report does not hold for the card's record
+// (storedHolds): a page that words its answer by the policy then claims
+// nothing it has not verified.
+func (ch *Checker) StoredPolicy(ctx context.Context, c *card.Card) (string, error) {
+	rep, err := ch.storedReport(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if !storedHolds(c, rep) {
+		return "", nil
+	}
+	return rep.Policy, nil
+}
+
 // ErrRecordMismatch: a stored card's PDF, seal records and status do not
 // agree (VerifyStored).
 var ErrRecordMismatch = errors.New("stored card does not match its records")

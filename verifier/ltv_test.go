@@ -68,7 +68,8 @@ func ltvCard(t testing.TB) (*fixture, []byte) {
 
 // TestLTVCardVerifies: a B-LTA card is valid online and offline (the
 // trust list alone, CRLs from /DSS); the report names the document
-// timestamp and uses its time; offline without /DSS is invalid.
+// timestamp and uses its time and the revision that added /DSS;
+// offline without /DSS is invalid.
 func TestLTVCardVerifies(t *testing.T) {
 	f, doc := ltvCard(t)
 	if n := bytes.Count(doc, []byte("%%EOF")); n != bytes.Count(f.sealed[3], []byte("%%EOF"))+2 {
@@ -81,6 +82,14 @@ func TestLTVCardVerifies(t *testing.T) {
 	}
 	if rep.TimeSource != verifier.TimeFromDocTimestamp || !rep.ValidationTime.Equal(rep.DocTimestamps[0].Time) {
 		t.Fatalf("validation time %v from %q", rep.ValidationTime, rep.TimeSource)
+	}
+	// The report names the revision that added the store: the one
+	// before the document timestamp's.
+	if want := rep.DocTimestamps[0].Revision - 1; len(rep.DSSRevisions) != 1 || rep.DSSRevisions[0] != want {
+		t.Fatalf("DSS revisions %v, want [%d]", rep.DSSRevisions, want)
+	}
+	if plain := f.verify(t, f.sealed[3]); len(plain.DSSRevisions) != 0 {
+		t.Fatalf("a card without /DSS reports DSS revisions %v", plain.DSSRevisions)
 	}
 
 	off := verifier.Options{Trust: f.ks.TrustList(), SealBoxes: f.options().SealBoxes, Offline: true}

@@ -148,6 +148,11 @@ type Report struct {
 	Offline        bool           `json:"offline,omitempty"`
 	Unprotected    []string       `json:"unprotected_timestamps,omitempty"`
 	RenewBy        time.Time      `json:"renew_by,omitzero"`
+	// DSSRevisions are the revisions after the last seal whose Document
+	// Security Store the difference analysis accepted (0-based, in
+	// order); with DocTimestamps they say what the revisions after the
+	// last seal added.
+	DSSRevisions []int `json:"dss_revisions,omitempty"`
 
 	work work // what the check cost (work.go); not part of the JSON
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -221,6 +222,10 @@ func (v *run) check() {
 	v.archive()
 	v.checkChain()
 	v.diff()
+	for r := range v.dssRevs {
+		v.rep.DSSRevisions = append(v.rep.DSSRevisions, r)
+	}
+	slices.Sort(v.rep.DSSRevisions)
 	if !v.alive() {
 		return
 	}
