@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -236,6 +238,59 @@ func TestArt17ConsoleDirectRebirth(t *testing.T) {
 		}
 		if p := v.consoleDo(cty, http.MethodGet, page, nil); !strings.Contains(string(p.body), `id="direct-issued"`) || strings.Contains(string(p.body), `id="direct-button"`) {
 			t.Fatal("the card page does not say the card was issued directly, or offers it again")
+		}
+
+		// 补盖: each level adds its seal to the form from the card page,
+		// confirmed with the password; the public answer follows.
+		twp, r := v.consoleLogin(t, "220102001", testPassword)
+		if twp == nil {
+			t.Fatalf("township login: %d", r.Code)
+		}
+		formSeal := regexp.MustCompile(`href="(/console/forms/[^"/]+/seal)"`)
+		p := v.consoleDo(vill, http.MethodGet, page, nil)
+		m := formSeal.FindStringSubmatch(string(p.body))
+		if m == nil || !strings.Contains(string(p.body), `id="form-section"`) || strings.Count(string(p.body), "：<span class=\"org\">尚未盖章") != 3 {
+			t.Fatalf("the village's card page shows no unsealed form to seal")
+		}
+		sealURL := m[1]
+		pdfURL := strings.TrimSuffix(sealURL, "/seal") + "/pdf"
+		if d := v.consoleDo(vill, http.MethodGet, pdfURL, nil); d.Code != http.StatusOK || !bytes.HasPrefix(d.body, []byte("%PDF-")) {
+			t.Fatalf("form PDF: %d", d.Code)
+		}
+		if cf := v.consoleDo(vill, http.MethodGet, sealURL, nil); cf.Code != http.StatusOK || !strings.Contains(string(cf.body), `id="confirm-form-seal"`) {
+			t.Fatalf("form seal confirmation: %d", cf.Code)
+		}
+		before := v.consoleDo(vill, http.MethodGet, pdfURL, nil).body
+		if r := v.consoleDo(vill, http.MethodPost, sealURL, url.Values{"password": {"wrong password"}}); r.Code != http.StatusUnauthorized || !strings.Contains(string(r.body), "密码错误，未盖章") {
+			t.Fatalf("form seal with a wrong password: %d", r.Code)
+		}
+		if after := v.consoleDo(vill, http.MethodGet, pdfURL, nil).body; !bytes.Equal(before, after) {
+			t.Fatal("a wrong password changed the form")
+		}
+		for i, who := range []*http.Cookie{vill, twp} {
+			r := v.consoleDo(who, http.MethodPost, sealURL, url.Values{"password": {testPassword}})
+			if r.Code != http.StatusSeeOther || !strings.Contains(r.Header().Get("Location"), "done=formsealed") {
+				t.Fatalf("form seal %d: %d %s", i, r.Code, r.body)
+			}
+			if a, _ := v.publicDirect(t, c.ID); a.Direct == nil || a.Direct.LowerSealsComplete != (i == 1) {
+				t.Fatalf("after form seal %d the public answer says lower seals complete = %+v", i, a.Direct)
+			}
+		}
+		if p := v.consoleDo(vill, http.MethodGet, page, nil); strings.Contains(string(p.body), `id="form-seal-button"`) {
+			t.Fatal("the village is offered to seal the form twice")
+		}
+		sealed := v.consoleDo(vill, http.MethodGet, pdfURL, nil).body
+		if r := v.consoleDo(vill, http.MethodPost, sealURL, url.Values{"password": {testPassword}}); r.Code != http.StatusConflict {
+			t.Fatalf("a second village seal on the form: %d", r.Code)
+		}
+		if after := v.consoleDo(vill, http.MethodGet, pdfURL, nil).body; !bytes.Equal(sealed, after) {
+			t.Fatal("a refused second seal changed the form")
+		}
+		if r := v.consoleDo(cty, http.MethodPost, sealURL, url.Values{"password": {testPassword}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("county form seal: %d %s", r.Code, r.body)
+		}
+		if p := v.consoleDo(cty, http.MethodGet, page, nil); !strings.Contains(string(p.body), `id="form-complete"`) || strings.Contains(string(p.body), `id="form-seal-button"`) {
+			t.Fatal("the card page does not say the form's seals are complete")
 		}
 	})
 }

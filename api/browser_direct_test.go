@@ -26,7 +26,8 @@ var directViewports = []viewport{
 // card page with its 预审上报县级 button, the county's
 // 再生育预审上报名单 empty and then listing the card, the direct-issue
 // confirmation, the same after a wrong password (nothing issued), and the
-// card page once the county issued it directly.
+// card page once the county issued it directly; then the village's 补盖
+// of the re-birth approval form from its card page.
 func TestBrowserArt17Pages(t *testing.T) {
 	bctx := browser(t)
 	v := newEnv(t, Options{})
@@ -123,6 +124,29 @@ func TestBrowserArt17Pages(t *testing.T) {
 	county.viewport(directViewports[0])
 	county.open(path)
 	county.audit("360x740 card issued directly")
+
+	// 补盖: the village adds its seal to the re-birth approval form from
+	// the card page, confirmed with the password.
+	for _, vp := range directViewports {
+		village.viewport(vp)
+		village.open(path)
+		if village.count("#form-section") != 1 || village.count("#form-seal-button") != 1 {
+			t.Fatalf("%s: the village's card page offers no 补盖 of the form", vp.name)
+		}
+		village.audit(vp.name + " card with the form to seal")
+		if st := village.submit("open the form seal confirmation", "#form-seal-button"); st != http.StatusOK {
+			t.Fatalf("%s: form seal confirmation: %d", vp.name, st)
+		}
+		village.audit(vp.name + " form seal confirmation")
+	}
+	village.do("the password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), testPassword))
+	if st := village.submit("confirm the form seal", "#confirm-form-seal"); st != http.StatusOK {
+		t.Fatalf("form seal: %d", st)
+	}
+	if got := village.text(".flash"); !strings.Contains(got, "再生育审批表") || village.count("#form-seal-button") != 0 {
+		t.Fatalf("after the form seal the page says %q and still offers it", got)
+	}
+	village.audit("360x740 card after the form seal")
 
 	// The public pages of the card: the QR page and the file check's
 	// report, its technical details unfolded (the claim, the document

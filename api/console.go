@@ -153,6 +153,7 @@ var flashText = map[string]string{
 	"prereviewed":    "已预审上报县级卫生健康部门（第十七条）。",
 	"direct":         "县级已直接办理：服务卡已加盖县级电子印章并办结；请村、乡在再生育审批表上补盖印章（第十七条）。",
 	"cross-province": "是否需外省核实已登记，办结期限随之更新。",
+	"formsealed":     "已在再生育审批表上加盖本机构电子印章（第十七条）。",
 }
 
 type loginData struct {
@@ -268,4 +269,21 @@ func (s *server) consoleLogout(c echo.Context) error {
 // passwords from their computer.
 func waitText(we *throttle.WaitError) string {
 	return "密码错误次数过多，请 " + retrySeconds(we.RetryAfter) + " 秒后再试。"
+}
+
+// passwordRefusal is the console's answer when confirmPassword refused a
+// re-entered password: the status and the Chinese message, which ends
+// with what was therefore not done (notDone, e.g. "未盖章。"); ok is false
+// for any other error, which the caller returns as it is.
+func passwordRefusal(c echo.Context, err error, notDone string) (status int, msg string, ok bool) {
+	var ae *apiError
+	var we *throttle.WaitError
+	switch {
+	case errors.As(err, &ae) && ae.kind == kindBadCredentials:
+		return http.StatusUnauthorized, "密码错误，" + notDone + "连续多次错误后须等待一段时间才能再试。", true
+	case errors.As(err, &we):
+		c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
+		return http.StatusTooManyRequests, waitText(we) + notDone, true
+	}
+	return 0, "", false
 }

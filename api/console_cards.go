@@ -20,7 +20,6 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/throttle"
 )
 
 // queueRow is one card of "my queue".
@@ -302,6 +301,8 @@ type detailData struct {
 	Sealed bool
 	// Direct: the pre-review reports and direct issue (Art. 17).
 	Direct *directView
+	// Form: the re-birth approval form and its seals (Art. 17).
+	Form *formPanel
 }
 
 // statusChange is one of the county's actions on an issued card.
@@ -392,6 +393,9 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 		return err
 	}
 	d.Steps = directSteps(d.Steps, d.Direct)
+	if d.Form, err = s.formOf(ctx, a, sc); err != nil {
+		return err
+	}
 	d.CanCross = lifecycle.Can(a, sc, lifecycle.MarkCrossProvince)
 	d.StatusChanges = statusChanges(a, sc)
 	d.CanChange = len(d.StatusChanges) > 0
@@ -509,16 +513,8 @@ func (s *server) consoleSeal(c echo.Context) error {
 		return err
 	}
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		var ae *apiError
-		var we *throttle.WaitError
-		status, msg := 0, ""
-		switch {
-		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
-			status, msg = http.StatusUnauthorized, "密码错误，未盖章。连续多次错误后须等待一段时间才能再试。"
-		case errors.As(err, &we):
-			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
-			status, msg = http.StatusTooManyRequests, waitText(we)+"未盖章。"
-		default:
+		status, msg, ok := passwordRefusal(c, err, "未盖章。")
+		if !ok {
 			return err
 		}
 		v, verr := s.sealView(c, a, id)

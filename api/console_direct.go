@@ -9,7 +9,6 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/throttle"
 )
 
 // The console's doors of Art. 17: the village's or township's pre-review
@@ -152,16 +151,8 @@ func (s *server) consoleDirect(c echo.Context) error {
 	}
 	reason, conditions := postValue(c, "reason"), postValue(c, "conditions")
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		var ae *apiError
-		var we *throttle.WaitError
-		status, msg := 0, ""
-		switch {
-		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
-			status, msg = http.StatusUnauthorized, "密码错误，未办理。连续多次错误后须等待一段时间才能再试。"
-		case errors.As(err, &we):
-			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
-			status, msg = http.StatusTooManyRequests, waitText(we)+"未办理。"
-		default:
+		status, msg, ok := passwordRefusal(c, err, "未办理。")
+		if !ok {
 			return err
 		}
 		d, derr := s.directPage(c, a, id)

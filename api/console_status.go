@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
-	"github.com/jilin-health/cardseal/throttle"
 )
 
 // The county's irreversible actions on an issued card in the console:
@@ -81,16 +79,11 @@ func (s *server) consoleStatus(c echo.Context) error {
 		return s.confirmStatus(c, a, id, to, action, http.StatusOK, "")
 	}
 	if err := s.confirmPassword(c, strings.Join(password, "")); err != nil {
-		var ae *apiError
-		var we *throttle.WaitError
-		switch {
-		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
-			return s.confirmStatus(c, a, id, to, action, http.StatusUnauthorized, "密码错误，未办理。连续多次错误后须等待一段时间才能再试。")
-		case errors.As(err, &we):
-			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
-			return s.confirmStatus(c, a, id, to, action, http.StatusTooManyRequests, waitText(we)+"未办理。")
+		status, msg, ok := passwordRefusal(c, err, "未办理。")
+		if !ok {
+			return err
 		}
-		return err
+		return s.confirmStatus(c, a, id, to, action, status, msg)
 	}
 	f := changeForm{Action: action, Reason: c.FormValue("reason"), NewCard: strings.TrimSpace(c.FormValue("new_card")), Note: c.FormValue("note")}
 	newCard := lifecycle.CardRef{Number: card.NormalizeNumber(f.NewCard)}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/throttle"
 )
 
 // Simultaneous review (网上同时审核, Art. 15) at the doors: the approval
@@ -108,16 +106,15 @@ func (s *server) consoleApprove(c echo.Context) error {
 		return err
 	}
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		var ae *apiError
-		var we *throttle.WaitError
-		switch {
-		case errors.As(err, &ae) && ae.kind == kindBadCredentials:
-			return s.pages.renderError(c, kind{http.StatusUnauthorized, ae.kind.slug, ae.kind.title, "密码错误，未记录审核同意。连续多次错误后须等待一段时间才能再试。"})
-		case errors.As(err, &we):
-			c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
-			return s.pages.renderError(c, kind{http.StatusTooManyRequests, kindTooMany.slug, kindTooMany.title, waitText(we) + "未记录审核同意。"})
+		status, msg, ok := passwordRefusal(c, err, "未记录审核同意。")
+		if !ok {
+			return err
 		}
-		return err
+		k := kindTooMany
+		if status == http.StatusUnauthorized {
+			k = kindBadCredentials
+		}
+		return s.pages.renderError(c, kind{status, k.slug, k.title, msg})
 	}
 	sc, err := s.svc.Approve(c.Request().Context(), a, id)
 	if err != nil {

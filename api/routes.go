@@ -93,6 +93,11 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/console/pre-reviews", s.consolePreReviews, html, console, noStore)
 	e.GET("/console/cards/:id/direct", s.consoleDirectConfirm, html, console, noStore)
 	e.POST("/console/cards/:id/direct", s.consoleDirect, html, cform, console, noStore)
+	// The re-birth approval form (console_form.go): its PDF and the 补盖
+	// of each level, confirmed with the password.
+	e.GET("/console/forms/:id/pdf", s.consoleFormPDF, html, console, noStore)
+	e.GET("/console/forms/:id/seal", s.consoleFormSealConfirm, html, console, noStore)
+	e.POST("/console/forms/:id/seal", s.consoleFormSeal, html, form, console, noStore)
 
 	// The platform's time-stamping authority (RFC 3161, issue 17) for
 	// the province's other systems: a request is a hash, so its body is

@@ -170,24 +170,12 @@ func (ch *Checker) directInfo(ctx context.Context, c *card.Card, rep *verifier.R
 	key := reportKey(f.PDF, crls)
 	frep, ok := ch.reports.Get(key)
 	if !ok || frep.DocID != f.Number || frep.Policy != chain.RebirthForm.Name {
-		frep, err = verifier.VerifyContext(ctx, f.PDF, verifier.Options{
-			Trust: ch.Service.keys.TrustList(), Policy: chain.RebirthForm, SealBoxes: RebirthFormSealBoxes(),
-			DocID: f.Number, CRLs: crls,
-		})
-		if err != nil {
+		if frep, err = ch.Service.verifyForm(ctx, &f, crls); err != nil {
 			return nil, fmt.Errorf("verify the form of card %s: %w", c.ID, err)
 		}
 		ch.reports.Put(key, frep)
 	}
-	if frep.Verdict == verifier.Invalid {
-		return d, nil
-	}
-	lower := map[org.Level]bool{}
-	for _, s := range frep.Seals {
-		if s.OK {
-			lower[org.Level(s.Level)] = true
-		}
-	}
+	lower := formLevels(frep)
 	d.LowerSealsComplete = lower[org.Village] && lower[org.Township]
 	return d, nil
 }

@@ -7,9 +7,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/chain"
+	"github.com/jilin-health/cardseal/org"
 	"github.com/jilin-health/cardseal/templates"
+	"github.com/jilin-health/cardseal/verifier"
 )
 
 // The re-birth approval form (再生育审批表, Art. 6, 17): the county draws
@@ -104,4 +108,72 @@ func (s *Service) Form(ctx context.Context, a Actor, formID string) (*card.Form,
 		return nil, err
 	}
 	return &f, nil
+}
+
+// verifyForm verifies a stored form as the re-birth approval form
+// numbered f.Number, against the platform's trust list and crls.
+func (s *Service) verifyForm(ctx context.Context, f *card.Form, crls []*smx509.RevocationList) (*verifier.Report, error) {
+	return verifier.VerifyContext(ctx, f.PDF, verifier.Options{
+		Trust: s.keys.TrustList(), Policy: chain.RebirthForm, SealBoxes: RebirthFormSealBoxes(),
+		DocID: f.Number, CRLs: crls,
+	})
+}
+
+// formLevels are the levels whose seal on a form verifies: none when the
+// form as a whole does not.
+func formLevels(rep *verifier.Report) map[org.Level]bool {
+	levels := map[org.Level]bool{}
+	if rep.Verdict == verifier.Invalid {
+		return levels
+	}
+	for _, s := range rep.Seals {
+		if s.OK {
+			levels[org.Level(s.Level)] = true
+		}
+	}
+	return levels
+}
+
+// FormState is a card's re-birth approval form as staff see it: which
+// levels' seals it carries, verified, and whether the actor may add its
+// own now (补盖, Art. 17).
+type FormState struct {
+	Form *card.Form
+	// Sealed: the levels whose seal on the stored form verifies.
+	Sealed map[org.Level]bool
+	// Broken: the stored form carries seals but does not verify.
+	Broken  bool
+	CanSeal bool
+}
+
+// CardFormState returns the form of a card the actor may read, nil if
+// none was drawn up. The actor may seal it when the rules allow the
+// action (SealForm) and its level has not sealed it yet; the seal itself
+// is checked again by SealForm.
+func (s *Service) CardFormState(ctx context.Context, a Actor, id string) (*FormState, error) {
+	c, err := s.card(ctx, a, id, ReadCard)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.reg.CardForm(ctx, id)
+	if errors.Is(err, card.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := &FormState{Form: &f, Sealed: map[org.Level]bool{}}
+	if f.Seq > 0 {
+		crls, err := s.CRLs()
+		if err != nil {
+			return nil, err
+		}
+		rep, err := s.verifyForm(ctx, &f, crls)
+		if err != nil {
+			return nil, fmt.Errorf("verify the form of card %s: %w", id, err)
+		}
+		st.Sealed, st.Broken = formLevels(rep), rep.Verdict == verifier.Invalid
+	}
+	st.CanSeal = !st.Broken && !st.Sealed[a.Org.Level] && Can(a, c, SealForm)
+	return st, nil
 }
