@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -279,6 +280,9 @@ func TestArt17ConsoleDirectRebirth(t *testing.T) {
 		if p := v.consoleDo(vill, http.MethodGet, page, nil); strings.Contains(string(p.body), `id="form-seal-button"`) {
 			t.Fatal("the village is offered to seal the form twice")
 		}
+		if f := v.fullCard(c.ID).Form; f == nil || fmt.Sprint(f.SealedLevels) != "[village township]" || f.Complete || !strings.HasSuffix(pdfURL, f.ID+"/pdf") {
+			t.Fatalf("the card's JSON names its form as %+v", f)
+		}
 		sealed := v.consoleDo(vill, http.MethodGet, pdfURL, nil).body
 		if r := v.consoleDo(vill, http.MethodPost, sealURL, url.Values{"password": {testPassword}}); r.Code != http.StatusConflict {
 			t.Fatalf("a second village seal on the form: %d", r.Code)
@@ -291,6 +295,9 @@ func TestArt17ConsoleDirectRebirth(t *testing.T) {
 		}
 		if p := v.consoleDo(cty, http.MethodGet, page, nil); !strings.Contains(string(p.body), `id="form-complete"`) || strings.Contains(string(p.body), `id="form-seal-button"`) {
 			t.Fatal("the card page does not say the form's seals are complete")
+		}
+		if f := v.fullCard(c.ID).Form; f == nil || !f.Complete || len(f.SealedLevels) != 3 {
+			t.Fatalf("the card's JSON after the county's 补盖: %+v", f)
 		}
 	})
 }

@@ -59,6 +59,9 @@ type CardView struct {
 	Applicant        *card.Applicant    `json:"applicant,omitempty"`
 	VerificationURL  string             `json:"verification_url,omitempty"`
 	VerificationCode string             `json:"verification_code,omitempty"`
+	// Form: a re-birth card's approval form (Art. 17) and the levels
+	// whose seal on it verifies; on GET /api/v1/cards/{id} only.
+	Form *CardFormView `json:"form,omitempty"`
 	// Art. 19: when the file became complete (absent while it is not),
 	// whether another province must verify and why (staff's finding),
 	// and, for a draft whose file is complete, the due date.
@@ -209,7 +212,28 @@ func (s *server) getCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p, err := s.formOf(c.Request().Context(), a, sc); err != nil {
+		return err
+	} else if p != nil {
+		v.Form = &CardFormView{ID: p.ID, Number: p.Number, PDF: "/api/v1/forms/" + p.ID + "/pdf", SealedLevels: []org.Level{}, Complete: p.Complete, Broken: p.Broken}
+		for i, l := range org.Levels {
+			if p.Levels[i].Sealed {
+				v.Form.SealedLevels = append(v.Form.SealedLevels, l)
+			}
+		}
+	}
 	return writeJSON(c, http.StatusOK, v)
+}
+
+// CardFormView is a card's re-birth approval form as the card's JSON
+// names it: the card names the form, the form (FormView) the card.
+type CardFormView struct {
+	ID           string      `json:"id"`
+	Number       string      `json:"number"`
+	PDF          string      `json:"pdf"`
+	SealedLevels []org.Level `json:"sealed_levels"`
+	Complete     bool        `json:"complete"`
+	Broken       bool        `json:"broken,omitempty"`
 }
 
 // cardPDF sends the card's newest PDF revision.

@@ -1,0 +1,88 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jilin-health/cardseal/audit"
+	"github.com/jilin-health/cardseal/card"
+	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/store/storetest"
+)
+
+// TestArt17FormState: what the console shows of a re-birth approval
+// form (补盖, Art. 17) comes from the stored form, verified: a level may
+// seal until its own seal is on it; a form whose seal no longer verifies
+// is reported broken and offered to nobody; staff of another
+// jurisdiction learn nothing of it.
+func TestArt17FormState(t *testing.T) {
+	st, _ := storetest.Open(t)
+	ks := demoKeys(t)
+	s := NewService(st, ks, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	if err := SyncOrgs(ctx, st, ks); err != nil {
+		t.Fatal(err)
+	}
+	a := example(t)
+	a.Type = card.Rebirth
+	a.ChildOrder = 2
+	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
+	village, town, county := actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")
+	other := actor(t, st, "220102002001")
+	c, err := s.Apply(ctx, village, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := s.CardFormState(ctx, county, c.ID); err != nil || fs != nil {
+		t.Fatalf("before a form is drawn up: %+v, %v", fs, err)
+	}
+	f, err := s.CreateRebirthForm(ctx, county, c.ID, "村、乡预审上报", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []Actor{village, town, county} {
+		fs, err := s.CardFormState(ctx, x, c.ID)
+		if err != nil || fs == nil || !fs.CanSeal || fs.Broken || len(fs.Sealed) != 0 {
+			t.Fatalf("%s on an unsealed form: %+v, %v", x.Username, fs, err)
+		}
+	}
+	if _, err := s.CardFormState(ctx, other, c.ID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("another village read the form's state: %v", err)
+	}
+	if _, err := s.SealForm(ctx, village, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := s.CardFormState(ctx, village, c.ID)
+	if err != nil || fs.CanSeal || !fs.Sealed[org.Village] || len(fs.Sealed) != 1 {
+		t.Fatalf("the village after its seal: %+v, %v", fs, err)
+	}
+	if fs, err := s.CardFormState(ctx, town, c.ID); err != nil || !fs.CanSeal {
+		t.Fatalf("the township after the village's seal: %+v, %v", fs, err)
+	}
+
+	// One hex digit of the seal's signature changed in the stored form.
+	g, err := s.reg.GetForm(ctx, f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(g.PDF, []byte("/Contents <"))
+	if i < 0 {
+		t.Fatal("no /Contents in the sealed form")
+	}
+	bad := bytes.Clone(g.PDF)
+	j := i + len("/Contents <") + 40
+	if bad[j] == '0' {
+		bad[j] = '1'
+	} else {
+		bad[j] = '0'
+	}
+	if err := s.reg.UpdateForm(ctx, g.ID, g.Seq, bad, s.event(county, audit.FormSeal, c.ID, "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	fs, err = s.CardFormState(ctx, town, c.ID)
+	if err != nil || !fs.Broken || fs.CanSeal || len(fs.Sealed) != 0 {
+		t.Fatalf("a form whose seal does not verify: %+v, %v", fs, err)
+	}
+}
