@@ -93,6 +93,7 @@ var consoleDoors = map[lifecycle.Action]string{
 	lifecycle.PreReview:         "POST /console/cards/:id/pre-review",
 	lifecycle.IssueDirect:       "POST /console/cards/:id/direct",
 	lifecycle.MarkCrossProvince: "POST /console/cards/:id/cross-province",
+	lifecycle.SealForm:          "POST /console/forms/:id/seal",
 }
 
 // consoleOther are the console's routes that do no action of the table.
@@ -102,6 +103,7 @@ var consoleOther = []string{
 	"GET /console/cards/:id/seal", "GET /console/cards/:id/notices/:seq/pdf",
 	"GET /console/cards/:id/files/:seq", "GET /console/postings",
 	"GET /console/pre-reviews", "GET /console/cards/:id/direct",
+	"GET /console/forms/:id/pdf", "GET /console/forms/:id/seal",
 	// Issue 16: lists and the search, of the cards ReadCard allows.
 	"GET /console/handled", "GET /console/closed", "POST /console/search",
 }
@@ -788,6 +790,9 @@ func (w *permWeb) console(t *testing.T, r permRow) (ans, note string, door bool)
 		case lifecycle.IssueDirect:
 			offered = offers(page, `id="direct-button"`)
 			return done(send(http.MethodPost, page+"/direct", url.Values{"password": {testPassword}, "reason": {"村、乡预审名单"}}))
+		case lifecycle.SealForm:
+			offered = offers(page, `id="form-seal-button"`)
+			return done(send(http.MethodPost, "/console/forms/"+fx.formID+"/seal", url.Values{"password": {testPassword}}))
 		case lifecycle.VoidCard:
 			return status("void", nil)
 		case lifecycle.RevokeCard:
