@@ -134,10 +134,20 @@ func TestBrowserArt17Pages(t *testing.T) {
 			t.Fatalf("%s: the village's card page offers no 补盖 of the form", vp.name)
 		}
 		village.audit(vp.name + " card with the form to seal")
+		// The seal marks are the size of a line of text, not of the
+		// column (an unstyled SVG fills its container).
+		var mark float64
+		village.eval("the form's seal mark height", `document.querySelector(".form-seals .mark").getBoundingClientRect().height`, &mark)
+		if mark > 32 {
+			t.Fatalf("%s: the form's seal marks are %.0f px high", vp.name, mark)
+		}
 		if st := village.submit("open the form seal confirmation", "#form-seal-button"); st != http.StatusOK {
 			t.Fatalf("%s: form seal confirmation: %d", vp.name, st)
 		}
 		village.audit(vp.name + " form seal confirmation")
+		if vp.phone {
+			village.shot(shots, "phone-console-form-seal")
+		}
 	}
 	village.do("the password", chromedp.SendKeys(chromedp.CSS("#confirm-password"), testPassword))
 	if st := village.submit("confirm the form seal", "#confirm-form-seal"); st != http.StatusOK {
