@@ -97,7 +97,10 @@ func (s *Service) PreReviews(ctx context.Context, a Actor, id string) ([]card.Pr
 // and conditions. The seal is applied as every county seal is — one
 // revision committed with its record, the card issued, in one
 // transaction that also checks the Art. 22 bar — and claims the
-// rebirth-direct policy, the report and the form.
+// rebirth-direct policy, the report and the form. The county's seal goes
+// on the form first, with the same decision (the village and the township
+// add theirs afterwards, 补盖): a card seal refused after it leaves a form
+// sealed by the county, as SealForm could have, and a retry finds it so.
 func (s *Service) IssueDirect(ctx context.Context, a Actor, id, reason, conditions string) (*card.Card, *card.Form, error) {
 	c, app, err := s.draft(ctx, a, id, IssueDirect)
 	if err != nil {
@@ -122,6 +125,9 @@ func (s *Service) IssueDirect(ctx context.Context, a Actor, id, reason, conditio
 		return nil, nil, err
 	default:
 		form = &f
+	}
+	if err := s.countySealsForm(ctx, a, c.ID, form); err != nil {
+		return nil, nil, err
 	}
 	if err := s.applySeal(ctx, a, c, s.Now(), a.Username, &direct{preReview: report.ID, form: form.Number}); err != nil {
 		return nil, nil, err

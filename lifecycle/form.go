@@ -177,3 +177,34 @@ func (s *Service) CardFormState(ctx context.Context, a Actor, id string) (*FormS
 	st.CanSeal = !st.Broken && !st.Sealed[a.Org.Level] && Can(a, c, SealForm)
 	return st, nil
 }
+
+// countySealsForm applies the actor's (the county's) seal to the card's
+// form, updating form, unless a verified seal of its level is on it.
+func (s *Service) countySealsForm(ctx context.Context, a Actor, cardID string, form *card.Form) error {
+	if form.Seq > 0 {
+		crls, err := s.CRLs()
+		if err != nil {
+			return err
+		}
+		rep, err := s.verifyForm(ctx, form, crls)
+		if err != nil {
+			return fmt.Errorf("verify the form of card %s: %w", cardID, err)
+		}
+		if rep.Verdict == verifier.Invalid {
+			return fmt.Errorf("%w: the re-birth approval form %s does not verify", ErrState, form.Number)
+		}
+		if formLevels(rep)[a.Org.Level] {
+			return nil
+		}
+	}
+	sealed, err := s.sealer.SealRebirthForm(form.PDF, a.Org, form.Number, s.Now())
+	if err != nil {
+		return err
+	}
+	ev := s.event(a, audit.FormSeal, cardID, Reason(a.Org.Level), map[string]any{"form": form.ID, "level": a.Org.Level, "seq": form.Seq + 1})
+	if err := s.reg.UpdateForm(ctx, form.ID, form.Seq, sealed, ev); err != nil {
+		return err
+	}
+	form.PDF, form.Seq = sealed, form.Seq+1
+	return nil
+}

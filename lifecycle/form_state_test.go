@@ -16,7 +16,8 @@ import (
 // form (补盖, Art. 17) comes from the stored form, verified: a level may
 // seal until its own seal is on it; a form whose seal no longer verifies
 // is reported broken and offered to nobody; staff of another
-// jurisdiction learn nothing of it.
+// jurisdiction learn nothing of it; the county does not issue the card
+// directly on a broken form.
 func TestArt17FormState(t *testing.T) {
 	st, _ := storetest.Open(t)
 	ks := demoKeys(t)
@@ -84,5 +85,16 @@ func TestArt17FormState(t *testing.T) {
 	fs, err = s.CardFormState(ctx, town, c.ID)
 	if err != nil || !fs.Broken || fs.CanSeal || len(fs.Sealed) != 0 {
 		t.Fatalf("a form whose seal does not verify: %+v, %v", fs, err)
+	}
+	// Nor does the county issue the card directly on such a form: its
+	// seal would go on a file that no longer verifies.
+	if _, err := s.SubmitPreReview(ctx, village, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.IssueDirect(ctx, county, c.ID, "", ""); !errors.Is(err, ErrState) {
+		t.Fatalf("direct issue on a broken form: %v", err)
+	}
+	if got, err := s.reg.GetCard(ctx, c.ID); err != nil || got.Status != card.StatusDraft || got.Seq != 0 {
+		t.Fatalf("a refused direct issue changed the card: %+v, %v", got, err)
 	}
 }
