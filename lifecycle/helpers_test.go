@@ -4,8 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/keys"
 	"github.com/jilin-health/cardseal/org"
+	"github.com/jilin-health/cardseal/store"
+	"github.com/jilin-health/cardseal/store/storetest"
 )
 
 // demoOrgs is the demo province as an OrgSource, for tests that render or
@@ -41,4 +44,26 @@ func actor(t testing.TB, reg OrgSource, code string) Actor {
 		t.Fatal(err)
 	}
 	return Actor{Username: code, Org: o, RemoteAddr: "127.0.0.1"}
+}
+
+// demoService is a Service over a fresh test registry (SQLite, or
+// PostgreSQL when the environment names one) holding the demo province.
+func demoService(t testing.TB) (*store.DB, *Service) {
+	t.Helper()
+	st, _ := storetest.Open(t)
+	ks := demoKeys(t)
+	if err := SyncOrgs(context.Background(), st, ks); err != nil {
+		t.Fatal(err)
+	}
+	return st, NewService(st, ks, "http://127.0.0.1:8080")
+}
+
+// rebirthExample is example(t) as a re-birth application (Art. 6) for a
+// second child, with the marital status certificate it needs.
+func rebirthExample(t testing.TB) *card.Applicant {
+	a := example(t)
+	a.Type = card.Rebirth
+	a.ChildOrder = 2
+	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
+	return a
 }

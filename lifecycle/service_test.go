@@ -116,17 +116,9 @@ func TestServiceLifecycle(t *testing.T) {
 // TestArt22VoidedRebirthBlocksNewRebirth: a voided re-birth card blocks a
 // new re-birth card for the same couple.
 func TestArt22VoidedRebirthBlocksNewRebirth(t *testing.T) {
-	st, _ := storetest.Open(t)
-	ks := demoKeys(t)
-	s := NewService(st, ks, "http://127.0.0.1:8080")
+	st, s := demoService(t)
 	ctx := context.Background()
-	if err := SyncOrgs(ctx, st, ks); err != nil {
-		t.Fatal(err)
-	}
-	a := example(t)
-	a.Type = card.Rebirth
-	a.ChildOrder = 2
-	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
+	a := rebirthExample(t)
 	village, town, county := actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")
 	c, err := s.Apply(ctx, village, a)
 	if err != nil {
