@@ -212,15 +212,13 @@ func (s *server) getCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if p, err := s.formOf(c.Request().Context(), a, sc); err != nil {
+	st, err := s.svc.CardFormState(c.Request().Context(), a, sc.ID)
+	if err != nil {
 		return err
-	} else if p != nil {
-		v.Form = &CardFormView{ID: p.ID, Number: p.Number, PDF: "/api/v1/forms/" + p.ID + "/pdf", SealedLevels: []org.Level{}, Complete: p.Complete, Broken: p.Broken}
-		for i, l := range org.Levels {
-			if p.Levels[i].Sealed {
-				v.Form.SealedLevels = append(v.Form.SealedLevels, l)
-			}
-		}
+	}
+	if st != nil {
+		v.Form = &CardFormView{ID: st.Form.ID, Number: st.Form.Number, PDF: "/api/v1/forms/" + st.Form.ID + "/pdf",
+			SealedLevels: st.SealedLevels(), Complete: st.Complete(), Broken: st.Broken}
 	}
 	return writeJSON(c, http.StatusOK, v)
 }

@@ -272,18 +272,22 @@ func waitText(we *throttle.WaitError) string {
 }
 
 // passwordRefusal is the console's answer when confirmPassword refused a
-// re-entered password: the status and the Chinese message, which ends
-// with what was therefore not done (notDone, e.g. "未盖章。"); ok is false
-// for any other error, which the caller returns as it is.
-func passwordRefusal(c echo.Context, err error, notDone string) (status int, msg string, ok bool) {
+// re-entered password: the problem, whose Chinese detail ends with what
+// was therefore not done (notDone, e.g. "未盖章。"); ok is false for any
+// other error, which the caller returns as it is.
+func passwordRefusal(c echo.Context, err error, notDone string) (k kind, ok bool) {
 	var ae *apiError
 	var we *throttle.WaitError
 	switch {
 	case errors.As(err, &ae) && ae.kind == kindBadCredentials:
-		return http.StatusUnauthorized, "密码错误，" + notDone + "连续多次错误后须等待一段时间才能再试。", true
+		k = kindBadCredentials
+		k.detail = "密码错误，" + notDone + "连续多次错误后须等待一段时间才能再试。"
+		return k, true
 	case errors.As(err, &we):
 		c.Response().Header().Set("Retry-After", retrySeconds(we.RetryAfter))
-		return http.StatusTooManyRequests, waitText(we) + notDone, true
+		k = kindTooMany
+		k.detail = waitText(we) + notDone
+		return k, true
 	}
-	return 0, "", false
+	return kind{}, false
 }

@@ -393,7 +393,7 @@ func (s *server) renderCard(c echo.Context, status int, msg string, f changeForm
 		return err
 	}
 	d.Steps = directSteps(d.Steps, d.Direct)
-	if d.Form, err = s.formOf(ctx, a, sc); err != nil {
+	if d.Form, err = s.formOf(ctx, a, sc.ID); err != nil {
 		return err
 	}
 	d.CanCross = lifecycle.Can(a, sc, lifecycle.MarkCrossProvince)
@@ -513,7 +513,7 @@ func (s *server) consoleSeal(c echo.Context) error {
 		return err
 	}
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		status, msg, ok := passwordRefusal(c, err, "未盖章。")
+		k, ok := passwordRefusal(c, err, "未盖章。")
 		if !ok {
 			return err
 		}
@@ -522,8 +522,8 @@ func (s *server) consoleSeal(c echo.Context) error {
 			return verr
 		}
 		d := sealData{consoleBase: s.base(c, "确认盖章", "card"), Card: v}
-		d.Error = msg
-		return s.pages.render(c, status, "console_seal.html", d)
+		d.Error = k.detail
+		return s.pages.render(c, k.status, "console_seal.html", d)
 	}
 	sc, err := s.svc.Seal(c.Request().Context(), a, id)
 	if err != nil {

@@ -151,7 +151,7 @@ func (s *server) consoleDirect(c echo.Context) error {
 	}
 	reason, conditions := postValue(c, "reason"), postValue(c, "conditions")
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		status, msg, ok := passwordRefusal(c, err, "未办理。")
+		k, ok := passwordRefusal(c, err, "未办理。")
 		if !ok {
 			return err
 		}
@@ -159,8 +159,8 @@ func (s *server) consoleDirect(c echo.Context) error {
 		if derr != nil {
 			return derr
 		}
-		d.Error, d.Reason = msg, reason
-		return s.pages.render(c, status, "console_direct.html", d)
+		d.Error, d.Reason = k.detail, reason
+		return s.pages.render(c, k.status, "console_direct.html", d)
 	}
 	sc, _, err := s.svc.IssueDirect(c.Request().Context(), a, id, reason, conditions)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/lifecycle"
 	"github.com/jilin-health/cardseal/org"
 )
@@ -33,19 +32,15 @@ type formLevel struct {
 	Sealed bool
 }
 
-// formOf is the form panel of a card: nil when no form was drawn up.
-func (s *server) formOf(ctx context.Context, a lifecycle.Actor, sc *card.Card) (*formPanel, error) {
-	if sc.Type != card.Rebirth {
-		return nil, nil
-	}
-	st, err := s.svc.CardFormState(ctx, a, sc.ID)
+// formOf is the form panel of a card: nil when it has no form.
+func (s *server) formOf(ctx context.Context, a lifecycle.Actor, id string) (*formPanel, error) {
+	st, err := s.svc.CardFormState(ctx, a, id)
 	if err != nil || st == nil {
 		return nil, err
 	}
-	p := &formPanel{ID: st.Form.ID, Number: st.Form.Number, Broken: st.Broken, CanSeal: st.CanSeal, Complete: !st.Broken}
+	p := &formPanel{ID: st.Form.ID, Number: st.Form.Number, Broken: st.Broken, CanSeal: st.CanSeal, Complete: st.Complete()}
 	for _, l := range org.Levels {
 		p.Levels = append(p.Levels, formLevel{Label: l.Chinese(), Sealed: st.Sealed[l]})
-		p.Complete = p.Complete && st.Sealed[l]
 	}
 	return p, nil
 }
@@ -95,12 +90,12 @@ func (s *server) consoleFormSeal(c echo.Context) error {
 		return err
 	}
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		status, msg, ok := passwordRefusal(c, err, "未盖章。")
+		k, ok := passwordRefusal(c, err, "未盖章。")
 		if !ok {
 			return err
 		}
-		d.Error = msg
-		return s.pages.render(c, status, "console_formseal.html", d)
+		d.Error = k.detail
+		return s.pages.render(c, k.status, "console_formseal.html", d)
 	}
 	f, err := s.svc.SealForm(c.Request().Context(), a, d.FormID)
 	if err != nil {

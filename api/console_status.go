@@ -79,11 +79,11 @@ func (s *server) consoleStatus(c echo.Context) error {
 		return s.confirmStatus(c, a, id, to, action, http.StatusOK, "")
 	}
 	if err := s.confirmPassword(c, strings.Join(password, "")); err != nil {
-		status, msg, ok := passwordRefusal(c, err, "未办理。")
+		k, ok := passwordRefusal(c, err, "未办理。")
 		if !ok {
 			return err
 		}
-		return s.confirmStatus(c, a, id, to, action, status, msg)
+		return s.confirmStatus(c, a, id, to, action, k.status, k.detail)
 	}
 	f := changeForm{Action: action, Reason: c.FormValue("reason"), NewCard: strings.TrimSpace(c.FormValue("new_card")), Note: c.FormValue("note")}
 	newCard := lifecycle.CardRef{Number: card.NormalizeNumber(f.NewCard)}

@@ -106,15 +106,11 @@ func (s *server) consoleApprove(c echo.Context) error {
 		return err
 	}
 	if err := s.confirmPassword(c, postValue(c, "password")); err != nil {
-		status, msg, ok := passwordRefusal(c, err, "未记录审核同意。")
+		k, ok := passwordRefusal(c, err, "未记录审核同意。")
 		if !ok {
 			return err
 		}
-		k := kindTooMany
-		if status == http.StatusUnauthorized {
-			k = kindBadCredentials
-		}
-		return s.pages.renderError(c, kind{status, k.slug, k.title, msg})
+		return s.pages.renderError(c, k)
 	}
 	sc, err := s.svc.Approve(c.Request().Context(), a, id)
 	if err != nil {

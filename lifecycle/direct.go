@@ -126,7 +126,7 @@ func (s *Service) IssueDirect(ctx context.Context, a Actor, id, reason, conditio
 	default:
 		form = &f
 	}
-	if err := s.countySealsForm(ctx, a, c.ID, form); err != nil {
+	if err := s.countySealsForm(ctx, a, c, form); err != nil {
 		return nil, nil, err
 	}
 	if err := s.applySeal(ctx, a, c, s.Now(), a.Username, &direct{preReview: report.ID, form: form.Number}); err != nil {

@@ -77,25 +77,44 @@ func (s *Service) drawForm(ctx context.Context, a Actor, c *card.Card, app *card
 
 // SealForm applies the actor's organisation's seal to a re-birth approval
 // form: any order, each level once, within the card's jurisdiction, while
-// the card is under review or issued.
+// the card is under review or issued, and only on a form whose seals
+// verify (FormState.sealRefusal).
 func (s *Service) SealForm(ctx context.Context, a Actor, formID string) (*card.Form, error) {
 	f, err := s.reg.GetForm(ctx, formID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.card(ctx, a, f.CardID, SealForm); err != nil {
-		return nil, err
-	}
-	sealed, err := s.sealer.SealRebirthForm(f.PDF, a.Org, f.Number, s.Now())
+	c, err := s.card(ctx, a, f.CardID, SealForm)
 	if err != nil {
 		return nil, err
 	}
-	ev := s.event(a, audit.FormSeal, f.CardID, Reason(a.Org.Level), map[string]any{"form": f.ID, "level": a.Org.Level, "seq": f.Seq + 1})
-	if err := s.reg.UpdateForm(ctx, f.ID, f.Seq, sealed, ev); err != nil {
+	st, err := s.formState(ctx, a, c, &f)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.sealRefusal(a, c); err != nil {
+		return nil, err
+	}
+	if err := s.addFormSeal(ctx, a, &f); err != nil {
 		return nil, err
 	}
 	g, err := s.reg.GetForm(ctx, f.ID)
 	return &g, err
+}
+
+// addFormSeal applies the actor's seal to form f of its card and stores
+// the new revision (if f is still the revision read), updating f.
+func (s *Service) addFormSeal(ctx context.Context, a Actor, f *card.Form) error {
+	sealed, err := s.sealer.SealRebirthForm(f.PDF, a.Org, f.Number, s.Now())
+	if err != nil {
+		return err
+	}
+	ev := s.event(a, audit.FormSeal, f.CardID, Reason(a.Org.Level), map[string]any{"form": f.ID, "level": a.Org.Level, "seq": f.Seq + 1})
+	if err := s.reg.UpdateForm(ctx, f.ID, f.Seq, sealed, ev); err != nil {
+		return err
+	}
+	f.PDF, f.Seq = sealed, f.Seq+1
+	return nil
 }
 
 // Form returns a form whose card the actor may read.
@@ -142,17 +161,70 @@ type FormState struct {
 	// Sealed: the levels whose seal on the stored form verifies.
 	Sealed map[org.Level]bool
 	// Broken: the stored form carries seals but does not verify.
-	Broken  bool
+	Broken bool
+	// CanSeal: sealRefusal has nothing against the actor's seal.
 	CanSeal bool
 }
 
-// CardFormState returns the form of a card the actor may read, nil if
-// none was drawn up. The actor may seal it when the rules allow the
-// action (SealForm) and its level has not sealed it yet; the seal itself
-// is checked again by SealForm.
+// SealedLevels are the levels of Sealed, village first.
+func (st *FormState) SealedLevels() []org.Level {
+	out := []org.Level{}
+	for _, l := range org.Levels {
+		if st.Sealed[l] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Complete: every level's seal is on the form and verifies.
+func (st *FormState) Complete() bool {
+	return !st.Broken && len(st.SealedLevels()) == len(org.Levels)
+}
+
+// sealRefusal is the one rule of adding a seal to a form, for SealForm,
+// the county's direct issue and what the console offers: the rules'
+// SealForm action on the card, a form whose seals verify and lack one,
+// and one seal per level (the errors the chain policy would give).
+func (st *FormState) sealRefusal(a Actor, c *card.Card) error {
+	if err := Allowed(a, c, SealForm); err != nil {
+		return err
+	}
+	if st.Broken {
+		return fmt.Errorf("%w: the re-birth approval form %s does not verify", ErrState, st.Form.Number)
+	}
+	if st.Complete() {
+		return fmt.Errorf("%w: form %s carries every level's seal", chain.ErrComplete, st.Form.Number)
+	}
+	if st.Sealed[a.Org.Level] {
+		return fmt.Errorf("%w: the %s seal is on form %s already", chain.ErrRepeated, a.Org.Level, st.Form.Number)
+	}
+	return nil
+}
+
+// formState verifies form f of card c and decides whether a may seal it.
+func (s *Service) formState(ctx context.Context, a Actor, c *card.Card, f *card.Form) (*FormState, error) {
+	st := &FormState{Form: f, Sealed: map[org.Level]bool{}}
+	if f.Seq > 0 {
+		crls, err := s.CRLs()
+		if err != nil {
+			return nil, err
+		}
+		rep, err := s.verifyForm(ctx, f, crls)
+		if err != nil {
+			return nil, fmt.Errorf("verify the form of card %s: %w", c.ID, err)
+		}
+		st.Sealed, st.Broken = formLevels(rep), rep.Verdict == verifier.Invalid
+	}
+	st.CanSeal = st.sealRefusal(a, c) == nil
+	return st, nil
+}
+
+// CardFormState returns the form of a card the actor may read, nil if the
+// card is not a re-birth card or no form was drawn up.
 func (s *Service) CardFormState(ctx context.Context, a Actor, id string) (*FormState, error) {
 	c, err := s.card(ctx, a, id, ReadCard)
-	if err != nil {
+	if err != nil || c.Type != card.Rebirth {
 		return nil, err
 	}
 	f, err := s.reg.CardForm(ctx, id)
@@ -162,49 +234,21 @@ func (s *Service) CardFormState(ctx context.Context, a Actor, id string) (*FormS
 	if err != nil {
 		return nil, err
 	}
-	st := &FormState{Form: &f, Sealed: map[org.Level]bool{}}
-	if f.Seq > 0 {
-		crls, err := s.CRLs()
-		if err != nil {
-			return nil, err
-		}
-		rep, err := s.verifyForm(ctx, &f, crls)
-		if err != nil {
-			return nil, fmt.Errorf("verify the form of card %s: %w", id, err)
-		}
-		st.Sealed, st.Broken = formLevels(rep), rep.Verdict == verifier.Invalid
-	}
-	st.CanSeal = !st.Broken && !st.Sealed[a.Org.Level] && Can(a, c, SealForm)
-	return st, nil
+	return s.formState(ctx, a, c, &f)
 }
 
-// countySealsForm applies the actor's (the county's) seal to the card's
-// form, updating form, unless a verified seal of its level is on it.
-func (s *Service) countySealsForm(ctx context.Context, a Actor, cardID string, form *card.Form) error {
-	if form.Seq > 0 {
-		crls, err := s.CRLs()
-		if err != nil {
-			return err
-		}
-		rep, err := s.verifyForm(ctx, form, crls)
-		if err != nil {
-			return fmt.Errorf("verify the form of card %s: %w", cardID, err)
-		}
-		if rep.Verdict == verifier.Invalid {
-			return fmt.Errorf("%w: the re-birth approval form %s does not verify", ErrState, form.Number)
-		}
-		if formLevels(rep)[a.Org.Level] {
-			return nil
-		}
-	}
-	sealed, err := s.sealer.SealRebirthForm(form.PDF, a.Org, form.Number, s.Now())
+// countySealsForm applies the county's seal to the card's form with its
+// direct issue, updating form, unless its verified seal is on it already.
+func (s *Service) countySealsForm(ctx context.Context, a Actor, c *card.Card, form *card.Form) error {
+	st, err := s.formState(ctx, a, c, form)
 	if err != nil {
 		return err
 	}
-	ev := s.event(a, audit.FormSeal, cardID, Reason(a.Org.Level), map[string]any{"form": form.ID, "level": a.Org.Level, "seq": form.Seq + 1})
-	if err := s.reg.UpdateForm(ctx, form.ID, form.Seq, sealed, ev); err != nil {
+	if !st.Broken && st.Sealed[a.Org.Level] {
+		return nil
+	}
+	if err := st.sealRefusal(a, c); err != nil {
 		return err
 	}
-	form.PDF, form.Seq = sealed, form.Seq+1
-	return nil
+	return s.addFormSeal(ctx, a, form)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/jilin-health/cardseal/audit"
 	"github.com/jilin-health/cardseal/card"
 	"github.com/jilin-health/cardseal/org"
-	"github.com/jilin-health/cardseal/store/storetest"
 )
 
 // TestArt17FormState: what the console shows of a re-birth approval
@@ -19,20 +18,11 @@ import (
 // jurisdiction learn nothing of it; the county does not issue the card
 // directly on a broken form.
 func TestArt17FormState(t *testing.T) {
-	st, _ := storetest.Open(t)
-	ks := demoKeys(t)
-	s := NewService(st, ks, "http://127.0.0.1:8080")
+	st, s := demoService(t)
 	ctx := context.Background()
-	if err := SyncOrgs(ctx, st, ks); err != nil {
-		t.Fatal(err)
-	}
-	a := example(t)
-	a.Type = card.Rebirth
-	a.ChildOrder = 2
-	a.StatusCert = &card.StatusCert{Number: "HY-2026-01", Issuer: "永安社区居民委员会"}
 	village, town, county := actor(t, st, "220102001001"), actor(t, st, "220102001"), actor(t, st, "220102")
 	other := actor(t, st, "220102002001")
-	c, err := s.Apply(ctx, village, a)
+	c, err := s.Apply(ctx, village, rebirthExample(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +75,14 @@ func TestArt17FormState(t *testing.T) {
 	fs, err = s.CardFormState(ctx, town, c.ID)
 	if err != nil || !fs.Broken || fs.CanSeal || len(fs.Sealed) != 0 {
 		t.Fatalf("a form whose seal does not verify: %+v, %v", fs, err)
+	}
+	// What the console does not offer, the JSON API's SealForm refuses:
+	// no seal on top of a form that does not verify.
+	if _, err := s.SealForm(ctx, town, f.ID); !errors.Is(err, ErrState) {
+		t.Fatalf("a seal on a form that does not verify: %v", err)
+	}
+	if g, err := s.reg.GetForm(ctx, f.ID); err != nil || !bytes.Equal(g.PDF, bad) {
+		t.Fatalf("a refused seal changed the form: %v", err)
 	}
 	// Nor does the county issue the card directly on such a form: its
 	// seal would go on a file that no longer verifies.
